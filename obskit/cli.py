@@ -1,0 +1,132 @@
+"""The ``obskit`` command line.
+
+Exit codes: 0 success, 1 a report failed to execute, 2 bad input (config, arguments,
+data), 3 an alert fired (with ``--fail-on-alert``), 4 a report ran degraded (a source failed).
+Errors are printed as one line on stderr; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from obskit import __version__
+from obskit.errors import ObskitError, ReportError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_REPORT_FAILED, EXIT_BAD_INPUT, EXIT_ALERT, EXIT_DEGRADED = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"obskit: error: {message}\n")
+
+
+def _param(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="obskit", description="Observability reports for deep-learning models in production.")
+    p.add_argument("--version", action="version", version=f"obskit {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    s = sub.add_parser("sample", help="write the sample day (logs, metrics, GPU trace, reference, config)")
+    s.add_argument("--out", required=True, type=Path, help="destination folder")
+    s.add_argument("--requests", type=_positive_int, default=None, help="number of requests (default 150000)")
+    s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bytes)")
+    s.add_argument("--clean", action="store_true", help="a day without incidents")
+
+    r = sub.add_parser("report", help="run a report notebook into an offline HTML page")
+    r.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    r.add_argument("--notebook", default="health_report", help="report notebook name (default health_report)")
+    r.add_argument("--out", type=Path, default=Path("reports"), help="reports root (default ./reports)")
+    r.add_argument("--start", default="", help="period start, ISO 8601")
+    r.add_argument("--end", default="", help="period end (exclusive), ISO 8601")
+    r.add_argument("-p", "--param", action="append", type=_param, default=[], metavar="KEY=VALUE",
+                   help="notebook parameter (repeatable)")
+
+    sc = sub.add_parser("schema", help="print the canonical frames' columns")
+    sc.add_argument("frame", nargs="?", default=None, help="requests, metrics, gpu, gpu_processes, kernels, reference")
+    return p
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from obskit.sample import DEFAULT_REQUESTS, generate
+
+    n = args.requests or DEFAULT_REQUESTS
+    t0 = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\robskit sample: {done:,}/{total:,} requests ({done / total:.0%})", end="", file=sys.stderr,
+              flush=True)
+
+    res = generate(args.out, requests=n, seed=args.seed, clean=args.clean, on_progress=progress)
+    print(file=sys.stderr)
+    print(f"wrote {len(res.files)} files ({res.bytes / 1e6:.1f} MB) to {res.out} "
+          f"in {time.monotonic() - t0:.1f} s; config: {res.out / 'obskit.toml'}")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from obskit.report import run_report
+
+    res = run_report(args.config, notebook=args.notebook, out=args.out, start=args.start, end=args.end,
+                     parameters=dict(args.param))
+    print(f"report: {res.html} ({res.status}); summary: {res.summary}")
+    return EXIT_DEGRADED if res.status == "degraded" else EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from obskit.errors import ConfigError
+    from obskit.schemas import FRAMES
+
+    names = [args.frame] if args.frame else list(FRAMES)
+    for name in names:
+        if name not in FRAMES:
+            raise ConfigError(f"unknown frame {name!r} (known: {', '.join(FRAMES)})")
+        f = FRAMES[name]
+        print(f"## {f.name}\n\n{f.description}\n\n{f.describe()}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``obskit`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    handlers = {"sample": _sample, "report": _report, "schema": _schema}
+    try:
+        return handlers[args.command](args)
+    except ObskitError as exc:
+        if args.debug:
+            raise
+        print(f"obskit: error: {exc}", file=sys.stderr)
+        return EXIT_REPORT_FAILED if isinstance(exc, ReportError) else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("obskit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,422 @@
+"""Request logs (JSON lines, CSV, Parquet; plain, gzip or zstd) into the ``requests`` frame.
+
+A column mapping adapts a user's field names (``{"timestamp": "ts"}`` maps the canonical
+``timestamp`` to the log field ``ts``). Timestamps may be ISO 8601 strings (with ``Z`` or an
+offset; naive ones get the explicit ``timezone``) or epoch numbers in s/ms/us/ns. Status may
+be an HTTP code, a gRPC code, ``"ok"``/``"error"``-like text, or a boolean.
+
+Rows that cannot be converted (unparseable timestamp, non-numeric latency, unknown status,
+confidence outside [0, 1], invalid JSON...) are rejected: strict mode raises
+:class:`~obskit.errors.ParseError` naming file and line; lenient mode (the default) keeps
+them in a :class:`~obskit.load.Quarantine` with file, line and reason.
+
+Examples
+--------
+>>> import io
+>>> log = io.BytesIO(b'{"ts": 1763769600000, "id": "a", "model": "m", "model_version": "1", '
+...                  b'"latency_ms": 12.5, "code": 200}\\n')
+>>> df = load_requests(log, columns={"timestamp": "ts", "request_id": "id", "status_code": "code"},
+...                    timestamp_format="ms")
+>>> df.select("timestamp", "status", "latency_ms").row(0)
+(datetime.datetime(2025, 11, 22, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'ok', 12.5)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from obskit.errors import SchemaError, SourceError, Violation
+from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
+from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
+from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
+
+__all__ = ["attach_feedback", "load_feedback", "load_reference", "load_requests", "scan_requests"]
+
+_LINE = "__obskit_line"
+_SOURCE = "__obskit_source"
+_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
+_TEXT_OK = {"ok", "success", "succeeded", "true", "200"}
+_TEXT_ERR = {"error", "err", "fail", "failed", "failure", "false", "exception", "timeout"}
+
+
+def _format_of(inp: Input, fmt: str | None) -> str:
+    if fmt:
+        return "jsonl" if fmt == "ndjson" else fmt
+    name = inp.name.lower()
+    for ext in (".gz", ".zst", ".zstd"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "jsonl"
+
+
+def _line_numbers(data: bytes) -> list[int]:
+    """1-based numbers of the non-blank lines of ``data``."""
+    return [i for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+
+
+def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+    try:
+        text_ok = True
+        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError):
+        text_ok = False
+    if text_ok:
+        if b"\n\n" in data or data.startswith(b"\n") or b"\r" in data:
+            lines = _line_numbers(data)
+        else:
+            lines = list(range(1, df.height + 1))
+        if len(lines) == df.height:
+            return df.with_columns(pl.Series(_LINE, lines, dtype=pl.Int64))
+    # slow path: find the bad lines one by one
+    rows: list[dict[str, object]] = []
+    kept: list[int] = []
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reject(q, strict, name, i, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace"))
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            reject(q, strict, name, i, f"invalid JSON: {exc.msg} at column {exc.colno}", text)
+            continue
+        if not isinstance(obj, dict):
+            reject(q, strict, name, i, f"expected a JSON object, got {type(obj).__name__}", text)
+            continue
+        rows.append(obj)
+        kept.append(i)
+    if not rows:
+        return pl.DataFrame({_LINE: []}, schema={_LINE: pl.Int64})
+    df = pl.DataFrame(rows, infer_schema_length=None, strict=False)
+    return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+
+
+def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+    try:
+        df = pl.read_csv(io.BytesIO(data), infer_schema_length=10_000)
+        return df.with_columns(pl.int_range(2, df.height + 2, dtype=pl.Int64).alias(_LINE))
+    except pl.exceptions.PolarsError:
+        pass
+    import csv
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        reject(q, strict, name, line, f"invalid UTF-8 at byte {exc.start}")
+        text = data.decode("utf-8", "replace")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return pl.DataFrame()
+    rows: list[list[str]] = []
+    kept: list[int] = []
+    for rec in reader:
+        line = reader.line_num
+        if not rec:
+            continue
+        if len(rec) != len(header):
+            reject(q, strict, name, line, f"expected {len(header)} fields, got {len(rec)}", ",".join(rec))
+            continue
+        rows.append(rec)
+        kept.append(line)
+    df = pl.DataFrame(rows, schema=header, orient="row")
+    # re-infer types from the good rows
+    buf = io.BytesIO()
+    df.write_csv(buf)
+    buf.seek(0)
+    df = pl.read_csv(buf, infer_schema_length=10_000)
+    return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+
+
+def _read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+    if fmt == "parquet":
+        try:
+            df = pl.read_parquet(inp.path if inp.path is not None else io.BytesIO(inp.buffer or b""))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise SourceError(f"cannot read parquet: {exc}", path=inp.name) from None
+        return df.with_columns(pl.int_range(1, df.height + 1, dtype=pl.Int64).alias(_LINE))
+    data = decompressed_bytes(inp)
+    if not data.strip():
+        raise SourceError("file is empty", path=inp.name)
+    return _read_csv(data, inp.name, strict, q) if fmt == "csv" else _read_jsonl(data, inp.name, strict, q)
+
+
+def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl.Expr:
+    c = pl.col(col)
+    if fmt in ("s", "ms", "us", "ns") or dtype.is_numeric():
+        unit = fmt if fmt in ("s", "ms", "us", "ns") else "s"
+        factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}[unit]
+        return (c.cast(pl.Float64, strict=False) * factor).round(0).cast(pl.Int64, strict=False).cast(TIMESTAMP)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return c.dt.replace_time_zone(timezone).dt.convert_time_zone("UTC").cast(TIMESTAMP)
+        return c.dt.convert_time_zone("UTC").cast(TIMESTAMP)
+    s = c.cast(pl.String).str.strip_chars().str.replace(r"[zZ]$", "+00:00").str.replace(" ", "T")
+    has_offset = s.str.contains(r"[+-]\d\d:?\d\d$")
+    aware = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC")
+    aware_nofrac = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_unit="us", time_zone="UTC")
+    naive = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
+    naive_nofrac = s.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
+    local = pl.coalesce(naive, naive_nofrac).dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+    return pl.when(has_offset).then(pl.coalesce(aware, aware_nofrac)).otherwise(local).cast(TIMESTAMP)
+
+
+def _status_exprs(df: pl.DataFrame, convention: str) -> tuple[pl.Expr, pl.Expr]:
+    """(status enum, status_code) expressions from whatever the log has."""
+    has_code = "status_code" in df.columns
+    has_status = "status" in df.columns
+    if has_status:
+        dt = df.schema["status"]
+        conv = convention
+        if conv == "auto":
+            conv = "bool" if dt == pl.Boolean else ("http" if dt.is_integer() else "text")
+        if conv == "bool":
+            st = pl.when(pl.col("status").cast(pl.Boolean, strict=False)).then(pl.lit("ok")).otherwise(pl.lit("error"))
+            st = pl.when(pl.col("status").cast(pl.Boolean, strict=False).is_null()).then(None).otherwise(st)
+            code = pl.col("status_code").cast(pl.Int32, strict=False) if has_code else pl.lit(None, pl.Int32)
+        elif conv in ("http", "grpc"):
+            num = pl.col("status").cast(pl.Int32, strict=False)
+            st = _code_status(num, conv)
+            code = num
+        else:
+            low = pl.col("status").cast(pl.String).str.to_lowercase().str.strip_chars()
+            st = pl.when(low.is_in(list(_TEXT_OK))).then(pl.lit("ok")).when(low.is_in(list(_TEXT_ERR))).then(
+                pl.lit("error")).otherwise(None)
+            code = pl.col("status_code").cast(pl.Int32, strict=False) if has_code else pl.lit(None, pl.Int32)
+        return st.cast(STATUS), code
+    if has_code:
+        num = pl.col("status_code").cast(pl.Int32, strict=False)
+        conv = "grpc" if convention == "grpc" else "http"
+        return _code_status(num, conv).cast(STATUS), num
+    # no status at all: an error message marks a failure
+    if "error" in df.columns:
+        st = pl.when(pl.col("error").is_null() | (pl.col("error").cast(pl.String) == "")).then(pl.lit("ok")).otherwise(
+            pl.lit("error"))
+        return st.cast(STATUS), pl.lit(None, pl.Int32)
+    raise SchemaError("requests", [Violation("status", "no status, status_code or error field to derive it from")])
+
+
+def _code_status(num: pl.Expr, conv: str) -> pl.Expr:
+    ok = (num == 0) if conv == "grpc" else (num < 400)
+    return pl.when(num.is_null()).then(None).when(ok).then(pl.lit("ok")).otherwise(pl.lit("error"))
+
+
+def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], timestamp_format: str,
+               timezone: str, status_convention: str, defaults: Mapping[str, str],
+               strict: bool, q: Quarantine | None) -> pl.DataFrame:
+    rename = {src: canon for canon, src in columns.items() if src in df.columns and src != canon}
+    missing_src = [f"{canon} (field {src!r})" for canon, src in columns.items() if src not in df.columns]
+    if missing_src and df.height:
+        raise SchemaError("requests", [Violation(m, "mapped field not found in the log") for m in missing_src],
+                          path=name)
+    df = df.rename(rename)
+    for col, value in defaults.items():
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(value, pl.String).alias(col))
+    required = [c for c in REQUESTS.required if c not in ("status",)]
+    absent = [c for c in required if c not in df.columns]
+    if absent:
+        raise SchemaError("requests", [Violation(c, "missing required column") for c in absent], path=name)
+    status, code = _status_exprs(df, status_convention)
+    conv = [
+        _timestamp_expr("timestamp", timestamp_format, timezone, df.schema["timestamp"]).alias("timestamp"),
+        pl.col("request_id").cast(pl.String),
+        pl.col("model").cast(pl.String),
+        pl.col("model_version").cast(pl.String),
+        pl.col("latency_ms").cast(pl.Float64, strict=False),
+        status.alias("status"),
+        code.alias("status_code"),
+    ]
+    for opt in ("error", "prediction", "label", "corrected_label"):
+        if opt in df.columns:
+            conv.append(pl.col(opt).cast(pl.String))
+    if "confidence" in df.columns:
+        conv.append(pl.col("confidence").cast(pl.Float64, strict=False))
+    if "corrected_at" in df.columns:
+        conv.append(_timestamp_expr("corrected_at", timestamp_format, timezone, df.schema["corrected_at"]))
+    out = df.with_columns(conv)
+    # which rows failed conversion, and why
+    checks: list[tuple[pl.Expr, str]] = [
+        (out["timestamp"].is_null() & df["timestamp"].is_not_null(), "timestamp: cannot parse"),
+        (pl.col("timestamp").is_null(), "timestamp: missing"),
+        (pl.col("request_id").is_null(), "request_id: missing"),
+        (pl.col("latency_ms").is_null(), "latency_ms: missing or not a number"),
+        (pl.col("latency_ms") < 0, "latency_ms: negative"),
+        (pl.col("status").is_null(), "status: unknown value"),
+    ]
+    if "confidence" in out.columns:
+        checks.append(((pl.col("confidence") < 0) | (pl.col("confidence") > 1), "confidence: outside [0, 1]"))
+    reason = pl.lit(None, pl.String)
+    for cond, msg in reversed(checks):
+        reason = pl.when(cond.fill_null(False)).then(pl.lit(msg)).otherwise(reason)
+    out = out.with_columns(reason.alias("__reason"))
+    bad = out.filter(pl.col("__reason").is_not_null())
+    if bad.height:
+        raw_rows = df.filter(pl.col(_LINE).is_in(bad[_LINE].implode()))
+        raw = {r[_LINE]: r for r in raw_rows.iter_rows(named=True)}
+        for line, why in bad.select(_LINE, "__reason").sort(_LINE).iter_rows():
+            rec = {k: v for k, v in raw.get(line, {}).items() if not k.startswith("__")}
+            reject(q, strict, name, line, why, json.dumps(rec, default=str), column=why.split(":")[0])
+        out = out.filter(pl.col("__reason").is_null())
+    return out.drop("__reason")
+
+
+def load_requests(
+    source: SourceLike,
+    *,
+    format: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    timestamp_format: str = "iso8601",
+    timezone: str = "UTC",
+    status_convention: str = "auto",
+    defaults: Mapping[str, str] | None = None,
+    strict: bool = False,
+    quarantine: Quarantine | None = None,
+) -> pl.DataFrame:
+    """Load request logs into the canonical ``requests`` frame.
+
+    Parameters
+    ----------
+    source
+        File, glob, folder (hive-partitioned folders too), list of files, or file-like.
+    format
+        ``"jsonl"``, ``"csv"`` or ``"parquet"``; default from each file name.
+    columns
+        Mapping canonical name -> field name in the logs (e.g. ``{"timestamp": "ts"}``).
+    timestamp_format
+        ``"iso8601"`` or the unit of epoch numbers: ``"s"``, ``"ms"``, ``"us"``, ``"ns"``.
+    timezone
+        Assumed timezone of timestamps written without an offset.
+    status_convention
+        ``"auto"``, ``"http"`` (code < 400 is ok), ``"grpc"`` (0 is ok), ``"text"``, ``"bool"``.
+    defaults
+        Constant values for required columns the logs lack (e.g. ``{"model_version": "v1"}``).
+    strict
+        Raise :class:`~obskit.errors.ParseError` on the first bad record instead of quarantining.
+    quarantine
+        Collects rejected records and the load statistics (files, bytes, rows, rejected).
+
+    Returns
+    -------
+    polars.DataFrame
+        The ``requests`` frame, sorted by timestamp; extra fields (features) follow the
+        canonical columns.
+    """
+    q = quarantine if quarantine is not None else Quarantine()
+    inputs = resolve(source, suffixes=_SUFFIXES)
+    stats = q.stats if quarantine is not None else LoadStats()
+    before = q.count
+    frames: list[pl.DataFrame] = []
+    for inp in inputs:
+        fmt = _format_of(inp, format)
+        raw = _read_one(inp, fmt, strict, q)
+        frame = _canonical(
+            raw, name=inp.name, columns=columns or {}, timestamp_format=timestamp_format,
+            timezone=timezone, status_convention=status_convention, defaults=defaults or {},
+            strict=strict, q=q,
+        )
+        frames.append(frame.drop(_LINE))
+        stats.files.append(inp.name)
+        stats.bytes += inp.size
+    df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
+    df = df.select(canon + [c for c in df.columns if c not in canon]).sort("timestamp", maintain_order=True)
+    stats.rows += df.height
+    stats.rejected += q.count - before
+    if quarantine is None:
+        warn_unquarantined(q.count, "load_requests")
+    return df
+
+
+def scan_requests(source: SourceLike, **options: object) -> pl.LazyFrame:
+    """Lazy twin of :func:`load_requests`.
+
+    Parquet folders and globs are scanned lazily (hive partitions become columns) when no
+    conversion is needed beyond the mapping; other sources are loaded then made lazy.
+    """
+    if isinstance(source, (str, Path)) and str(source).endswith(".parquet") or (
+        isinstance(source, (str, Path)) and Path(source).is_dir() and any(Path(source).rglob("*.parquet"))
+    ):
+        cols = options.get("columns") or {}
+        assert isinstance(cols, Mapping)
+        target = str(Path(source) / "**" / "*.parquet") if Path(str(source)).is_dir() else str(source)
+        lf = pl.scan_parquet(target, hive_partitioning=True)
+        return lf.rename({src: canon for canon, src in cols.items()}, strict=False)
+    return load_requests(source, **options).lazy()  # type: ignore[arg-type]
+
+
+def load_feedback(
+    source: SourceLike,
+    *,
+    columns: Mapping[str, str] | None = None,
+    timestamp_format: str = "iso8601",
+    timezone: str = "UTC",
+    strict: bool = False,
+    quarantine: Quarantine | None = None,
+) -> pl.DataFrame:
+    """Load user corrections: ``request_id``, ``corrected_label``, ``corrected_at``.
+
+    If a request was corrected more than once, the last correction wins.
+    """
+    cols = dict(columns or {})
+    q = quarantine if quarantine is not None else Quarantine()
+    frames = []
+    for inp in resolve(source, suffixes=_SUFFIXES):
+        raw = _read_one(inp, _format_of(inp, None), strict, q)
+        raw = raw.rename({src: canon for canon, src in cols.items() if src in raw.columns and src != canon})
+        absent = [c for c in ("request_id", "corrected_label", "corrected_at") if c not in raw.columns]
+        if absent and raw.height:
+            raise SchemaError("feedback", [Violation(c, "missing required column") for c in absent], path=inp.name)
+        ts = _timestamp_expr("corrected_at", timestamp_format, timezone, raw.schema["corrected_at"])
+        out = raw.with_columns(ts.alias("corrected_at"), pl.col("request_id").cast(pl.String),
+                               pl.col("corrected_label").cast(pl.String))
+        bad = out.filter(pl.col("corrected_at").is_null() | pl.col("request_id").is_null())
+        for line in bad[_LINE].to_list():
+            reject(q, strict, inp.name, line, "corrected_at or request_id missing or unparseable")
+        frames.append(out.filter(pl.col("corrected_at").is_not_null() & pl.col("request_id").is_not_null())
+                      .select("request_id", "corrected_label", "corrected_at"))
+    if quarantine is None:
+        warn_unquarantined(q.count, "load_feedback")
+    fb = pl.concat(frames)
+    return fb.sort("corrected_at").unique("request_id", keep="last", maintain_order=True)
+
+
+def attach_feedback(requests: pl.DataFrame, feedback: pl.DataFrame) -> pl.DataFrame:
+    """Join corrections onto requests (``corrected_label``, ``corrected_at``) by request_id.
+
+    >>> import polars as pl
+    >>> r = pl.DataFrame({"request_id": ["a", "b"]})
+    >>> f = pl.DataFrame({"request_id": ["b"], "corrected_label": ["cat"], "corrected_at": [None]})
+    >>> attach_feedback(r, f)["corrected_label"].to_list()
+    [None, 'cat']
+    """
+    base = requests.drop([c for c in ("corrected_label", "corrected_at") if c in requests.columns])
+    fb = feedback.select("request_id", "corrected_label", pl.col("corrected_at").cast(TIMESTAMP))
+    return base.join(fb, on="request_id", how="left", maintain_order="left")
+
+
+def load_reference(source: SourceLike, *, format: str | None = None) -> pl.DataFrame:
+    """Load the training reference set (Parquet, CSV or JSON lines) as-is, checked non-empty."""
+    frames = []
+    q = Quarantine()
+    for inp in resolve(source, suffixes=_SUFFIXES):
+        frames.append(_read_one(inp, _format_of(inp, format), True, q).drop(_LINE))
+    df = pl.concat(frames, how="diagonal_relaxed")
+    if df.height == 0:
+        raise SourceError("reference set is empty", path=str(source))
+    return df

@@ -1,0 +1,207 @@
+"""Run a report notebook with papermill and render it to one offline HTML page.
+
+``run_report`` executes ``notebooks/<name>.ipynb`` in a fresh kernel with typed parameters
+(papermill writes them as Python literals; values are never evaluated as code), converts
+the executed notebook with nbconvert and the ``templates/obskit`` template (code hidden,
+header, table of contents, Vega JS inlined once), and writes
+``<out>/<day>/<short name>.html`` plus ``summary.json`` atomically. A failing cell raises
+:class:`~obskit.errors.ReportError` and leaves the last good report untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from obskit.config import load_config
+from obskit.errors import ConfigError, ReportError
+from obskit.session import atomic_write_text
+
+__all__ = ["NOTEBOOKS", "TEMPLATES", "ReportResult", "available_notebooks", "run_report", "vega_bundle"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = _ROOT / "notebooks"
+TEMPLATES = _ROOT / "templates"
+SAMPLE_CONFIG = _ROOT / "data" / "samples" / "obskit.toml"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where a report went and how it ended."""
+
+    html: Path
+    summary: Path
+    status: str
+    notebook: Path
+
+
+def available_notebooks() -> list[str]:
+    """Names of the report notebooks shipped in ``notebooks/``."""
+    return sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+def default_config() -> Path:
+    """``./obskit.toml`` if present, else the bundled sample day's config."""
+    local = Path("obskit.toml")
+    return local if local.is_file() else SAMPLE_CONFIG
+
+
+def vega_bundle() -> str:
+    """The Vega + Vega-Lite + vega-embed JS bundle (built once by vl-convert, then cached)."""
+    import vl_convert
+
+    version = getattr(vl_convert, "__version__", "x")
+    cache = Path(tempfile.gettempdir()) / f"obskit-vega-bundle-{version}.js"
+    if cache.is_file() and cache.stat().st_size > 100_000:
+        return cache.read_text(encoding="utf-8")
+    js: str = vl_convert.javascript_bundle()
+    js = js.replace("</script", "<\\/script")
+    atomic_write_text(cache, js)
+    return js
+
+
+def _coerce(name: str, value: str, default: Any) -> Any:
+    """Convert a ``-p key=value`` string to the type of the notebook's default."""
+    if isinstance(default, bool):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"parameter {name!r} expects true/false, got {value!r}")
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"parameter {name!r} expects an integer, got {value!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"parameter {name!r} expects a number, got {value!r}") from None
+    return value
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The parameters cell's names and default values (literals only, never executed)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            out: dict[str, Any] = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+            return out
+    raise ReportError("notebook has no cell tagged 'parameters'", path=path)
+
+
+def _short(name: str) -> str:
+    return name[: -len("_report")] if name.endswith("_report") else name
+
+
+def run_report(
+    config: str | Path | None = None,
+    *,
+    notebook: str = "health_report",
+    out: str | Path = "reports",
+    start: str = "",
+    end: str = "",
+    parameters: dict[str, str] | None = None,
+    kernel_name: str = "python3",
+    timeout: int = 900,
+) -> ReportResult:
+    """Execute a report notebook and write its HTML page and ``summary.json``.
+
+    Parameters
+    ----------
+    config
+        Project config; default ``./obskit.toml`` or the bundled sample day.
+    notebook
+        Name of a notebook in ``notebooks/`` (see :func:`available_notebooks`).
+    out
+        Reports root; the page goes to ``<out>/<day>/<name>.html``.
+    start, end
+        Period (ISO 8601); empty means all the data.
+    parameters
+        Extra ``name -> value`` strings, converted to the type of the notebook's default.
+
+    Raises
+    ------
+    ConfigError
+        Missing config, unknown notebook or parameter, badly typed value.
+    ReportError
+        A cell failed (``cell`` tells which); the previous report is left in place.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    import obskit
+
+    cfg_path = Path(config) if config else default_config()
+    cfg = load_config(cfg_path)  # fail fast, before a kernel starts
+    nb_path = NOTEBOOKS / f"{notebook}.ipynb"
+    if not nb_path.is_file():
+        raise ConfigError(f"unknown notebook {notebook!r} (available: {', '.join(available_notebooks())})")
+    defaults = notebook_parameters(nb_path)
+    params: dict[str, Any] = {"config": str(cfg_path.resolve()), "start": start, "end": end}
+    for key, value in (parameters or {}).items():
+        if key not in defaults:
+            raise ConfigError(f"unknown parameter {key!r} for {notebook} (known: {', '.join(sorted(defaults))})")
+        params[key] = _coerce(key, value, defaults[key])
+    params = {k: v for k, v in params.items() if k in defaults}
+    out_root = Path(out)
+    out_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".obskit-run-", dir=out_root))
+    try:
+        params["output_dir"] = str(work.resolve()) if "output_dir" in defaults else ""
+        executed = work / f"{notebook}.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(nb_path), str(executed), parameters=params, kernel_name=kernel_name,
+                cwd=str(NOTEBOOKS), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                execution_timeout=timeout,
+            )
+        except papermill.PapermillExecutionError as exc:
+            raise ReportError(
+                f"{notebook}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}".strip(),
+                path=nb_path, cell=exc.cell_index,
+            ) from None
+        summary_path = work / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        day = summary.get("day") or f"{datetime.now(UTC):%Y-%m-%d}"
+        status = summary.get("status", "ok")
+        nb = nbformat.read(executed, as_version=4)
+        exporter = HTMLExporter(template_name="obskit", extra_template_basedirs=[str(TEMPLATES)])
+        resources = {
+            "obskit": {
+                "title": f"{cfg.project.name}: {nb.metadata.get('title', notebook)}",
+                "model": summary.get("model") or cfg.project.model,
+                "period": summary.get("period", ""),
+                "generated_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+                "version": obskit.__version__,
+                "status": status,
+                "vega_js": vega_bundle(),
+            },
+            "metadata": {"name": _short(notebook)},
+        }
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
+        dest = out_root / day
+        html_path = dest / f"{_short(notebook)}.html"
+        atomic_write_text(html_path, body)
+        final_summary = dest / ("summary.json" if notebook == "health_report" else f"{_short(notebook)}.summary.json")
+        summary.update({"notebook": notebook, "html": html_path.name,
+                        "generated_at": resources["obskit"]["generated_at"]})
+        atomic_write_text(final_summary, json.dumps(summary, indent=2) + "\n")
+        return ReportResult(html_path, final_summary, status, nb_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,81 @@
+"""The ``obskit.toml`` written next to the sample day: a commented template users can copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from obskit.sample.scenario import Scenario
+
+__all__ = ["write_config"]
+
+TEMPLATE = """\
+# obskit project config for the sample day ({day}).
+# Copy this file next to your own data and change the paths and the column mapping.
+# Paths are relative to this file.
+
+[project]
+name = "product-image-classifier"
+model = "{model}"
+timezone = "UTC"                 # assumed for timestamps written without an offset
+
+[sources.requests]
+path = "requests.jsonl.gz"       # a file, a glob ("logs/*.jsonl.gz") or a hive-partitioned folder
+format = "jsonl"                 # jsonl | csv | parquet (default: from the file name)
+timestamp_format = "iso8601"     # iso8601 | s | ms | us | ns (epoch numbers)
+status_convention = "http"       # http (code < 400 is ok) | text ("ok"/"error") | bool | grpc (0 is ok)
+
+[sources.requests.columns]       # canonical name = "field in your logs"
+timestamp = "ts"
+status_code = "http_status"
+prediction = "pred_label"
+
+[sources.feedback]               # user corrections, joined on request_id
+path = "feedback.jsonl"
+
+[sources.feedback.columns]
+corrected_at = "ts"
+
+[sources.reference]              # the training set
+path = "reference.parquet"
+
+[sources.prometheus]
+query_range = ["prometheus/query_range.json"]   # saved /api/v1/query_range responses
+scrapes = "prometheus/scrapes"                    # a folder of periodic /metrics scrapes
+# url = "http://127.0.0.1:9090"                   # or a live server (token via OBSKIT_PROMETHEUS_TOKEN)
+
+[sources.gpu]
+nvidia_smi = "gpu/nvidia-smi.csv"
+timezone = "UTC"                 # nvidia-smi logs local time: the host's timezone
+
+[features]
+numeric = ["brightness", "contrast", "file_size_kb", "jpeg_quality"]
+categorical = ["width", "height", "client", "region"]
+
+[slo]
+latency_ms = {slo_ms:g}               # p{slo_q_pct:g} latency objective
+latency_quantile = {slo_q:g}
+availability = {avail:g}              # share of requests that must succeed
+window = "5m"
+
+[business]
+confidence_threshold = {conf:g}       # a prediction at or above this is "confident"
+correction_rate_max = 0.01
+
+[report]
+window = "5m"                    # aggregation window of the charts
+"""
+
+
+def write_config(path: Path, s: Scenario) -> Path:
+    """Write the sample config for scenario ``s`` to ``path``."""
+    text = TEMPLATE.format(
+        day=s.day.date().isoformat(),
+        model=s.model,
+        slo_ms=s.slo_latency_ms,
+        slo_q=s.slo_quantile,
+        slo_q_pct=s.slo_quantile * 100,
+        avail=s.slo_availability,
+        conf=s.confidence_threshold,
+    )
+    path.write_text(text, encoding="utf-8")
+    return path

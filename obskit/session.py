@@ -1,0 +1,199 @@
+"""A report's view of a project: config, period, sources loaded on first use, problems kept.
+
+:class:`Session` is what notebooks work with. Sources are loaded lazily; a source that
+fails (missing file, corrupt data, unreachable server) does not raise in the notebook: the
+failure is recorded in :attr:`Session.problems`, the section that needed it shows why, and
+the run is marked *degraded* in ``summary.json``.
+
+Examples
+--------
+>>> s = Session.open("data/samples/obskit.toml")  # doctest: +SKIP
+>>> s.requests.height  # doctest: +SKIP
+150000
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from obskit.config import Config, load_config
+from obskit.errors import ObskitError
+from obskit.load._quarantine import Quarantine
+from obskit.timeutil import parse_time
+
+__all__ = ["Problem", "Session"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A source that failed, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class Session:
+    """Config + period + lazily loaded canonical frames."""
+
+    config: Config
+    start: datetime | None = None
+    end: datetime | None = None
+    model: str = ""
+    version: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    quarantine: Quarantine = field(default_factory=Quarantine)
+    _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
+             version: str = "") -> Session:
+        """Read the config and set the period (empty strings mean "all the data")."""
+        cfg = load_config(config)
+        return cls(cfg, parse_time(start) if start else None, parse_time(end) if end else None,
+                   model or cfg.project.model, version)
+
+    # ------------------------------------------------------------------ loading
+    def _load(self, name: str, loader: Any) -> pl.DataFrame | None:
+        if name not in self._cache:
+            try:
+                self._cache[name] = loader()
+            except ObskitError as exc:
+                self.problems.append(Problem(name, str(exc)))
+                self._cache[name] = None
+            except OSError as exc:
+                self.problems.append(Problem(name, f"{exc.strerror or exc}"))
+                self._cache[name] = None
+        return self._cache[name]
+
+    def _period(self, df: pl.DataFrame, col: str = "timestamp") -> pl.DataFrame:
+        if self.start is not None:
+            df = df.filter(pl.col(col) >= self.start)
+        if self.end is not None:
+            df = df.filter(pl.col(col) < self.end)
+        return df
+
+    @property
+    def requests(self) -> pl.DataFrame | None:
+        """The ``requests`` frame of the period (feedback joined), or None if it failed."""
+
+        def load() -> pl.DataFrame:
+            from obskit.load.logs import attach_feedback, load_feedback, load_requests
+
+            src = self.config.requests
+            if src is None:
+                raise ObskitError("no [sources.requests] in the config", path=self.config.path)
+            df = load_requests(
+                src.path, format=src.format, columns=src.columns, timestamp_format=src.timestamp_format,
+                timezone=self.config.project.timezone, status_convention=src.status_convention,
+                defaults={"model": self.config.project.model} if self.config.project.model else None,
+                quarantine=self.quarantine,
+            )
+            fb = self.config.feedback
+            if fb is not None:
+                try:
+                    df = attach_feedback(df, load_feedback(fb.path, columns=fb.columns,
+                                                           timestamp_format=fb.timestamp_format,
+                                                           quarantine=self.quarantine))
+                except ObskitError as exc:
+                    self.problems.append(Problem("feedback", str(exc)))
+            df = self._period(df)
+            if self.model:
+                df = df.filter(pl.col("model") == self.model)
+            if self.version:
+                df = df.filter(pl.col("model_version") == self.version)
+            return df
+
+        return self._load("requests", load)
+
+    @property
+    def reference(self) -> pl.DataFrame | None:
+        """The training reference set, or None if it failed."""
+
+        def load() -> pl.DataFrame:
+            from obskit.load.logs import load_reference
+
+            src = self.config.reference
+            if src is None:
+                raise ObskitError("no [sources.reference] in the config", path=self.config.path)
+            return load_reference(src.path, format=src.format)
+
+        return self._load("reference", load)
+
+    # ------------------------------------------------------------------ summary
+    @property
+    def period_label(self) -> str:
+        """Human period, from the parameters or from the data."""
+        start, end = self.start, self.end
+        df = self._cache.get("requests")
+        if df is not None and df.height and (start is None or end is None):
+            start = start or df["timestamp"].min()  # type: ignore[assignment]
+            end = end or df["timestamp"].max()  # type: ignore[assignment]
+        if start is None or end is None:
+            return "all data"
+        return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def day(self) -> str:
+        """The date a report of this session is filed under (period start, else data start)."""
+        if self.start is not None:
+            return f"{self.start:%Y-%m-%d}"
+        df = self._cache.get("requests")
+        if df is not None and df.height:
+            return f"{df['timestamp'].min():%Y-%m-%d}"
+        return f"{datetime.now(UTC):%Y-%m-%d}"
+
+    @property
+    def status(self) -> str:
+        """``ok`` or ``degraded`` (a source failed)."""
+        return "degraded" if self.problems else "ok"
+
+    def problems_html(self) -> str:
+        """An escaped HTML note listing failed sources (empty string when none)."""
+        if not self.problems:
+            return ""
+        items = "".join(f"<li><b>{html.escape(p.source)}</b>: {html.escape(p.reason)}</li>" for p in self.problems)
+        return f'<div class="obskit-problems"><p><b>Degraded run</b>: some sources failed.</p><ul>{items}</ul></div>'
+
+    def write_summary(self, output_dir: str | Path, figures: dict[str, Any]) -> Path | None:
+        """Write ``summary.json`` (period, status, problems, key figures) into ``output_dir``."""
+        if not output_dir:
+            return None
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        body = {
+            "project": self.config.project.name,
+            "model": self.model,
+            "day": self.day,
+            "period": self.period_label,
+            "status": self.status,
+            "problems": [{"source": p.source, "reason": p.reason} for p in self.problems],
+            "rejected_records": self.quarantine.count,
+            "figures": figures,
+        }
+        path = out / "summary.json"
+        atomic_write_text(path, json.dumps(body, indent=2, default=str) + "\n")
+        return path
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temp file in the same folder + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,65 @@
+"""Durations and time ranges as users write them ("5m", "1h30m", "24h", ISO 8601)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["parse_duration", "parse_time", "polars_every"]
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a Prometheus-style duration.
+
+    >>> parse_duration("1h30m")
+    datetime.timedelta(seconds=5400)
+    >>> parse_duration("5x")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid duration '5x' (use e.g. 30s, 5m, 1h, 1d)
+    """
+    t = text.strip()
+    pos, total = 0, 0.0
+    for m in _DUR.finditer(t):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if not t or pos != len(t) or total <= 0:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h, 1d)")
+    return timedelta(seconds=total)
+
+
+def polars_every(text: str) -> str:
+    """A duration as a polars ``every`` string (``"5m"`` -> ``"300s"``).
+
+    >>> polars_every("5m")
+    '300s'
+    """
+    return f"{int(parse_duration(text).total_seconds())}s"
+
+
+def parse_time(text: str | datetime) -> datetime:
+    """Parse an ISO 8601 time (``Z`` or offset; naive means UTC) or a datetime, to aware UTC.
+
+    >>> parse_time("2026-11-22T10:00:00+02:00").isoformat()
+    '2026-11-22T08:00:00+00:00'
+    >>> parse_time("2026-11-22").isoformat()
+    '2026-11-22T00:00:00+00:00'
+    """
+    if isinstance(text, datetime):
+        dt = text
+    else:
+        s = text.strip()
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            raise ValueError(f"invalid time {text!r} (use ISO 8601, e.g. 2026-11-22T00:00:00Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
