@@ -28,35 +28,35 @@ class NVMLError(Exception):
         return f"{type(self).__name__}({self.value})"
 
 
-class NVMLError_Uninitialized(NVMLError):  # noqa: N801 - pynvml's names
+class NVMLError_Uninitialized(NVMLError):
     value = 1
 
 
-class NVMLError_NotSupported(NVMLError):  # noqa: N801
+class NVMLError_NotSupported(NVMLError):
     value = 3
 
 
-class NVMLError_NoPermission(NVMLError):  # noqa: N801
+class NVMLError_NoPermission(NVMLError):
     value = 4
 
 
-class NVMLError_NotFound(NVMLError):  # noqa: N801
+class NVMLError_NotFound(NVMLError):
     value = 6
 
 
-class NVMLError_DriverNotLoaded(NVMLError):  # noqa: N801
+class NVMLError_DriverNotLoaded(NVMLError):
     value = 9
 
 
-class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801
+class NVMLError_LibraryNotFound(NVMLError):
     value = 12
 
 
-class NVMLError_GpuIsLost(NVMLError):  # noqa: N801
+class NVMLError_GpuIsLost(NVMLError):
     value = 15
 
 
-class NVMLError_NoData(NVMLError):  # noqa: N801
+class NVMLError_NoData(NVMLError):
     value = 24
 
 
@@ -96,7 +96,9 @@ class FakeNvml:
     NVML_CLOCK_SM = NVML_CLOCK_SM
     NVML_CLOCK_MEM = NVML_CLOCK_MEM
 
-    def __init__(self, gpus: list[FakeGpu] | None = None, init_error: type[NVMLError] | None = None):
+    def __init__(
+        self, gpus: list[FakeGpu] | None = None, init_error: type[NVMLError] | None = None
+    ):
         self.gpus = gpus if gpus is not None else [FakeGpu()]
         self.init_error = init_error
         self.initialized = 0

@@ -6,11 +6,6 @@ import time
 
 import polars as pl
 import pytest
-
-from obskit.errors import MissingDependencyError
-from obskit.load.nvml import NvmlSampler, sample_nvml
-from obskit.schemas import check
-
 from fake_nvml import (
     NOT_SUPPORTED,
     FakeGpu,
@@ -19,6 +14,10 @@ from fake_nvml import (
     NVMLError_GpuIsLost,
     NVMLError_LibraryNotFound,
 )
+
+from obskit.errors import MissingDependencyError
+from obskit.load.nvml import NvmlSampler, sample_nvml
+from obskit.schemas import check
 
 
 def _real_gpu_present() -> bool:

@@ -49,7 +49,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import partial
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -305,6 +304,40 @@ def _local_to_utc(naive: datetime, zone: tzinfo) -> datetime:
     return naive.replace(tzinfo=zone).astimezone(UTC)
 
 
+class _LocalClock:
+    """Local wall-clock strings to UTC datetimes, caching the zone offset per minute."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._offsets: dict[tuple[int, ...], timedelta] = {}
+
+    def utc(self, naive: datetime) -> datetime:
+        key = (naive.year, naive.month, naive.day, naive.hour, naive.minute)
+        offset = self._offsets.get(key)
+        if offset is None:
+            offset = naive.replace(tzinfo=self.zone).utcoffset() or timedelta(0)
+            self._offsets[key] = offset
+        return (naive - offset).replace(tzinfo=UTC)
+
+    def parse(self, text: str) -> datetime | None:
+        """``YYYY/MM/DD HH:MM:SS[.ffffff]`` (nvidia-smi's format) in the zone, as UTC."""
+        if len(text) >= 19 and text[4] == "/" and text[10] == " ":
+            try:
+                naive = datetime(
+                    int(text[0:4]),
+                    int(text[5:7]),
+                    int(text[8:10]),
+                    int(text[11:13]),
+                    int(text[14:16]),
+                    int(text[17:19]),
+                    int(text[20:26].ljust(6, "0")) if len(text) > 20 else 0,
+                )
+                return self.utc(naive)
+            except ValueError:
+                pass  # the regex path below gives the reason
+        return _timestamp(text, self.zone)
+
+
 def _timestamp(text: str, zone: tzinfo) -> datetime | None:
     if _is_null(text):
         return None
@@ -429,7 +462,11 @@ class _Header:
 
 def _as_header(line: Line, current: _Header | None) -> _Header | None:
     """The line parsed as a CSV header, or None if it is a data row."""
+    if current is not None and line[1] == current.line[1]:
+        return _Header(current.names, current.units, line)
     parts = [p.strip() for p in line[1].split(",")]
+    if not _FIELD_RE.match(parts[0]):
+        return None  # data rows start with a timestamp, number, UUID or name
     matches = [_FIELD_RE.match(p) for p in parts]
     if not all(matches):
         return None
@@ -472,6 +509,7 @@ class _CsvBlock:
     chosen: dict[str, int] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     extra: dict[str, int] = field(default_factory=dict)
+    convert: list[tuple[str, int, Callable[[str], object]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         lower = [n.lower() for n in self.header.names]
@@ -481,6 +519,7 @@ class _CsvBlock:
                 self.chosen[t.column] = idx
                 self._check_header_unit(t, idx)
         self.rows = _columns([*self.spec.schema, "_bus_id"])
+        self.convert = self._converters()
         if self.spec.keep_extra:
             used = set(self.chosen.values())
             for i, n in enumerate(self.header.names):
@@ -497,6 +536,23 @@ class _CsvBlock:
             self.sink.reject(self.source, self.header.line, f"header: {bad}", column=name)
             self.broken.add(t.column)  # lenient: the column is null in this block
 
+    def _converters(self) -> list[tuple[str, int, Callable[[str], object]]]:
+        out: list[tuple[str, int, Callable[[str], object]]] = []
+        for t in self.spec.targets:
+            idx = self.chosen.get(t.column)
+            if idx is not None and t.column not in self.broken:
+                out.append((t.column, idx, self._converter(t, self.header.units[idx])))
+        return out
+
+    def _converter(self, t: _Target, unit: str | None) -> Callable[[str], object]:
+        if t.kind == "ts":
+            return _LocalClock(self.zone).parse
+        if t.kind == "int":
+            return _integer
+        if t.kind == "str":
+            return _string
+        return _fast_number(t.kind, unit)
+
     def add(self, line: Line) -> None:
         width = len(self.header.names)
         free = self.chosen.get("process_name", self.chosen.get("name"))
@@ -507,13 +563,9 @@ class _CsvBlock:
             self.sink.reject(self.source, line, reason)
             return
         values: dict[str, object] = {}
-        for t in self.spec.targets:
-            idx = self.chosen.get(t.column)
-            if idx is None or t.column in self.broken:
-                values[t.column] = None
-                continue
+        for column, idx, convert in self.convert:
             try:
-                values[t.column] = self._convert(t, parts[idx], self.header.units[idx])
+                values[column] = convert(parts[idx])
             except _BadValue as exc:
                 self.sink.reject(self.source, line, str(exc), column=self.header.names[idx])
                 return
@@ -523,14 +575,22 @@ class _CsvBlock:
             col.append(values.get(name))
         self.lines.append(line[0])
 
-    def _convert(self, t: _Target, text: str, unit: str | None) -> object:
-        if t.kind == "ts":
-            return _timestamp(text, self.zone)
-        if t.kind == "int":
-            return _integer(text)
-        if t.kind == "str":
-            return _string(text)
-        return _number(text, t.kind, unit)
+
+def _fast_number(kind: str, unit: str | None, dash: bool = False) -> Callable[[str], float | None]:
+    """A converter for one column: plain floats and ``<x> <header unit>`` skip the regex."""
+    factor = _UNITS[kind].get(unit, 1.0) if unit else 1.0
+    suffix = f" {unit}" if unit else None
+
+    def convert(text: str) -> float | None:
+        body = text[: -len(suffix)] if suffix and text.endswith(suffix) else text
+        if body[:1].isdigit():
+            try:
+                return float(body) * factor
+            except ValueError:
+                pass
+        return _number(text, kind, unit, dash)
+
+    return convert
 
 
 def _csv_blocks(
@@ -837,6 +897,7 @@ _DMON_MAP = {
     "mclk": ("mem_clock_mhz", "mhz"),
     "pclk": ("sm_clock_mhz", "mhz"),
 }
+_MON_NUMBER = {kind: _fast_number(kind, None, dash=True) for kind in _UNITS}
 _PMON_MAP = {
     "sm": ("sm_pct", "pct"),
     "mem": ("mem_pct", "pct"),
@@ -913,6 +974,7 @@ class _Clock:
         self.has_date = "Date" in header.names
         self.has_time = "Time" in header.names
         self.zone = zone
+        self.local = _LocalClock(zone)
         self.start = start
         self.interval = interval
         self.day: date | None = start.astimezone(zone).date() if start else None
@@ -931,20 +993,25 @@ class _Clock:
     def stamp(self, values: dict[str, str], sample: int) -> datetime:
         if self.has_time:
             day = self._day(values)
+            text = values["Time"]
             try:
-                t = datetime.strptime(values["Time"], "%H:%M:%S").time()
+                h, m, sec = (int(p) for p in text.split(":"))
+                naive = datetime(day.year, day.month, day.day, h, m, sec)
             except ValueError:
-                raise _BadValue(f"expected HH:MM:SS, got {values['Time']!r}") from None
-            return _local_to_utc(datetime.combine(day, t), self.zone)
+                raise _BadValue(f"expected HH:MM:SS, got {text!r}", "Time") from None
+            return self.local.utc(naive)
         assert self.start is not None
         return self.start + timedelta(seconds=sample * self.interval)
 
     def _day(self, values: dict[str, str]) -> date:
         if self.has_date:
+            text = values["Date"]
             try:
-                return datetime.strptime(values["Date"], "%Y%m%d").date()
+                if len(text) != 8:
+                    raise ValueError(text)
+                return date(int(text[:4]), int(text[4:6]), int(text[6:]))
             except ValueError:
-                raise _BadValue(f"expected YYYYMMDD, got {values['Date']!r}") from None
+                raise _BadValue(f"expected YYYYMMDD, got {text!r}", "Date") from None
         assert self.day is not None
         if self.last_time is not None and values["Time"] < self.last_time:
             self.day += timedelta(days=1)  # the clock passed midnight
@@ -1030,9 +1097,7 @@ def _mon_row(
     row["gpu"] = _field(values, "gpu", lambda v: _integer(v, dash=True))
     for col, (target, kind) in job.mapping.items():
         if col in values and col not in broken:
-            row[target] = _field(
-                values, col, partial(_number, kind=kind, header_unit=None, dash=True)
-            )
+            row[target] = _field(values, col, _MON_NUMBER[kind])
     if "pid" in values:
         row["pid"] = _field(values, "pid", lambda v: _integer(v, dash=True))
         row["process_name"] = _string(values.get("command", ""), dash=True)

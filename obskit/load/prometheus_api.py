@@ -558,7 +558,7 @@ def parse_time(value: TimeLike) -> int:
 
 def _fmt_s(ms: int) -> str:
     """Milliseconds as exact decimal seconds, e.g. 1700000000123 -> '1700000000.123'."""
-    return format(Decimal(ms).scaleb(-3), "f")
+    return format(Decimal(ms).scaleb(-3).normalize(), "f")
 
 
 # --------------------------------------------------------------------------- client

@@ -174,8 +174,6 @@ def _family_of(name: str, types: dict[str, str], declared: set[str]) -> str:
             base = name[: -len(suffix)]
             if base in declared and types.get(base, "untyped") in allowed:
                 return base
-    if lookup(name) is not None:
-        return name
     for suffix, allowed in _SUFFIX_TYPES.items():
         if name.endswith(suffix):
             base = name[: -len(suffix)]

@@ -1,0 +1,91 @@
+"""End to end: papermill executes the health notebook; the HTML renders offline in Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from obskit.errors import ReportError
+from obskit.report import notebook_parameters, run_report
+from tests.browser import render
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    res = run_report(samples_dir / "obskit.toml", out=out)
+    assert res.status == "ok"
+    assert res.html == out / "2026-11-22" / "health.html"
+    return res.html
+
+
+def test_summary_has_the_key_figures(report: Path) -> None:
+    summary = json.loads((report.parent / "summary.json").read_text())
+    assert summary["day"] == "2026-11-22" and summary["status"] == "ok"
+    figures = summary["figures"]
+    assert figures["requests"] == 150_000
+    assert 0.0005 < figures["error_rate"] < 0.01
+
+
+def test_page_is_small_and_self_contained(report: Path) -> None:
+    html = report.read_text()
+    assert len(html.encode()) <= 2_000_000
+    # no script or stylesheet is fetched from anywhere
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=\"https?:", html)
+    # the Vega bundle is inlined once, not once per chart
+    assert html.count("vegaEmbed") < 40
+    assert html.count('class="obskit-chart-spec"') == 3
+
+
+def test_every_chart_renders_offline_in_chromium(report: Path) -> None:
+    page = render(report, screenshot=ARTIFACTS / "health_report.png")
+    charts = re.findall(r'<div class="obskit-chart[ "][^>]*>', page.dom)
+    assert len(charts) == 3
+    assert all('data-rendered="ok"' in c for c in charts), charts
+    assert page.dom.count("<svg") >= 3
+    errors = [c for c in page.console if "error" in c.lower()]
+    assert errors == []
+    assert (ARTIFACTS / "health_report.png").stat().st_size > 10_000
+
+
+HOSTILE = '"); import pathlib; pathlib.Path("PWNED").write_text("x"); ("\n<script>alert(1)</script>'
+
+
+def test_hostile_parameters_never_execute_and_are_escaped(tmp_path: Path, samples_dir: Path) -> None:
+    cfg = tmp_path / "obskit.toml"
+    text = (samples_dir / "obskit.toml").read_text()
+    text = text.replace('name = "product-image-classifier"', 'name = "<img src=x onerror=alert(1)>"')
+    text = text.replace('path = "', f'path = "{samples_dir}/')
+    cfg.write_text(text)
+    res = run_report(cfg, out=tmp_path / "r", parameters={"version": HOSTILE, "window": "1h"})
+    assert not (tmp_path / "PWNED").exists() and not (REPO / "notebooks" / "PWNED").exists()
+    html = res.html.read_text()
+    assert "<img src=x onerror" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+    page = render(res.html)
+    assert "alert" not in " ".join(page.console)
+
+
+def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Path) -> None:
+    good = run_report(samples_dir / "obskit.toml", out=tmp_path)
+    before = good.html.read_bytes()
+    with pytest.raises(ReportError) as exc:
+        run_report(samples_dir / "obskit.toml", out=tmp_path, parameters={"window": "5 parsecs"})
+    assert "invalid duration" in str(exc.value)
+    assert exc.value.cell is not None
+    assert good.html.read_bytes() == before
+    assert not list(tmp_path.glob(".obskit-run-*"))
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")))
+def test_notebooks_declare_parameters(name: str) -> None:
+    params = notebook_parameters(REPO / "notebooks" / f"{name}.ipynb")
+    assert {"config", "start", "end"} <= set(params)
