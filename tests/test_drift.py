@@ -387,8 +387,8 @@ def test_drift_over_time_rejects_bad_timestamp() -> None:
 
 
 def test_prediction_drift_over_time() -> None:
-    reference = _hourly(hours=4, per_hour=500, shift_from=99, seed=30).drop("timestamp")
-    current = _hourly(hours=4, per_hour=300, shift_from=2, seed=31)
+    reference = _hourly(hours=4, per_hour=1000, shift_from=99, seed=30).drop("timestamp")
+    current = _hourly(hours=4, per_hour=1000, shift_from=2, seed=31)
     out = prediction_drift_over_time(reference, current)
     assert set(out["column"]) == {"prediction", "confidence"}
     pred = out.filter(pl.col("column") == "prediction")
@@ -404,25 +404,36 @@ def test_prediction_drift_over_time() -> None:
 
 
 def test_effect_ci_contains_true_value() -> None:
-    rng = np.random.default_rng(42)
-    ref = pl.DataFrame({"x": rng.normal(0, 1, 5000), "c": rng.choice(["a", "b"], 20_000)[:5000]})
-    cur = pl.DataFrame({
-        "x": rng.normal(0.5, 1, 5000),
-        "c": rng.choice(["a", "b"], 5000, p=[0.7, 0.3]),
-    })
-    out = {r["column"]: r for r in column_drift(ref, cur).iter_rows(named=True)}
-    x = out["x"]
-    # two unit-variance normals 0.5 apart: W1 = 0.5, reference std = 1
-    assert x["effect_name"] == "wasserstein_normed"
-    assert x["effect_ci_low"] < 0.5 < x["effect_ci_high"]
-    assert x["effect_ci_high"] - x["effect_ci_low"] < 0.2
-    c = out["c"]
+    # two unit-variance normals 0.5 apart: W1 = 0.5 and the reference std is 1, so the
+    # normalized Wasserstein distance is 0.5; shares (0.5, 0.5) vs (0.7, 0.3) give a known
+    # Jensen-Shannon distance. Check the 95 % intervals cover them in most of 40 draws.
     true_js = distance.jensenshannon([0.5, 0.5], [0.7, 0.3])
-    assert c["effect_name"] == "jensenshannon"
-    assert c["effect_ci_low"] < true_js < c["effect_ci_high"]
+    hits_x = hits_c = 0
+    widths = []
+    draws = 40
+    for seed in range(draws):
+        rng = np.random.default_rng(seed)
+        ref = pl.DataFrame({"x": rng.normal(0, 1, 3000), "c": rng.choice(["a", "b"], 3000)})
+        cur = pl.DataFrame(
+            {"x": rng.normal(0.5, 1, 3000), "c": rng.choice(["a", "b"], 3000, p=[0.7, 0.3])}
+        )
+        out = {r["column"]: r for r in column_drift(ref, cur, seed=seed).iter_rows(named=True)}
+        x, c = out["x"], out["c"]
+        assert x["effect_name"] == "wasserstein_normed"
+        assert c["effect_name"] == "jensenshannon"
+        assert x["effect_ci_low"] <= x["effect_size"] <= x["effect_ci_high"]
+        hits_x += x["effect_ci_low"] < 0.5 < x["effect_ci_high"]
+        hits_c += c["effect_ci_low"] < true_js < c["effect_ci_high"]
+        widths.append(x["effect_ci_high"] - x["effect_ci_low"])
+    assert hits_x >= 0.85 * draws
+    assert hits_c >= 0.85 * draws
+    assert float(np.median(widths)) < 0.15
     # deterministic for a seed
-    again = column_drift(ref, cur)
-    assert again["effect_ci_low"].to_list() == [x["effect_ci_low"], c["effect_ci_low"]]
+    rng = np.random.default_rng(0)
+    ref = pl.DataFrame({"x": rng.normal(0, 1, 3000)})
+    cur = pl.DataFrame({"x": rng.normal(0.5, 1, 3000)})
+    first = column_drift(ref, cur, seed=3)["effect_ci_low"].item()
+    assert column_drift(ref, cur, seed=3)["effect_ci_low"].item() == first
 
 
 def test_large_sample_pvalue_drift_is_not_obskit_drift() -> None:
@@ -431,7 +442,7 @@ def test_large_sample_pvalue_drift_is_not_obskit_drift() -> None:
     ref = pl.DataFrame({"x": rng.normal(0, 1, n)})
     cur = pl.DataFrame({"x": rng.normal(0.02, 1, n)})
     ks = column_drift(ref, cur, method="ks").row(0, named=True)
-    assert ks["statistic"] < 1e-6
+    assert ks["statistic"] < 1e-4
     assert ks["drifted"] is True  # Evidently: drift
     assert ks["p_value_adjusted"] < 0.05
     assert ks["effect_size"] < 0.05

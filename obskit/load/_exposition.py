@@ -400,7 +400,9 @@ def tokenize(text: str, *, fmt: str = "auto", rejected: list[Rejected] | None = 
     Label columns are named ``l:<label>``. Rejected lines are listed in
     ``Tokens.rejected`` (sorted by line); nothing raises.
     """
-    lines = pl.Series("text", [text]).str.split("\n").list.explode().str.strip_suffix("\r")
+    lines = pl.Series("text", [text]).str.split("\n").list.explode()
+    if "\r" in text:
+        lines = lines.str.strip_suffix("\r")
     df = pl.DataFrame(lines).with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
     if fmt == "auto":
         fmt = detect_format(lines)
@@ -441,22 +443,19 @@ def tokenize(text: str, *, fmt: str = "auto", rejected: list[Rejected] | None = 
     body = df.filter(~is_comment & ~is_blank)
     brace = text_.str.find("{", literal=True)
     split = body.with_columns(
-        simple=~(text_.str.contains("#", literal=True) | text_.str.contains("\t", literal=True)),
-        labelled=brace.is_not_null(),
+        simple=~text_.str.contains("[#\t]"),
         brace=brace,
         close=text_.str.find(r'\} [^ "}]+(?: [^ "}]+)?$'),
         space=text_.str.find(" ", literal=True),
     )
-    labelled = pl.col("labelled")
+    labelled = pl.col("brace").is_not_null()
     split = split.with_columns(
-        name=pl.when(labelled)
-        .then(text_.str.slice(0, pl.col("brace")))
-        .otherwise(text_.str.slice(0, pl.col("space"))),
+        labelled=labelled,
+        name=text_.str.slice(0, pl.coalesce("brace", "space")),
         block=text_.str.slice(pl.col("brace") + 1, pl.col("close") - pl.col("brace") - 1),
-        rest=pl.when(labelled)
-        .then(text_.str.slice(pl.col("close") + 2))
-        .otherwise(text_.str.slice(pl.col("space") + 1)),
+        rest=text_.str.slice(pl.when(labelled).then(pl.col("close") + 2).otherwise(pl.col("space") + 1)),
     )
+    labelled = pl.col("labelled")
     if bool(split.select(pl.col("rest").str.contains(" ", literal=True).any()).item()):
         vt = pl.col("rest").str.splitn(" ", 2)
         split = split.with_columns(value_s=vt.struct.field("field_0"), ts_s=vt.struct.field("field_1"))
