@@ -6,7 +6,11 @@ import time
 
 import polars as pl
 import pytest
-from fake_nvml import (
+
+from obskit.errors import MissingDependencyError
+from obskit.load.nvml import NvmlSampler, sample_nvml
+from obskit.schemas import check
+from tests.fake_nvml import (
     NOT_SUPPORTED,
     FakeGpu,
     FakeNvml,
@@ -14,10 +18,6 @@ from fake_nvml import (
     NVMLError_GpuIsLost,
     NVMLError_LibraryNotFound,
 )
-
-from obskit.errors import MissingDependencyError
-from obskit.load.nvml import NvmlSampler, sample_nvml
-from obskit.schemas import check
 
 
 def _real_gpu_present() -> bool:
