@@ -75,8 +75,13 @@ def _side_obskit(n: int, k: int, repeat: int) -> dict[str, Any]:
         r["column"]: {"method": r["method"], "statistic": r["statistic"], "drifted": r["drifted"]}
         for r in out.iter_rows(named=True)
     }
-    return {"seconds": median(times), "runs": times, "peak_mb": _rss_mb(), "before_mb": before,
-            "columns": cols}
+    return {
+        "seconds": median(times),
+        "runs": times,
+        "peak_mb": _rss_mb(),
+        "before_mb": before,
+        "columns": cols,
+    }
 
 
 _EVIDENTLY_NAMES = {
@@ -117,8 +122,13 @@ def _side_evidently(n: int, k: int) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - t0
     cols = _evidently_columns(snap.dict())
-    return {"seconds": seconds, "runs": [seconds], "peak_mb": _rss_mb(), "before_mb": before,
-            "columns": cols}
+    return {
+        "seconds": seconds,
+        "runs": [seconds],
+        "peak_mb": _rss_mb(),
+        "before_mb": before,
+        "columns": cols,
+    }
 
 
 def _evidently_columns(snap: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -141,8 +151,16 @@ def _evidently_columns(snap: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _spawn(side: str, n: int, repeat: int, timeout: float | None) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--side", side, "--n", str(n),
-           "--repeat", str(repeat)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--side",
+        side,
+        "--n",
+        str(n),
+        "--repeat",
+        str(repeat),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{side} side failed:\n{proc.stderr[-3000:]}")

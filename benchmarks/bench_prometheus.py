@@ -4,7 +4,8 @@ Generates a ~5 MB NVIDIA Triton /metrics scrape (many models, versions and GPUs;
 gauges and latency summaries), then times ``obskit.load.prometheus_text.parse_exposition``
 against ``prometheus_client.parser.text_string_to_metric_families`` (all samples consumed),
 median of 5 runs each, and checks that both read identical samples (name, labels, value).
-Peak memory is the growth of the peak RSS of a fresh subprocess doing one parse.
+Peak memory is the growth of the peak RSS (VmHWM, reset before the parse) of a fresh
+subprocess doing one parse (Linux only).
 
 Run: ``python benchmarks/bench_prometheus.py [--quick]``
 """
@@ -13,13 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,9 @@ def _scrape(rnd: random.Random, n_models: int) -> str:
         fam(name, "counter", "Cumulative duration in microseconds")
         out.extend(f'{name}{{model="{m}",version="{v}"}} {rnd.randint(0, 10**11)}\n' for m, v in models)
     fam("nv_inference_pending_request_count", "gauge", "Pending requests")
-    out.extend(f'nv_inference_pending_request_count{{model="{m}",version="{v}"}} {rnd.randint(0, 9)}\n' for m, v in models)
+    out.extend(
+        f'nv_inference_pending_request_count{{model="{m}",version="{v}"}} {rnd.randint(0, 9)}\n' for m, v in models
+    )
     for name in ("nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes",
                  "nv_gpu_power_usage", "nv_gpu_power_limit", "nv_energy_consumption"):
         fam(name, "counter" if name == "nv_energy_consumption" else "gauge", "GPU metric")
@@ -112,70 +113,81 @@ def _obskit_samples(text: str) -> list[Any]:
     return out
 
 
-def _median_time(fn: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-_PEAK_SCRIPT = """
-import resource, sys
+_WORKER = """
+import json, statistics, sys, time
 from datetime import datetime, timezone
-text = open(sys.argv[2]).read()
-if sys.argv[1] == "obskit":
+which, path, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+text = open(path).read()
+if which == "obskit":
     from obskit.load.prometheus_text import parse_exposition
-    fn = lambda: parse_exposition(text, default_timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    fn = lambda: parse_exposition(text, default_timestamp=when)
 else:
     from prometheus_client.parser import text_string_to_metric_families
     fn = lambda: [s for f in text_string_to_metric_families(text) for s in f.samples]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-result = fn()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) / 1024)
+def kb(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak-RSS mark (Linux)
+before = kb("VmRSS:")
+times = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - t0)
+    if len(times) == 1:
+        peak = (kb("VmHWM:") - before) / 1024
+print(json.dumps({"s": statistics.median(times), "peak_mb": peak}))
 """
 
 
-def _peak_mb(which: str, path: Path) -> float:
+def _measure(which: str, path: Path, runs: int, threads: int | None = None) -> dict[str, float]:
+    """Median time and peak RSS growth of ``runs`` parses in a fresh subprocess."""
+    env = dict(os.environ)
+    if threads is not None:
+        env["POLARS_MAX_THREADS"] = str(threads)
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK_SCRIPT, which, str(path)],
-        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+        [sys.executable, "-c", _WORKER, which, str(path), str(runs)],
+        capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).resolve().parents[1],
     )
-    return round(float(out.stdout.strip()), 1)
+    return json.loads(out.stdout)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    """Time obskit vs prometheus_client; one row per workload."""
+    """Time obskit vs prometheus_client; one row per obskit thread setting.
+
+    Each side runs in its own fresh subprocess (median of 5 parses). prometheus_client is
+    single-threaded, so the first row pins polars to one thread for a like-for-like ratio;
+    the second uses polars' default thread pool (all cores).
+    """
     size = 500_000 if quick else 5_000_000
     runs = 3 if quick else 5
     text = triton_scrape(size)
+    agree = sorted(_obskit_samples(text)) == sorted(_peer_samples(text))
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "triton.prom"
         path.write_text(text)
-        obskit_s = _median_time(
-            lambda: parse_exposition(text, default_timestamp=datetime(2026, 1, 1, tzinfo=UTC)), runs
-        )
-        peer_s = _median_time(
-            lambda: [s for f in text_string_to_metric_families(text) for s in f.samples], runs
-        )
-        obskit_peak = _peak_mb("obskit", path)
-        peer_peak = _peak_mb("peer", path)
-    agree = sorted(_obskit_samples(text)) == sorted(_peer_samples(text))
-    n_lines = text.count("\n")
-    return [
-        {
-            "work": f"parse Triton-like scrape, {len(text) / 1e6:.1f} MB, {n_lines} lines",
-            "obskit_s": round(obskit_s, 4),
-            "obskit_peak_mb": obskit_peak,
-            "peer": "prometheus_client.parser.text_string_to_metric_families",
-            "peer_s": round(peer_s, 4),
-            "peer_peak_mb": peer_peak,
-            "ratio": round(peer_s / obskit_s, 1),
-            "agree": agree,
-        }
-    ]
+        peer = _measure("peer", path, runs)
+        for threads in (1, None):
+            ours = _measure("obskit", path, runs, threads)
+            label = "1 polars thread" if threads == 1 else f"{os.cpu_count()} cores, default polars threads"
+            rows.append(
+                {
+                    "work": f"parse Triton-like scrape, {len(text) / 1e6:.1f} MB, "
+                    f"{text.count(chr(10))} lines ({label})",
+                    "obskit_s": round(ours["s"], 4),
+                    "obskit_peak_mb": round(ours["peak_mb"], 1),
+                    "peer": "prometheus_client.parser.text_string_to_metric_families",
+                    "peer_s": round(peer["s"], 4),
+                    "peer_peak_mb": round(peer["peak_mb"], 1),
+                    "ratio": round(peer["s"] / ours["s"], 1),
+                    "agree": agree,
+                }
+            )
+    return rows
 
 
 if __name__ == "__main__":

@@ -11,6 +11,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = ["ObskitError", "__version__"]
 
-from obskit.session import Session  # noqa: E402
+from obskit.session import Session
 
 __all__ += ["Session"]

@@ -77,7 +77,7 @@ def traffic_chart(stats: pl.DataFrame, *, title: str = "Requests per second") ->
     )
 
 
-def error_rate_chart(stats: pl.DataFrame, *, threshold: float | None = 0.01) -> alt.LayerChart | alt.Chart:
+def error_rate_chart(stats: pl.DataFrame, *, threshold: float | None = 0.01) -> alt.TopLevelMixin:
     """Error rate per window, with a dashed threshold line."""
     base = (
         alt.Chart(_frame(stats, ["window_start", "error_rate", "errors", "requests"]), title="Error rate")
@@ -93,12 +93,13 @@ def error_rate_chart(stats: pl.DataFrame, *, threshold: float | None = 0.01) -> 
     if threshold is None:
         return base
     rule = alt.Chart(alt.Data(values=[{"y": threshold}])).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
-    return alt.layer(base, rule)
+    layered: alt.TopLevelMixin = alt.layer(base, rule)
+    return layered
 
 
 def latency_chart(
     stats: pl.DataFrame, *, columns: tuple[str, ...] = ("p50_ms", "p95_ms", "p99_ms"), slo_ms: float | None = None
-) -> alt.LayerChart | alt.Chart:
+) -> alt.TopLevelMixin:
     """Latency percentiles per window (log scale), with the SLO as a dashed line."""
     cols = [c for c in columns if c in stats.columns]
     long = stats.select(["window_start", *cols]).unpivot(index="window_start", variable_name="percentile",
@@ -118,4 +119,5 @@ def latency_chart(
     if slo_ms is None:
         return base
     rule = alt.Chart(alt.Data(values=[{"y": slo_ms}])).mark_rule(strokeDash=[4, 4], color="#c0392b").encode(y="y:Q")
-    return alt.layer(base, rule)
+    layered: alt.TopLevelMixin = alt.layer(base, rule)
+    return layered

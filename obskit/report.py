@@ -59,7 +59,7 @@ def vega_bundle() -> str:
     cache = Path(tempfile.gettempdir()) / f"obskit-vega-bundle-{version}.js"
     if cache.is_file() and cache.stat().st_size > 100_000:
         return cache.read_text(encoding="utf-8")
-    js: str = vl_convert.javascript_bundle()
+    js: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
     js = js.replace("</script", "<\\/script")
     atomic_write_text(cache, js)
     return js

@@ -149,7 +149,9 @@ class Session:
             return f"{self.start:%Y-%m-%d}"
         df = self._cache.get("requests")
         if df is not None and df.height:
-            return f"{df['timestamp'].min():%Y-%m-%d}"
+            first = df["timestamp"].min()
+            assert isinstance(first, datetime)
+            return f"{first:%Y-%m-%d}"
         return f"{datetime.now(UTC):%Y-%m-%d}"
 
     @property

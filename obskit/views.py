@@ -22,15 +22,20 @@ def key_figures(requests: pl.DataFrame, *, slo_ms: float, slo_quantile: float = 
     if n == 0:
         return {"requests": 0}
     lat = requests["latency_ms"]
+
+    def q(p: float) -> float:
+        v = lat.quantile(p, "linear")
+        return float(v) if isinstance(v, (int, float)) else 0.0
+
     errors = int((requests["status"].cast(pl.String) == "error").sum())
     return {
         "requests": n,
         "errors": errors,
         "error_rate": errors / n,
-        "p50_ms": float(lat.quantile(0.5, "linear") or 0.0),
-        "p99_ms": float(lat.quantile(0.99, "linear") or 0.0),
+        "p50_ms": q(0.5),
+        "p99_ms": q(0.99),
         f"slo_p{slo_quantile * 100:g}_ms": slo_ms,
-        "slo_latency_met_share": float((lat <= slo_ms).mean() or 0.0),
+        "slo_latency_met_share": int((lat <= slo_ms).sum()) / n,
     }
 
 

@@ -97,7 +97,7 @@ class FakeNvml:
     NVML_CLOCK_MEM = NVML_CLOCK_MEM
 
     def __init__(
-        self, gpus: list[FakeGpu] | None = None, init_error: type[NVMLError] | None = None
+        self, gpus: list[FakeGpu] | None = None, init_error: type[Exception] | None = None
     ):
         self.gpus = gpus if gpus is not None else [FakeGpu()]
         self.init_error = init_error

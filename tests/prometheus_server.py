@@ -150,8 +150,10 @@ def synthetic_series(base_s: int, seed: int = 7) -> list[Series]:
             times = _times(rng, base_ms)
             counts = [0.0] * len(BUCKETS)
             total = 0.0
-            per_bucket = [Series("obskit_latency_seconds_bucket", (*labels, ("le", _fmt_value(le))))
-                          for le in BUCKETS]
+            per_bucket = [
+                Series("obskit_latency_seconds_bucket", (*labels, ("le", _fmt_value(le))))
+                for le in BUCKETS
+            ]
             s_sum = Series("obskit_latency_seconds_sum", labels)
             s_count = Series("obskit_latency_seconds_count", labels)
             mu = -3.0 if model == "a" else -1.5
@@ -159,8 +161,11 @@ def synthetic_series(base_s: int, seed: int = 7) -> list[Series]:
                 rel = (t - base_ms) / 1000
                 if model == "b" and route == "/health" and 899 <= rel < 904:
                     counts, total = [0.0] * len(BUCKETS), 0.0  # process restart
-                n = rng.randint(0, 30) if route == "/infer" else (
-                    rng.randint(1, 2) if rng.random() < 0.1 else 0)
+                n = (
+                    rng.randint(0, 30)
+                    if route == "/infer"
+                    else (rng.randint(1, 2) if rng.random() < 0.1 else 0)
+                )
                 for _ in range(n):
                     x = rng.lognormvariate(mu, 1.0)
                     total += round(x, 6)
@@ -190,8 +195,11 @@ def openmetrics_text(series: list[Series]) -> str:
         families.setdefault(family, []).append(s)
     lines: list[str] = []
     for family, members in families.items():
-        kind = "counter" if members[0].name.endswith("_total") else (
-            "histogram" if any(m.name.endswith("_bucket") for m in members) else "gauge")
+        kind = (
+            "counter"
+            if members[0].name.endswith("_total")
+            else ("histogram" if any(m.name.endswith("_bucket") for m in members) else "gauge")
+        )
         lines.append(f"# TYPE {family} {kind}")
         if kind == "histogram":
             # A histogram's bucket/sum/count lines are grouped per label set and timestamp.
@@ -228,12 +236,17 @@ def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServ
         series = synthetic_series(base_s)
         om = root / "synthetic.om"
         om.write_text(openmetrics_text(series))
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(storage)],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(storage)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
 
         registry = CollectorRegistry()
-        live_counter = Counter("obskit_live_requests", "Live test counter.", ["model"],
-                               registry=registry)
+        live_counter = Counter(
+            "obskit_live_requests", "Live test counter.", ["model"], registry=registry
+        )
         live_counter.labels(model="a").inc(3)
         Gauge("obskit_live_temperature", "Live test gauge.", registry=registry).set(42.5)
         exporter_port = free_port()
@@ -248,17 +261,24 @@ def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServ
         )
         log = (root / "prometheus.log").open("wb")
         proc = subprocess.Popen(
-            [prometheus, f"--config.file={config}", f"--storage.tsdb.path={storage}",
-             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={storage}",
+                "--storage.tsdb.retention.time=100y",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + startup_timeout
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError("prometheus exited: "
-                                       + (root / "prometheus.log").read_text()[-2000:])
+                    raise RuntimeError(
+                        "prometheus exited: " + (root / "prometheus.log").read_text()[-2000:]
+                    )
                 try:
                     with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
                         if resp.status == 200:
@@ -268,8 +288,15 @@ def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServ
                 if time.monotonic() > deadline:
                     raise TimeoutError("prometheus did not become ready")
                 time.sleep(0.1)
-            yield PrometheusServer(url, base_s, series, f"http://127.0.0.1:{exporter_port}",
-                                   registry, live_counter, storage)
+            yield PrometheusServer(
+                url,
+                base_s,
+                series,
+                f"http://127.0.0.1:{exporter_port}",
+                registry,
+                live_counter,
+                storage,
+            )
         finally:
             proc.terminate()
             try:

@@ -182,7 +182,7 @@ def test_auto_choice_covers_every_branch() -> None:
         "flag": "jensenshannon",
     }
     # nulls are dropped before the size rule: 1001 rows with 2 nulls is a "small" reference
-    ref = pl.DataFrame({"x": [None, None] + list(np.linspace(0, 1, 999))})
+    ref = pl.DataFrame({"x": [None, None, *np.linspace(0, 1, 999).tolist()]})
     assert column_drift(ref, ref).item(0, "method") == "ks"
 
 
@@ -294,7 +294,7 @@ def test_column_drift_applies_bh_across_pvalue_columns() -> None:
 def test_kl_smoothing_with_empty_bins() -> None:
     ref = ["a"] * 50 + ["b"] * 50
     cur = ["a"] * 100
-    r, c = binned_shares(ref, cur, "categorical")
+    _, c = binned_shares(ref, cur, "categorical")
     assert sorted(c.tolist()) == [1e-4, 1.0]  # the empty bin gets 1e-4
     p, q = np.array([0.5, 0.5]), np.array([1.0, 1e-4]) / 1.0001
     expected = float(np.sum(p * np.log(p / q)))
@@ -349,7 +349,10 @@ def test_psi_and_bands() -> None:
 def _hourly(hours: int, per_hour: int, shift_from: int, seed: int) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     t0 = datetime(2024, 3, 1, tzinfo=UTC)
-    ts, x, pred, conf = [], [], [], []
+    ts: list[datetime] = []
+    x: list[float] = []
+    pred: list[str] = []
+    conf: list[float] = []
     for h in range(hours):
         shifted = h >= shift_from
         for i in range(per_hour):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import logging
 import math
@@ -81,7 +82,7 @@ def _ts(s: float) -> datetime:
     return datetime.fromtimestamp(s, tz=UTC)
 
 
-SAVED_CASES = {
+SAVED_CASES: dict[str, list[tuple[Any, ...]]] = {
     "matrix.json": [
         (_ts(1700000000), "nv_inference_count", 10.0, "resnet50", "1"),
         (_ts(1700000015.5), "nv_inference_count", 12.5, "resnet50", "1"),
@@ -127,10 +128,24 @@ COLUMNS = {
     "string.json": ["timestamp", "metric", "value", "string"],
     "special_values.json": ["timestamp", "metric", "value"],
     "no_name.json": ["timestamp", "metric", "value", "model"],
-    "native_histogram.json": ["timestamp", "metric", "value", "job",
-                              "bucket_lower", "bucket_upper", "bucket_bounds"],
-    "native_histogram_matrix.json": ["timestamp", "metric", "value", "job",
-                                     "bucket_lower", "bucket_upper", "bucket_bounds"],
+    "native_histogram.json": [
+        "timestamp",
+        "metric",
+        "value",
+        "job",
+        "bucket_lower",
+        "bucket_upper",
+        "bucket_bounds",
+    ],
+    "native_histogram_matrix.json": [
+        "timestamp",
+        "metric",
+        "value",
+        "job",
+        "bucket_lower",
+        "bucket_upper",
+        "bucket_bounds",
+    ],
     "warnings.json": ["timestamp", "metric", "value"],
 }
 
@@ -161,8 +176,14 @@ def test_saved_json_accepts_dict_bytes_text_and_data_only(data_dir: Path, name: 
     path = data_dir / "prometheus_api" / name
     raw = path.read_bytes()
     want = load_prometheus_json(path)
-    for source in (json.loads(raw), raw, io.BytesIO(raw), io.StringIO(raw.decode()),
-                   json.loads(raw)["data"], str(path)):
+    for source in (
+        json.loads(raw),
+        raw,
+        io.BytesIO(raw),
+        io.StringIO(raw.decode()),
+        json.loads(raw)["data"],
+        str(path),
+    ):
         assert load_prometheus_json(source).equals(want)
 
 
@@ -194,8 +215,10 @@ def test_saved_malformed() -> None:
         load_prometheus_json({"status": "success", "data": {"result": []}})
     with pytest.raises(ParseError, match="unknown resultType"):
         load_prometheus_json({"resultType": "table", "result": []})
-    bad = {"resultType": "matrix", "result": [
-        {"metric": {"__name__": "x"}, "values": [[1, "1"], [2, "abc"], [3, "3"]]}]}
+    bad = {
+        "resultType": "matrix",
+        "result": [{"metric": {"__name__": "x"}, "values": [[1, "1"], [2, "abc"], [3, "3"]]}],
+    }
     with pytest.raises(ParseError, match="abc"):
         load_prometheus_json(bad, strict=True)
     q = Quarantine()
@@ -205,8 +228,10 @@ def test_saved_malformed() -> None:
 
 
 def test_label_clashing_with_canonical_column_is_renamed() -> None:
-    data = {"resultType": "vector", "result": [
-        {"metric": {"__name__": "x", "value": "v", "metric": "m"}, "value": [1, "2"]}]}
+    data = {
+        "resultType": "vector",
+        "result": [{"metric": {"__name__": "x", "value": "v", "metric": "m"}, "value": [1, "2"]}],
+    }
     frame = load_prometheus_json(data)
     assert frame.columns == ["timestamp", "metric", "value", "label_metric", "label_value"]
     assert frame.row(0)[1:] == ("x", 2.0, "m", "v")
@@ -235,12 +260,15 @@ def prom() -> Iterator[PrometheusServer]:
 
 
 @pytest.mark.prometheus
-@pytest.mark.parametrize("expr", [
-    "obskit_requests_total",
-    "rate(obskit_requests_total[1m])",
-    "sum by (le, model) (rate(obskit_latency_seconds_bucket[1m]))",
-    "obskit_queue_depth / 0",  # +Inf and NaN values
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "obskit_requests_total",
+        "rate(obskit_requests_total[1m])",
+        "sum by (le, model) (rate(obskit_latency_seconds_bucket[1m]))",
+        "obskit_queue_depth / 0",  # +Inf and NaN values
+    ],
+)
 def test_query_range_equals_raw_json(prom: PrometheusServer, expr: str) -> None:
     start, end, step = prom.base_s + 60, prom.base_s + 1500, 15
     client = PrometheusClient(prom.url)
@@ -255,8 +283,12 @@ def test_query_range_equals_raw_json(prom: PrometheusServer, expr: str) -> None:
 def test_query_instant_and_raw_samples(prom: PrometheusServer) -> None:
     client = PrometheusClient(prom.url)
     t = prom.base_s + 1000
-    for expr in ("obskit_requests_total", "obskit_requests_total[2m]", "sum(obskit_queue_depth)",
-                 "scalar(sum(obskit_queue_depth))"):
+    for expr in (
+        "obskit_requests_total",
+        "obskit_requests_total[2m]",
+        "sum(obskit_queue_depth)",
+        "scalar(sum(obskit_queue_depth))",
+    ):
         frame = client.query(expr, time=t)
         raw = prom.raw("/api/v1/query", query=expr, time=str(t))
         if raw["data"]["resultType"] == "scalar":
@@ -266,18 +298,16 @@ def test_query_instant_and_raw_samples(prom: PrometheusServer) -> None:
             assert_points_equal(frame_points(frame), raw_points(raw, expr))
     # The range selector returns exactly the samples that were written.
     samples = client.query("obskit_requests_total[2m]", time=t)
-    written = next(s for s in prom.series if s.name == "obskit_requests_total"
-                   and s.labels == (("model", "b"),))
-    want = [(ms, v) for ms, v in zip(written.times_ms, written.values, strict=True)
-            if (t - 120) * 1000 <= ms <= t * 1000]
-    got = samples.filter(pl.col("model") == "b").select(
-        pl.col("timestamp").dt.epoch("ms"), "value").rows()
+    written = next(s for s in prom.series if s.name == "obskit_requests_total" and s.labels == (("model", "b"),))
+    want = [
+        (ms, v) for ms, v in zip(written.times_ms, written.values, strict=True) if (t - 120) * 1000 <= ms <= t * 1000
+    ]
+    got = samples.filter(pl.col("model") == "b").select(pl.col("timestamp").dt.epoch("ms"), "value").rows()
     assert got == want
 
 
 @pytest.mark.prometheus
-def test_query_range_is_split_and_concatenated(prom: PrometheusServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_query_range_is_split_and_concatenated(prom: PrometheusServer, monkeypatch: pytest.MonkeyPatch) -> None:
     expr = "rate(obskit_requests_total[1m])"
     start, end, step = prom.base_s + 60, prom.base_s + 1000, "10s"  # 95 points per series
     whole = PrometheusClient(prom.url).query_range(expr, start, end, step)
@@ -294,7 +324,7 @@ def test_query_range_is_split_and_concatenated(prom: PrometheusServer,
     assert len(calls) == math.ceil(95 / 7)
     # consecutive chunks: aligned on the grid, no overlap, no gap
     bounds = [(float(c["start"]), float(c["end"])) for c in calls]
-    for (a0, a1), (b0, _) in zip(bounds, bounds[1:], strict=False):
+    for (_, a1), (b0, _) in itertools.pairwise(bounds):
         assert b0 - a1 == 10 and (b0 - start) % 10 == 0
     assert bounds[0][0] == start and bounds[-1][1] == end
     key = ["model", "timestamp"]
@@ -331,11 +361,18 @@ def test_live_scrape(prom: PrometheusServer) -> None:
     now = time.time()
     expr = '{job="obskit-live", __name__=~"obskit_live_.*"}'
     frame = client.query_range(expr, now - 30, now, "1s")
-    raw = prom.raw("/api/v1/query_range", query=expr, start=repr(parse_time(now - 30) / 1000),
-                   end=repr(parse_time(now) / 1000), step="1")
+    raw = prom.raw(
+        "/api/v1/query_range",
+        query=expr,
+        start=repr(parse_time(now - 30) / 1000),
+        end=repr(parse_time(now) / 1000),
+        step="1",
+    )
     assert_points_equal(frame_points(frame), raw_points(raw, expr))
-    assert set(frame["metric"].unique()) >= {"obskit_live_requests_total",
-                                             "obskit_live_temperature"}
+    assert set(frame["metric"].unique()) >= {
+        "obskit_live_requests_total",
+        "obskit_live_temperature",
+    }
 
 
 # --------------------------------------------------------------------------- scripted server
@@ -347,8 +384,11 @@ class Stub:
     def __init__(self) -> None:
         self.script: list[tuple[int, bytes, dict[str, str], float]] = []
         self.default: tuple[int, bytes, dict[str, str], float] = (
-            200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}
-                            ).encode(), {}, 0.0)
+            200,
+            json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode(),
+            {},
+            0.0,
+        )
         self.requests: list[dict[str, Any]] = []
         stub = self
 
@@ -356,8 +396,13 @@ class Stub:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
-                stub.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                      "body": body})
+                stub.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                    }
+                )
                 status, payload, headers, delay = stub.script.pop(0) if stub.script else stub.default
                 if delay:
                     time.sleep(delay)
@@ -380,8 +425,7 @@ class Stub:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def reply(self, status: int, body: Any, headers: dict[str, str] | None = None,
-              delay: float = 0.0) -> None:
+    def reply(self, status: int, body: Any, headers: dict[str, str] | None = None, delay: float = 0.0) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.script.append((status, payload, headers or {}, delay))
 
@@ -397,8 +441,13 @@ def stub() -> Iterator[Stub]:
     s.close()
 
 
-VECTOR = {"status": "success", "data": {"resultType": "vector", "result": [
-    {"metric": {"__name__": "up", "job": "x"}, "value": [1700000000, "1"]}]}}
+VECTOR = {
+    "status": "success",
+    "data": {
+        "resultType": "vector",
+        "result": [{"metric": {"__name__": "up", "job": "x"}, "value": [1700000000, "1"]}],
+    },
+}
 
 
 def _no_secret(text: str) -> None:
@@ -434,8 +483,7 @@ def test_bearer_token_sent_and_never_shown(stub: Stub, caplog: pytest.LogCapture
 
 def test_basic_auth_and_extra_headers(stub: Stub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    client = PrometheusClient(stub.url, basic_auth=("alice", PASSWORD),
-                              headers={"X-Scope-OrgID": "tenant-1"})
+    client = PrometheusClient(stub.url, basic_auth=("alice", PASSWORD), headers={"X-Scope-OrgID": "tenant-1"})
     stub.reply(200, VECTOR)
     client.query("up")
     headers = stub.requests[0]["headers"]
@@ -483,8 +531,14 @@ def test_timeout_is_retried_then_reported(stub: Stub) -> None:
 
 
 def test_http_400_with_prometheus_error_is_not_retried(stub: Stub) -> None:
-    stub.reply(400, {"status": "error", "errorType": "bad_data",
-                     "error": "invalid parameter \"query\": 1:6: parse error"})
+    stub.reply(
+        400,
+        {
+            "status": "error",
+            "errorType": "bad_data",
+            "error": 'invalid parameter "query": 1:6: parse error',
+        },
+    )
     client = PrometheusClient(stub.url, retries=3, backoff=0.01)
     with pytest.raises(RemoteError) as info:
         client.query("rate(")
@@ -532,7 +586,8 @@ def test_redirect_is_not_followed(stub: Stub) -> None:
 def test_query_range_params(stub: Stub) -> None:
     stub.reply(200, {"status": "success", "data": {"resultType": "matrix", "result": []}})
     frame = PrometheusClient(stub.url).query_range(
-        "up", "2024-01-01T00:00:00Z", datetime(2024, 1, 1, 1, tzinfo=UTC), "1m")
+        "up", "2024-01-01T00:00:00Z", datetime(2024, 1, 1, 1, tzinfo=UTC), "1m"
+    )
     assert frame.columns == ["timestamp", "metric", "value"] and frame.height == 0
     body = stub.requests[0]["body"]
     assert "start=1704067200&" in body and "end=1704070800&" in body and "step=60" in body

@@ -30,17 +30,28 @@ def _same(a: float, b: float, rel: float = 0.0) -> bool:
 
 
 def buckets_frame(les: list[str], counts: list[float], **labels: str) -> pl.DataFrame:
-    return pl.DataFrame({
-        "timestamp": [T0] * len(les), "metric": "lat_bucket", "value": counts, "le": les,
-        **{k: [v] * len(les) for k, v in labels.items()},
-    }).with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+    return pl.DataFrame(
+        {
+            "timestamp": [T0] * len(les),
+            "metric": "lat_bucket",
+            "value": counts,
+            "le": les,
+            **{k: [v] * len(les) for k, v in labels.items()},
+        }
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
 
 
 # (id, q, le strings, cumulative counts, expected) — expected values follow
 # Prometheus 2.x bucketQuantile; each case is also checked against the real server below.
-CASES = [
+CASES: list[tuple[str, float, list[str], list[float], float]] = [
     ("interpolate", 0.5, ["0.1", "0.2", "0.4", "+Inf"], [1, 3, 4, 4], 0.1 + (0.2 - 0.1) * (1 / 2)),
-    ("unsorted-input", 0.5, ["+Inf", "0.4", "0.1", "0.2"], [4, 4, 1, 3], 0.1 + (0.2 - 0.1) * (1 / 2)),
+    (
+        "unsorted-input",
+        0.5,
+        ["+Inf", "0.4", "0.1", "0.2"],
+        [4, 4, 1, 3],
+        0.1 + (0.2 - 0.1) * (1 / 2),
+    ),
     ("first-bucket-from-zero", 0.25, ["1", "2", "+Inf"], [4, 6, 8], 1 * (2 / 4)),
     ("first-bucket-upper-le-zero", 0.1, ["-1", "0", "1", "+Inf"], [4, 5, 6, 8], -1.0),
     ("first-bucket-upper-zero", 0.1, ["0", "1", "+Inf"], [4, 6, 8], 0.0),
@@ -55,21 +66,41 @@ CASES = [
     ("q-above-one", 1.1, ["0.1", "+Inf"], [1, 2], INF),
     ("q-above-one-no-inf-bucket", 1.1, ["0.1"], [1], INF),
     ("q-nan", NAN, ["0.1", "+Inf"], [1, 2], NAN),
-    ("non-monotonic", 0.75, ["1", "2", "3", "4", "+Inf"], [1, 4, 2, 6, 6], 3 + 1 * ((4.5 - 4) / (6 - 4))),
+    (
+        "non-monotonic",
+        0.75,
+        ["1", "2", "3", "4", "+Inf"],
+        [1, 4, 2, 6, 6],
+        3 + 1 * ((4.5 - 4) / (6 - 4)),
+    ),
     ("non-monotonic-inf", 0.5, ["1", "2", "+Inf"], [2, 6, 4], 1 + 1 * ((3 - 2) / (6 - 2))),
-    ("equal-bounds-merged", 0.5, ["1", "1.0", "2", "+Inf"], [1, 1, 3, 4], 1 + 1 * ((2 - 2) / (3 - 2))),
+    (
+        "equal-bounds-merged",
+        0.5,
+        ["1", "1.0", "2", "+Inf"],
+        [1, 1, 3, 4],
+        1 + 1 * ((2 - 2) / (3 - 2)),
+    ),
     ("inf-spelling", 0.5, ["1", "2", "Inf"], [1, 3, 4], 1 + 1 * ((2 - 1) / (3 - 1))),
-    ("fractional-rates", 0.9, ["0.005", "0.05", "0.5", "+Inf"], [0.2, 1.7, 2.9, 3.0],
-     0.05 + (0.5 - 0.05) * ((0.9 * 3.0 - 1.7) / (2.9 - 1.7))),
-    ("fractional-rates-inf-bucket", 0.99, ["0.005", "0.05", "0.5", "+Inf"], [0.2, 1.7, 2.9, 3.0],
-     0.5),
+    (
+        "fractional-rates",
+        0.9,
+        ["0.005", "0.05", "0.5", "+Inf"],
+        [0.2, 1.7, 2.9, 3.0],
+        0.05 + (0.5 - 0.05) * ((0.9 * 3.0 - 1.7) / (2.9 - 1.7)),
+    ),
+    (
+        "fractional-rates-inf-bucket",
+        0.99,
+        ["0.005", "0.05", "0.5", "+Inf"],
+        [0.2, 1.7, 2.9, 3.0],
+        0.5,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("q", "les", "counts", "expected"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_histogram_quantile_cases(q: float, les: list[str], counts: list[float],
-                                  expected: float) -> None:
+@pytest.mark.parametrize(("q", "les", "counts", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_histogram_quantile_cases(q: float, les: list[str], counts: list[float], expected: float) -> None:
     out = histogram_quantile(q, buckets_frame(les, [float(c) for c in counts]))
     assert out.height == 1
     assert _same(out["value"][0], expected), (out["value"][0], expected)
@@ -110,9 +141,13 @@ def test_histogram_quantile_ignores_bad_le_and_needs_columns() -> None:
 
 
 def _counter(values: list[float], seconds: list[float]) -> pl.DataFrame:
-    return pl.DataFrame({
-        "timestamp": [T0 + timedelta(seconds=s) for s in seconds], "metric": "req_total",
-        "value": values}).with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
+    return pl.DataFrame(
+        {
+            "timestamp": [T0 + timedelta(seconds=s) for s in seconds],
+            "metric": "req_total",
+            "value": values,
+        }
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("us", "UTC")))
 
 
 def test_rate_unit_semantics() -> None:
@@ -171,10 +206,10 @@ def _vector_expr(les: list[str], counts: list[float]) -> str:
 
 
 @pytest.mark.prometheus
-@pytest.mark.parametrize(("q", "les", "counts", "expected"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_histogram_quantile_cases_match_server(prom: PrometheusServer, q: float, les: list[str],
-                                               counts: list[float], expected: float) -> None:
+@pytest.mark.parametrize(("q", "les", "counts", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_histogram_quantile_cases_match_server(
+    prom: PrometheusServer, q: float, les: list[str], counts: list[float], expected: float
+) -> None:
     q_text = "NaN" if math.isnan(q) else repr(q)
     expr = f"histogram_quantile({q_text}, {_vector_expr(les, [float(c) for c in counts])})"
     server = PrometheusClient(prom.url).query(expr, time=prom.base_s)
@@ -197,8 +232,7 @@ GROUPINGS = [["model"], ["model", "route"]]
 @pytest.mark.prometheus
 @pytest.mark.parametrize("q", [0.5, 0.9, 0.99])
 @pytest.mark.parametrize("group", GROUPINGS, ids=["+".join(g) for g in GROUPINGS])
-def test_histogram_quantile_matches_server(prom: PrometheusServer, q: float,
-                                           group: list[str]) -> None:
+def test_histogram_quantile_matches_server(prom: PrometheusServer, q: float, group: list[str]) -> None:
     client = PrometheusClient(prom.url)
     start, end, step = prom.base_s + 30, prom.base_s + 1800, "10s"
     by = ", ".join(group)
@@ -215,8 +249,7 @@ def test_histogram_quantile_matches_server(prom: PrometheusServer, q: float,
 
 @pytest.mark.prometheus
 @pytest.mark.parametrize("group", GROUPINGS, ids=["+".join(g) for g in GROUPINGS])
-def test_rate_then_quantile_from_raw_buckets_matches_server(prom: PrometheusServer,
-                                                            group: list[str]) -> None:
+def test_rate_then_quantile_from_raw_buckets_matches_server(prom: PrometheusServer, group: list[str]) -> None:
     client = PrometheusClient(prom.url)
     start, end = prom.base_s + 60, prom.base_s + 1800
     raw = client.query(f"obskit_latency_seconds_bucket[{end - start + 60}s]", time=end)
@@ -225,7 +258,10 @@ def test_rate_then_quantile_from_raw_buckets_matches_server(prom: PrometheusServ
     for q in (0.5, 0.9, 0.99):
         theirs = client.query_range(
             f"histogram_quantile({q}, sum by (le, {by}) (rate(obskit_latency_seconds_bucket[1m])))",
-            start, end, "15s")
+            start,
+            end,
+            "15s",
+        )
         _compare(histogram_quantile(q, rates, by=group), theirs, ["timestamp", *group], rel=1e-9)
 
 
@@ -242,10 +278,12 @@ FUNCS = {"rate": rate, "increase": increase, "delta": delta}
 
 
 @pytest.mark.prometheus
-@pytest.mark.parametrize(("fn", "metric", "window", "step"), RATE_CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}" for c in RATE_CASES])
-def test_rate_matches_server(prom: PrometheusServer, fn: str, metric: str, window: str,
-                             step: str) -> None:
+@pytest.mark.parametrize(
+    ("fn", "metric", "window", "step"),
+    RATE_CASES,
+    ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}" for c in RATE_CASES],
+)
+def test_rate_matches_server(prom: PrometheusServer, fn: str, metric: str, window: str, step: str) -> None:
     client = PrometheusClient(prom.url)
     start, end = prom.base_s + 12.345, prom.base_s + 1800
     raw = client.query(f"{metric}[1900s]", time=end)
@@ -261,16 +299,20 @@ def test_rate_matches_server(prom: PrometheusServer, fn: str, metric: str, windo
 def test_rate_on_written_samples_and_sum_match_server(prom: PrometheusServer) -> None:
     """obskit on the exact samples written to the block (two resets, a gap) == server."""
     written = [s for s in prom.series if s.name == "obskit_requests_total"]
-    frame = pl.DataFrame({
-        "timestamp": [ms for s in written for ms in s.times_ms],
-        "metric": "obskit_requests_total",
-        "value": [v for s in written for v in s.values],
-        "model": [dict(s.labels)["model"] for s in written for _ in s.times_ms],
-    }).with_columns(pl.from_epoch("timestamp", time_unit="ms").dt.replace_time_zone("UTC"))
+    frame = pl.DataFrame(
+        {
+            "timestamp": [ms for s in written for ms in s.times_ms],
+            "metric": "obskit_requests_total",
+            "value": [v for s in written for v in s.values],
+            "model": [dict(s.labels)["model"] for s in written for _ in s.times_ms],
+        }
+    ).with_columns(pl.from_epoch("timestamp", time_unit="ms").dt.replace_time_zone("UTC"))
     client = PrometheusClient(prom.url)
     start, end = prom.base_s, prom.base_s + 1800
-    for fn, expr in (("rate", "rate(obskit_requests_total[1m])"),
-                     ("increase", "increase(obskit_requests_total[1m])")):
+    for fn, expr in (
+        ("rate", "rate(obskit_requests_total[1m])"),
+        ("increase", "increase(obskit_requests_total[1m])"),
+    ):
         theirs = client.query_range(expr, start, end, "5s")
         ours = FUNCS[fn](frame, "1m", "5s", start=start, end=end)
         _compare(ours, theirs, ["timestamp", "model"], rel=1e-9)

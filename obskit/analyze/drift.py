@@ -208,7 +208,11 @@ def _basic_ci(
 
 
 def _numeric_effect(
-    ref: Sample, cur: Sample, point: float | None, ci_level: float, n_boot: int,
+    ref: Sample,
+    cur: Sample,
+    point: float | None,
+    ci_level: float,
+    n_boot: int,
     rng: np.random.Generator,
 ) -> tuple[float, float, float]:
     value = normed_wasserstein(ref, cur) if point is None else point
@@ -243,7 +247,11 @@ def _js_rows(p: FloatArray, q: FloatArray) -> FloatArray:
 
 
 def _categorical_effect(
-    ref: Sample, cur: Sample, point: float | None, ci_level: float, n_boot: int,
+    ref: Sample,
+    cur: Sample,
+    point: float | None,
+    ci_level: float,
+    n_boot: int,
     rng: np.random.Generator,
 ) -> tuple[float, float, float]:
     rc, cc = joint_counts(ref, cur)
@@ -257,9 +265,9 @@ def _categorical_effect(
     return value, lo, hi
 
 
-def _pmap(func: Callable[[T], dict[str, Any]], items: Sequence[T], parallel: bool) -> list[
-    dict[str, Any]
-]:
+def _pmap(
+    func: Callable[[T], dict[str, Any]], items: Sequence[T], parallel: bool
+) -> list[dict[str, Any]]:
     if not parallel or len(items) < 2:
         return [func(x) for x in items]
     workers = min(len(items), max(2, os.cpu_count() or 2))
@@ -284,9 +292,11 @@ def _resolve_columns(
         if given not in KINDS:
             raise AnalysisError(f"unknown kind {given!r}; expected one of {KINDS}", column=name)
     explicit = columns is not None
-    names = list(columns) if columns is not None else [
-        c for c in reference.columns if c in current.columns and c not in exclude
-    ]
+    names = (
+        list(columns)
+        if columns is not None
+        else [c for c in reference.columns if c in current.columns and c not in exclude]
+    )
     out: dict[str, Kind] = {}
     for name in names:
         for frame, label in ((reference, "reference"), (current, "current")):
@@ -313,9 +323,7 @@ def _per_column(value: T | Mapping[str, T] | None, name: str) -> T | None:
     return value
 
 
-def _pick_test(
-    ref: Sample, cur: Sample, method: str | None, name: str
-) -> StatTest:
+def _pick_test(ref: Sample, cur: Sample, method: str | None, name: str) -> StatTest:
     if method is None:
         return default_test(ref, cur)
     try:
@@ -770,9 +778,7 @@ def drift_over_time(
         )
         if rows:
             frame = pl.DataFrame(rows, schema=RESULT_SCHEMA)
-            frames.append(
-                frame.with_columns(pl.lit(start, dtype=ts_dtype).alias("window_start"))
-            )
+            frames.append(frame.with_columns(pl.lit(start, dtype=ts_dtype).alias("window_start")))
     if not frames:
         empty = pl.DataFrame(schema={**RESULT_SCHEMA, "window_start": ts_dtype})
         return empty.select(OVER_TIME_COLUMNS)
@@ -831,4 +837,3 @@ def prediction_drift_over_time(
         n_boot=n_boot,
         min_rows=min_rows,
     )
-

@@ -223,9 +223,7 @@ def histogram_quantile(
     if name is not None:
         metric_expr = pl.lit(name)
     elif _METRIC in groups:
-        metric_expr = (
-            pl.col(_METRIC).cast(pl.String).map_elements(_strip_bucket, return_dtype=pl.String)
-        )
+        metric_expr = pl.col(_METRIC).cast(pl.String).str.strip_suffix("_bucket")
     elif _METRIC in buckets.columns:
         names = buckets.get_column(_METRIC).unique().to_list()
         metric_expr = pl.lit(_strip_bucket(names[0]) if len(names) == 1 else "histogram_quantile")

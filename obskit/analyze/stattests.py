@@ -229,9 +229,7 @@ def sturges_edges(lo: float, hi: float, n: int) -> FloatArray:
 
 def _hist_sorted(x: FloatArray, edges: FloatArray) -> npt.NDArray[np.int64]:
     """``numpy.histogram(x, edges)[0]`` for sorted ``x`` (last bin closed on the right)."""
-    cum = np.concatenate(
-        (x.searchsorted(edges[:-1], "left"), x.searchsorted(edges[-1:], "right"))
-    )
+    cum = np.concatenate((x.searchsorted(edges[:-1], "left"), x.searchsorted(edges[-1:], "right")))
     return np.diff(cum).astype(np.int64)
 
 
@@ -498,7 +496,12 @@ STAT_TESTS: Mapping[str, StatTest] = {
         _entry("hellinger", _BOTH, 0.1, False, _hellinger, "Hellinger distance"),
         _entry("anderson", _NUM, 0.1, True, _anderson, "Anderson-Darling"),
         _entry(
-            "cramer_von_mises", _NUM, 0.1, True, _cramer_von_mises, "Cramer-von Mises",
+            "cramer_von_mises",
+            _NUM,
+            0.1,
+            True,
+            _cramer_von_mises,
+            "Cramer-von Mises",
             inclusive=True,
         ),
         _entry("mannw", _NUM, 0.05, True, _mannw, "Mann-Whitney U-rank test"),

@@ -342,7 +342,7 @@ _SAMPLES_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _strings(values: object) -> pl.Expr:
+def _strings(values: list[str]) -> pl.Expr:
     return pl.lit(pl.Series(values, dtype=pl.String).implode())
 
 
@@ -367,7 +367,7 @@ def _split_blocks(blocks: pl.Series) -> tuple[pl.DataFrame, dict[str, str]]:
         pl.col("kv").str.slice(eq + 2).str.strip_suffix('"').alias("v"),
     )
     if escaped.len():
-        rows = []
+        rows: list[tuple[str, str, str]] = []
         for b in escaped.to_list():
             labels, _, _ = _label_block("{" + b + "}", 0)
             rows.extend((b, LABEL_PREFIX + k, v) for k, v in labels)

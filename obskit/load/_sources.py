@@ -14,13 +14,13 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, TypeAlias
 
 from obskit.errors import SourceError
 
 __all__ = ["Input", "SourceLike", "decompressed_bytes", "open_binary", "resolve"]
 
-SourceLike = Union[str, os.PathLike[str], IO[bytes], IO[str], Sequence[Union[str, os.PathLike[str]]]]
+SourceLike: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | Sequence[str | os.PathLike[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -86,7 +86,7 @@ def resolve(source: SourceLike, *, suffixes: Iterable[str] = ()) -> list[Input]:
     """
     sfx = tuple(suffixes)
     if hasattr(source, "read"):
-        data = source.read()  # type: ignore[union-attr]
+        data = source.read()
         if isinstance(data, str):
             data = data.encode("utf-8")
         name = str(getattr(source, "name", "<buffer>"))

@@ -251,8 +251,9 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         conv.append(_timestamp_expr("corrected_at", timestamp_format, timezone, df.schema["corrected_at"]))
     out = df.with_columns(conv)
     # which rows failed conversion, and why
+    unparsed = pl.lit(out["timestamp"].is_null() & df["timestamp"].is_not_null())
     checks: list[tuple[pl.Expr, str]] = [
-        (out["timestamp"].is_null() & df["timestamp"].is_not_null(), "timestamp: cannot parse"),
+        (unparsed, "timestamp: cannot parse"),
         (pl.col("timestamp").is_null(), "timestamp: missing"),
         (pl.col("request_id").is_null(), "request_id: missing"),
         (pl.col("latency_ms").is_null(), "latency_ms: missing or not a number"),
@@ -349,7 +350,7 @@ def scan_requests(source: SourceLike, **options: object) -> pl.LazyFrame:
     Parquet folders and globs are scanned lazily (hive partitions become columns) when no
     conversion is needed beyond the mapping; other sources are loaded then made lazy.
     """
-    if isinstance(source, (str, Path)) and str(source).endswith(".parquet") or (
+    if (isinstance(source, (str, Path)) and str(source).endswith(".parquet")) or (
         isinstance(source, (str, Path)) and Path(source).is_dir() and any(Path(source).rglob("*.parquet"))
     ):
         cols = options.get("columns") or {}

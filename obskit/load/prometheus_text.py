@@ -93,11 +93,13 @@ __all__ = [
 Format = Literal["auto", "text", "openmetrics"]
 
 #: File name endings a directory source picks up (compressed variants and tar archives too).
-SUFFIXES: tuple[str, ...] = tuple(
-    s + c
-    for s in (".prom", ".txt", ".om", ".metrics", ".openmetrics")
-    for c in ("", ".gz", ".zst")
-) + (".tar", ".tar.gz", ".tgz", ".tar.zst")
+SUFFIXES: tuple[str, ...] = (
+    *(s + c for s in (".prom", ".txt", ".om", ".metrics", ".openmetrics") for c in ("", ".gz", ".zst")),
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.zst",
+)
 
 RESERVED = ("timestamp", "metric", "value", "family")
 
@@ -483,8 +485,10 @@ def load_prometheus_text(
     >>> import io
     >>> df = load_prometheus_text(io.BytesIO(b"nv_gpu_utilization 0.25\\n"),
     ...                           timestamp=datetime(2026, 11, 22, 10))
-    >>> df.row(0)
-    (datetime.datetime(2026, 11, 22, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 'nv_gpu_utilization', 0.25, 'nv_gpu_utilization')
+    >>> df.select("metric", "value", "family").row(0)
+    ('nv_gpu_utilization', 0.25, 'nv_gpu_utilization')
+    >>> df.get_column("timestamp").item().isoformat()
+    '2026-11-22T10:00:00+00:00'
     """
     if format not in ("auto", TEXT, OPENMETRICS):
         raise ValueError(f"format must be 'auto', 'text' or 'openmetrics', not {format!r}")

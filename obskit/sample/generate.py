@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -278,10 +279,10 @@ class PromAccumulator:
     hist_sum: dict[str, np.ndarray] = field(default_factory=dict)
     summary_window: dict[int, dict[str, list[np.ndarray]]] = field(default_factory=dict)
 
-    def _arr(self, d: dict, key: object, shape: tuple[int, ...] | None = None) -> np.ndarray:  # type: ignore[type-arg]
+    def _arr(self, d: dict[Any, np.ndarray], key: object, shape: tuple[int, ...] | None = None) -> np.ndarray:
         if key not in d:
             d[key] = np.zeros(shape or (self.steps,))
-        return d[key]  # type: ignore[no-any-return]
+        return d[key]
 
     def add(self, cols: dict[str, np.ndarray], ts_us: np.ndarray, s: sc.Scenario,
             rng: np.random.Generator) -> None:
@@ -371,7 +372,8 @@ def write_nvidia_smi(path: Path, s: sc.Scenario, g: dict[str, np.ndarray]) -> No
     for i, t in enumerate(g["t"]):
         if restart > 0 and t >= restart and g["t"][i - 1] < restart:
             lines.append(header)  # the logger was restarted with the server: a repeated header
-        stamp = (s.day + timedelta(seconds=int(t), milliseconds=int(i * 37 % 1000))).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
+        when = s.day + timedelta(seconds=int(t), milliseconds=int(i * 37 % 1000))
+        stamp = when.strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
         mem = g["mem"][i]
         lines.append(
             f"{stamp}, 0, {s.gpu_name}, {s.gpu_uuid}, 00000000:00:1E.0, {int(g['util'][i])} %, "
@@ -440,7 +442,7 @@ def write_scrapes(folder: Path, s: sc.Scenario, acc: PromAccumulator, g: dict[st
     reset = _restart_step(s)
     written = []
     versions = sorted(acc.success)
-    cum = {v: {
+    cum: dict[str, dict[str, Any]] = {v: {
         "success": _cumulative(acc.success[v], reset),
         "fail": {r: _cumulative(acc.failure[(v, r)], reset) for r in ("REJECTED", "BACKEND", "OTHER")},
         "exec": np.round(_cumulative(acc.exec_count[v], reset)),
@@ -454,7 +456,8 @@ def write_scrapes(folder: Path, s: sc.Scenario, acc: PromAccumulator, g: dict[st
         gi = min(edge // GPU_STEP_S, g["t"].size - 1)
         out: list[str] = []
 
-        def family(name: str, kind: str, help_: str, rows: list[tuple[dict[str, str], float]]) -> None:
+        def family(name: str, kind: str, help_: str, rows: list[tuple[dict[str, str], float]],
+                   out: list[str] = out) -> None:
             out.append(f"# HELP {name} {help_}")
             out.append(f"# TYPE {name} {kind}")
             for labels, val in rows:
@@ -467,7 +470,8 @@ def write_scrapes(folder: Path, s: sc.Scenario, acc: PromAccumulator, g: dict[st
                [(lab, cum[v]["success"][i]) for v, lab in ml])
         family("nv_inference_request_failure", "counter",
                "Number of failed inference requests, all batch sizes",
-               [({**lab, "reason": r}, cum[v]["fail"][r][i]) for v, lab in ml for r in ("REJECTED", "BACKEND", "OTHER")])
+               [({**lab, "reason": r}, cum[v]["fail"][r][i])
+                for v, lab in ml for r in ("REJECTED", "BACKEND", "OTHER")])
         family("nv_inference_count", "counter", "Number of inferences performed (does not include cached requests)",
                [(lab, cum[v]["success"][i] + sum(cum[v]["fail"][r][i] for r in cum[v]["fail"])) for v, lab in ml])
         family("nv_inference_exec_count", "counter",
