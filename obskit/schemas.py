@@ -172,7 +172,7 @@ METRICS = FrameSchema(
     (
         Column("timestamp", TIMESTAMP, "Sample time (UTC)."),
         Column("metric", pl.String(), "Metric name, e.g. nv_inference_request_success."),
-        Column("value", pl.Float64(), "Sample value; NaN and +-Inf are kept."),
+        Column("value", pl.Float64(), "Sample value; NaN and +-Inf are kept; null = blank (DCGM).", nullable=True),
     ),
 )
 

@@ -150,10 +150,7 @@ def synthetic_series(base_s: int, seed: int = 7) -> list[Series]:
             times = _times(rng, base_ms)
             counts = [0.0] * len(BUCKETS)
             total = 0.0
-            per_bucket = [
-                Series("obskit_latency_seconds_bucket", (*labels, ("le", _fmt_value(le))))
-                for le in BUCKETS
-            ]
+            per_bucket = [Series("obskit_latency_seconds_bucket", (*labels, ("le", _fmt_value(le)))) for le in BUCKETS]
             s_sum = Series("obskit_latency_seconds_sum", labels)
             s_count = Series("obskit_latency_seconds_count", labels)
             mu = -3.0 if model == "a" else -1.5
@@ -161,11 +158,7 @@ def synthetic_series(base_s: int, seed: int = 7) -> list[Series]:
                 rel = (t - base_ms) / 1000
                 if model == "b" and route == "/health" and 899 <= rel < 904:
                     counts, total = [0.0] * len(BUCKETS), 0.0  # process restart
-                n = (
-                    rng.randint(0, 30)
-                    if route == "/infer"
-                    else (rng.randint(1, 2) if rng.random() < 0.1 else 0)
-                )
+                n = rng.randint(0, 30) if route == "/infer" else (rng.randint(1, 2) if rng.random() < 0.1 else 0)
                 for _ in range(n):
                     x = rng.lognormvariate(mu, 1.0)
                     total += round(x, 6)
@@ -244,9 +237,7 @@ def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServ
         )
 
         registry = CollectorRegistry()
-        live_counter = Counter(
-            "obskit_live_requests", "Live test counter.", ["model"], registry=registry
-        )
+        live_counter = Counter("obskit_live_requests", "Live test counter.", ["model"], registry=registry)
         live_counter.labels(model="a").inc(3)
         Gauge("obskit_live_temperature", "Live test gauge.", registry=registry).set(42.5)
         exporter_port = free_port()
@@ -276,9 +267,7 @@ def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServ
             deadline = time.monotonic() + startup_timeout
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(
-                        "prometheus exited: " + (root / "prometheus.log").read_text()[-2000:]
-                    )
+                    raise RuntimeError("prometheus exited: " + (root / "prometheus.log").read_text()[-2000:])
                 try:
                     with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
                         if resp.status == 200:

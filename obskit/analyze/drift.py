@@ -30,7 +30,7 @@ Effect sizes
     between the category shares (``"jensenshannon"``). The confidence interval is a
     *basic* (reverse-percentile) bootstrap interval, ``[2*d - q_hi, 2*d - q_lo]`` clipped
     at zero, from ``n_boot`` multinomial resamples of a compact representation of each
-    sample: the category counts, or for numeric columns the counts in up to ~256 shared
+    sample: the category counts, or for numeric columns the counts in up to ~128 shared
     cells whose edges are quantiles of both samples (exact for columns with few distinct
     values). Resampling cell counts costs O(n_boot x cells), whatever the row count; the
     interval is shifted by the difference between the exact and the binned point estimate,
@@ -116,7 +116,7 @@ PSI_BANDS = (0.1, 0.25)
 #: Integer columns with at most this many distinct values are categorical (Evidently's rule).
 INTEGER_CARDINALITY_LIMIT = 10
 #: Cells of the compact representation used by the numeric bootstrap.
-_BOOT_CELLS = 256
+_BOOT_CELLS = 128
 #: Row count above which columns are processed in a thread pool.
 _PARALLEL_ROWS = 100_000
 
@@ -151,7 +151,10 @@ def infer_kind(series: pl.Series) -> Kind | None:
     unless they have at most 10 distinct values (then categorical); booleans, strings,
     categoricals and enums are categorical (Evidently would call high-cardinality strings
     "text", which obskit does not test: pass ``kinds`` to force one). Dates, durations,
-    lists and structs have no kind.
+    lists and structs have no kind. Two differences from an Evidently run: obskit infers
+    on the *reference* frame (Evidently on the current one), and on polars dtypes (an
+    integer column with nulls stays an integer here, while pandas turns it into floats,
+    hence numeric, for Evidently). Pass ``kinds`` to pin kinds when comparing the tools.
 
     >>> infer_kind(pl.Series([1, 2, 3])), infer_kind(pl.Series(range(50)))
     ('categorical', 'numeric')
@@ -196,9 +199,7 @@ def _seed_for(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def _basic_ci(
-    point: float, binned: float, boot: FloatArray, ci_level: float
-) -> tuple[float, float]:
+def _basic_ci(point: float, binned: float, boot: FloatArray, ci_level: float) -> tuple[float, float]:
     alpha = 1.0 - ci_level
     q_lo, q_hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
     shift = point - binned
@@ -265,9 +266,7 @@ def _categorical_effect(
     return value, lo, hi
 
 
-def _pmap(
-    func: Callable[[T], dict[str, Any]], items: Sequence[T], parallel: bool
-) -> list[dict[str, Any]]:
+def _pmap(func: Callable[[T], dict[str, Any]], items: Sequence[T], parallel: bool) -> list[dict[str, Any]]:
     if not parallel or len(items) < 2:
         return [func(x) for x in items]
     workers = min(len(items), max(2, os.cpu_count() or 2))
@@ -333,9 +332,11 @@ def _pick_test(ref: Sample, cur: Sample, method: str | None, name: str) -> StatT
 
 
 def _drift_rows(
-    ref_samples: Mapping[str, Sample],
+    names: Sequence[str],
+    get_reference: Callable[[str], Sample],
     current: pl.DataFrame,
     *,
+    parallel: bool,
     method: str | Mapping[str, str] | None,
     threshold: float | Mapping[str, float] | None,
     fdr_alpha: float,
@@ -346,12 +347,8 @@ def _drift_rows(
     min_rows: int = 1,
     skip_small: bool = False,
 ) -> list[dict[str, Any]]:
-    parallel = current.height + max((s.n for s in ref_samples.values()), default=0) >= (
-        _PARALLEL_ROWS
-    )
-
     def one(name: str) -> dict[str, Any]:
-        ref = ref_samples[name]
+        ref = get_reference(name)
         cur = Sample(current.get_column(name), ref.kind, name)
         if cur.n < max(min_rows, 1):
             if skip_small:
@@ -386,16 +383,14 @@ def _drift_rows(
             "effect_name": eff_name,
         }
 
-    rows = [r for r in _pmap(one, list(ref_samples), parallel) if r]
+    rows = [r for r in _pmap(one, list(names), parallel) if r]
     pvals = [r["statistic"] if r["is_pvalue"] else np.nan for r in rows]
     adjusted = benjamini_hochberg(pvals)
     for row, adj in zip(rows, adjusted, strict=True):
         if row["is_pvalue"]:
             row["p_value_adjusted"] = None if np.isnan(adj) else float(adj)
             row["obskit_drifted"] = bool(
-                not np.isnan(adj)
-                and adj < fdr_alpha
-                and row["effect_size"] >= min_effect[row["kind"]]
+                not np.isnan(adj) and adj < fdr_alpha and row["effect_size"] >= min_effect[row["kind"]]
             )
         else:
             row["p_value_adjusted"] = None
@@ -403,14 +398,16 @@ def _drift_rows(
     return rows
 
 
-def _reference_samples(
-    reference: pl.DataFrame, kinds: Mapping[str, Kind], parallel: bool
-) -> dict[str, Sample]:
+def _reference_sample(reference: pl.DataFrame, name: str, kind: Kind) -> Sample:
+    sample = Sample(reference.get_column(name), kind, name)
+    if sample.n == 0:
+        raise AnalysisError("no non-null values in the reference data", column=name)
+    return sample
+
+
+def _reference_samples(reference: pl.DataFrame, kinds: Mapping[str, Kind], parallel: bool) -> dict[str, Sample]:
     def one(name: str) -> dict[str, Any]:
-        sample = Sample(reference.get_column(name), kinds[name], name)
-        if sample.n == 0:
-            raise AnalysisError("no non-null values in the reference data", column=name)
-        return {"s": sample}
+        return {"s": _reference_sample(reference, name, kinds[name])}
 
     names = list(kinds)
     return {n: r["s"] for n, r in zip(names, _pmap(one, names, parallel), strict=True)}
@@ -507,11 +504,13 @@ def column_drift(
     resolved = _resolve_columns(reference, current, columns, kinds)
     if current.height == 0:
         raise AnalysisError("the current frame is empty")
-    parallel = reference.height + current.height >= _PARALLEL_ROWS
-    ref_samples = _reference_samples(reference, resolved, parallel)
+    # Each reference column is cleaned and sorted inside its own task and dropped after
+    # it, so peak memory grows with the number of worker threads, not of columns.
     rows = _drift_rows(
-        ref_samples,
+        list(resolved),
+        lambda name: _reference_sample(reference, name, resolved[name]),
         current,
+        parallel=reference.height + current.height >= _PARALLEL_ROWS,
         method=method,
         threshold=threshold,
         fdr_alpha=fdr_alpha,
@@ -745,9 +744,7 @@ def drift_over_time(
         raise AnalysisError("timestamp column missing from the current frame", column=timestamp)
     ts_dtype = current.schema[timestamp]
     if not (isinstance(ts_dtype, pl.Datetime) or ts_dtype == pl.Date):
-        raise AnalysisError(
-            f"timestamp must be a Datetime or Date, got {ts_dtype}", column=timestamp
-        )
+        raise AnalysisError(f"timestamp must be a Datetime or Date, got {ts_dtype}", column=timestamp)
     resolved = _resolve_columns(reference, current, columns, kinds, exclude=(timestamp,))
     resolved.pop(timestamp, None)
     if not resolved:
@@ -764,8 +761,10 @@ def drift_over_time(
     parts = windowed.partition_by("__window", as_dict=True, maintain_order=True)
     for (start,), part in sorted(parts.items(), key=lambda kv: kv[0][0]):
         rows = _drift_rows(
-            ref_samples,
+            list(ref_samples),
+            ref_samples.__getitem__,
             part,
+            parallel=reference.height + part.height >= _PARALLEL_ROWS,
             method=method,
             threshold=threshold,
             fdr_alpha=fdr_alpha,

@@ -176,9 +176,7 @@ def histogram_quantile(
     v = pl.col(_VALUE)
     nan = pl.lit(math.nan, dtype=pl.Float64)
     # ensureMonotonic: running maximum; NaN counts stay NaN and do not raise the maximum.
-    mono = (
-        pl.when(v.is_nan()).then(nan).otherwise(v.fill_nan(None).cum_max().over(over)).alias("_c")
-    )
+    mono = pl.when(v.is_nan()).then(nan).otherwise(v.fill_nan(None).cum_max().over(over)).alias("_c")
     df = df.with_columns(
         mono,
         pl.int_range(pl.len()).over(over).alias("_i"),
@@ -193,16 +191,12 @@ def histogram_quantile(
 
     if math.isnan(q) or q < 0 or q > 1:
         const = math.nan if math.isnan(q) else (-math.inf if q < 0 else math.inf)
-        out = df.group_by(keys, maintain_order=True).agg(
-            pl.lit(const, dtype=pl.Float64).alias(_VALUE)
-        )
+        out = df.group_by(keys, maintain_order=True).agg(pl.lit(const, dtype=pl.Float64).alias(_VALUE))
     else:
         rank = pl.lit(q, dtype=pl.Float64) * pl.col("_total")
         candidate = (pl.col("_i") < pl.col("_n") - 1) & (pl.col("_c") >= rank)
         b = pl.when(candidate).then(pl.col("_i")).otherwise(pl.col("_n") - 1).min().over(over)
-        df = df.with_columns(b.alias("_b"), rank.alias("_rank")).filter(
-            pl.col("_i") == pl.col("_b")
-        )
+        df = df.with_columns(b.alias("_b"), rank.alias("_rank")).filter(pl.col("_i") == pl.col("_b"))
         ub, c, rk = pl.col("_le"), pl.col("_c"), pl.col("_rank")
         prev_ub, prev_c = pl.col("_prev_le"), pl.col("_prev_c")
         valid = (pl.col("_max_le") == math.inf) & (pl.col("_n") >= 2) & (pl.col("_total") != 0)
@@ -239,9 +233,7 @@ def histogram_quantile(
 # --------------------------------------------------------------------------- rates
 
 
-def _grid(
-    t_min: int, t_max: int, step_us: int, start: TimeArg | None, end: TimeArg | None
-) -> np.ndarray:
+def _grid(t_min: int, t_max: int, step_us: int, start: TimeArg | None, end: TimeArg | None) -> np.ndarray:
     s = parse_time(start) * 1000 if start is not None else -(-t_min // step_us) * step_us
     e = parse_time(end) * 1000 if end is not None else -(-t_max // step_us) * step_us
     if e < s:
@@ -379,9 +371,7 @@ def _rate_like(
         names = frame.get_column(_METRIC).unique().to_list() if _METRIC in frame.columns else []
         summed = summed.with_columns(pl.lit(names[0] if len(names) == 1 else fn).alias(_METRIC))
     labels = [c for c in groups_by if c != _METRIC]
-    return summed.select(_TS, _METRIC, _VALUE, *labels).sort(
-        [*labels, _TS], nulls_last=True, maintain_order=True
-    )
+    return summed.select(_TS, _METRIC, _VALUE, *labels).sort([*labels, _TS], nulls_last=True, maintain_order=True)
 
 
 def rate(
@@ -471,9 +461,7 @@ def increase(
     ValueError
         A bad ``window``/``step`` duration.
     """
-    return _rate_like(
-        frame, window, step, start, end, by, fn="increase", is_counter=True, is_rate=False
-    )
+    return _rate_like(frame, window, step, start, end, by, fn="increase", is_counter=True, is_rate=False)
 
 
 def delta(
@@ -518,6 +506,4 @@ def delta(
     ValueError
         A bad ``window``/``step`` duration.
     """
-    return _rate_like(
-        frame, window, step, start, end, by, fn="delta", is_counter=False, is_rate=False
-    )
+    return _rate_like(frame, window, step, start, end, by, fn="delta", is_counter=False, is_rate=False)

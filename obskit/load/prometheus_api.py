@@ -214,12 +214,8 @@ class _Rows:
         for name in names:
             col = f"label_{name}" if name in reserved else name
             if col in cols or (col != name and col in names):
-                raise ParseError(
-                    f"label {name!r} clashes with another column after renaming to {col!r}"
-                )
-            per_series = pl.Series(
-                col, [lab.get(name) for lab in self.series_labels], dtype=pl.String
-            )
+                raise ParseError(f"label {name!r} clashes with another column after renaming to {col!r}")
+            per_series = pl.Series(col, [lab.get(name) for lab in self.series_labels], dtype=pl.String)
             cols[col] = per_series.gather(idx).alias(col)
         if self.has_strings:
             cols["string"] = pl.Series("string", self.strings, dtype=pl.String)
@@ -237,11 +233,7 @@ def _series_name(labels: Mapping[str, Any], expr: str | None) -> str:
 
 
 def _add_histogram(rows: _Rows, sample: Any, name: str, series: int) -> None:
-    if (
-        not isinstance(sample, (list, tuple))
-        or len(sample) != 2
-        or not isinstance(sample[1], Mapping)
-    ):
+    if not isinstance(sample, (list, tuple)) or len(sample) != 2 or not isinstance(sample[1], Mapping):
         raise ValueError("expected [timestamp, {count, sum, buckets}]")
     ts = _parse_ts_us(sample[0])
     h = sample[1]
@@ -274,9 +266,7 @@ def _frame_from_data(
 ) -> pl.DataFrame:
     """Turn the ``data`` member of a Prometheus query response into a metrics frame."""
     if not isinstance(data, Mapping) or "resultType" not in data or "result" not in data:
-        raise ParseError(
-            "not a Prometheus query result: expected 'resultType' and 'result'", path=source
-        )
+        raise ParseError("not a Prometheus query result: expected 'resultType' and 'result'", path=source)
     kind = data["resultType"]
     result = data["result"]
     rows = _Rows()
@@ -408,9 +398,7 @@ def load_prometheus_json(
     """
     if isinstance(source, Mapping):
         data = _unwrap_envelope(source, source="<dict>")
-        return _frame_from_data(
-            data, expr=expr, source="<dict>", strict=strict, quarantine=quarantine
-        )
+        return _frame_from_data(data, expr=expr, source="<dict>", strict=strict, quarantine=quarantine)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(bytes(source))
     inputs = resolve(source, suffixes=(".json", ".json.gz", ".json.zst"))
@@ -425,9 +413,7 @@ def load_prometheus_json(
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ParseError(f"invalid JSON: {exc}", path=inp.name) from None
         data = _unwrap_envelope(obj, source=inp.name)
-        frames.append(
-            _frame_from_data(data, expr=expr, source=inp.name, strict=strict, quarantine=quarantine)
-        )
+        frames.append(_frame_from_data(data, expr=expr, source=inp.name, strict=strict, quarantine=quarantine))
     out = _concat(frames)
     if quarantine is not None:
         quarantine.stats.rows += out.height
@@ -686,10 +672,7 @@ class PrometheusClient:
 
     def __repr__(self) -> str:
         auth = repr(self._auth_kind)
-        return (
-            f"PrometheusClient({self.base_url!r}, auth={auth}, "
-            f"timeout={self.timeout}, retries={self.retries})"
-        )
+        return f"PrometheusClient({self.base_url!r}, auth={auth}, timeout={self.timeout}, retries={self.retries})"
 
     # ------------------------------------------------------------------ plumbing
 
@@ -740,15 +723,12 @@ class PrometheusClient:
                 finally:
                     exc.close()
                 if status >= 500 or status == 429:
-                    retry_after = _retry_after(
-                        exc.headers.get("Retry-After") if exc.headers else None
-                    )
+                    retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
                     last = self._scrub(self._http_error_text(status, exc.reason, raw))
                     continue
                 if 300 <= status < 400:
                     raise RemoteError(
-                        f"HTTP {status}: redirects are not followed; point base_url at the "
-                        "final server address",
+                        f"HTTP {status}: redirects are not followed; point base_url at the final server address",
                         url=url,
                         status=status,
                     ) from None
@@ -759,14 +739,11 @@ class PrometheusClient:
                 ) from None
             except (urllib.error.URLError, OSError, HTTPException) as exc:
                 reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-                last = self._scrub(
-                    f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
-                )
+                last = self._scrub(f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__)
                 continue
             return self._decode(raw, url, status)
         raise RemoteError(
-            f"Prometheus request failed after {attempts} attempt"
-            f"{'s' if attempts != 1 else ''}: {last}",
+            f"Prometheus request failed after {attempts} attempt{'s' if attempts != 1 else ''}: {last}",
             url=url,
             status=_status_of(last),
         )
@@ -787,9 +764,7 @@ class PrometheusClient:
             obj = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             snippet = raw[:200].decode("utf-8", "replace")
-            raise RemoteError(
-                self._scrub(f"response is not JSON: {snippet!r}"), url=url, status=status
-            ) from None
+            raise RemoteError(self._scrub(f"response is not JSON: {snippet!r}"), url=url, status=status) from None
         if isinstance(obj, Mapping) and obj.get("status") == "error":
             raise RemoteError(self._scrub(_error_text(obj)), url=url, status=status)
         if not isinstance(obj, Mapping) or obj.get("status") != "success" or "data" not in obj:
@@ -807,9 +782,7 @@ class PrometheusClient:
             params["time"] = _fmt_s(parse_time(time))
         return self._post("/api/v1/query", params)
 
-    def query(
-        self, expr: str, time: TimeLike | None = None, *, strict: bool = True
-    ) -> pl.DataFrame:
+    def query(self, expr: str, time: TimeLike | None = None, *, strict: bool = True) -> pl.DataFrame:
         """Evaluate an instant query.
 
         Parameters
@@ -833,9 +806,7 @@ class PrometheusClient:
             Unreachable server (after retries), HTTP error, or an error body.
         """
         data = self.raw_query(expr, time)
-        return _frame_from_data(
-            data, expr=expr, source=f"{self.base_url}/api/v1/query", strict=strict, quarantine=None
-        )
+        return _frame_from_data(data, expr=expr, source=f"{self.base_url}/api/v1/query", strict=strict, quarantine=None)
 
     def query_range(
         self,
@@ -888,9 +859,7 @@ class PrometheusClient:
                 "/api/v1/query_range",
                 {"query": expr, "start": _fmt_s(a), "end": _fmt_s(b), "step": _fmt_s(step_ms)},
             )
-            frames.append(
-                _frame_from_data(data, expr=expr, source=url, strict=strict, quarantine=None)
-            )
+            frames.append(_frame_from_data(data, expr=expr, source=url, strict=strict, quarantine=None))
         if len(frames) == 1:
             return frames[0]
         out = _concat(frames)

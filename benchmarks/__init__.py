@@ -1,0 +1,1 @@
+"""obskit benchmarks: each ``bench_*`` module compares obskit with a peer and returns rows."""
