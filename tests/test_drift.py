@@ -191,6 +191,8 @@ def test_inferred_kinds_follow_evidently() -> None:
     assert infer_kind(pl.Series(list(range(11)))) == "numeric"
     assert infer_kind(pl.Series([True, None])) == "categorical"
     assert infer_kind(pl.Series([datetime(2024, 1, 1)])) is None
+    assert infer_kind(pl.Series([f"req-{i}" for i in range(100)])) is None  # "text"
+    assert infer_kind(pl.Series(["a", "b"] * 50)) == "categorical"
     frame = _mixed(300, 3, 0.0).with_columns(pl.lit(datetime(2024, 1, 1)).alias("ts"))
     out = column_drift(frame, frame)
     assert "ts" not in out["column"].to_list()

@@ -148,25 +148,33 @@ def infer_kind(series: pl.Series) -> Kind | None:
     """The drift kind of a column, or None when drift does not apply.
 
     Follows Evidently's ``infer_column_type``: floats are numeric; integers are numeric
-    unless they have at most 10 distinct values (then categorical); booleans, strings,
-    categoricals and enums are categorical (Evidently would call high-cardinality strings
-    "text", which obskit does not test: pass ``kinds`` to force one). Dates, durations,
-    lists and structs have no kind. Two differences from an Evidently run: obskit infers
-    on the *reference* frame (Evidently on the current one), and on polars dtypes (an
-    integer column with nulls stays an integer here, while pandas turns it into floats,
-    hence numeric, for Evidently). Pass ``kinds`` to pin kinds when comparing the tools.
+    unless they have at most 10 distinct values (then categorical); booleans, categoricals
+    and enums are categorical; strings are categorical unless more than half of the
+    non-null values are distinct (Evidently calls those "text", e.g. request ids, and
+    obskit does not test them: pass ``kinds`` to force a kind). Dates, durations, lists,
+    structs and all-null columns have no kind. Two differences from an Evidently run:
+    obskit infers on the *reference* frame (Evidently on the current one), and on polars
+    dtypes (an integer column with nulls stays an integer here, while pandas turns it into
+    floats, hence numeric, for Evidently). Pass ``kinds`` to pin kinds when comparing.
 
     >>> infer_kind(pl.Series([1, 2, 3])), infer_kind(pl.Series(range(50)))
     ('categorical', 'numeric')
-    >>> infer_kind(pl.Series([1.5])), infer_kind(pl.Series(["a"])), infer_kind(pl.Series([None]))
-    ('numeric', 'categorical', None)
+    >>> infer_kind(pl.Series([1.5])), infer_kind(pl.Series(["a", "a", "b", "a"]))
+    ('numeric', 'categorical')
+    >>> infer_kind(pl.Series(["id1", "id2", "id3"])), infer_kind(pl.Series([None]))
+    (None, None)
     """
     dt = series.dtype
+    if series.null_count() == series.len():
+        return None  # nothing to compare
     if dt.is_float():
         return "numeric"
+    distinct = series.n_unique() - (series.null_count() > 0)
     if dt.is_integer():
-        return "categorical" if series.n_unique() - (series.null_count() > 0) <= 10 else "numeric"
-    if dt in (pl.Boolean, pl.String, pl.Categorical) or isinstance(dt, pl.Enum):
+        return "categorical" if distinct <= INTEGER_CARDINALITY_LIMIT else "numeric"
+    if dt == pl.String:
+        return None if distinct > 0.5 * (series.len() - series.null_count()) else "categorical"
+    if dt in (pl.Boolean, pl.Categorical) or isinstance(dt, pl.Enum):
         return "categorical"
     return None
 
@@ -199,7 +207,9 @@ def _seed_for(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
-def _basic_ci(point: float, binned: float, boot: FloatArray, ci_level: float) -> tuple[float, float]:
+def _basic_ci(
+    point: float, binned: float, boot: FloatArray, ci_level: float
+) -> tuple[float, float]:
     alpha = 1.0 - ci_level
     q_lo, q_hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
     shift = point - binned
@@ -266,7 +276,9 @@ def _categorical_effect(
     return value, lo, hi
 
 
-def _pmap(func: Callable[[T], dict[str, Any]], items: Sequence[T], parallel: bool) -> list[dict[str, Any]]:
+def _pmap(
+    func: Callable[[T], dict[str, Any]], items: Sequence[T], parallel: bool
+) -> list[dict[str, Any]]:
     if not parallel or len(items) < 2:
         return [func(x) for x in items]
     workers = min(len(items), max(2, os.cpu_count() or 2))
@@ -390,7 +402,9 @@ def _drift_rows(
         if row["is_pvalue"]:
             row["p_value_adjusted"] = None if np.isnan(adj) else float(adj)
             row["obskit_drifted"] = bool(
-                not np.isnan(adj) and adj < fdr_alpha and row["effect_size"] >= min_effect[row["kind"]]
+                not np.isnan(adj)
+                and adj < fdr_alpha
+                and row["effect_size"] >= min_effect[row["kind"]]
             )
         else:
             row["p_value_adjusted"] = None
@@ -405,7 +419,9 @@ def _reference_sample(reference: pl.DataFrame, name: str, kind: Kind) -> Sample:
     return sample
 
 
-def _reference_samples(reference: pl.DataFrame, kinds: Mapping[str, Kind], parallel: bool) -> dict[str, Sample]:
+def _reference_samples(
+    reference: pl.DataFrame, kinds: Mapping[str, Kind], parallel: bool
+) -> dict[str, Sample]:
     def one(name: str) -> dict[str, Any]:
         return {"s": _reference_sample(reference, name, kinds[name])}
 
@@ -744,7 +760,9 @@ def drift_over_time(
         raise AnalysisError("timestamp column missing from the current frame", column=timestamp)
     ts_dtype = current.schema[timestamp]
     if not (isinstance(ts_dtype, pl.Datetime) or ts_dtype == pl.Date):
-        raise AnalysisError(f"timestamp must be a Datetime or Date, got {ts_dtype}", column=timestamp)
+        raise AnalysisError(
+            f"timestamp must be a Datetime or Date, got {ts_dtype}", column=timestamp
+        )
     resolved = _resolve_columns(reference, current, columns, kinds, exclude=(timestamp,))
     resolved.pop(timestamp, None)
     if not resolved:
