@@ -77,6 +77,7 @@ def test_status_conventions(data_dir: Path, name: str, columns: dict[str, str], 
         ("wrong_type.jsonl", 2, "latency_ms: missing or not a number"),
         ("non_utf8.jsonl", 2, "invalid UTF-8"),
         ("bad_timestamp.jsonl", 1, "timestamp: cannot parse"),
+        ("blank_line_negative.jsonl", 3, "latency_ms: negative"),
         ("short_row.csv", 3, "status: unknown value"),  # polars fills a short row with nulls
     ],
 )
@@ -121,3 +122,10 @@ def test_empty_or_missing_file_is_a_source_error(data_dir: Path, name: str) -> N
 def test_defaults_fill_columns_the_logs_lack(data_dir: Path) -> None:
     df = load_requests(data_dir / "logs" / "missing_column.jsonl", columns=MAP, defaults={"model_version": "v0"})
     assert df["model_version"].to_list() == ["v0"]
+
+
+def test_progress_states_what_was_read(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    load_requests(data_dir / "logs" / "truncated_line.jsonl", columns=MAP, quarantine=Quarantine(),
+                  show_progress=True)
+    err = capsys.readouterr().err
+    assert "obskit: request logs: read 1 file" in err and "2 rows, 1 rejected" in err

@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+import re
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
 
 from obskit.errors import SchemaError, SourceError, Violation
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
-from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
+from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, SourceLike, decompressed_bytes, resolve
+from obskit.progress import enabled as progress_enabled
+from obskit.progress import progress
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
 
 __all__ = ["attach_feedback", "load_feedback", "load_reference", "load_requests", "scan_requests"]
@@ -63,19 +67,55 @@ def _line_numbers(data: bytes) -> list[int]:
     return [i for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
 
 
-def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+# dtypes of canonical fields, used as read-time overrides so type inference cannot fail on
+# columns that start with nulls (error messages, predictions of failed requests)
+_FIELD_TYPES: dict[str, pl.DataType] = {
+    "request_id": pl.String(), "model": pl.String(), "model_version": pl.String(),
+    "latency_ms": pl.Float64(), "error": pl.String(), "prediction": pl.String(),
+    "confidence": pl.Float64(), "label": pl.String(), "corrected_label": pl.String(),
+}
+_HEAD_BYTES = 1 << 16
+
+
+def _head_keys(head: bytes) -> list[str] | None:
+    """Field names of the first complete lines of a JSONL document (None if they don't parse)."""
+    cut = head.rfind(b"\n")
+    chunk = head if cut < 0 else head[: cut + 1]
     try:
-        text_ok = True
-        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-    except (pl.exceptions.ComputeError, pl.exceptions.PolarsError, OSError):
-        text_ok = False
-    if text_ok:
-        if b"\n\n" in data or data.startswith(b"\n") or b"\r" in data:
-            lines = _line_numbers(data)
-        else:
-            lines = list(range(1, df.height + 1))
-        if len(lines) == df.height:
-            return df.with_columns(pl.Series(_LINE, lines, dtype=pl.Int64))
+        return list(pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None).columns)
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def _fast_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
+                timestamp_format: str) -> pl.DataFrame | None:
+    """polars' reader with dtype overrides for the mapped canonical fields; None on any failure."""
+    keys = _head_keys(head)
+    if keys is None:
+        return None
+    hints = {columns.get(canon, canon): dt for canon, dt in _FIELD_TYPES.items()}
+    ts_field = columns.get("timestamp", "timestamp")
+    hints[ts_field] = pl.String() if timestamp_format == "iso8601" else pl.Float64()
+    overrides = {k: hints[k] for k in keys if k in hints}
+    src: Path | io.BytesIO = source if isinstance(source, Path) else io.BytesIO(source)
+    try:
+        return pl.read_ndjson(src, schema_overrides=overrides, infer_schema_length=1000)
+    except (pl.exceptions.PolarsError, OSError):
+        try:
+            src = source if isinstance(source, Path) else io.BytesIO(source)
+            return pl.read_ndjson(src, infer_schema_length=None)
+        except (pl.exceptions.PolarsError, OSError):
+            return None
+
+
+def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
+                fast: pl.DataFrame | None = None) -> pl.DataFrame:
+    if fast is not None:
+        if not (b"\n\n" in data or data.startswith(b"\n") or b"\r" in data):
+            return fast.with_columns(pl.int_range(1, fast.height + 1, dtype=pl.Int64).alias(_LINE))
+        lines = _line_numbers(data)
+        if len(lines) == fast.height:
+            return fast.with_columns(pl.Series(_LINE, lines, dtype=pl.Int64))
     # slow path: find the bad lines one by one
     rows: list[dict[str, object]] = []
     kept: list[int] = []
@@ -141,17 +181,50 @@ def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.
     return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
 
 
-def _read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+LineRemap = Callable[[], list[int]]
+
+
+def _read_plain_jsonl(inp: Input, columns: Mapping[str, str], timestamp_format: str
+                      ) -> tuple[pl.DataFrame, LineRemap] | None:
+    """Fast path for an uncompressed JSONL file: polars reads it straight from disk.
+
+    Row *i* is assumed to be line *i + 1*; the returned callable gives the exact line numbers
+    (skipping blank lines) and is only called when a row must be reported.
+    """
+    assert inp.path is not None
+    path = inp.path
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)) or not head.strip():
+        return None
+    fast = _fast_jsonl(path, head, columns, timestamp_format)
+    if fast is None:
+        return None
+    return fast.with_columns(pl.int_range(1, fast.height + 1, dtype=pl.Int64).alias(_LINE)), (
+        lambda: _line_numbers(path.read_bytes())
+    )
+
+
+def _read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
+              columns: Mapping[str, str] | None = None, timestamp_format: str = "iso8601"
+              ) -> tuple[pl.DataFrame, LineRemap | None]:
     if fmt == "parquet":
         try:
             df = pl.read_parquet(inp.path if inp.path is not None else io.BytesIO(inp.buffer or b""))
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise SourceError(f"cannot read parquet: {exc}", path=inp.name) from None
-        return df.with_columns(pl.int_range(1, df.height + 1, dtype=pl.Int64).alias(_LINE))
+        return df.with_columns(pl.int_range(1, df.height + 1, dtype=pl.Int64).alias(_LINE)), None
+    if fmt == "jsonl" and inp.path is not None and inp.buffer is None:
+        plain = _read_plain_jsonl(inp, columns or {}, timestamp_format)
+        if plain is not None:
+            return plain
     data = decompressed_bytes(inp)
     if not data.strip():
         raise SourceError("file is empty", path=inp.name)
-    return _read_csv(data, inp.name, strict, q) if fmt == "csv" else _read_jsonl(data, inp.name, strict, q)
+    if fmt == "csv":
+        return _read_csv(data, inp.name, strict, q), None
+    fast = _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
+    return _read_jsonl(data, inp.name, strict, q, fast), None
 
 
 def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl.Expr:
@@ -174,6 +247,55 @@ def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl
         timezone, ambiguous="earliest", non_existent="null"
     ).dt.convert_time_zone("UTC")
     return pl.when(has_offset).then(pl.coalesce(aware, aware_nofrac)).otherwise(local).cast(TIMESTAMP)
+
+
+_ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+_ISO_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:?\d\d$")
+_ISO_NAIVE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$")
+
+
+def parse_timestamps(raw: pl.Series, fmt: str = "iso8601", timezone: str = "UTC") -> pl.Series:
+    """Parse a column of timestamps to ``Datetime("us", "UTC")``; unparseable values become null.
+
+    The format of the first value picks one exact, fast pattern; values that it does not fit
+    (mixed offsets, missing fractions) go through the general parser, so mixed logs still load.
+
+    >>> import polars as pl
+    >>> ts = parse_timestamps(pl.Series(["2026-11-22T10:00:00.5Z", "2026-11-22T12:00:00+02:00", "x"]))
+    >>> [t.isoformat() if t else None for t in ts.to_list()]
+    ['2026-11-22T10:00:00.500000+00:00', '2026-11-22T10:00:00+00:00', None]
+    """
+    name = raw.name or "timestamp"
+
+    def general() -> pl.Series:
+        return pl.DataFrame({name: raw}).select(_timestamp_expr(name, fmt, timezone, raw.dtype)).to_series()
+
+    if raw.dtype != pl.String or fmt != "iso8601":
+        return general().alias(name)
+    first = raw.drop_nulls().head(1).to_list()
+    if not first:
+        return pl.Series(name, [None] * raw.len(), dtype=TIMESTAMP)
+    sample = first[0]
+    if _ISO_Z.match(sample):
+        fast = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us", strict=False, cache=False)
+        fast = fast.dt.replace_time_zone("UTC")
+    elif _ISO_OFFSET.match(sample):
+        fast = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", time_unit="us", time_zone="UTC", strict=False,
+                                   cache=False)
+    elif _ISO_NAIVE.match(sample):
+        fast = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False, cache=False)
+        fast = fast.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
+            "UTC")
+    else:
+        return general().alias(name)
+    fast = fast.cast(TIMESTAMP)
+    missed = fast.is_null() & raw.is_not_null()
+    if missed.any():
+        idx = missed.arg_true()
+        sub = raw.gather(idx)
+        slow = pl.DataFrame({name: sub}).select(_timestamp_expr(name, fmt, timezone, sub.dtype)).to_series()
+        fast = fast.scatter(idx, slow)
+    return fast.alias(name)
 
 
 def _status_exprs(df: pl.DataFrame, convention: str) -> tuple[pl.Expr, pl.Expr]:
@@ -218,7 +340,7 @@ def _code_status(num: pl.Expr, conv: str) -> pl.Expr:
 
 def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], timestamp_format: str,
                timezone: str, status_convention: str, defaults: Mapping[str, str],
-               strict: bool, q: Quarantine | None) -> pl.DataFrame:
+               strict: bool, q: Quarantine | None, remap: LineRemap | None = None) -> pl.DataFrame:
     rename = {src: canon for canon, src in columns.items() if src in df.columns and src != canon}
     missing_src = [f"{canon} (field {src!r})" for canon, src in columns.items() if src not in df.columns]
     if missing_src and df.height:
@@ -233,8 +355,9 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
     if absent:
         raise SchemaError("requests", [Violation(c, "missing required column") for c in absent], path=name)
     status, code = _status_exprs(df, status_convention)
+    ts = parse_timestamps(df.get_column("timestamp"), timestamp_format, timezone)
     conv = [
-        _timestamp_expr("timestamp", timestamp_format, timezone, df.schema["timestamp"]).alias("timestamp"),
+        pl.lit(ts).alias("timestamp"),
         pl.col("request_id").cast(pl.String),
         pl.col("model").cast(pl.String),
         pl.col("model_version").cast(pl.String),
@@ -267,6 +390,12 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         reason = pl.when(cond.fill_null(False)).then(pl.lit(msg)).otherwise(reason)
     out = out.with_columns(reason.alias("__reason"))
     bad = out.filter(pl.col("__reason").is_not_null())
+    if bad.height and remap is not None:
+        exact = pl.Series(_LINE, remap(), dtype=pl.Int64)
+        if exact.len() == df.height:
+            df = df.with_columns(exact)
+            out = out.with_columns(exact)
+            bad = out.filter(pl.col("__reason").is_not_null())
     if bad.height:
         raw_rows = df.filter(pl.col(_LINE).is_in(bad[_LINE].implode()))
         raw = {r[_LINE]: r for r in raw_rows.iter_rows(named=True)}
@@ -288,6 +417,7 @@ def load_requests(
     defaults: Mapping[str, str] | None = None,
     strict: bool = False,
     quarantine: Quarantine | None = None,
+    show_progress: bool | None = None,
 ) -> pl.DataFrame:
     """Load request logs into the canonical ``requests`` frame.
 
@@ -311,6 +441,9 @@ def load_requests(
         Raise :class:`~obskit.errors.ParseError` on the first bad record instead of quarantining.
     quarantine
         Collects rejected records and the load statistics (files, bytes, rows, rejected).
+    show_progress
+        A progress bar over files and a closing "read N files, rows, rejected" line on stderr;
+        default: only in an interactive terminal (see :mod:`obskit.progress`).
 
     Returns
     -------
@@ -323,13 +456,13 @@ def load_requests(
     stats = q.stats if quarantine is not None else LoadStats()
     before = q.count
     frames: list[pl.DataFrame] = []
-    for inp in inputs:
+    for inp in progress(inputs, total=len(inputs), desc="request logs", show=show_progress, unit="file"):
         fmt = _format_of(inp, format)
-        raw = _read_one(inp, fmt, strict, q)
+        raw, remap = _read_one(inp, fmt, strict, q, columns, timestamp_format)
         frame = _canonical(
             raw, name=inp.name, columns=columns or {}, timestamp_format=timestamp_format,
             timezone=timezone, status_convention=status_convention, defaults=defaults or {},
-            strict=strict, q=q,
+            strict=strict, q=q, remap=remap,
         )
         frames.append(frame.drop(_LINE))
         stats.files.append(inp.name)
@@ -341,6 +474,8 @@ def load_requests(
     stats.rejected += q.count - before
     if quarantine is None:
         warn_unquarantined(q.count, "load_requests")
+    if progress_enabled(show_progress):
+        print(f"obskit: request logs: {stats.summary()}", file=sys.stderr)
     return df
 
 
@@ -378,7 +513,7 @@ def load_feedback(
     q = quarantine if quarantine is not None else Quarantine()
     frames = []
     for inp in resolve(source, suffixes=_SUFFIXES):
-        raw = _read_one(inp, _format_of(inp, None), strict, q)
+        raw, _ = _read_one(inp, _format_of(inp, None), strict, q)
         raw = raw.rename({src: canon for canon, src in cols.items() if src in raw.columns and src != canon})
         absent = [c for c in ("request_id", "corrected_label", "corrected_at") if c not in raw.columns]
         if absent and raw.height:
@@ -416,7 +551,7 @@ def load_reference(source: SourceLike, *, format: str | None = None) -> pl.DataF
     frames = []
     q = Quarantine()
     for inp in resolve(source, suffixes=_SUFFIXES):
-        frames.append(_read_one(inp, _format_of(inp, format), True, q).drop(_LINE))
+        frames.append(_read_one(inp, _format_of(inp, format), True, q)[0].drop(_LINE))
     df = pl.concat(frames, how="diagonal_relaxed")
     if df.height == 0:
         raise SourceError("reference set is empty", path=str(source))
