@@ -8,8 +8,10 @@ raises :class:`~obskit.errors.ParseError` with file and line, lenient mode keeps
 
 from obskit.load._quarantine import LoadStats, Quarantine, RejectedRecordsWarning
 from obskit.load.gpu import load_compute_apps, load_dmon, load_nvidia_smi, load_pmon
+from obskit.load.gpu_metrics import gpu_from_metrics
 from obskit.load.logs import attach_feedback, load_feedback, load_reference, load_requests, scan_requests
 from obskit.load.nvml import NvmlSampler, sample_nvml
+from obskit.load.otel import load_otlp_spans
 from obskit.load.prometheus_api import PrometheusClient, load_prometheus_json
 from obskit.load.prometheus_text import Exposition, load_prometheus_text, parse_exposition, scan_prometheus_text
 from obskit.load.traces import load_torch_trace
@@ -22,10 +24,12 @@ __all__ = [
     "Quarantine",
     "RejectedRecordsWarning",
     "attach_feedback",
+    "gpu_from_metrics",
     "load_compute_apps",
     "load_dmon",
     "load_feedback",
     "load_nvidia_smi",
+    "load_otlp_spans",
     "load_pmon",
     "load_prometheus_json",
     "load_prometheus_text",

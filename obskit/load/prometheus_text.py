@@ -158,7 +158,11 @@ class Exposition:
 # --------------------------------------------------------------------------- helpers
 
 
-def _utc_us(ts: datetime) -> int:
+def _utc_us(ts: datetime | str) -> int:
+    if isinstance(ts, str):
+        from obskit.timeutil import parse_time
+
+        ts = parse_time(ts)
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
     return (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
@@ -432,7 +436,7 @@ def _documents(inp: Input) -> Iterator[_Doc]:
 def load_prometheus_text(
     source: SourceLike,
     *,
-    timestamp: datetime | None = None,
+    timestamp: datetime | str | None = None,
     format: Format = "auto",
     strict: bool = False,
     quarantine: Quarantine | None = None,
@@ -545,7 +549,7 @@ def load_prometheus_text(
 def scan_prometheus_text(
     source: SourceLike,
     *,
-    timestamp: datetime | None = None,
+    timestamp: datetime | str | None = None,
     format: Format = "auto",
     strict: bool = False,
     quarantine: Quarantine | None = None,
