@@ -129,3 +129,28 @@ def test_progress_states_what_was_read(data_dir: Path, capsys: pytest.CaptureFix
                   show_progress=True)
     err = capsys.readouterr().err
     assert "obskit: request logs: read 1 file" in err and "2 rows, 1 rejected" in err
+
+
+def test_url_source_on_loopback(data_dir: Path) -> None:
+    import http.server
+    import threading
+
+    folder = str(data_dir / "logs")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=folder, **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        df = load_requests(f"{base}/iso_offsets.jsonl.gz", columns=MAP, strict=True)
+        assert df.height == 2
+        with pytest.raises(SourceError, match="HTTP 404"):
+            load_requests(f"{base}/missing.jsonl", columns=MAP)
+    finally:
+        server.shutdown()

@@ -42,8 +42,30 @@ class Input:
         return len(self.buffer or b"")
 
 
+def _fetch(url: str, timeout: float = 30.0) -> Input:
+    """Download ``url`` (http/https) into memory; errors name the URL without credentials."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    shown = urllib.parse.urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only, checked by caller
+            data = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise SourceError(f"HTTP {exc.code} {exc.reason}", path=shown) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(f"cannot fetch: {reason}", path=shown) from None
+    name = parts.path.rsplit("/", 1)[-1] or shown
+    return Input(name, None, data)
+
+
 def _expand(entry: str | os.PathLike[str], suffixes: tuple[str, ...]) -> list[Input]:
     text = os.fspath(entry)
+    if text.startswith(("http://", "https://")):
+        return [_fetch(text)]
     if any(ch in text for ch in "*?["):
         matches = sorted(_glob.glob(text, recursive=True))
         if not matches:
@@ -69,7 +91,8 @@ def resolve(source: SourceLike, *, suffixes: Iterable[str] = ()) -> list[Input]:
     Parameters
     ----------
     source
-        Path, glob, directory, file-like object (bytes or text), or a list of paths.
+        Path, glob, directory, ``http(s)://`` URL, file-like object (bytes or text), or a list
+        of those.
     suffixes
         For directories: the file name endings to pick up (e.g. ``(".jsonl", ".jsonl.gz")``).
 
