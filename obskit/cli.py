@@ -61,8 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=Path("reports"), help="reports root (default ./reports)")
     r.add_argument("--start", default="", help="period start, ISO 8601")
     r.add_argument("--end", default="", help="period end (exclusive), ISO 8601")
+    r.add_argument("--last", default="", metavar="DURATION",
+                   help="period = the last DURATION up to now (e.g. 24h); instead of --start/--end")
+    r.add_argument("--fail-on-alert", action="store_true", help="exit 3 when an alert fired (for cron/CI)")
     r.add_argument("-p", "--param", action="append", type=_param, default=[], metavar="KEY=VALUE",
                    help="notebook parameter (repeatable)")
+
+    sh = sub.add_parser("schedule", help="print (or install, with --yes) a nightly crontab line or systemd timer")
+    sh.add_argument("--config", type=Path, default=Path("obskit.toml"), help="obskit.toml to report on")
+    sh.add_argument("--out", type=Path, default=Path("reports"), help="reports root")
+    sh.add_argument("--at", default="06:00", help="time of day, HH:MM (default 06:00)")
+    sh.add_argument("--last", default="24h", help="period of each run (default 24h)")
+    sh.add_argument("--systemd", action="store_true", help="print systemd user units instead of a crontab line")
+    sh.add_argument("--install", action="store_true", help="install the crontab line (needs --yes)")
+    sh.add_argument("--yes", action="store_true", help="consent to changing your crontab")
 
     sc = sub.add_parser("schema", help="print the canonical frames' columns")
     sc.add_argument("frame", nargs="?", default=None, help="requests, metrics, gpu, gpu_processes, kernels, reference")
@@ -87,12 +99,49 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from obskit.report import run_report
+    from datetime import UTC, datetime
 
-    res = run_report(args.config, notebook=args.notebook, out=args.out, start=args.start, end=args.end,
+    from obskit.errors import ConfigError
+    from obskit.report import run_report
+    from obskit.timeutil import parse_duration
+
+    start, end = args.start, args.end
+    if args.last:
+        if start or end:
+            raise ConfigError("--last cannot be combined with --start/--end")
+        try:
+            span = parse_duration(args.last)
+        except ValueError as exc:
+            raise ConfigError(f"--last: {exc}") from None
+        now = datetime.now(UTC).replace(microsecond=0)
+        start, end = (now - span).isoformat(), now.isoformat()
+    res = run_report(args.config, notebook=args.notebook, out=args.out, start=start, end=end,
                      parameters=dict(args.param))
     print(f"report: {res.html} ({res.status}); summary: {res.summary}")
+    if args.fail_on_alert and res.alerts_fired:
+        print(f"obskit: {res.alerts_fired} alert(s) fired", file=sys.stderr)
+        return EXIT_ALERT
     return EXIT_DEGRADED if res.status == "degraded" else EXIT_OK
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from obskit.errors import ConfigError
+    from obskit.schedule import crontab_line, install_crontab, systemd_units
+
+    if args.systemd:
+        for name, text in systemd_units(args.config, args.out, at=args.at, last=args.last).items():
+            print(f"# ~/.config/systemd/user/{name}\n{text}")
+        print("# then: systemctl --user daemon-reload && systemctl --user enable --now obskit-report.timer")
+        return EXIT_OK
+    line = crontab_line(args.config, args.out, at=args.at, last=args.last)
+    if args.install:
+        if not args.yes:
+            raise ConfigError("--install changes your crontab: add --yes to consent")
+        install_crontab(line)
+        print(f"installed: {line}")
+        return EXIT_OK
+    print(line)
+    return EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -115,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    handlers = {"sample": _sample, "report": _report, "schema": _schema}
+    handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule}
     try:
         return handlers[args.command](args)
     except ObskitError as exc:

@@ -38,6 +38,7 @@ class ReportResult:
     summary: Path
     status: str
     notebook: Path
+    alerts_fired: int = 0
 
 
 def available_notebooks() -> list[str]:
@@ -202,6 +203,10 @@ def run_report(
         summary.update({"notebook": notebook, "html": html_path.name,
                         "generated_at": resources["obskit"]["generated_at"]})
         atomic_write_text(final_summary, json.dumps(summary, indent=2) + "\n")
-        return ReportResult(html_path, final_summary, status, nb_path)
+        from obskit.history import write_index
+
+        write_index(out_root, title=f"{cfg.project.name}: reports")
+        fired = int((summary.get("figures") or {}).get("alerts_fired") or 0)
+        return ReportResult(html_path, final_summary, status, nb_path, fired)
     finally:
         shutil.rmtree(work, ignore_errors=True)
