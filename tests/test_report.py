@@ -89,3 +89,30 @@ def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Pa
 def test_notebooks_declare_parameters(name: str) -> None:
     params = notebook_parameters(REPO / "notebooks" / f"{name}.ipynb")
     assert {"config", "start", "end"} <= set(params)
+
+
+def test_failed_source_degrades_the_run_but_not_the_report(tmp_path: Path, samples_dir: Path) -> None:
+    cfg = tmp_path / "obskit.toml"
+    text = (samples_dir / "obskit.toml").read_text().replace('path = "', f'path = "{samples_dir}/')
+    text = text.replace(f'path = "{samples_dir}/requests.jsonl.gz"', 'path = "/nonexistent/requests.jsonl.gz"')
+    cfg.write_text(text)
+    res = run_report(cfg, out=tmp_path / "r")
+    assert res.status == "degraded"
+    summary = json.loads(res.summary.read_text())
+    assert summary["problems"][0]["source"] == "requests"
+    assert "/nonexistent/requests.jsonl.gz: file not found" in summary["problems"][0]["reason"]
+    page = res.html.read_text()
+    assert "Degraded run" in page and "file not found" in page
+
+
+def test_cli_exit_code_says_degraded(tmp_path: Path, samples_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text('[project]\nmodel = "m"\n[sources.requests]\npath = "missing.jsonl"\n')
+    r = subprocess.run([sys.executable, "-m", "obskit.cli", "report", "--config", str(cfg), "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 4, r.stderr
+    assert "(degraded)" in r.stdout
+    assert (tmp_path / "index.html").is_file()
