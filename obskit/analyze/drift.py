@@ -9,7 +9,7 @@ row per column with *two* verdicts:
     so the column-level result and the dataset-level share match an Evidently report.
 ``obskit_drifted`` (the obskit verdict)
     With large samples every p-value test rejects: 200k requests against a 200k-row
-    training set make a shift of 0.02 standard deviations "significant" (p < 1e-6) though
+    training set make a shift of 0.02 standard deviations "significant" (KS p ~ 1e-6) though
     no model notices it; and testing 50 columns at 5 % each flags 2.5 columns by chance
     alone. obskit therefore asks two more questions:
 
@@ -316,6 +316,9 @@ def _resolve_columns(
         kind = kinds.get(name) or infer_kind(reference.get_column(name))
         if kind is None:
             if explicit:
+                series = reference.get_column(name)
+                if series.null_count() == series.len():
+                    raise AnalysisError("no non-null values in the reference data", column=name)
                 dtype = reference.schema[name]
                 raise AnalysisError(
                     f"cannot infer a drift kind for dtype {dtype}; pass kinds={{...}}",
@@ -361,7 +364,7 @@ def _drift_rows(
 ) -> list[dict[str, Any]]:
     def one(name: str) -> dict[str, Any]:
         ref = get_reference(name)
-        cur = Sample(current.get_column(name), ref.kind, name)
+        cur = Sample(current.get_column(name), ref.kind, name, multithreaded=not parallel)
         if cur.n < max(min_rows, 1):
             if skip_small:
                 return {}
@@ -412,8 +415,10 @@ def _drift_rows(
     return rows
 
 
-def _reference_sample(reference: pl.DataFrame, name: str, kind: Kind) -> Sample:
-    sample = Sample(reference.get_column(name), kind, name)
+def _reference_sample(
+    reference: pl.DataFrame, name: str, kind: Kind, multithreaded: bool = True
+) -> Sample:
+    sample = Sample(reference.get_column(name), kind, name, multithreaded=multithreaded)
     if sample.n == 0:
         raise AnalysisError("no non-null values in the reference data", column=name)
     return sample
@@ -423,7 +428,7 @@ def _reference_samples(
     reference: pl.DataFrame, kinds: Mapping[str, Kind], parallel: bool
 ) -> dict[str, Sample]:
     def one(name: str) -> dict[str, Any]:
-        return {"s": _reference_sample(reference, name, kinds[name])}
+        return {"s": _reference_sample(reference, name, kinds[name], not parallel)}
 
     names = list(kinds)
     return {n: r["s"] for n, r in zip(names, _pmap(one, names, parallel), strict=True)}
@@ -522,11 +527,12 @@ def column_drift(
         raise AnalysisError("the current frame is empty")
     # Each reference column is cleaned and sorted inside its own task and dropped after
     # it, so peak memory grows with the number of worker threads, not of columns.
+    parallel = reference.height + current.height >= _PARALLEL_ROWS
     rows = _drift_rows(
         list(resolved),
-        lambda name: _reference_sample(reference, name, resolved[name]),
+        lambda name: _reference_sample(reference, name, resolved[name], not parallel),
         current,
-        parallel=reference.height + current.height >= _PARALLEL_ROWS,
+        parallel=parallel,
         method=method,
         threshold=threshold,
         fdr_alpha=fdr_alpha,
@@ -770,7 +776,8 @@ def drift_over_time(
     try:
         windowed = current.with_columns(pl.col(timestamp).dt.truncate(every).alias("__window"))
     except pl.exceptions.PolarsError as err:
-        raise AnalysisError(f"invalid window {every!r}: {err}", column=timestamp) from None
+        reason = str(err).strip().splitlines()[0]
+        raise AnalysisError(f"invalid window {every!r}: {reason}", column=timestamp) from None
     windowed = windowed.filter(pl.col("__window").is_not_null())
     parallel = reference.height >= _PARALLEL_ROWS
     ref_samples = _reference_samples(reference, resolved, parallel)

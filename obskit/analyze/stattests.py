@@ -97,6 +97,9 @@ class Sample:
         ``"categorical"``: nulls dropped (and NaN/+-inf for float values).
     name
         Column name, used in error messages.
+    multithreaded
+        Let polars sort with its thread pool (turn off when columns already run in
+        parallel threads: a single-threaded sort costs less CPU).
 
     Examples
     --------
@@ -106,7 +109,14 @@ class Sample:
     3
     """
 
-    def __init__(self, values: ArrayLike, kind: Kind, name: str | None = None) -> None:
+    def __init__(
+        self,
+        values: ArrayLike,
+        kind: Kind,
+        name: str | None = None,
+        *,
+        multithreaded: bool = True,
+    ) -> None:
         if kind not in KINDS:
             raise AnalysisError(
                 f"unknown column kind {kind!r}; expected one of {KINDS}", column=name
@@ -127,7 +137,8 @@ class Sample:
             finite = s.is_finite()
             if not finite.all():
                 s = s.filter(finite)
-            self.sorted: FloatArray = np.ascontiguousarray(s.sort().to_numpy(), dtype=np.float64)
+            ordered = s.sort(multithreaded=multithreaded).to_numpy()
+            self.sorted: FloatArray = np.ascontiguousarray(ordered, dtype=np.float64)
             self.n = int(self.sorted.size)
             self._series = None
         else:
