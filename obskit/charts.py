@@ -1,7 +1,7 @@
 """Altair charts from *aggregated* result frames, and their offline display.
 
 A chart never embeds raw rows: every function here takes a result frame (one row per
-window), so the page size does not grow with the data.
+window, per column, or per bin), so the page size does not grow with the data.
 
 :func:`show` displays a chart with two representations: the Vega-Lite mimetype (rendered
 natively by JupyterLab) and an HTML placeholder holding the spec as escaped JSON. The
@@ -13,15 +13,28 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import polars as pl
 
-__all__ = ["error_rate_chart", "latency_chart", "safe_json", "show", "spec_html", "traffic_chart"]
+__all__ = [
+    "distribution_chart",
+    "error_rate_chart",
+    "heatmap_chart",
+    "latency_chart",
+    "lines_chart",
+    "safe_json",
+    "show",
+    "spec_html",
+    "timeline_chart",
+    "traffic_chart",
+]
 
 WIDTH = 760
 HEIGHT = 200
+_TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def safe_json(obj: Any) -> str:
@@ -58,66 +71,156 @@ def show(chart: alt.TopLevelMixin) -> None:
     display({f"application/vnd.vegalite.v{major}+json": spec, "text/html": spec_html(chart)}, raw=True)
 
 
-def _frame(df: pl.DataFrame, cols: list[str]) -> alt.Data:
-    sub = df.select(cols).with_columns(pl.col("window_start").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return alt.Data(values=sub.to_dicts())
-
-
-def traffic_chart(stats: pl.DataFrame, *, title: str = "Requests per second") -> alt.Chart:
-    """Throughput per window (``rps``) from :func:`obskit.analyze.serving.window_stats`."""
-    return (
-        alt.Chart(_frame(stats, ["window_start", "rps", "requests"]), title=title)
-        .mark_area(opacity=0.35, line=True)
-        .encode(
-            x=alt.X("window_start:T", title=None),
-            y=alt.Y("rps:Q", title="requests/s"),
-            tooltip=[alt.Tooltip("window_start:T", format="%H:%M"), "requests:Q", alt.Tooltip("rps:Q", format=".2f")],
-        )
-        .properties(width=WIDTH, height=HEIGHT)
+def _values(df: pl.DataFrame) -> alt.Data:
+    """Chart data from a small frame: datetimes as ISO strings, NaN/inf as null."""
+    out = df.with_columns(
+        [pl.col(c).dt.strftime(_TIME_FMT) for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
+        + [pl.when(pl.col(c).is_finite()).then(pl.col(c)).otherwise(None).alias(c)
+           for c, t in df.schema.items() if t.is_float()]
     )
+    return alt.Data(values=out.to_dicts())
+
+
+def _rules(thresholds: Mapping[str, float] | None) -> list[alt.Chart]:
+    rules = []
+    for label, value in (thresholds or {}).items():
+        base = alt.Chart(alt.Data(values=[{"y": value, "label": label}]))
+        rules.append(base.mark_rule(strokeDash=[4, 4], color="#c0392b").encode(y="y:Q", tooltip=["label:N", "y:Q"]))
+    return rules
+
+
+def lines_chart(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    *,
+    x: str = "window_start",
+    title: str = "",
+    y_title: str = "",
+    y_format: str | None = None,
+    log: bool = False,
+    color_by: str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+) -> alt.TopLevelMixin:
+    """One line per column (or per value of ``color_by``) over time, with dashed thresholds.
+
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> f = pl.DataFrame({"window_start": [datetime(2026, 1, 1, tzinfo=UTC)], "p99_ms": [12.0]})
+    >>> lines_chart(f, ["p99_ms"], thresholds={"SLO": 100.0}).to_dict()["layer"][1]["mark"]["type"]
+    'rule'
+    """
+    cols = [c for c in columns if c in frame.columns]
+    keep = [x, *([color_by] if color_by else []), *cols]
+    sub = frame.select(keep)
+    if color_by is None:
+        sub = sub.unpivot(index=x, on=cols, variable_name="series", value_name="value")
+        series = "series"
+    else:
+        sub = sub.rename({cols[0]: "value"}) if cols else sub
+        series = color_by
+    axis = alt.Axis(format=y_format) if y_format else alt.Axis()
+    scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    tip_fmt = y_format or ".4~g"
+    line = (
+        alt.Chart(_values(sub), title=title)
+        .mark_line(interpolate="step-after" if not log else "linear")
+        .encode(
+            x=alt.X(f"{x}:T", title=None),
+            y=alt.Y("value:Q", title=y_title, axis=axis, scale=scale),
+            color=alt.Color(f"{series}:N", sort=list(cols) if color_by is None else "ascending", title=None),
+            tooltip=[alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M"), f"{series}:N",
+                     alt.Tooltip("value:Q", format=tip_fmt)],
+        )
+        .properties(width=width, height=height)
+    )
+    rules = _rules(thresholds)
+    if not rules:
+        return line
+    layered: alt.TopLevelMixin = alt.layer(line, *rules)
+    return layered
+
+
+def traffic_chart(stats: pl.DataFrame, *, title: str = "Requests per second") -> alt.TopLevelMixin:
+    """Throughput per window (``rps``) from :func:`obskit.analyze.serving.window_stats`."""
+    return lines_chart(stats, ["rps"], title=title, y_title="requests/s")
 
 
 def error_rate_chart(stats: pl.DataFrame, *, threshold: float | None = 0.01) -> alt.TopLevelMixin:
     """Error rate per window, with a dashed threshold line."""
-    base = (
-        alt.Chart(_frame(stats, ["window_start", "error_rate", "errors", "requests"]), title="Error rate")
-        .mark_line(color="#c0392b")
-        .encode(
-            x=alt.X("window_start:T", title=None),
-            y=alt.Y("error_rate:Q", title="errors / requests", axis=alt.Axis(format="%")),
-            tooltip=[alt.Tooltip("window_start:T", format="%H:%M"), alt.Tooltip("error_rate:Q", format=".2%"),
-                     "errors:Q", "requests:Q"],
-        )
-        .properties(width=WIDTH, height=HEIGHT)
-    )
-    if threshold is None:
-        return base
-    rule = alt.Chart(alt.Data(values=[{"y": threshold}])).mark_rule(strokeDash=[4, 4], color="#555").encode(y="y:Q")
-    layered: alt.TopLevelMixin = alt.layer(base, rule)
-    return layered
+    th = {f"{threshold:.0%} threshold": threshold} if threshold is not None else None
+    return lines_chart(stats, ["error_rate"], title="Error rate", y_title="errors / requests", y_format="%",
+                       thresholds=th)
 
 
 def latency_chart(
-    stats: pl.DataFrame, *, columns: tuple[str, ...] = ("p50_ms", "p95_ms", "p99_ms"), slo_ms: float | None = None
+    stats: pl.DataFrame, *, columns: Sequence[str] = ("p50_ms", "p95_ms", "p99_ms"), slo_ms: float | None = None,
+    title: str = "Latency percentiles (exact, from request logs)",
 ) -> alt.TopLevelMixin:
     """Latency percentiles per window (log scale), with the SLO as a dashed line."""
-    cols = [c for c in columns if c in stats.columns]
-    long = stats.select(["window_start", *cols]).unpivot(index="window_start", variable_name="percentile",
-                                                         value_name="ms")
-    data = alt.Data(values=long.with_columns(pl.col("window_start").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_dicts())
-    base = (
-        alt.Chart(data, title="Latency percentiles (exact, from request logs)")
-        .mark_line()
-        .encode(
-            x=alt.X("window_start:T", title=None),
-            y=alt.Y("ms:Q", title="ms", scale=alt.Scale(type="log")),
-            color=alt.Color("percentile:N", sort=list(cols)),
-            tooltip=[alt.Tooltip("window_start:T", format="%H:%M"), "percentile:N", alt.Tooltip("ms:Q", format=".1f")],
+    th = {"SLO": slo_ms} if slo_ms is not None else None
+    return lines_chart(stats, columns, title=title, y_title="ms", log=True, thresholds=th)
+
+
+def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "window_start",
+                   title: str = "One timeline", height: int = 90) -> alt.TopLevelMixin:
+    """Small multiples stacked on one shared time axis: ``{column: panel title}``.
+
+    Brushing the x axis of any panel zooms all of them (a shared interval selection).
+    """
+    brush = alt.selection_interval(encodings=["x"], bind="scales")
+    charts = []
+    for col, label in panels.items():
+        if col not in frame.columns:
+            continue
+        sub = frame.select(x, pl.col(col).alias("value"))
+        charts.append(
+            alt.Chart(_values(sub))
+            .mark_line(interpolate="step-after")
+            .encode(x=alt.X(f"{x}:T", title=None), y=alt.Y("value:Q", title=label, scale=alt.Scale(zero=False)),
+                    tooltip=[alt.Tooltip(f"{x}:T", format="%H:%M"), alt.Tooltip("value:Q", format=".4~g")])
+            .properties(width=WIDTH, height=height)
+            .add_params(brush)
         )
-        .properties(width=WIDTH, height=HEIGHT)
+    stacked: alt.TopLevelMixin = alt.vconcat(*charts, title=title).resolve_scale(x="shared")
+    return stacked
+
+
+def heatmap_chart(frame: pl.DataFrame, *, x: str = "window_start", y: str = "column", color: str = "statistic",
+                  flag: str | None = "obskit_drifted", title: str = "", color_title: str = "") -> alt.TopLevelMixin:
+    """Windows × items coloured by a value; flagged cells get a dark outline."""
+    keep = [c for c in (x, y, color, flag) if c and c in frame.columns]
+    base = alt.Chart(_values(frame.select(keep)), title=title).encode(
+        x=alt.X(f"{x}:T", title=None), y=alt.Y(f"{y}:N", title=None))
+    rect = base.mark_rect().encode(color=alt.Color(f"{color}:Q", title=color_title or color,
+                                                   scale=alt.Scale(scheme="orangered")),
+                                   tooltip=[alt.Tooltip(f"{x}:T", format="%H:%M"), f"{y}:N",
+                                            alt.Tooltip(f"{color}:Q", format=".4~g"),
+                                            *([f"{flag}:N"] if flag and flag in keep else [])])
+    if flag and flag in keep:
+        outline = base.mark_rect(fill=None, stroke="#222", strokeWidth=1.5).transform_filter(f"datum.{flag}")
+        out: alt.TopLevelMixin = alt.layer(rect, outline).properties(width=WIDTH, height=22 * frame[y].n_unique())
+        return out
+    return rect.properties(width=WIDTH, height=22 * frame[y].n_unique())
+
+
+def distribution_chart(frame: pl.DataFrame, *, title: str = "", x_title: str = "") -> alt.TopLevelMixin:
+    """Reference vs current shares per bin or category (from :func:`obskit.analyze.distributions`).
+
+    ``frame`` has ``bin`` (label), ``order``, ``reference`` and ``current`` share columns.
+    """
+    long = frame.unpivot(index=["bin", "order"], on=["reference", "current"], variable_name="set",
+                         value_name="share")
+    return (
+        alt.Chart(_values(long), title=title)
+        .mark_bar(opacity=0.55)
+        .encode(
+            x=alt.X("bin:N", sort=alt.EncodingSortField("order"), title=x_title),
+            y=alt.Y("share:Q", stack=None, axis=alt.Axis(format="%"), title="share"),
+            color=alt.Color("set:N", scale=alt.Scale(domain=["reference", "current"], range=["#7f8c8d", "#e67e22"]),
+                            title=None),
+            tooltip=["bin:N", "set:N", alt.Tooltip("share:Q", format=".2%")],
+        )
+        .properties(width=360, height=160)
     )
-    if slo_ms is None:
-        return base
-    rule = alt.Chart(alt.Data(values=[{"y": slo_ms}])).mark_rule(strokeDash=[4, 4], color="#c0392b").encode(y="y:Q")
-    layered: alt.TopLevelMixin = alt.layer(base, rule)
-    return layered
