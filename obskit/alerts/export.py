@@ -1,0 +1,178 @@
+"""Export rules to a Prometheus rule file (YAML), for the signals Prometheus has.
+
+Each exported rule becomes a **recording rule** for its signal (``obskit:<signal>:<window>``,
+shared by rules with the same signal, ``by`` and window) and an **alerting rule** comparing
+it to the threshold, with ``for``, ``keep_firing_for`` (only when set; Prometheus >= 2.42),
+``labels`` (``severity`` and the rule's labels) and ``annotations.summary`` translated
+from the obskit template into Go template syntax (:func:`obskit.alerts.templates.to_go_template`).
+
+The PromQL of each signal is in the registry (:mod:`obskit.alerts.signals`); it reads the
+Triton metrics (``nv_inference_request_success``/``_failure``, the
+``inference_request_duration_seconds`` histogram, ``nv_gpu_*``) with obskit's label names
+mapped to Triton's (``model_version`` -> ``version``, ``uuid`` -> ``gpu_uuid``). Rules whose
+signal has no PromQL (drift, confidence, corrections) or whose ``by`` has no Prometheus
+label are skipped; the reasons are listed in :attr:`PrometheusExport.skipped` and as
+comments at the top of the file.
+
+The YAML is written by hand: every string is a JSON-style double-quoted scalar, which YAML
+reads verbatim, so no quoting rule of YAML can bite.
+
+Examples
+--------
+>>> from obskit.alerts.rules import parse_rules
+>>> rules = parse_rules([{"name": "errors", "signal": "error_rate", "comparison": ">", "threshold": 0.01,
+...                       "window": "5m", "for": "1m", "by": ["model_version"],
+...                       "summary": "error rate {value:.2%} on {model_version}"}])
+>>> text = to_prometheus_rules(rules)
+>>> 'record: "obskit:error_rate:by_version:5m"' in text, "sum by (version) (rate(nv_inference_request_failure" in text
+(True, True)
+>>> print("      - alert:" + text.split("      - alert:")[1], end="")
+      - alert: "errors"
+        expr: "obskit:error_rate:by_version:5m > 0.01"
+        for: "1m"
+        labels:
+          severity: "ticket"
+        annotations:
+          summary: "error rate {{ $value | humanizePercentage }} on {{ $labels.version }}"
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from obskit.alerts.rules import Rule, format_duration
+from obskit.alerts.signals import SIGNALS, Signal
+from obskit.alerts.templates import to_go_template
+from obskit.timeutil import parse_duration
+
+__all__ = ["PrometheusExport", "prometheus_export", "to_prometheus_rules"]
+
+_DEFAULT_WINDOW = timedelta(minutes=5)
+_GO_OPEN = '{{ "{{" }}'
+
+
+@dataclass(frozen=True)
+class PrometheusExport:
+    """A rule file and what went into it."""
+
+    yaml: str
+    exported: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def _q(text: str) -> str:
+    """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _num(x: float) -> str:
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _record_name(rule: Rule, prom_by: Sequence[str], window: str) -> str:
+    parts = ["obskit", rule.signal]
+    if prom_by:
+        parts.append("by_" + "_".join(prom_by))
+    if rule.objective is not None:
+        parts.append("slo" + re.sub(r"[^0-9]", "_", f"{rule.objective * 100:g}"))
+    parts.append(window)
+    return ":".join(parts)
+
+
+def prometheus_export(
+    rules: Sequence[Rule],
+    *,
+    group: str = "obskit",
+    interval: str = "1m",
+    registry: Mapping[str, Signal] | None = None,
+) -> PrometheusExport:
+    """The rule file for ``rules``, with the lists of exported and skipped rules."""
+    reg = SIGNALS if registry is None else registry
+    parse_duration(interval)
+    records: dict[str, str] = {}
+    alerts: list[list[str]] = []
+    exported: list[str] = []
+    skipped: list[dict[str, str]] = []
+    for rule in rules:
+        sig = reg.get(rule.signal)
+        if sig is None or sig.promql is None:
+            skipped.append({"rule": rule.name, "reason": f"signal {rule.signal!r} has no PromQL equivalent"})
+            continue
+        series = [*sig.labels, *rule.by]
+        unmapped = [b for b in series if b not in sig.prom_labels]
+        if unmapped:
+            skipped.append({"rule": rule.name,
+                            "reason": f"label {unmapped[0]!r} has no Prometheus equivalent for {rule.signal!r} "
+                                      f"(mapped: {', '.join(sig.prom_labels) or 'none'})"})
+            continue
+        prom_by = [sig.prom_labels[b] for b in series]
+        window = format_duration(rule.window or _DEFAULT_WINDOW)
+        budget = _num(round(1 - rule.objective, 12)) if rule.objective is not None else "1"
+        expr = sig.promql.format(by=", ".join(prom_by), by_le=", ".join(["le", *prom_by]), window=window,
+                                 budget=budget).replace(" by () ", " ")
+        record = _record_name(rule, prom_by, window)
+        records.setdefault(record, expr)
+        constants: dict[str, object] = {
+            "threshold": rule.threshold, "rule": rule.name, "signal": rule.signal,
+            "severity": rule.severity, "window": window, "for": rule.for_text, "duration": rule.for_text,
+            "start": "", "end": "", **rule.labels,
+        }
+        summary = to_go_template(
+            rule.summary,
+            label_map={b: sig.prom_labels[b] for b in series},
+            constants=constants,
+        )
+        lines = [
+            f"      - alert: {_q(rule.name)}",
+            f"        expr: {_q(f'{record} {rule.comparison} {_num(rule.threshold)}')}",
+        ]
+        if rule.for_ > timedelta(0):
+            lines.append(f"        for: {_q(rule.for_text)}")
+        if rule.keep_firing_for > timedelta(0):
+            lines.append(f"        keep_firing_for: {_q(rule.keep_firing_for_text)}")
+        lines.append("        labels:")
+        for k, v in {"severity": rule.severity, **rule.labels}.items():
+            # Prometheus expands templates in label values too.
+            lines.append(f"          {k}: {_q(v.replace('{{', _GO_OPEN))}")
+        lines.append("        annotations:")
+        lines.append(f"          summary: {_q(summary)}")
+        alerts.append(lines)
+        exported.append(rule.name)
+
+    out = [f"# Prometheus rules generated by obskit: {len(exported)} of {len(rules)} alert rules exported."]
+    if skipped:
+        out.append("# Skipped:")
+        out.extend(f"#   {s['rule']}: {s['reason']}".replace("\n", " ") for s in skipped)
+    out += ["groups:", f"  - name: {_q(group)}", f"    interval: {_q(interval)}"]
+    if not records and not alerts:
+        out.append("    rules: []")
+    else:
+        out.append("    rules:")
+        for name, expr in records.items():
+            out += [f"      - record: {_q(name)}", f"        expr: {_q(expr)}"]
+        for lines in alerts:
+            out += lines
+    return PrometheusExport("\n".join(out) + "\n", exported, skipped)
+
+
+def to_prometheus_rules(
+    rules: Sequence[Rule],
+    *,
+    group: str = "obskit",
+    interval: str = "1m",
+    registry: Mapping[str, Signal] | None = None,
+) -> str:
+    """The rules as a Prometheus rule file (YAML text) for ``promtool check rules``.
+
+    Skipped rules are listed in comments at the top; use :func:`prometheus_export` to get
+    them as data.
+    """
+    return prometheus_export(rules, group=group, interval=interval, registry=registry).yaml

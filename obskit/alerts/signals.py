@@ -1,0 +1,258 @@
+"""The signal registry: what an alert rule's ``signal`` names, and where its values come from.
+
+A signal is **a column of a result frame**. The alert engine does not compute analyses; it
+is given frames that were already computed (``evaluate(rules, frames)``), keyed by *frame
+kind*, and each signal says which frame kind it reads, which column, how rows are combined
+and which labels it carries:
+
+=========================  ==================  =========================================  ==========
+signal                     frame kind          value                                      PromQL
+=========================  ==================  =========================================  ==========
+``error_rate``             ``window_stats``    ``errors / requests`` (0..1)               yes
+``burn_rate``              ``window_stats``    ``error_rate / (1 - objective)``           yes
+``request_rate``           ``window_stats``    ``rps`` (requests/s)                       yes
+``latency_p50_ms`` ...     ``window_stats``    ``p50_ms``, ``p90_ms``, ``p95_ms``,        yes
+``latency_p99_ms``                             ``p99_ms`` (request-weighted when rolled)
+``drift_statistic``        ``drift_over_time`` ``statistic``, per ``feature``             no
+``kl_divergence``          ``drift_over_time`` ``statistic`` where ``method == "kl_div"``  no
+``confident_rate``         ``confidence``      ``confident / ok`` (0..1)                  no
+``correction_rate``        ``confidence``      ``corrected / confident`` (0..1)           no
+``gpu_memory_used_share``  ``gpu``             ``memory_used_mib / memory_total_mib``     yes
+``gpu_utilization_pct``    ``gpu``             ``utilization_pct`` (0..100)               yes
+=========================  ==================  =========================================  ==========
+
+Frame kinds:
+
+``window_stats``
+    :func:`obskit.analyze.serving.window_stats` (``window_start``, optional ``by``
+    columns such as ``model_version``, ``requests``, ``errors``, ``rps``, ``pXX_ms``).
+    Compute it with ``every`` no longer than the rules' windows (``"1m"`` is a good
+    default) and with ``by`` covering the rules' ``by`` columns.
+``drift_over_time``
+    :func:`obskit.analyze.drift.drift_over_time` (``window_start``, ``column`` -> label
+    ``feature``, ``method``, ``statistic``). ``kl_divergence`` needs it computed with
+    ``method="kl_div"``.
+``confidence``
+    :func:`confidence_windows` below (``window_start``, ``ok``, ``confident``,
+    ``corrected`` counts and their rates).
+``gpu``
+    The canonical ``gpu`` frame (``timestamp``, ``gpu``, ``uuid``, ``memory_used_mib``,
+    ``memory_total_mib``, ``utilization_pct``), raw samples: no pre-aggregation needed.
+
+How values are combined (``agg``), both across the rows of one evaluation time that fall
+into the same series (e.g. versions summed away when ``by`` is empty) and across the
+rows inside a rule's ``window``: ``ratio`` sums the numerator and denominator columns and
+divides (exact for rates); ``mean`` averages, weighted by ``weight`` when set;
+``max``/``min`` take the extreme. Quantiles cannot be merged exactly: a ``p99`` rolled
+over several windows (or summed over versions) is the request-weighted mean of the
+windows' p99, a smoothed estimate. The worst single window is too noisy at low traffic
+(one slow request decides a 1-minute p99), and the mean stays close to the true p99 when
+traffic is steady. For the exact value compute ``window_stats`` with ``every`` equal to
+the rule's window.
+
+A frame given under the *signal's own name* (``frames["error_rate"]``) is used as is:
+``window_start``, label columns and a ``value`` column. Custom signals can be added by
+passing a registry (a mapping name -> :class:`Signal`) to ``parse_rules`` and
+``evaluate``; :func:`with_signals` builds one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from obskit.errors import AnalysisError
+
+__all__ = ["SIGNALS", "Signal", "confidence_windows", "known_signals", "with_signals"]
+
+Agg = Literal["ratio", "mean", "max", "min", "last"]
+
+_TRITON = {"model": "model", "model_version": "version"}
+
+_ERRORS = "sum by ({by}) (rate(nv_inference_request_failure[{window}]))"
+_TOTAL = (
+    "(sum by ({by}) (rate(nv_inference_request_success[{window}]))"
+    " + sum by ({by}) (rate(nv_inference_request_failure[{window}])))"
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """How to read one signal from a result frame, and its PromQL equivalent if any.
+
+    Attributes
+    ----------
+    name
+        Registry key, used in rules as ``signal = "<name>"``.
+    frame
+        Frame kind, the key of the frame in ``evaluate(frames=...)``.
+    column
+        Value column (reported in messages; used directly by ``mean``/``max``/...).
+    description
+        One line, with the unit.
+    agg
+        ``ratio``, ``mean``, ``max``, ``min`` or ``last`` (see the module doc).
+    numerator, denominator
+        Columns summed by ``ratio``. When the frame lacks them, ``column`` is averaged.
+    time
+        Time column of the frame.
+    labels
+        Labels every series of this signal carries (after ``rename``), e.g. ``feature``.
+    rename
+        Frame column -> label name (``{"column": "feature"}``).
+    where
+        Equality filters applied to the frame first (``{"method": "kl_div"}``).
+    burn
+        The value is divided by the error budget ``1 - objective`` of the rule.
+    weight
+        With ``agg="mean"``: a column to weight the mean by (``requests``), when the frame
+        has it.
+    promql
+        PromQL for the value, with ``{by}`` (comma-separated Prometheus label names, may be
+        empty), ``{by_le}`` (the same with ``le`` first) and ``{window}``; ``None`` when
+        Prometheus has no such metric.
+    prom_labels
+        obskit label column -> Prometheus label name, for ``by`` and templates.
+    """
+
+    name: str
+    frame: str
+    column: str
+    description: str
+    agg: Agg = "mean"
+    numerator: str | None = None
+    denominator: str | None = None
+    time: str = "window_start"
+    labels: tuple[str, ...] = ()
+    rename: Mapping[str, str] = field(default_factory=dict)
+    where: Mapping[str, str] = field(default_factory=dict)
+    burn: bool = False
+    weight: str | None = None
+    promql: str | None = None
+    prom_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def _latency(q: str) -> Signal:
+    return Signal(
+        f"latency_p{q}_ms", "window_stats", f"p{q}_ms",
+        f"p{q} request latency (ms); rolled: request-weighted mean of the windows' p{q}",
+        agg="mean", weight="requests",
+        promql=(f"1000 * histogram_quantile(0.{q}, sum by ({{by_le}}) "
+                "(rate(inference_request_duration_seconds_bucket[{window}])))"),
+        prom_labels=_TRITON,
+    )
+
+
+_ALL: tuple[Signal, ...] = (
+    Signal("error_rate", "window_stats", "error_rate", "share of failed requests (0..1)", agg="ratio",
+           numerator="errors", denominator="requests", promql=f"{_ERRORS} / {_TOTAL}", prom_labels=_TRITON),
+    Signal("burn_rate", "window_stats", "error_rate",
+           "error-budget burn rate: error_rate / (1 - objective); 1 spends the budget exactly",
+           agg="ratio", numerator="errors", denominator="requests", burn=True,
+           promql=f"({_ERRORS} / {_TOTAL}) / {{budget}}", prom_labels=_TRITON),
+    Signal("request_rate", "window_stats", "rps", "requests per second", agg="mean",
+           promql=_TOTAL, prom_labels=_TRITON),
+    _latency("50"), _latency("90"), _latency("95"), _latency("99"),
+    Signal("drift_statistic", "drift_over_time", "statistic",
+           "drift test statistic per feature (the test's own scale)", agg="max",
+           labels=("feature",), rename={"column": "feature"}),
+    Signal("kl_divergence", "drift_over_time", "statistic", "KL divergence per feature (nats), method kl_div",
+           agg="max", labels=("feature",), rename={"column": "feature"}, where={"method": "kl_div"}),
+    Signal("confident_rate", "confidence", "confident_rate",
+           "share of successful predictions at or above the confidence threshold (0..1)",
+           agg="ratio", numerator="confident", denominator="ok"),
+    Signal("correction_rate", "confidence", "correction_rate",
+           "share of confident predictions that users corrected (0..1)",
+           agg="ratio", numerator="corrected", denominator="confident"),
+    Signal("gpu_memory_used_share", "gpu", "memory_used_mib", "GPU memory used / total (0..1)", agg="ratio",
+           numerator="memory_used_mib", denominator="memory_total_mib", time="timestamp",
+           promql=("sum by ({by}) (avg_over_time(nv_gpu_memory_used_bytes[{window}]))"
+                   " / sum by ({by}) (avg_over_time(nv_gpu_memory_total_bytes[{window}]))"),
+           prom_labels={"uuid": "gpu_uuid"}),
+    Signal("gpu_utilization_pct", "gpu", "utilization_pct", "GPU utilization (%)", agg="mean", time="timestamp",
+           promql="100 * avg by ({by}) (avg_over_time(nv_gpu_utilization[{window}]))",
+           prom_labels={"uuid": "gpu_uuid"}),
+)
+
+#: The built-in registry: signal name -> :class:`Signal`.
+SIGNALS: Mapping[str, Signal] = {s.name: s for s in _ALL}
+
+
+def known_signals(registry: Mapping[str, Signal] | None = None) -> str:
+    """The registry's names, comma-separated, for error messages."""
+    return ", ".join(sorted(SIGNALS if registry is None else registry))
+
+
+def with_signals(*extra: Signal, base: Mapping[str, Signal] | None = None) -> dict[str, Signal]:
+    """A registry: ``base`` (default :data:`SIGNALS`) plus/overridden by ``extra``."""
+    out = dict(SIGNALS if base is None else base)
+    out.update({s.name: s for s in extra})
+    return out
+
+
+def confidence_windows(
+    requests: pl.DataFrame | pl.LazyFrame,
+    *,
+    every: str = "1h",
+    by: Sequence[str] = (),
+    threshold: float = 0.8,
+) -> pl.DataFrame:
+    """The ``confidence`` frame: confident and corrected predictions per window.
+
+    Parameters
+    ----------
+    requests
+        A ``requests`` frame with ``confidence`` (and ``corrected_label`` for corrections:
+        feedback attached with :func:`obskit.load.logs.attach_feedback`).
+    every
+        Window length; windows start on multiples of it.
+    by
+        Extra grouping columns (``model_version``...).
+    threshold
+        A prediction with ``confidence >= threshold`` is *confident*
+        (``[business] confidence_threshold``).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``window_start``, ``by`` columns, ``ok`` (successful requests), ``confident``,
+        ``corrected`` (confident and later corrected), ``confident_rate`` =
+        confident/ok, ``correction_rate`` = corrected/confident (null when 0/0).
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> df = pl.DataFrame({"timestamp": [datetime(2026, 1, 1, tzinfo=UTC)] * 4, "status": ["ok"] * 4,
+    ...                    "confidence": [0.9, 0.95, 0.5, 0.99], "corrected_label": [None, "x", None, None]})
+    >>> confidence_windows(df).select("ok", "confident", "corrected").row(0)
+    (4, 3, 1)
+    """
+    from obskit.timeutil import polars_every
+
+    lf = requests.lazy()
+    names = lf.collect_schema().names()
+    missing = {"timestamp", "status", "confidence"} - set(names)
+    if missing:
+        raise AnalysisError(f"requests frame lacks {sorted(missing)}")
+    ok = pl.col("status").cast(pl.String) == "ok"
+    confident = ok & (pl.col("confidence") >= threshold)
+    corrected = (confident & pl.col("corrected_label").is_not_null()) if "corrected_label" in names else pl.lit(False)
+    out = (
+        lf.with_columns(pl.col("timestamp").dt.truncate(polars_every(every)).alias("window_start"))
+        .group_by(["window_start", *by])
+        .agg(
+            ok.sum().cast(pl.Int64).alias("ok"),
+            confident.sum().cast(pl.Int64).alias("confident"),
+            corrected.sum().cast(pl.Int64).alias("corrected"),
+        )
+        .with_columns(
+            pl.when(pl.col("ok") > 0).then(pl.col("confident") / pl.col("ok")).alias("confident_rate"),
+            pl.when(pl.col("confident") > 0).then(pl.col("corrected") / pl.col("confident")).alias("correction_rate"),
+        )
+        .sort(["window_start", *by])
+        .collect()
+    )
+    return out
