@@ -1,0 +1,162 @@
+"""One timeline: serving, GPU, business and drift signals aligned on the same windows.
+
+The frame behind a stacked chart: one row per window from the first to the last window
+of the requests (windows without requests are kept, with null values, so gaps show), and
+one column per signal.
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, UTC
+>>> r = pl.DataFrame({"timestamp": [datetime(2026, 1, 1, 0, m, tzinfo=UTC) for m in (0, 0, 10)],
+...                   "latency_ms": [10.0, 20.0, 30.0], "status": ["ok", "error", "ok"],
+...                   "confidence": [0.9, None, 0.5]})
+>>> one_timeline(r, every="5m").select("requests", "error_rate", "confident_rate").rows()
+[(2, 0.5, 1.0), (0, None, None), (1, 0.0, 0.0)]
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from obskit.analyze._frames import every_us, require, window_expr
+from obskit.analyze.serving import quantile_column
+from obskit.errors import AnalysisError
+
+__all__ = ["one_timeline"]
+
+
+def one_timeline(
+    requests: pl.DataFrame | pl.LazyFrame,
+    gpu: pl.DataFrame | None = None,
+    drift: pl.DataFrame | None = None,
+    every: str = "5m",
+    *,
+    quantile: float = 0.99,
+    confidence_threshold: float = 0.8,
+    drift_column: str | None = None,
+) -> pl.DataFrame:
+    """Per-window rps, error rate, latency quantile, GPU, confidence, corrections and drift.
+
+    Parameters
+    ----------
+    requests
+        A ``requests`` frame (``timestamp``, ``latency_ms``, ``status``; ``confidence`` and
+        ``corrected_label`` when present).
+    gpu
+        A ``gpu`` frame; adds ``gpu_util_pct`` and ``gpu_memory_share`` (means over GPUs
+        and samples of the window).
+    drift
+        A drift-over-time frame (``window_start``, ``column``, ``statistic``, optionally
+        ``drifted``), e.g. from :func:`obskit.analyze.drift.drift_over_time`, at any window
+        length: each timeline window takes the latest drift window that started at or
+        before it. Adds ``drift_statistic`` (of ``drift_column``, or the largest over all
+        columns) and ``drifted_columns``.
+    every
+        Window length.
+    quantile
+        Latency quantile of the ``pXX_ms`` column (exact, linear interpolation).
+    confidence_threshold
+        Threshold of the confident rate and of the correction rate's denominator.
+    drift_column
+        The drift frame's column to report; default the maximum over columns.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``window_start``, ``requests``, ``rps``, ``error_rate``, ``pXX_ms``,
+        ``confident_rate``, ``correction_rate`` (corrected confident / confident), then
+        the GPU and drift columns when those frames are given.
+    """
+    lf = requests.lazy()
+    require(lf, ["timestamp", "latency_ms", "status"], "one_timeline")
+    names = lf.collect_schema().names()
+    step = every_us(every)
+    ok = pl.col("status").cast(pl.String) == "ok"
+    confident = ok & (pl.col("confidence") >= confidence_threshold) if "confidence" in names else pl.lit(False)
+    answered = ok & pl.col("confidence").is_not_null() if "confidence" in names else pl.lit(False)
+    fixed = confident & pl.col("corrected_label").is_not_null() if "corrected_label" in names else pl.lit(False)
+    qcol = quantile_column(quantile)
+    stats = (
+        lf.select(
+            window_expr(every),
+            pl.col("latency_ms"),
+            (~ok).alias("_err"),
+            answered.alias("_ans"),
+            confident.alias("_conf"),
+            fixed.alias("_fix"),
+        )
+        .group_by("window_start")
+        .agg(
+            pl.len().cast(pl.Int64).alias("requests"),
+            pl.col("_err").mean().alias("error_rate"),
+            pl.col("latency_ms").quantile(quantile, interpolation="linear").alias(qcol),
+            pl.col("_ans").sum().alias("_ans"),
+            pl.col("_conf").sum().alias("_conf"),
+            pl.col("_fix").sum().alias("_fix"),
+        )
+        .collect()
+    )
+    if stats.is_empty():
+        raise AnalysisError("one_timeline: no requests")
+    first, last = stats.get_column("window_start").min(), stats.get_column("window_start").max()
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    grid = pl.DataFrame(
+        {
+            "window_start": pl.datetime_range(
+                first,
+                last,
+                interval=f"{step}us",
+                eager=True,
+            )
+        }
+    ).with_columns(pl.col("window_start").cast(stats.schema["window_start"]))
+    out = grid.join(stats, on="window_start", how="left").with_columns(
+        pl.col("requests").fill_null(0),
+        (pl.col("requests").fill_null(0) / (step / 1e6)).alias("rps"),
+        pl.when(pl.col("_ans") > 0).then(pl.col("_conf") / pl.col("_ans")).alias("confident_rate"),
+        pl.when(pl.col("_conf") > 0).then(pl.col("_fix") / pl.col("_conf")).alias("correction_rate"),
+    )
+    if "confidence" not in names:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("confident_rate"))
+    if "corrected_label" not in names:
+        out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("correction_rate"))
+    cols = ["window_start", "requests", "rps", "error_rate", qcol, "confident_rate", "correction_rate"]
+    out = out.select(cols)
+    if gpu is not None:
+        require(gpu, ["timestamp", "utilization_pct", "memory_used_mib", "memory_total_mib"], "one_timeline gpu")
+        g = (
+            gpu.select(
+                window_expr(every),
+                pl.col("utilization_pct"),
+                (pl.col("memory_used_mib") / pl.col("memory_total_mib")).alias("_mem"),
+            )
+            .group_by("window_start")
+            .agg(
+                pl.col("utilization_pct").mean().alias("gpu_util_pct"),
+                pl.col("_mem").mean().alias("gpu_memory_share"),
+            )
+        )
+        out = out.join(g, on="window_start", how="left")
+    if drift is not None:
+        require(drift, ["window_start", "statistic"], "one_timeline drift")
+        d = drift
+        if drift_column is not None:
+            require(drift, ["column"], "one_timeline drift")
+            d = d.filter(pl.col("column") == drift_column)
+        has_flag = "drifted" in d.columns
+        dd = (
+            d.group_by("window_start")
+            .agg(
+                pl.col("statistic").max().alias("drift_statistic"),
+                (pl.col("drifted").fill_null(False).sum() if has_flag else pl.lit(None)).cast(pl.Int64).alias(
+                    "drifted_columns"
+                ),
+            )
+            .with_columns(pl.col("window_start").cast(out.schema["window_start"]))
+            .sort("window_start")
+        )
+        out = out.sort("window_start").join_asof(dd, on="window_start", strategy="backward")
+    return out.sort("window_start")
