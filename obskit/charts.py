@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import polars as pl
+
+from obskit.errors import AnalysisError
 
 __all__ = [
     "distribution_chart",
@@ -48,7 +51,9 @@ def safe_json(obj: Any) -> str:
 
 
 def _to_dict(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    spec: dict[str, Any] = chart.to_dict()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter")
+        spec: dict[str, Any] = chart.to_dict()
     return spec
 
 
@@ -111,7 +116,10 @@ def lines_chart(
     >>> lines_chart(f, ["p99_ms"], thresholds={"SLO": 100.0}).to_dict()["layer"][1]["mark"]["type"]
     'rule'
     """
-    cols = [c for c in columns if c in frame.columns]
+    missing = [c for c in (x, *columns, *([color_by] if color_by else [])) if c not in frame.columns]
+    if missing:
+        raise AnalysisError(f"chart needs columns {missing}; the frame has {frame.columns}")
+    cols = list(columns)
     keep = [x, *([color_by] if color_by else []), *cols]
     sub = frame.select(keep)
     if color_by is None:
@@ -171,9 +179,10 @@ def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "
     """
     brush = alt.selection_interval(encodings=["x"], bind="scales")
     charts = []
+    missing = [c for c in (x, *panels) if c not in frame.columns]
+    if missing:
+        raise AnalysisError(f"timeline needs columns {missing}; the frame has {frame.columns}")
     for col, label in panels.items():
-        if col not in frame.columns:
-            continue
         sub = frame.select(x, pl.col(col).alias("value"))
         charts.append(
             alt.Chart(_values(sub))
@@ -183,7 +192,11 @@ def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "
             .properties(width=WIDTH, height=height)
             .add_params(brush)
         )
-    stacked: alt.TopLevelMixin = alt.vconcat(*charts, title=title).resolve_scale(x="shared")
+    with warnings.catch_warnings():
+        # one zoom shared by all panels is what we want; altair notes that it deduplicates it
+        warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter")
+        stacked: alt.TopLevelMixin = alt.vconcat(*charts, title=title).resolve_scale(x="shared")
+        stacked.to_dict()
     return stacked
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obskit.alerts.rules import Rule, parse_rules
 from obskit.errors import ConfigError
 
 __all__ = [
@@ -114,6 +115,7 @@ class Config:
     slo: SloConfig
     business: BusinessConfig
     report: ReportConfig
+    alerts: tuple[Rule, ...] = ()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
@@ -278,5 +280,6 @@ def load_config(path: str | Path) -> Config:
         slo=slo,
         business=business,
         report=report,
+        alerts=tuple(parse_rules(raw.get("alerts") or [], path=p)),
         raw=raw,
     )

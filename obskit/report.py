@@ -203,6 +203,10 @@ def run_report(
         summary.update({"notebook": notebook, "html": html_path.name,
                         "generated_at": resources["obskit"]["generated_at"]})
         atomic_write_text(final_summary, json.dumps(summary, indent=2) + "\n")
+        alerts_src = work / "alerts.json"
+        if alerts_src.is_file():
+            name = "alerts.json" if notebook == "health_report" else f"{_short(notebook)}.alerts.json"
+            atomic_write_text(dest / name, alerts_src.read_text(encoding="utf-8"))
         from obskit.history import write_index
 
         write_index(out_root, title=f"{cfg.project.name}: reports")

@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,6 +29,9 @@ from obskit.config import Config, load_config
 from obskit.errors import ObskitError
 from obskit.load._quarantine import Quarantine
 from obskit.timeutil import parse_time
+
+if TYPE_CHECKING:
+    from obskit.alerts import AlertRun
 
 __all__ = ["Problem", "Session"]
 
@@ -53,6 +56,7 @@ class Session:
     problems: list[Problem] = field(default_factory=list)
     quarantine: Quarantine = field(default_factory=Quarantine)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict, repr=False)
+    _runs: dict[str, AlertRun | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
@@ -129,6 +133,65 @@ class Session:
 
         return self._load("reference", load)
 
+    @property
+    def gpu(self) -> pl.DataFrame | None:
+        """The ``gpu`` frame of the period (nvidia-smi log, else DCGM scrape), or None."""
+        src = self.config.gpu
+        if src.nvidia_smi is None and src.dcgm is None:
+            return None
+
+        def load() -> pl.DataFrame:
+            if src.nvidia_smi is not None:
+                from obskit.load.gpu import load_nvidia_smi
+
+                df = load_nvidia_smi(src.nvidia_smi, timezone=src.timezone, quarantine=self.quarantine)
+            else:
+                from obskit.load.gpu_metrics import gpu_from_metrics
+                from obskit.load.prometheus_text import load_prometheus_text
+
+                assert src.dcgm is not None
+                df = gpu_from_metrics(load_prometheus_text(src.dcgm, quarantine=self.quarantine))
+            return self._period(df)
+
+        return self._load("gpu", load)
+
+    @property
+    def metrics(self) -> pl.DataFrame | None:
+        """Prometheus samples of the period (saved query_range responses and scrapes), or None."""
+        src = self.config.prometheus
+        if not src.query_range and src.scrapes is None:
+            return None
+
+        def load() -> pl.DataFrame:
+            from obskit.load.prometheus_api import load_prometheus_json
+            from obskit.load.prometheus_text import load_prometheus_text
+
+            frames = [load_prometheus_json(p, quarantine=self.quarantine) for p in src.query_range]
+            if src.scrapes is not None:
+                frames.append(load_prometheus_text(src.scrapes, quarantine=self.quarantine))
+            return self._period(pl.concat(frames, how="diagonal_relaxed"))
+
+        return self._load("metrics", load)
+
+    def alerts(self) -> AlertRun | None:
+        """The config's alert rules backtested over the period (None without requests)."""
+        if "_alerts" not in self._runs:
+            from obskit.alerts import evaluate
+            from obskit.alerts.inputs import signal_frames
+
+            requests = self.requests
+            if requests is None:
+                self._runs["_alerts"] = None
+            else:
+                frames = signal_frames(
+                    requests, reference=self.reference, gpu=self.gpu, features=self.config.features.all,
+                    confidence_threshold=self.config.business.confidence_threshold,
+                    slo_ms=self.config.slo.latency_ms,
+                )
+                self._runs["_alerts"] = evaluate(self.config.alerts, frames, start=self.start,
+                                                 end=None if self.end is None else self.end)
+        return self._runs["_alerts"]
+
     # ------------------------------------------------------------------ summary
     @property
     def period_label(self) -> str:
@@ -180,8 +243,14 @@ class Session:
             "status": self.status,
             "problems": [{"source": p.source, "reason": p.reason} for p in self.problems],
             "rejected_records": self.quarantine.count,
-            "figures": figures,
+            "figures": dict(figures),
         }
+        run = self._runs.get("_alerts")
+        if run is not None:
+            from obskit.alerts import alerts_json
+
+            body["figures"]["alerts_fired"] = run.fired.height
+            atomic_write_text(out / "alerts.json", json.dumps(alerts_json(run), indent=2, default=str) + "\n")
         path = out / "summary.json"
         atomic_write_text(path, json.dumps(body, indent=2, default=str) + "\n")
         return path

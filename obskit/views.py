@@ -59,3 +59,54 @@ def note(text: str, *, kind: str = "info") -> str:
     colors = {"info": "#eef4fb", "warning": "#fff6e0", "error": "#fdecea"}
     bg = colors.get(kind, colors["info"])
     return f"<div style='background:{bg};padding:8px 12px;border-radius:4px'>{html.escape(text)}</div>"
+
+
+def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, max_rows: int = 50,
+               caption: str = "") -> str:
+    """A small frame as an escaped HTML table; ``formats`` maps column -> ``str.format`` spec.
+
+    >>> import polars as pl
+    >>> table_html(pl.DataFrame({"a": ["<b>"], "x": [0.123]}), formats={"x": "{:.1%}"})
+    "<table class='obskit-table'><thead><tr><th>a</th><th>x</th></tr></thead><tbody><tr><td>&lt;b&gt;</td><td>12.3%</td></tr></tbody></table>"
+    """
+    fmts = formats or {}
+
+    def cell(col: str, v: Any) -> str:
+        if v is None:
+            return "–"
+        if col in fmts:
+            try:
+                return html.escape(fmts[col].format(v))
+            except (ValueError, TypeError):
+                return html.escape(str(v))
+        if isinstance(v, float):
+            return html.escape(f"{v:.4g}")
+        if hasattr(v, "strftime"):
+            return html.escape(v.strftime("%Y-%m-%d %H:%M"))
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(c, v)}</td>" for c, v in zip(frame.columns, row, strict=True)) + "</tr>"
+        for row in frame.head(max_rows).iter_rows()
+    )
+    more = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    extra = f"<p>… {frame.height - max_rows} more rows</p>" if frame.height > max_rows else ""
+    return f"<table class='obskit-table'>{more}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{extra}"
+
+
+def alerts_html(run: Any) -> str:
+    """What fired, when, how bad — the alert summary at the top of a report."""
+    if run is None:
+        return note("Alerts were not evaluated: the request logs could not be loaded.", kind="warning")
+    fired = run.fired
+    n_rules = len(run.rules)
+    skipped = "".join(f"<li>{html.escape(s['rule'])}: {html.escape(s['reason'])}</li>" for s in run.skipped)
+    skipped_html = f"<p>Not evaluated:</p><ul>{skipped}</ul>" if skipped else ""
+    if fired.height == 0:
+        return note(f"No alert fired in this period ({n_rules} rules backtested).") + skipped_html
+    rows = fired.sort("firing_at").select(
+        "severity", "rule", "labels", "firing_at", "resolved_at", "peak_value", "summary")
+    rows = rows.with_columns(pl.col("resolved_at").cast(pl.String).fill_null("still firing"))
+    head = note(f"{fired.height} alert(s) fired in this period ({n_rules} rules backtested).", kind="error")
+    return head + table_html(rows, formats={"peak_value": "{:.4g}"}) + skipped_html

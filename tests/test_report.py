@@ -31,6 +31,21 @@ def test_summary_has_the_key_figures(report: Path) -> None:
     figures = summary["figures"]
     assert figures["requests"] == 150_000
     assert 0.0005 < figures["error_rate"] < 0.01
+    assert figures["alerts_fired"] == 8
+    assert 0.005 < figures["correction_rate"] < 0.05
+
+
+def test_alerts_json_and_summary_on_top(report: Path) -> None:
+    alerts = json.loads((report.parent / "alerts.json").read_text())
+    assert alerts["counts"]["fired"] == 8
+    assert {a["rule"] for a in alerts["alerts"]} >= {"high-error-rate", "p99-latency-slo", "feature-drift"}
+    html = report.read_text()
+    assert html.index("8 alert(s) fired") < html.index("Requests per second")
+
+
+def test_index_lists_the_run(report: Path) -> None:
+    index = (report.parent.parent / "index.html").read_text()
+    assert 'href="2026-11-22/health.html"' in index
 
 
 def test_page_is_small_and_self_contained(report: Path) -> None:
@@ -41,15 +56,15 @@ def test_page_is_small_and_self_contained(report: Path) -> None:
     assert not re.search(r"<link[^>]+href=\"https?:", html)
     # the Vega bundle is inlined once, not once per chart
     assert html.count("vegaEmbed") < 40
-    assert html.count('class="obskit-chart-spec"') == 3
+    assert html.count('class="obskit-chart-spec"') >= 10
 
 
 def test_every_chart_renders_offline_in_chromium(report: Path) -> None:
     page = render(report, screenshot=ARTIFACTS / "health_report.png")
     charts = re.findall(r'<div class="obskit-chart[ "][^>]*>', page.dom)
-    assert len(charts) == 3
+    assert len(charts) == report.read_text().count('class="obskit-chart-spec"') >= 10
     assert all('data-rendered="ok"' in c for c in charts), charts
-    assert page.dom.count("<svg") >= 3
+    assert page.dom.count("<svg") >= len(charts)
     errors = [c for c in page.console if "error" in c.lower()]
     assert errors == []
     assert (ARTIFACTS / "health_report.png").stat().st_size > 10_000
@@ -85,7 +100,20 @@ def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Pa
     assert not list(tmp_path.glob(".obskit-run-*"))
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")))
+@pytest.mark.parametrize("name", ["drift_report", "gpu_report", "canary_report"])
+def test_other_reports_render_offline(name: str, tmp_path: Path, samples_dir: Path) -> None:
+    res = run_report(samples_dir / "obskit.toml", notebook=name, out=tmp_path)
+    short = name.removesuffix("_report")
+    assert res.html == tmp_path / "2026-11-22" / f"{short}.html"
+    assert (tmp_path / "2026-11-22" / f"{short}.summary.json").is_file()
+    html = res.html.read_text()
+    assert len(html.encode()) <= 2_000_000
+    page = render(res.html, screenshot=ARTIFACTS / f"{name}.png")
+    charts = re.findall(r'<div class="obskit-chart[ "][^>]*>', page.dom)
+    assert len(charts) >= 2 and all('data-rendered="ok"' in c for c in charts), charts
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "notebooks").glob("*_report.ipynb")))
 def test_notebooks_declare_parameters(name: str) -> None:
     params = notebook_parameters(REPO / "notebooks" / f"{name}.ipynb")
     assert {"config", "start", "end"} <= set(params)

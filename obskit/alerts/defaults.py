@@ -40,7 +40,7 @@ signal = "burn_rate"
 objective = 0.99              # availability objective ([slo] availability)
 comparison = ">"
 threshold = 4                 # 4x the sustainable rate: a day's budget gone in 6 hours
-window = "10m"
+window = "5m"
 interval = "1m"
 for = "1m"
 severity = "page"
@@ -48,14 +48,14 @@ summary = "error budget burning {value:.1f}x faster than sustainable over {windo
 
 [[alerts]]
 name = "p99-latency-slo"
-signal = "latency_p99_ms"
+signal = "slow_request_share"   # share of successful requests slower than [slo] latency_ms
 comparison = ">"
-threshold = 120               # [slo] latency_ms
-window = "10m"                # request-weighted mean of the 1-minute p99s
+threshold = 0.01              # more than 1% slower than the SLO <=> the window's p99 breaks it
+window = "5m"
 interval = "1m"
-for = "5m"
+for = "2m"
 severity = "page"
-summary = "p99 latency {value:.0f} ms above the {threshold:.0f} ms SLO for {duration}"
+summary = "{value:.1%} of requests slower than the latency SLO (p99 objective) for {duration}"
 
 [[alerts]]
 name = "feature-drift"
@@ -81,6 +81,17 @@ comparison = "<"
 threshold = 0.6
 severity = "ticket"
 summary = "only {value:.0%} of predictions are confident (floor {threshold:.0%})"
+
+[[alerts]]
+name = "slow-canary"
+signal = "version_latency_ratio"   # p50 of a version / p50 of the other versions, same windows
+comparison = ">"
+threshold = 1.15
+window = "15m"
+interval = "5m"
+for = "5m"
+severity = "ticket"
+summary = "{model_version} is {value:.0%} of the other versions' p50 latency for {duration}"
 
 [[alerts]]
 name = "gpu-memory-pressure"

@@ -372,6 +372,18 @@ def _step_us(value: timedelta | str | None) -> int | None:
     return _us(parse_duration(value) if isinstance(value, str) else value)
 
 
+def _period_end_us(frames: Mapping[str, pl.DataFrame]) -> int | None:
+    """Latest time in any frame (``window_start`` or ``timestamp``), in µs since the epoch."""
+    ends = []
+    for frame in frames.values():
+        col = "window_start" if "window_start" in frame.columns else "timestamp"
+        if col in frame.columns and frame.height and isinstance(frame.schema[col], pl.Datetime):
+            last = frame.get_column(col).max()
+            if isinstance(last, datetime):
+                ends.append(int((last - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1)))
+    return max(ends) if ends else None
+
+
 def evaluate(
     rules: Sequence[Rule],
     frames: Mapping[str, pl.DataFrame],
@@ -406,6 +418,10 @@ def evaluate(
     """
     reg = SIGNALS if registry is None else registry
     start_us, end_us, step_arg = _time_us(start), _time_us(end), _step_us(step)
+    if end_us is None:
+        # evaluate every rule up to the end of the whole period, so that a series that
+        # stops (a version rolled back, a feature no longer sent) resolves like in Prometheus
+        end_us = _period_end_us(frames)
     episodes: dict[str, list[Any]] = {k: [] for k in _EPISODES_SCHEMA}
     current: dict[str, list[Any]] = {k: [] for k in _CURRENT_SCHEMA}
     tl_keys: list[tuple[str, str, int]] = []

@@ -167,6 +167,13 @@ _ALL: tuple[Signal, ...] = (
     Signal("correction_rate", "confidence", "correction_rate",
            "share of confident predictions that users corrected (0..1)",
            agg="ratio", numerator="corrected", denominator="confident"),
+    Signal("slow_request_share", "latency_slo", "slow_share",
+           "share of successful requests slower than the latency SLO (0..1); above 1 - q means the "
+           "q-quantile of the window breaks the SLO (e.g. > 0.01: p99 > SLO)",
+           agg="ratio", numerator="slow", denominator="ok"),
+    Signal("version_latency_ratio", "versions", "ratio",
+           "a version's p50 latency / the other versions' p50 in the same window (canary vs stable)",
+           agg="mean", weight="requests", labels=("model_version",)),
     Signal("gpu_memory_used_share", "gpu", "memory_used_mib", "GPU memory used / total (0..1)", agg="ratio",
            numerator="memory_used_mib", denominator="memory_total_mib", time="timestamp",
            promql=("sum by ({by}) (avg_over_time(nv_gpu_memory_used_bytes[{window}]))"

@@ -35,6 +35,7 @@ __all__ = [
     "canary_comparison",
     "rollout_episodes",
     "two_proportion_ztest",
+    "version_latency_ratio",
     "version_spans",
     "version_traffic",
 ]
@@ -66,6 +67,51 @@ def version_traffic(requests: pl.DataFrame | pl.LazyFrame, every: str = "5m") ->
         .group_by("window_start", _V)
         .agg(pl.len().cast(pl.Int64).alias("requests"))
         .with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
+        .sort("window_start", _V)
+        .collect()
+    )
+
+
+def version_latency_ratio(
+    requests: pl.DataFrame | pl.LazyFrame, every: str = "5m", quantile: float = 0.5
+) -> pl.DataFrame:
+    """Per window, each version's latency quantile relative to the other versions' in that window.
+
+    Successful requests only. A ratio of 1.3 means the version is 30% slower than the rest
+    of the traffic of the same window (same load, same inputs), which is what a canary
+    alert wants; windows where a version runs alone have no ratio.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``window_start``, ``model_version``, ``requests``, ``latency_ms`` (the version's
+        quantile), ``others_ms`` (the other versions' quantile), ``ratio``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> r = pl.DataFrame({"timestamp": [t] * 4, "model_version": ["a", "a", "b", "b"],
+    ...                   "latency_ms": [10.0, 10.0, 13.0, 13.0], "status": ["ok"] * 4})
+    >>> version_latency_ratio(r).filter(pl.col("model_version") == "b")["ratio"].to_list()
+    [1.3]
+    """
+    lf = requests.lazy()
+    require(lf, ["timestamp", _V, "latency_ms", "status"], "version_latency_ratio")
+    ok = lf.filter(pl.col("status").cast(pl.String) == "ok").select(window_expr(every), _V, "latency_ms")
+    per = ok.group_by("window_start", _V).agg(
+        pl.len().cast(pl.Int64).alias("requests"), pl.col("latency_ms").quantile(quantile, "linear"))
+    others = (
+        ok.join(per.select("window_start", pl.col(_V).alias("_v")), on="window_start")
+        .filter(pl.col(_V) != pl.col("_v"))
+        .group_by("window_start", "_v")
+        .agg(pl.col("latency_ms").quantile(quantile, "linear").alias("others_ms"))
+        .rename({"_v": _V})
+    )
+    return (
+        per.join(others, on=["window_start", _V], how="inner")
+        .with_columns((pl.col("latency_ms") / pl.col("others_ms")).alias("ratio"))
         .sort("window_start", _V)
         .collect()
     )

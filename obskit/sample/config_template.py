@@ -77,5 +77,8 @@ def write_config(path: Path, s: Scenario) -> Path:
         avail=s.slo_availability,
         conf=s.confidence_threshold,
     )
-    path.write_text(text, encoding="utf-8")
+    from obskit.alerts.defaults import DEFAULT_RULES_TOML
+
+    # the rules' summary templates contain braces: appended, not passed through str.format
+    path.write_text(text + "\n" + DEFAULT_RULES_TOML, encoding="utf-8")
     return path
