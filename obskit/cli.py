@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--last", default="", metavar="DURATION",
                    help="period = the last DURATION up to now (e.g. 24h); instead of --start/--end")
     r.add_argument("--fail-on-alert", action="store_true", help="exit 3 when an alert fired (for cron/CI)")
+    r.add_argument("--notify", action="store_true",
+                   help="post fired alerts to the webhook in $OBSKIT_ALERT_WEBHOOK "
+                        "(bearer token from $OBSKIT_ALERT_WEBHOOK_TOKEN; both kept out of config and outputs)")
+    r.add_argument("--slack", action="store_true", help="with --notify: Slack-compatible {\"text\": ...} body")
     r.add_argument("-p", "--param", action="append", type=_param, default=[], metavar="KEY=VALUE",
                    help="notebook parameter (repeatable)")
 
@@ -75,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--systemd", action="store_true", help="print systemd user units instead of a crontab line")
     sh.add_argument("--install", action="store_true", help="install the crontab line (needs --yes)")
     sh.add_argument("--yes", action="store_true", help="consent to changing your crontab")
+
+    al = sub.add_parser("alerts", help="check the config's alert rules or export them as Prometheus rules")
+    al_sub = al.add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser, required=True)
+    ac = al_sub.add_parser("check", help="validate the [[alerts]] rules of a config")
+    ac.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    ae = al_sub.add_parser("export", help="print Prometheus alerting/recording rules YAML (promtool-valid)")
+    ae.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    ae.add_argument("--group", default="obskit", help="rule group name")
+    ae.add_argument("--interval", default="1m", help="rule group evaluation interval")
+    ae.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
 
     sc = sub.add_parser("schema", help="print the canonical frames' columns")
     sc.add_argument("frame", nargs="?", default=None, help="requests, metrics, gpu, gpu_processes, kernels, reference")
@@ -118,10 +132,71 @@ def _report(args: argparse.Namespace) -> int:
     res = run_report(args.config, notebook=args.notebook, out=args.out, start=start, end=end,
                      parameters=dict(args.param))
     print(f"report: {res.html} ({res.status}); summary: {res.summary}")
+    if args.notify:
+        _notify(res.html.parent / "alerts.json", slack=args.slack)
     if args.fail_on_alert and res.alerts_fired:
         print(f"obskit: {res.alerts_fired} alert(s) fired", file=sys.stderr)
         return EXIT_ALERT
     return EXIT_DEGRADED if res.status == "degraded" else EXIT_OK
+
+
+def _notify(alerts_path: Path, *, slack: bool) -> None:
+    """Deliver the run's fired alerts; the result is recorded in alerts.json, nothing is lost."""
+    import json
+    import os
+
+    from obskit.alerts import WebhookNotifier
+    from obskit.errors import ConfigError
+    from obskit.session import atomic_write_text
+
+    url = os.environ.get("OBSKIT_ALERT_WEBHOOK", "")
+    if not url:
+        raise ConfigError("--notify needs the webhook URL in $OBSKIT_ALERT_WEBHOOK")
+    if not alerts_path.is_file():
+        print("obskit: no alerts.json for this report: nothing to notify", file=sys.stderr)
+        return
+    data = json.loads(alerts_path.read_text(encoding="utf-8"))
+    records = data.get("alerts", [])
+    if not records:
+        print("notify: no alert fired; nothing sent")
+        return
+    token = os.environ.get("OBSKIT_ALERT_WEBHOOK_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    report = WebhookNotifier(url, headers=headers, slack=slack).deliver(records)
+    by_id = report.by_alert()
+    for rec in records:
+        d = by_id.get(rec.get("id", ""))
+        if d is not None:
+            rec["delivery"] = {"status": "delivered" if d.ok else "failed", "attempts": d.attempts,
+                               "reason": d.reason, "http_status": d.status}
+    atomic_write_text(alerts_path, json.dumps(data, indent=2) + "\n")
+    failed = len(report.failed)
+    if failed:
+        print(f"obskit: notify: {failed} of {len(records)} alert(s) not delivered; kept in {alerts_path}",
+              file=sys.stderr)
+    else:
+        print(f"notify: {len(records)} alert(s) delivered")
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from obskit.alerts import prometheus_export
+    from obskit.config import load_config
+    from obskit.report import default_config
+    from obskit.session import atomic_write_text
+
+    cfg = load_config(args.config or default_config())
+    if args.alerts_command == "check":
+        print(f"{len(cfg.alerts)} alert rule(s) OK in {cfg.path}: {', '.join(r.name for r in cfg.alerts)}")
+        return EXIT_OK
+    export = prometheus_export(list(cfg.alerts), group=args.group, interval=args.interval)
+    for skipped in export.skipped:
+        print(f"obskit: not exported: {skipped['rule']}: {skipped['reason']}", file=sys.stderr)
+    if args.output:
+        atomic_write_text(args.output, export.yaml)
+        print(f"wrote {len(export.exported)} rule(s) to {args.output}")
+    else:
+        print(export.yaml, end="")
+    return EXIT_OK
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -164,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule}
+    handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule, "alerts": _alerts}
     try:
         return handlers[args.command](args)
     except ObskitError as exc:
