@@ -235,7 +235,7 @@ class Session:
             return None
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        body = {
+        body: dict[str, Any] = {
             "project": self.config.project.name,
             "model": self.model,
             "day": self.day,

@@ -9,6 +9,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -41,11 +42,11 @@ def test_bad_rule_in_config_names_the_rule(tmp_path: Path, capsys: pytest.Captur
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
-    bodies: list[dict] = []  # type: ignore[type-arg]
-    auth: list[str] = []
+    bodies: ClassVar[list[dict[str, Any]]] = []
+    auth: ClassVar[list[str]] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         n = int(self.headers.get("Content-Length", "0"))
         type(self).bodies.append(json.loads(self.rfile.read(n)))
         type(self).auth.append(self.headers.get("Authorization", ""))
