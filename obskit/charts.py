@@ -44,9 +44,9 @@ def safe_json(obj: Any) -> str:
     """JSON that is safe inside an HTML ``<script>`` element (no ``<``, ``>`` or ``&``).
 
     >>> safe_json({"name": "</script><script>alert(1)</script>"})
-    '{"name": "\\\\u003c/script\\\\u003e\\\\u003cscript\\\\u003ealert(1)\\\\u003c/script\\\\u003e"}'
+    '{"name":"\\\\u003c/script\\\\u003e\\\\u003cscript\\\\u003ealert(1)\\\\u003c/script\\\\u003e"}'
     """
-    text = json.dumps(obj, allow_nan=False, default=str)
+    text = json.dumps(obj, allow_nan=False, default=str, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -58,7 +58,7 @@ def _to_dict(chart: alt.TopLevelMixin) -> dict[str, Any]:
 
 
 def spec_html(chart: alt.TopLevelMixin) -> str:
-    """The HTML placeholder the report template renders offline."""
+    """The HTML placeholder the report template renders offline (the spec as escaped JSON)."""
     cid = f"obskit-chart-{uuid.uuid4().hex[:12]}"
     return (
         f'<div class="obskit-chart" id="{cid}"></div>'
@@ -77,10 +77,15 @@ def show(chart: alt.TopLevelMixin) -> None:
 
 
 def _values(df: pl.DataFrame) -> alt.Data:
-    """Chart data from a small frame: datetimes as ISO strings, NaN/inf as null."""
+    """Compact chart data from a small frame.
+
+    Datetimes become epoch milliseconds (Vega-Lite reads them as times), floats keep 4
+    significant digits, NaN/inf become null. Together with wide rows (see :func:`lines_chart`)
+    this keeps a day's chart to a few KB.
+    """
     out = df.with_columns(
-        [pl.col(c).dt.strftime(_TIME_FMT) for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
-        + [pl.when(pl.col(c).is_finite()).then(pl.col(c)).otherwise(None).alias(c)
+        [pl.col(c).dt.epoch("ms") for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
+        + [pl.when(pl.col(c).is_finite()).then(pl.col(c).round_sig_figs(4)).otherwise(None).alias(c)
            for c, t in df.schema.items() if t.is_float()]
     )
     return alt.Data(values=out.to_dicts())
@@ -120,20 +125,19 @@ def lines_chart(
     if missing:
         raise AnalysisError(f"chart needs columns {missing}; the frame has {frame.columns}")
     cols = list(columns)
-    keep = [x, *([color_by] if color_by else []), *cols]
-    sub = frame.select(keep)
-    if color_by is None:
-        sub = sub.unpivot(index=x, on=cols, variable_name="series", value_name="value")
-        series = "series"
-    else:
-        sub = sub.rename({cols[0]: "value"}) if cols else sub
-        series = color_by
     axis = alt.Axis(format=y_format) if y_format else alt.Axis()
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     tip_fmt = y_format or ".4~g"
+    if color_by is None:
+        # wide rows (one per window), folded to long in the browser: the time is stored once
+        fold: list[Any] = list(cols)
+        base = alt.Chart(_values(frame.select(x, *cols)), title=title).transform_fold(fold, as_=["series", "value"])
+        series = "series"
+    else:
+        base = alt.Chart(_values(frame.select(x, color_by, pl.col(cols[0]).alias("value"))), title=title)
+        series = color_by
     line = (
-        alt.Chart(_values(sub), title=title)
-        .mark_line(interpolate="step-after" if not log else "linear")
+        base.mark_line(interpolate="step-after" if not log else "linear")
         .encode(
             x=alt.X(f"{x}:T", title=None),
             y=alt.Y("value:Q", title=y_title, axis=axis, scale=scale),
@@ -183,19 +187,19 @@ def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "
     if missing:
         raise AnalysisError(f"timeline needs columns {missing}; the frame has {frame.columns}")
     for col, label in panels.items():
-        sub = frame.select(x, pl.col(col).alias("value"))
         charts.append(
-            alt.Chart(_values(sub))
+            alt.Chart()
             .mark_line(interpolate="step-after")
-            .encode(x=alt.X(f"{x}:T", title=None), y=alt.Y("value:Q", title=label, scale=alt.Scale(zero=False)),
-                    tooltip=[alt.Tooltip(f"{x}:T", format="%H:%M"), alt.Tooltip("value:Q", format=".4~g")])
+            .encode(x=alt.X(f"{x}:T", title=None), y=alt.Y(f"{col}:Q", title=label, scale=alt.Scale(zero=False)),
+                    tooltip=[alt.Tooltip(f"{x}:T", format="%H:%M"), alt.Tooltip(f"{col}:Q", format=".4~g")])
             .properties(width=WIDTH, height=height)
             .add_params(brush)
         )
+    data = _values(frame.select(x, *panels))  # one shared table for all panels
     with warnings.catch_warnings():
         # one zoom shared by all panels is what we want; altair notes that it deduplicates it
         warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter")
-        stacked: alt.TopLevelMixin = alt.vconcat(*charts, title=title).resolve_scale(x="shared")
+        stacked: alt.TopLevelMixin = alt.vconcat(*charts, title=title, data=data).resolve_scale(x="shared")
         stacked.to_dict()
     return stacked
 

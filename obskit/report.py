@@ -181,6 +181,7 @@ def run_report(
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         day = summary.get("day") or f"{datetime.now(UTC):%Y-%m-%d}"
         status = summary.get("status", "ok")
+        fired = int((summary.get("figures") or {}).get("alerts_fired") or 0)
         nb = nbformat.read(executed, as_version=4)
         exporter = HTMLExporter(template_name="obskit", extra_template_basedirs=[str(TEMPLATES)])
         resources = {
@@ -190,7 +191,8 @@ def run_report(
                 "period": summary.get("period", ""),
                 "generated_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
                 "version": obskit.__version__,
-                "status": status,
+                "status": status if status != "ok" or not fired else "alerting",
+                "alerts": fired,
                 "vega_js": vega_bundle(),
             },
             "metadata": {"name": _short(notebook)},
@@ -210,7 +212,6 @@ def run_report(
         from obskit.history import write_index
 
         write_index(out_root, title=f"{cfg.project.name}: reports")
-        fired = int((summary.get("figures") or {}).get("alerts_fired") or 0)
         return ReportResult(html_path, final_summary, status, nb_path, fired)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -57,6 +57,7 @@ class Session:
     quarantine: Quarantine = field(default_factory=Quarantine)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict, repr=False)
     _runs: dict[str, AlertRun | None] = field(default_factory=dict, repr=False)
+    _signals: dict[str, pl.DataFrame] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
@@ -173,23 +174,30 @@ class Session:
 
         return self._load("metrics", load)
 
+    def signal_frames(self) -> dict[str, pl.DataFrame]:
+        """The result frames alert signals read (see :func:`obskit.alerts.inputs.signal_frames`), cached.
+
+        Reports reuse them (e.g. the hourly KL divergence per feature) instead of recomputing.
+        """
+        if self._signals is None:
+            from obskit.alerts.inputs import signal_frames
+
+            self._signals = signal_frames(
+                self.requests, reference=self.reference, gpu=self.gpu, features=self.config.features.all,
+                confidence_threshold=self.config.business.confidence_threshold, slo_ms=self.config.slo.latency_ms,
+            )
+        return self._signals
+
     def alerts(self) -> AlertRun | None:
         """The config's alert rules backtested over the period (None without requests)."""
         if "_alerts" not in self._runs:
             from obskit.alerts import evaluate
-            from obskit.alerts.inputs import signal_frames
 
-            requests = self.requests
-            if requests is None:
+            if self.requests is None or self.requests.height == 0:
                 self._runs["_alerts"] = None
             else:
-                frames = signal_frames(
-                    requests, reference=self.reference, gpu=self.gpu, features=self.config.features.all,
-                    confidence_threshold=self.config.business.confidence_threshold,
-                    slo_ms=self.config.slo.latency_ms,
-                )
-                self._runs["_alerts"] = evaluate(self.config.alerts, frames, start=self.start,
-                                                 end=None if self.end is None else self.end)
+                self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=self.start,
+                                                 end=self.end)
         return self._runs["_alerts"]
 
     # ------------------------------------------------------------------ summary

@@ -63,3 +63,27 @@ def parse_time(text: str | datetime) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
+
+
+_NICE = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h", "1d", "2d", "7d")
+
+
+def auto_window(span: timedelta, requested: str = "5m", *, max_windows: int = 400) -> str:
+    """The requested window, coarsened to a "nice" one so ``span`` has at most ``max_windows`` windows.
+
+    Keeps charts (and report pages) the same size whatever the period: a day at 5 minutes is 288
+    points; a week at 5 minutes would be 2016, so it becomes 30 minutes (336).
+
+    >>> auto_window(timedelta(days=1), "5m")
+    '5m'
+    >>> auto_window(timedelta(days=7), "5m")
+    '30m'
+    """
+    want = parse_duration(requested)
+    if span <= want * max_windows:
+        return requested
+    for nice in _NICE:
+        d = parse_duration(nice)
+        if d >= want and span <= d * max_windows:
+            return nice
+    return _NICE[-1]

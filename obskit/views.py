@@ -66,8 +66,9 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
     """A small frame as an escaped HTML table; ``formats`` maps column -> ``str.format`` spec.
 
     >>> import polars as pl
-    >>> table_html(pl.DataFrame({"a": ["<b>"], "x": [0.123]}), formats={"x": "{:.1%}"})
-    "<table class='obskit-table'><thead><tr><th>a</th><th>x</th></tr></thead><tbody><tr><td>&lt;b&gt;</td><td>12.3%</td></tr></tbody></table>"
+    >>> out = table_html(pl.DataFrame({"a": ["<b>"], "x": [0.123]}), formats={"x": "{:.1%}"})
+    >>> out[out.index("<tbody>"):]
+    '<tbody><tr><td>&lt;b&gt;</td><td>12.3%</td></tr></tbody></table>'
     """
     fmts = formats or {}
 
@@ -107,6 +108,10 @@ def alerts_html(run: Any) -> str:
         return note(f"No alert fired in this period ({n_rules} rules backtested).") + skipped_html
     rows = fired.sort("firing_at").select(
         "severity", "rule", "labels", "firing_at", "resolved_at", "peak_value", "summary")
-    rows = rows.with_columns(pl.col("resolved_at").cast(pl.String).fill_null("still firing"))
+    rows = rows.with_columns(
+        pl.col("firing_at").dt.strftime("%Y-%m-%d %H:%M"),
+        pl.col("resolved_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("still firing"),
+        pl.when(pl.col("labels") == "{}").then(pl.lit("")).otherwise(pl.col("labels")).alias("labels"),
+    )
     head = note(f"{fired.height} alert(s) fired in this period ({n_rules} rules backtested).", kind="error")
     return head + table_html(rows, formats={"peak_value": "{:.4g}"}) + skipped_html

@@ -36,6 +36,10 @@ requests = session.requests
 reference = session.reference
 gpu = session.gpu
 cfg = session.config
+if requests is not None and requests.height:
+    # charts stay the same size whatever the period: at most ~400 windows per series
+    from obskit.timeutil import auto_window
+    window = auto_window(requests["timestamp"].max() - requests["timestamp"].min(), window)
 if requests is not None and requests.height == 0:
     display(HTML(views.note("No request matches this period, model and version.", kind="warning")))
     requests = None
@@ -172,7 +176,7 @@ shift started; the bars compare the most drifted feature's distributions.
 """),
     code("""
 from obskit.analyze.distributions import distributions
-from obskit.analyze.drift import column_drift, drift_over_time
+from obskit.analyze.drift import column_drift
 features = [c for c in cfg.features.all if requests is not None and reference is not None
             and c in requests.columns and c in reference.columns]
 if features:
@@ -182,7 +186,7 @@ if features:
         drift.select("column", "method", "statistic", "threshold", "drifted", "obskit_drifted",
                      "effect_name", "effect_size", "effect_ci_low", "effect_ci_high"),
         caption="Feature drift, whole period")))
-    over_time = drift_over_time(reference, ok, every="1h", columns=features, method="kl_div", n_boot=50)
+    over_time = session.signal_frames()["drift_over_time"]  # the same hourly KL the alert rules read
     charts.show(charts.heatmap_chart(over_time, title="KL divergence per feature and hour (outlined: obskit drift)",
                                      color_title="KL"))
     worst = drift.sort("effect_size", descending=True, nulls_last=True)["column"][0]
@@ -320,7 +324,7 @@ drift; the importances say which features give production away.
     code("""
 from obskit.analyze.multivariate import domain_classifier_drift
 if features:
-    mv = domain_classifier_drift(reference, ok, columns=features)
+    mv = domain_classifier_drift(reference, ok, columns=features, max_rows=10_000)  # sampled, stated below
     display(HTML(views.note(mv.summary())))
     display(HTML(views.table_html(mv.importance, caption="What drives it")))
 """),

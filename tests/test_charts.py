@@ -22,12 +22,14 @@ def _frame(n: int = 12) -> pl.DataFrame:
     })
 
 
-def test_lines_chart_embeds_one_point_per_window_and_series() -> None:
+def test_lines_chart_embeds_one_row_per_window() -> None:
     spec = charts.latency_chart(_frame(), columns=("p50_ms", "p99_ms"), slo_ms=120).to_dict()
     values = spec["layer"][0]["data"]["values"]
-    assert len(values) == 24
-    assert {v["series"] for v in values} == {"p50_ms", "p99_ms"}
-    assert values[-1]["value"] is None  # NaN becomes null, valid JSON
+    assert len(values) == 12  # wide rows, folded in the browser
+    assert set(values[0]) == {"window_start", "p50_ms", "p99_ms"}
+    assert values[0]["window_start"] == int(T0.timestamp() * 1000)  # epoch ms
+    assert values[-1]["p99_ms"] is None  # NaN becomes null, valid JSON
+    assert spec["layer"][0]["transform"][0]["fold"] == ["p50_ms", "p99_ms"]
 
 
 def test_hostile_strings_cannot_close_the_script_element() -> None:
@@ -49,7 +51,7 @@ def test_distributions_share_bins_and_sum_to_one() -> None:
     c = distributions(ref, cur, "c")
     assert set(c["bin"]) == {"a", "b", "c", "d"}
     spec = charts.distribution_chart(d).to_dict()
-    assert len(spec["data"]["values"]) == 20
+    assert len(spec["data"]["values"]) == 20  # long: reference and current per bin
 
 
 def test_timeline_and_heatmap_build() -> None:

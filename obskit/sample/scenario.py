@@ -102,10 +102,11 @@ def default_scenario(clean: bool = False) -> Scenario:
         ),
         Incident(
             "brightness-shift", "feature_shift", at(15, 0), at(24, 0),
-            "An upstream client release darkens images: mean brightness drops from ~118 to ~78; "
-            "predictions move to dark classes and confidence falls.",
+            "An upstream mobile-client release darkens images (rolled out over 30 minutes): mobile brightness "
+            "drops from ~118 to ~74, overall from ~118 to ~84; predictions move to dark classes and "
+            "confidence falls.",
             ("drift:brightness", "prediction_drift", "confidence"),
-            {"feature": "brightness", "from_mean": 118.0, "to_mean": 78.0},
+            {"feature": "brightness", "from_mean": 118.0, "to_mean": 84.0, "mobile_to_mean": 74.0},
         ),
         Incident(
             "corrections-up", "correction_rate", at(15, 0), at(24, 0),

@@ -1,0 +1,143 @@
+"""Tests of obskit.analyze.quality: baseline inference and data-quality violations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+import pytest
+
+from obskit.analyze.quality import CHECKS, Baseline, check_quality, infer_baseline
+from obskit.errors import AnalysisError
+
+N = 2000
+
+
+def _frame(seed: int, n: int = N) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    score = rng.normal(100.0, 10.0, n)
+    score[rng.random(n) < 0.02] = np.nan  # 2 % missing in the baseline
+    return pl.DataFrame(
+        {
+            "score": score,
+            "size_kb": rng.gamma(4.0, 50.0, n),
+            "width": rng.choice([224, 640, 1280], n),
+            "client": rng.choice(["ios", "android", "web"], n),
+            "flag": rng.random(n) < 0.3,
+            "request_id": [f"r{seed}-{i}" for i in range(n)],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def baseline() -> Baseline:
+    return infer_baseline(_frame(0))
+
+
+def _nth(frame: pl.DataFrame, column: str, every: int, value: object) -> pl.DataFrame:
+    idx = pl.int_range(pl.len())
+    return frame.with_columns(pl.when(idx % every == 0).then(pl.lit(value)).otherwise(pl.col(column)).alias(column))
+
+
+CASES: dict[str, tuple[Callable[[pl.DataFrame], pl.DataFrame], str, str, str, int | None]] = {
+    # name: (mutation, column, check, severity, rows_affected)
+    "missing column": (lambda f: f.drop("client"), "client", "missing_column_check", "error", N),
+    "extra column": (lambda f: f.with_columns(pl.lit(1).alias("new")), "new", "extra_column_check", "warning", N),
+    "type family change": (
+        lambda f: f.with_columns(pl.col("width").cast(pl.String)),
+        "width",
+        "data_type_check",
+        "error",
+        N,
+    ),
+    "type width change": (
+        lambda f: f.with_columns(pl.col("width").cast(pl.Int32)),
+        "width",
+        "data_type_check",
+        "warning",
+        N,
+    ),
+    "missing share up": (lambda f: _nth(f, "client", 5, None), "client", "completeness_check", "error", N // 5),
+    "nulls in a never-null column": (
+        lambda f: _nth(f, "size_kb", 200, None),
+        "size_kb",
+        "nullability_check",
+        "warning",
+        N // 200,
+    ),
+    "out of range (few)": (lambda f: _nth(f, "score", 1000, 1e6), "score", "range_check", "warning", 2),
+    "out of range (many)": (lambda f: _nth(f, "size_kb", 10, -5.0), "size_kb", "range_check", "error", N // 10),
+    "infinite values": (lambda f: _nth(f, "score", 500, float("inf")), "score", "range_check", "warning", 4),
+    "unseen category": (
+        lambda f: _nth(f, "client", 4, "smart-tv"),
+        "client",
+        "categorical_values_check",
+        "error",
+        N // 4,
+    ),
+    "unseen integer category": (
+        lambda f: _nth(f, "width", 1000, 333),
+        "width",
+        "categorical_values_check",
+        "warning",
+        2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_violation_kind(baseline: Baseline, case: str) -> None:
+    mutate, column, check, severity, affected = CASES[case]
+    out = check_quality(baseline, mutate(_frame(1)))
+    assert out.select("column", "check").rows() == [(column, check)], out
+    row = out.row(0, named=True)
+    assert row["severity"] == severity
+    assert row["rows_affected"] == affected
+    assert check in CHECKS
+
+
+def test_unseen_categories_are_listed_with_counts(baseline: Baseline) -> None:
+    cur = _nth(_nth(_frame(1), "client", 4, "smart-tv"), "client", 7, "car")
+    row = check_quality(baseline, cur).row(0, named=True)
+    assert "'smart-tv': " in row["observed"] and "'car': " in row["observed"]
+    assert row["expected"] == "one of {android, ios, web}"
+
+
+def test_clean_frame_has_no_violation(baseline: Baseline) -> None:
+    out = check_quality(baseline, _frame(1))
+    assert out.height == 0
+    assert out.columns == ["column", "check", "severity", "expected", "observed", "rows_affected", "share"]
+
+
+def test_small_missing_rise_in_small_frame_is_not_an_error() -> None:
+    # 2 % missing in the baseline; 3 of 20 rows missing is +13 pp but not significant at alpha=0.001.
+    base = infer_baseline(_frame(0))
+    cur = _nth(_frame(1, n=20), "score", 7, None).with_columns(pl.col("score").fill_nan(1.0))
+    assert check_quality(base, cur).filter(pl.col("check") == "completeness_check").height == 0
+
+
+def test_empty_frame(baseline: Baseline) -> None:
+    out = check_quality(baseline, _frame(1).head(0))
+    assert out.select("column", "check").rows() == [(None, "empty_frame")]
+
+
+def test_baseline_round_trips_through_json(baseline: Baseline) -> None:
+    text = json.dumps(baseline.to_dict())
+    again = Baseline.from_dict(json.loads(text))
+    assert again == baseline
+    assert check_quality(again, _frame(1)).height == 0
+    assert baseline.column("request_id").kind == "text"
+    assert baseline.column("width").categories == ("1280", "224", "640")
+    assert baseline.column("flag").categories == ("false", "true")
+    assert baseline.column("score").nullable and not baseline.column("size_kb").nullable
+
+
+def test_bad_input() -> None:
+    with pytest.raises(AnalysisError, match="version"):
+        Baseline.from_dict({"version": 99})
+    with pytest.raises(AnalysisError, match="empty"):
+        infer_baseline(_frame(0).head(0))
+    with pytest.raises(AnalysisError, match="quantiles"):
+        infer_baseline(_frame(0), quantiles=(0.9, 0.1))
