@@ -72,8 +72,8 @@ def show(chart: alt.TopLevelMixin) -> None:
     from IPython.display import display
 
     spec = _to_dict(chart)
-    major = str(alt.SCHEMA_VERSION).lstrip("v").split(".")[0]
-    display({f"application/vnd.vegalite.v{major}+json": spec, "text/html": spec_html(chart)}, raw=True)
+    # JupyterLab 4 renders the Vega-Lite v5 mimetype natively (not v6); altair's specs render there.
+    display({"application/vnd.vegalite.v5+json": spec, "text/html": spec_html(chart)}, raw=True)
 
 
 def _values(df: pl.DataFrame) -> alt.Data:
@@ -125,6 +125,12 @@ def lines_chart(
     if missing:
         raise AnalysisError(f"chart needs columns {missing}; the frame has {frame.columns}")
     cols = list(columns)
+    if frame.height == 0:
+        # an empty (log-scale) chart can hang a Vega renderer: say so in text instead
+        empty: alt.TopLevelMixin = alt.Chart(alt.Data(values=[{"text": "No data in this period"}]), title=title
+                                             ).mark_text(size=14, color="#777").encode(text="text:N").properties(
+            width=width, height=height)
+        return empty
     axis = alt.Axis(format=y_format) if y_format else alt.Axis()
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     tip_fmt = y_format or ".4~g"
