@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--requests", type=_positive_int, default=None, help="number of requests (default 150000)")
     s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bytes)")
     s.add_argument("--clean", action="store_true", help="a day without incidents")
+    s.add_argument("--day", default=None, metavar="YYYY-MM-DD", help="date of the day (default 2026-11-22)")
 
     r = sub.add_parser("report", help="run a report notebook into an offline HTML page")
     r.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
@@ -105,7 +106,7 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"\robskit sample: {done:,}/{total:,} requests ({done / total:.0%})", end="", file=sys.stderr,
               flush=True)
 
-    res = generate(args.out, requests=n, seed=args.seed, clean=args.clean, on_progress=progress)
+    res = generate(args.out, requests=n, seed=args.seed, clean=args.clean, day=args.day, on_progress=progress)
     print(file=sys.stderr)
     print(f"wrote {len(res.files)} files ({res.bytes / 1e6:.1f} MB) to {res.out} "
           f"in {time.monotonic() - t0:.1f} s; config: {res.out / 'obskit.toml'}")

@@ -101,6 +101,8 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
             for node in ast.parse(cell.source).body:
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                     out[node.targets[0].id] = ast.literal_eval(node.value)
+                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+                    out[node.target.id] = ast.literal_eval(node.value)
             return out
     raise ReportError("notebook has no cell tagged 'parameters'", path=path)
 

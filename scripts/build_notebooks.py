@@ -12,16 +12,16 @@ import nbformat as nbf
 
 OUT = Path(__file__).resolve().parents[1] / "notebooks"
 
-PARAMS = '''# Parameters (papermill injects overrides after this cell).
+PARAMS = '''# Parameters (papermill injects overrides after this cell; `obskit report -p name=value`).
 # Empty strings mean "the default": the whole period in the data, the config's model,
 # every version, the config's [report] window.
-config = "../data/samples/obskit.toml"
-start = ""
-end = ""
-model = ""
-version = ""
-window = ""
-output_dir = ""
+config: str = "../data/samples/obskit.toml"
+start: str = ""
+end: str = ""
+model: str = ""
+version: str = ""
+window: str = ""
+output_dir: str = ""
 '''
 
 SETUP = '''import polars as pl
@@ -407,7 +407,7 @@ if metrics is not None and metrics.height:
         charts.show(charts.lines_chart(bd.group_by("window_start").agg(pl.col(cols).mean()).sort("window_start"),
                                        cols, title="Triton: queue vs compute per request", y_title="µs"))
 """),
-], extra_params='gpu_hour_price = 1.2\n')
+], extra_params='gpu_hour_price: float = 1.2\n')
 
 CANARY = notebook("Canary report: two model versions", [
     md("""
@@ -452,7 +452,7 @@ if requests is not None and new:
 elif requests is not None:
     display(HTML(views.note("Only one version served in this period: nothing to compare.")))
 """),
-], extra_params='baseline = ""\ncanary = ""\n')
+], extra_params='baseline: str = ""\ncanary: str = ""\n')
 
 
 if __name__ == "__main__":

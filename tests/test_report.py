@@ -144,3 +144,28 @@ def test_cli_exit_code_says_degraded(tmp_path: Path, samples_dir: Path) -> None:
     assert r.returncode == 4, r.stderr
     assert "(degraded)" in r.stdout
     assert (tmp_path / "index.html").is_file()
+
+
+def test_a_new_day_updates_the_index_with_both_days_and_trends(tmp_path: Path, samples_dir: Path) -> None:
+    from obskit.sample import generate
+
+    generate(tmp_path / "day2", requests=20_000, seed=3, clean=True, day="2026-11-23", reference_rows=5_000)
+    out = tmp_path / "reports"
+    run_report(samples_dir / "obskit.toml", out=out)
+    run_report(tmp_path / "day2" / "obskit.toml", out=out)
+    index = (out / "index.html").read_text()
+    assert 'href="2026-11-23/health.html"' in index and 'href="2026-11-22/health.html"' in index
+    assert index.index("2026-11-23") < index.index("2026-11-22")  # newest first
+    assert "vs previous" in index  # run-over-run change, e.g. "p99 -12% vs previous"
+    assert index.count("<svg") >= 4  # sparklines
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")))
+def test_papermill_sees_each_notebooks_parameters(name: str) -> None:
+    import papermill
+
+    params = papermill.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb"))
+    assert "config" in params
+    assert params["config"]["inferred_type_name"] == "str"
+    if name.endswith("_report"):
+        assert {"start", "end", "model", "version", "window", "output_dir"} <= set(params)

@@ -544,6 +544,7 @@ def generate(
     requests: int = DEFAULT_REQUESTS,
     seed: int = 42,
     clean: bool = False,
+    day: str | None = None,
     reference_rows: int = 50_000,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SampleResult:
@@ -559,6 +560,9 @@ def generate(
         Random seed; the same seed gives byte-identical files.
     clean
         A day without incidents.
+    day
+        The date of the day (``YYYY-MM-DD``, UTC); default 2026-11-22. Another date makes the
+        same kind of day for another report run (history, trends).
     reference_rows
         Size of the training reference set.
     on_progress
@@ -573,7 +577,16 @@ def generate(
     """
     if requests < 100:
         raise ConfigError(f"--requests must be at least 100, got {requests}")
-    s = sc.default_scenario(clean=clean)
+    from datetime import UTC, datetime
+
+    if day is None:
+        start = sc.DAY
+    else:
+        try:
+            start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        except ValueError:
+            raise ConfigError(f"--day expects YYYY-MM-DD, got {day!r}") from None
+    s = sc.default_scenario(clean=clean, day=start)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("prometheus/scrapes",):

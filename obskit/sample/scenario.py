@@ -30,9 +30,9 @@ REGIONS: tuple[str, ...] = ("us-east", "eu-west", "ap-south")
 REGION_P: tuple[float, ...] = (0.45, 0.40, 0.15)
 
 
-def at(hour: int, minute: int = 0) -> datetime:
+def at(hour: int, minute: int = 0, day: datetime = DAY) -> datetime:
     """A time of the sample day (UTC)."""
-    return DAY + timedelta(hours=hour, minutes=minute)
+    return day + timedelta(hours=hour, minutes=minute)
 
 
 @dataclass(frozen=True)
@@ -84,24 +84,24 @@ class Scenario:
         return next((i for i in self.incidents if i.kind == kind), None)
 
 
-def default_scenario(clean: bool = False) -> Scenario:
-    """The sample day; ``clean=True`` gives the same day without any incident."""
+def default_scenario(clean: bool = False, day: datetime = DAY) -> Scenario:
+    """The sample day; ``clean=True`` gives the same day without any incident; ``day`` moves it."""
     if clean:
-        return Scenario()
+        return Scenario(day=day)
     incidents = (
         Incident(
-            "error-burst", "error_burst", at(8, 20), at(8, 32),
+            "error-burst", "error_burst", at(8, 20, day=day), at(8, 32, day=day),
             "Triton model instance restarts: 503s for 12 minutes (about 7% of requests).",
             ("error_rate",), {"error_rate": 0.07, "status_code": 503},
         ),
         Incident(
-            "canary-slow", "canary_slower", at(10, 0), at(14, 0),
+            "canary-slow", "canary_slower", at(10, 0, day=day), at(14, 0, day=day),
             "Canary v1.5.0 takes 10% of traffic and is about 35% slower; rolled back at 14:00.",
             ("latency_by_version", "versions"),
             {"version": "v1.5.0", "traffic_share": 0.10, "latency_factor": 1.35},
         ),
         Incident(
-            "brightness-shift", "feature_shift", at(15, 0), at(24, 0),
+            "brightness-shift", "feature_shift", at(15, 0, day=day), at(24, 0, day=day),
             "An upstream mobile-client release darkens images (rolled out over 30 minutes): mobile brightness "
             "drops from ~118 to ~74, overall from ~118 to ~84; predictions move to dark classes and "
             "confidence falls.",
@@ -109,16 +109,16 @@ def default_scenario(clean: bool = False) -> Scenario:
             {"feature": "brightness", "from_mean": 118.0, "to_mean": 84.0, "mobile_to_mean": 74.0},
         ),
         Incident(
-            "corrections-up", "correction_rate", at(15, 0), at(24, 0),
+            "corrections-up", "correction_rate", at(15, 0, day=day), at(24, 0, day=day),
             "Users correct more confident predictions (above 1%), a consequence of the brightness shift.",
             ("correction_rate",), {"threshold": 0.01},
         ),
         Incident(
-            "gpu-memory-pressure", "latency_regression", at(19, 10), at(19, 55),
+            "gpu-memory-pressure", "latency_regression", at(19, 10, day=day), at(19, 55, day=day),
             "GPU memory fills to ~98% (allocator fragmentation); p99 latency breaks the 120 ms SLO; "
             "Triton is restarted at 19:55 (counters reset).",
             ("latency_p99", "gpu_memory", "slo_burn_rate"),
             {"memory_peak_pct": 98.0, "slo_latency_ms": 120.0},
         ),
     )
-    return Scenario(incidents=incidents)
+    return Scenario(day=day, incidents=incidents)
