@@ -33,8 +33,6 @@ Examples
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +42,7 @@ from typing import Any
 
 import polars as pl
 
+from obskit._atomic import atomic_write_text
 from obskit.analyze.drift import infer_kind
 from obskit.errors import AnalysisError, MissingDependencyError
 
@@ -85,21 +84,6 @@ def _import_evidently() -> tuple[Any, Any, Any, Any, str]:
             f"the Evidently report needs the evidently package (pip install 'evidently==0.7.23'): {err}"
         ) from None
     return DataDefinition, Dataset, Report, DataDriftPreset, str(getattr(evidently, "__version__", "?"))
-
-
-def _atomic_write(path: Path, text: str) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(data)
 
 
 def _resolve_columns(
@@ -235,7 +219,7 @@ def evidently_drift_report(
         )
         page = snapshot.get_html_str(as_iframe=False)
     dest = Path(path)
-    size = _atomic_write(dest, _with_note(page, note))
+    size = atomic_write_text(dest, _with_note(page, note))
     return EvidentlyReportInfo(
         path=dest,
         columns=tuple(resolved),

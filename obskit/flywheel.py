@@ -18,13 +18,12 @@ Examples
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
+from obskit._atomic import atomic_path
 from obskit.errors import AnalysisError
 
 __all__ = ["PROVENANCE_COLUMNS", "flywheel_increment", "write_flywheel"]
@@ -142,13 +141,6 @@ def write_flywheel(frame: pl.DataFrame, path: str | Path, *, merge: bool = False
         out = pl.concat([old, frame], how="diagonal_relaxed")
         if "request_id" in out.columns:
             out = out.unique("request_id", keep="last", maintain_order=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
+    with atomic_path(dest) as tmp:
         out.write_parquet(tmp, compression="zstd")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest

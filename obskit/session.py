@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from obskit._atomic import atomic_write_text
 from obskit.config import Config, load_config
 from obskit.errors import ObskitError
 from obskit.load._quarantine import Quarantine
@@ -33,7 +32,7 @@ from obskit.timeutil import parse_time
 if TYPE_CHECKING:
     from obskit.alerts import AlertRun
 
-__all__ = ["Problem", "Session"]
+__all__ = ["Problem", "Session", "atomic_write_text"]
 
 
 @dataclass(frozen=True)
@@ -262,17 +261,3 @@ class Session:
         path = out / "summary.json"
         atomic_write_text(path, json.dumps(body, indent=2, default=str) + "\n")
         return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
