@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-_WORKER = r"""
-import json, statistics, sys, time
-import numpy as np
-which, n, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+from benchmarks._measure import measure
+
 QS = (0.5, 0.95, 0.99)
 
-def make(n):
+
+def make(n: int) -> tuple[Any, Any, Any]:
+    """``n`` synthetic requests over one day: timestamps (µs), 2 versions, lognormal latency."""
+    import numpy as np
+
     rng = np.random.default_rng(7)
     day = 1795305600 * 1_000_000  # 2026-11-22T00:00:00Z in microseconds
     ts = np.sort(day + rng.integers(0, 86_400 * 1_000_000, n))
@@ -34,55 +34,53 @@ def make(n):
     lat = rng.lognormal(np.log(14.0), 0.35, n) * np.where(version == "v1.5.0", 1.3, 1.0)
     return ts, version, lat
 
-ts, version, lat = make(n)
-if which == "obskit":
+
+def obskit_setup(n: int) -> Any:
     import polars as pl
+
+    import obskit.analyze.latency  # noqa: F401 - imported before timing
+
+    ts, version, lat = make(n)
+    return pl.DataFrame({"timestamp": pl.Series(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                         "model_version": version, "latency_ms": lat})
+
+
+def obskit_side(frame: Any) -> Any:
     from obskit.analyze.latency import latency_percentiles
-    frame = pl.DataFrame({"timestamp": pl.Series(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-                          "model_version": version, "latency_ms": lat})
-    def fn():
-        return latency_percentiles(frame, every="5m", by=("model_version",), quantiles=QS)
-    def rows(out):
-        return [(int(r[0].timestamp()), r[1], *r[4:]) for r in out.select(
-            "window_start", "model_version", "requests", "mean_ms", "p50_ms", "p95_ms", "p99_ms").iter_rows()]
-else:
+
+    return latency_percentiles(frame, every="5m", by=("model_version",), quantiles=QS)
+
+
+def obskit_rows(out: Any) -> list[list[Any]]:
+    return [[int(r[0].timestamp()), r[1], *r[4:]] for r in out.select(
+        "window_start", "model_version", "requests", "mean_ms", "p50_ms", "p95_ms", "p99_ms").iter_rows()]
+
+
+def pandas_setup(n: int) -> Any:
     import pandas as pd
-    frame = pd.DataFrame({"timestamp": pd.to_datetime(ts, unit="us", utc=True), "version": version,
-                          "latency_ms": lat})
-    def fn():
-        g = frame.groupby([pd.Grouper(key="timestamp", freq="5min"), "version"])["latency_ms"]
-        return g.quantile(list(QS)).unstack()
-    def rows(out):
-        return [(int(idx[0].timestamp()), idx[1], *[float(out.loc[idx, q]) for q in QS]) for idx in out.index]
 
-def kb(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1])
+    ts, version, lat = make(n)
+    return pd.DataFrame({"timestamp": pd.to_datetime(ts, unit="us", utc=True), "version": version,
+                         "latency_ms": lat})
 
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset the peak-RSS mark (Linux)
-before = kb("VmRSS:")
-times = []
-for i in range(runs):
-    t0 = time.perf_counter()
-    out = fn()
-    times.append(time.perf_counter() - t0)
-    if i == 0:
-        peak = (kb("VmHWM:") - before) / 1024
-json.dump({"s": statistics.median(times), "peak_mb": peak, "rows": rows(out)}, sys.stdout)
-"""
+
+def pandas_side(frame: Any) -> Any:
+    import pandas as pd
+
+    g = frame.groupby([pd.Grouper(key="timestamp", freq="5min"), "version"])["latency_ms"]
+    return g.quantile(list(QS)).unstack()
+
+
+def pandas_rows(out: Any) -> list[list[Any]]:
+    return [[int(idx[0].timestamp()), idx[1], *[float(out.loc[idx, q]) for q in QS]] for idx in out.index]
 
 
 def _measure(which: str, n: int, runs: int, threads: int | None = None) -> dict[str, Any]:
-    env = dict(os.environ)
-    if threads is not None:
-        env["POLARS_MAX_THREADS"] = str(threads)
-    out = subprocess.run(
-        [sys.executable, "-c", _WORKER, which, str(n), str(runs)],
-        capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).resolve().parents[1],
-    )
-    return json.loads(out.stdout)
+    env = {"POLARS_MAX_THREADS": str(threads)} if threads is not None else None
+    res = measure(f"benchmarks.bench_latency:{which}_side", [n], runs, setup=f"benchmarks.bench_latency:{which}_setup",
+                  digest=f"benchmarks.bench_latency:{which}_rows", env=env)
+    res["rows"] = res["digest"]
+    return res
 
 
 def _agree(ours: list[list[Any]], peer: list[list[Any]], tol: float = 1e-9) -> bool:

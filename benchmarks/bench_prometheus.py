@@ -16,7 +16,6 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks._measure import measure
 from obskit.load.prometheus_text import parse_exposition
 
 _SUMMARY_PHASES = ("request", "queue", "compute_input", "compute_infer", "compute_output")
@@ -113,46 +113,29 @@ def _obskit_samples(text: str) -> list[Any]:
     return out
 
 
-_WORKER = """
-import json, statistics, sys, time
-from datetime import datetime, timezone
-which, path, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-text = open(path).read()
-if which == "obskit":
-    from obskit.load.prometheus_text import parse_exposition
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    fn = lambda: parse_exposition(text, default_timestamp=when)
-else:
-    from prometheus_client.parser import text_string_to_metric_families
-    fn = lambda: [s for f in text_string_to_metric_families(text) for s in f.samples]
-def kb(field):
-    for line in open("/proc/self/status"):
-        if line.startswith(field):
-            return int(line.split()[1])
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset the peak-RSS mark (Linux)
-before = kb("VmRSS:")
-times = []
-for _ in range(runs):
-    t0 = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - t0)
-    if len(times) == 1:
-        peak = (kb("VmHWM:") - before) / 1024
-print(json.dumps({"s": statistics.median(times), "peak_mb": peak}))
-"""
+def read_text(path: str) -> str:
+    """Setup (untimed): the scrape's text, with the parsers already imported."""
+    import prometheus_client.parser  # noqa: F401
+
+    import obskit.load.prometheus_text  # noqa: F401
+
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
 
 
-def _measure(which: str, path: Path, runs: int, threads: int | None = None) -> dict[str, float]:
+def obskit_side(text: str) -> int:
+    return parse_exposition(text, default_timestamp=datetime(2026, 1, 1, tzinfo=UTC)).samples.height
+
+
+def peer_side(text: str) -> int:
+    return len([s for f in text_string_to_metric_families(text) for s in f.samples])
+
+
+def _measure(which: str, path: Path, runs: int, threads: int | None = None) -> dict[str, Any]:
     """Median time and peak RSS growth of ``runs`` parses in a fresh subprocess."""
-    env = dict(os.environ)
-    if threads is not None:
-        env["POLARS_MAX_THREADS"] = str(threads)
-    out = subprocess.run(
-        [sys.executable, "-c", _WORKER, which, str(path), str(runs)],
-        capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).resolve().parents[1],
-    )
-    return json.loads(out.stdout)
+    env = {"POLARS_MAX_THREADS": str(threads)} if threads is not None else None
+    return measure(f"benchmarks.bench_prometheus:{which}_side", [str(path)], runs,
+                   setup="benchmarks.bench_prometheus:read_text", env=env)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
