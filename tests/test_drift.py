@@ -265,6 +265,54 @@ def test_default_test_counts_values_of_both_samples() -> None:
     assert default_test(ref, Sample([2.0, 3.0, 4.0, 5.0], "numeric")).name == "ks"
 
 
+def _scipy_wasserstein(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(a, b))
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "values"),
+    [
+        (1, 1, "normal"),
+        (1, 7, "normal"),
+        (500, 500, "normal"),
+        (500, 500, "ties"),
+        (3, 2000, "normal"),
+        (2000, 3, "ties"),
+        (12, 18, "ties"),
+        (999, 1000, "rounded"),
+        (1000, 250, "rounded"),
+        (4096, 3, "constant"),
+    ]
+    + [(int(n), int(m), "random") for n, m in np.random.default_rng(3).integers(1, 3000, (8, 2))],
+)
+def test_wasserstein_quantile_merge_matches_scipy(n: int, m: int, values: str) -> None:
+    from obskit.analyze.stattests import _wasserstein_sorted
+
+    rng = np.random.default_rng(n * 7919 + m)
+    if values == "ties":
+        a, b = rng.integers(0, 4, n).astype(float), rng.integers(1, 6, m).astype(float)
+    elif values == "rounded":
+        a, b = rng.normal(size=n).round(1), rng.normal(0.2, 1.5, m).round(1)
+    elif values == "constant":
+        a, b = np.full(n, 2.5), np.full(m, 2.5)
+    else:
+        a, b = rng.normal(size=n), rng.standard_t(3, m) + 0.1
+    ref, cur = Sample(a, "numeric"), Sample(b, "numeric")
+    assert np.array_equal(ref.sorted, np.sort(a)) and np.array_equal(cur.sorted, np.sort(b))
+    expected = _scipy_wasserstein(a, b)
+    for got in (_wasserstein_sorted(ref.sorted, cur.sorted), _wasserstein_sorted(cur.sorted, ref.sorted)):
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_sample_sort_handles_signed_zeros_and_extremes() -> None:
+    x = [0.0, -0.0, 1.0, -1.0, 5e-324, -5e-324, 1e308, -1e308, float("nan"), None, float("-inf")]
+    got = Sample(x, "numeric").sorted
+    assert got.tolist() == [-1e308, -1.0, -5e-324, 0.0, 0.0, 5e-324, 1.0, 1e308]
+    assert got.dtype == np.float64 and got.flags.c_contiguous
+
+
 # --------------------------------------------------------------------------- BH, KL, PSI
 
 

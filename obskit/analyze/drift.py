@@ -39,11 +39,13 @@ Effect sizes
     distance is biased upwards.
 
 Speed
-    Values are taken from polars as numpy arrays, sorted once per column (polars'
-    multithreaded sort) and every statistic works on the sorted arrays: the Wasserstein
-    distance is one linear merge, histograms are ``searchsorted`` calls, value counts come
-    from run lengths. Columns run in a thread pool. 1M rows x 20 numeric columns takes a
-    few seconds where Evidently takes minutes (see ``benchmarks/bench_drift.py``).
+    Values are taken from polars as numpy arrays, sorted once per column (polars' integer
+    sort on order-preserving int64 keys of the floats) and every statistic works on the
+    sorted arrays: the Wasserstein distance integrates the difference of the two quantile
+    functions over their merged steps (an arithmetic merge, no sort; ``mean(|a - b|)`` for
+    equal sizes), histograms are ``searchsorted`` calls, value counts come from run
+    lengths. Columns run in a thread pool. 1M rows x 20 numeric columns takes under a
+    second on two cores where Evidently takes minutes (see ``benchmarks/bench_drift.py``).
 
 Examples
 --------
