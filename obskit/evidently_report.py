@@ -43,7 +43,7 @@ from typing import Any
 import polars as pl
 
 from obskit._atomic import atomic_write_text
-from obskit.analyze.drift import infer_kind
+from obskit.analyze.drift import resolve_columns
 from obskit.errors import AnalysisError, MissingDependencyError
 
 __all__ = ["EvidentlyReportInfo", "evidently_drift_report"]
@@ -84,34 +84,6 @@ def _import_evidently() -> tuple[Any, Any, Any, Any, str]:
             f"the Evidently report needs the evidently package (pip install 'evidently==0.7.23'): {err}"
         ) from None
     return DataDefinition, Dataset, Report, DataDriftPreset, str(getattr(evidently, "__version__", "?"))
-
-
-def _resolve_columns(
-    reference: pl.DataFrame,
-    current: pl.DataFrame,
-    columns: Sequence[str] | None,
-    kinds: Mapping[str, str] | None,
-) -> dict[str, str]:
-    given = dict(kinds or {})
-    names = list(columns) if columns is not None else [c for c in reference.columns if c in current.columns]
-    out: dict[str, str] = {}
-    for name in names:
-        for frame, label in ((reference, "reference"), (current, "current")):
-            if name not in frame.columns:
-                raise AnalysisError(f"column missing from the {label} frame", column=name)
-        kind = given.get(name) or infer_kind(reference.get_column(name))
-        if kind not in (None, "numeric", "categorical"):
-            raise AnalysisError(f"unknown kind {kind!r}; expected 'numeric' or 'categorical'", column=name)
-        if kind is None:
-            if columns is not None:
-                raise AnalysisError(
-                    f"cannot infer a drift kind for dtype {reference.schema[name]}; pass kinds={{...}}", column=name
-                )
-            continue
-        out[name] = kind
-    if not out:
-        raise AnalysisError("no numeric or categorical column for the Evidently report")
-    return out
 
 
 def _to_pandas(frame: pl.DataFrame, kinds: Mapping[str, str]) -> Any:
@@ -187,7 +159,7 @@ def evidently_drift_report(
     for frame, label in ((reference, "reference"), (current, "current")):
         if frame.height == 0:
             raise AnalysisError(f"the {label} frame is empty")
-    resolved = _resolve_columns(reference, current, columns, kinds)
+    resolved: dict[str, str] = dict(resolve_columns(reference, current, columns, kinds))
     data_definition, dataset, report_cls, preset, version = _import_evidently()
 
     ref, cur = reference, current

@@ -104,6 +104,7 @@ __all__ = [
     "prediction_drift_over_time",
     "psi",
     "psi_band",
+    "resolve_columns",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -291,13 +292,25 @@ def _pmap(
 # --------------------------------------------------------------------------- column drift
 
 
-def _resolve_columns(
+def resolve_columns(
     reference: pl.DataFrame,
     current: pl.DataFrame,
     columns: Sequence[str] | None,
     kinds: Mapping[str, str] | None,
     exclude: Sequence[str] = (),
 ) -> dict[str, Kind]:
+    """The columns to compare and their kind (``numeric`` or ``categorical``).
+
+    ``columns=None`` takes every column both frames share (minus ``exclude``) whose kind can
+    be inferred from the reference's dtype; named columns must exist on both sides and have
+    an inferable or given kind. Shared by every reference-vs-current comparison (column
+    drift, multivariate drift, the Evidently report) so they pick the same columns.
+
+    >>> import polars as pl
+    >>> ref = pl.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "a", "b"], "id": ["r1", "r2", "r3"]})
+    >>> resolve_columns(ref, ref, None, None)  # "id" looks like free text: skipped
+    {'x': 'numeric', 'c': 'categorical'}
+    """
     if reference.height == 0:
         raise AnalysisError("the reference frame is empty")
     kinds = dict(kinds or {})
@@ -524,7 +537,7 @@ def column_drift(
     _check_args(fdr_alpha, ci_level, n_boot)
     if not 0 < drift_share <= 1:
         raise AnalysisError(f"drift_share must be in (0, 1], got {drift_share}")
-    resolved = _resolve_columns(reference, current, columns, kinds)
+    resolved = resolve_columns(reference, current, columns, kinds)
     if current.height == 0:
         raise AnalysisError("the current frame is empty")
     # Each reference column is cleaned and sorted inside its own task and dropped after
@@ -771,7 +784,7 @@ def drift_over_time(
         raise AnalysisError(
             f"timestamp must be a Datetime or Date, got {ts_dtype}", column=timestamp
         )
-    resolved = _resolve_columns(reference, current, columns, kinds, exclude=(timestamp,))
+    resolved = resolve_columns(reference, current, columns, kinds, exclude=(timestamp,))
     resolved.pop(timestamp, None)
     if not resolved:
         raise AnalysisError("no column to test for drift besides the timestamp")

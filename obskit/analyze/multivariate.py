@@ -59,8 +59,8 @@ import numpy.typing as npt
 import polars as pl
 from scipy import stats
 
-from obskit.analyze.drift import infer_kind
-from obskit.analyze.stattests import KINDS, Kind
+from obskit.analyze.drift import resolve_columns
+from obskit.analyze.stattests import Kind
 from obskit.errors import AnalysisError
 
 __all__ = ["AUC_THRESHOLD", "DomainClassifierDrift", "delong_ci", "domain_classifier_drift"]
@@ -220,35 +220,6 @@ def _encode(
     return x, mask
 
 
-def _resolve(
-    reference: pl.DataFrame,
-    current: pl.DataFrame,
-    columns: Sequence[str] | None,
-    kinds: Mapping[str, str] | None,
-) -> dict[str, Kind]:
-    given = dict(kinds or {})
-    for name, value in given.items():
-        if value not in KINDS:
-            raise AnalysisError(f"unknown kind {value!r}; expected one of {KINDS}", column=name)
-    names = list(columns) if columns is not None else [c for c in reference.columns if c in current.columns]
-    out: dict[str, Kind] = {}
-    for name in names:
-        for frame, label in ((reference, "reference"), (current, "current")):
-            if name not in frame.columns:
-                raise AnalysisError(f"column missing from the {label} frame", column=name)
-        kind: str | None = given.get(name) or infer_kind(reference.get_column(name))
-        if kind is None:
-            if columns is not None:
-                raise AnalysisError(
-                    f"cannot infer a kind for dtype {reference.schema[name]}; pass kinds={{...}}", column=name
-                )
-            continue
-        out[name] = "numeric" if kind == "numeric" else "categorical"
-    if not out:
-        raise AnalysisError("no numeric or categorical column to compare")
-    return out
-
-
 def domain_classifier_drift(
     reference: pl.DataFrame,
     current: pl.DataFrame,
@@ -327,7 +298,7 @@ def domain_classifier_drift(
         raise AnalysisError(
             f"each side needs at least cv={cv} rows (reference {reference.height}, current {current.height})"
         )
-    resolved = _resolve(reference, current, columns, kinds)
+    resolved = resolve_columns(reference, current, columns, kinds)
     names = list(resolved)
     ref = reference.select(names)
     cur = current.select(names)
