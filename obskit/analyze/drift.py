@@ -307,7 +307,7 @@ def resolve_columns(
     drift, multivariate drift, the Evidently report) so they pick the same columns.
 
     >>> import polars as pl
-    >>> ref = pl.DataFrame({"x": [1.0, 2.0, 3.0], "c": ["a", "a", "b"], "id": ["r1", "r2", "r3"]})
+    >>> ref = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "a", "a", "b"], "id": ["r1", "r2", "r3", "r4"]})
     >>> resolve_columns(ref, ref, None, None)  # "id" looks like free text: skipped
     {'x': 'numeric', 'c': 'categorical'}
     """
