@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.obskit-installed
 
-.PHONY: install system-deps report test lint typecheck bench sample clean
+.PHONY: install system-deps report test lint typecheck bench sample notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,15 +23,19 @@ report: $(STAMP)
 
 ## Lint, type-check, unit + integration tests, doctests, and every notebook (nbmake)
 test: $(STAMP) system-deps
-	$(BIN)/ruff check obskit tests benchmarks
+	$(BIN)/ruff check obskit tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest --doctest-modules obskit tests --nbmake notebooks
 
 lint: $(STAMP)
-	$(BIN)/ruff check obskit tests benchmarks
+	$(BIN)/ruff check obskit tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## Rewrite the report notebooks from scripts/build_notebooks.py
+notebooks: $(STAMP)
+	$(BIN)/python scripts/build_notebooks.py
 
 ## Regenerate the committed sample day (deterministic: same bytes)
 sample: $(STAMP)
