@@ -132,7 +132,8 @@ def _report(args: argparse.Namespace) -> int:
         start, end = (now - span).isoformat(), now.isoformat()
     res = run_report(args.config, notebook=args.notebook, out=args.out, start=start, end=end,
                      parameters=dict(args.param))
-    print(f"report: {res.html} ({res.status}); summary: {res.summary}")
+    fired = f", {res.alerts_fired} alert(s) fired" if res.alerts_fired else ""
+    print(f"report: {res.html} ({res.status}{fired}); summary: {res.summary}")
     if args.notify:
         _notify(res.html.parent / "alerts.json", slack=args.slack)
     if args.fail_on_alert and res.alerts_fired:
