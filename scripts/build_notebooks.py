@@ -61,6 +61,8 @@ def notebook(title: str, cells: list[nbf.NotebookNode], extra_params: str = "") 
     params = code(PARAMS + extra_params)
     params.metadata["tags"] = ["parameters"]
     nb.cells = [cells[0], params, code(SETUP), *cells[1:], code("_ = session.write_summary(output_dir, figures)")]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"  # stable ids: rebuilding a notebook changes only what changed
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["title"] = title
@@ -204,9 +206,8 @@ confidently wrong — usually a data shift (see Drift) rather than a serving pro
 correction-rate alarm level.
 """),
     code("""
-from obskit.analyze.business import business_metrics
 if requests is not None and "confidence" in requests.columns:
-    biz = business_metrics(requests, every="1h", confidence_threshold=cfg.business.confidence_threshold)
+    biz = session.signal_frames()["business"]  # hourly, the same frame the alert rules read
     charts.show(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
     charts.show(charts.lines_chart(biz, ["correction_rate"], title="Correction rate", y_format="%",
                                    thresholds={"alarm": cfg.business.correction_rate_max}))

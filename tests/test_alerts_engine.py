@@ -191,7 +191,7 @@ def test_gpu_signal_reads_the_canonical_gpu_frame() -> None:
 
 
 def test_confidence_frame_signals() -> None:
-    from obskit.alerts import confidence_windows
+    from obskit.analyze.business import business_metrics
 
     req = pl.DataFrame({
         "timestamp": [T0 + timedelta(minutes=i) for i in range(6)],
@@ -199,13 +199,13 @@ def test_confidence_frame_signals() -> None:
         "confidence": [0.9, 0.95, 0.3, 0.99, None, 0.85],
         "corrected_label": [None, "x", None, None, None, None],
     })
-    frame = confidence_windows(req, every="1h", threshold=0.8)
+    frame = business_metrics(req, every="1h", confidence_threshold=0.8)
     assert frame.row(0, named=True)["confident_rate"] == pytest.approx(4 / 5)
     rules = parse_rules([
         {"name": "corr", "signal": "correction_rate", "comparison": ">", "threshold": 0.2},
         {"name": "conf", "signal": "confident_rate", "comparison": "<", "threshold": 0.9},
     ])
-    run = evaluate(rules, {"confidence": frame})
+    run = evaluate(rules, {"business": frame})
     assert run.fired["rule"].to_list() == ["conf", "corr"]
 
 

@@ -27,7 +27,7 @@ from obskit.alerts.engine import STATES, AlertRun, evaluate, run_state_machine
 from obskit.alerts.export import PrometheusExport, prometheus_export, to_prometheus_rules
 from obskit.alerts.notify import Delivery, DeliveryReport, WebhookNotifier, alert_records, alerts_json, redact_url
 from obskit.alerts.rules import COMPARATORS, SEVERITIES, Rule, format_duration, parse_rules
-from obskit.alerts.signals import SIGNALS, Signal, confidence_windows, known_signals, with_signals
+from obskit.alerts.signals import SIGNALS, Signal, known_signals, with_signals
 from obskit.alerts.templates import BUILTIN_FIELDS, SafeFormatter, check_template, render
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "alert_records",
     "alerts_json",
     "check_template",
-    "confidence_windows",
     "default_rules",
     "evaluate",
     "format_duration",

@@ -7,7 +7,7 @@ of 10 minutes or more: over 1 minute a single failed request can exceed 1%, and 
 minutes the clean day's error rate peaks at 0.92% (10 minutes: 0.68%).
 
 Frames they expect (see :mod:`obskit.alerts.signals`): ``window_stats`` at 1 minute,
-``drift_over_time`` hourly with ``method="kl_div"``, ``confidence`` hourly, and the
+``drift_over_time`` hourly with ``method="kl_div"``, ``business`` hourly, and the
 canonical ``gpu`` frame.
 """
 

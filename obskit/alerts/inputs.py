@@ -2,7 +2,7 @@
 
 :func:`signal_frames` is the one place that turns a period's data into the frames that
 :func:`obskit.alerts.evaluate` needs (``window_stats`` and ``latency_slo`` at 1 minute,
-``drift_over_time`` hourly with KL divergence, ``confidence`` hourly, ``versions`` every 5
+``drift_over_time`` hourly with KL divergence, ``business`` hourly, ``versions`` every 5
 minutes, ``gpu``).
 Sources that are missing are simply absent; rules on them are then reported as skipped.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
-
-from obskit.alerts.signals import confidence_windows
 
 __all__ = ["signal_frames"]
 
@@ -33,6 +31,7 @@ def signal_frames(
     >>> signal_frames(None)
     {}
     """
+    from obskit.analyze.business import business_metrics
     from obskit.analyze.drift import drift_over_time
     from obskit.analyze.serving import window_stats
     from obskit.analyze.versions import version_latency_ratio
@@ -51,7 +50,7 @@ def signal_frames(
                 .sort("window_start")
             )
         if "confidence" in requests.columns:
-            frames["confidence"] = confidence_windows(requests, every="1h", threshold=confidence_threshold)
+            frames["business"] = business_metrics(requests, every="1h", confidence_threshold=confidence_threshold)
         cols = [c for c in features if c in requests.columns and reference is not None and c in reference.columns]
         if reference is not None and cols:
             ok = requests.filter(pl.col("status").cast(pl.String) == "ok")

@@ -32,9 +32,9 @@ Frame kinds:
     :func:`obskit.analyze.drift.drift_over_time` (``window_start``, ``column`` -> label
     ``feature``, ``method``, ``statistic``). ``kl_divergence`` needs it computed with
     ``method="kl_div"``.
-``confidence``
-    :func:`confidence_windows` below (``window_start``, ``ok``, ``confident``,
-    ``corrected`` counts and their rates).
+``business``
+    :func:`obskit.analyze.business.business_metrics` (``window_start``, ``answered``,
+    ``confident``, ``corrected_confident`` counts and their rates).
 ``gpu``
     The canonical ``gpu`` frame (``timestamp``, ``gpu``, ``uuid``, ``memory_used_mib``,
     ``memory_total_mib``, ``utilization_pct``), raw samples: no pre-aggregation needed.
@@ -58,15 +58,11 @@ passing a registry (a mapping name -> :class:`Signal`) to ``parse_rules`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-import polars as pl
-
-from obskit.errors import AnalysisError
-
-__all__ = ["SIGNALS", "Signal", "confidence_windows", "known_signals", "with_signals"]
+__all__ = ["SIGNALS", "Signal", "known_signals", "with_signals"]
 
 Agg = Literal["ratio", "mean", "max", "min", "last"]
 
@@ -161,12 +157,12 @@ _ALL: tuple[Signal, ...] = (
            labels=("feature",), rename={"column": "feature"}),
     Signal("kl_divergence", "drift_over_time", "statistic", "KL divergence per feature (nats), method kl_div",
            agg="max", labels=("feature",), rename={"column": "feature"}, where={"method": "kl_div"}),
-    Signal("confident_rate", "confidence", "confident_rate",
+    Signal("confident_rate", "business", "confident_rate",
            "share of successful predictions at or above the confidence threshold (0..1)",
-           agg="ratio", numerator="confident", denominator="ok"),
-    Signal("correction_rate", "confidence", "correction_rate",
+           agg="ratio", numerator="confident", denominator="answered"),
+    Signal("correction_rate", "business", "correction_rate",
            "share of confident predictions that users corrected (0..1)",
-           agg="ratio", numerator="corrected", denominator="confident"),
+           agg="ratio", numerator="corrected_confident", denominator="confident"),
     Signal("slow_request_share", "latency_slo", "slow_share",
            "share of successful requests slower than the latency SLO (0..1); above 1 - q means the "
            "q-quantile of the window breaks the SLO (e.g. > 0.01: p99 > SLO)",
@@ -199,67 +195,3 @@ def with_signals(*extra: Signal, base: Mapping[str, Signal] | None = None) -> di
     out.update({s.name: s for s in extra})
     return out
 
-
-def confidence_windows(
-    requests: pl.DataFrame | pl.LazyFrame,
-    *,
-    every: str = "1h",
-    by: Sequence[str] = (),
-    threshold: float = 0.8,
-) -> pl.DataFrame:
-    """The ``confidence`` frame: confident and corrected predictions per window.
-
-    Parameters
-    ----------
-    requests
-        A ``requests`` frame with ``confidence`` (and ``corrected_label`` for corrections:
-        feedback attached with :func:`obskit.load.logs.attach_feedback`).
-    every
-        Window length; windows start on multiples of it.
-    by
-        Extra grouping columns (``model_version``...).
-    threshold
-        A prediction with ``confidence >= threshold`` is *confident*
-        (``[business] confidence_threshold``).
-
-    Returns
-    -------
-    polars.DataFrame
-        ``window_start``, ``by`` columns, ``ok`` (successful requests), ``confident``,
-        ``corrected`` (confident and later corrected), ``confident_rate`` =
-        confident/ok, ``correction_rate`` = corrected/confident (null when 0/0).
-
-    Examples
-    --------
-    >>> from datetime import datetime, UTC
-    >>> df = pl.DataFrame({"timestamp": [datetime(2026, 1, 1, tzinfo=UTC)] * 4, "status": ["ok"] * 4,
-    ...                    "confidence": [0.9, 0.95, 0.5, 0.99], "corrected_label": [None, "x", None, None]})
-    >>> confidence_windows(df).select("ok", "confident", "corrected").row(0)
-    (4, 3, 1)
-    """
-    from obskit.timeutil import polars_every
-
-    lf = requests.lazy()
-    names = lf.collect_schema().names()
-    missing = {"timestamp", "status", "confidence"} - set(names)
-    if missing:
-        raise AnalysisError(f"requests frame lacks {sorted(missing)}")
-    ok = pl.col("status").cast(pl.String) == "ok"
-    confident = ok & (pl.col("confidence") >= threshold)
-    corrected = (confident & pl.col("corrected_label").is_not_null()) if "corrected_label" in names else pl.lit(False)
-    out = (
-        lf.with_columns(pl.col("timestamp").dt.truncate(polars_every(every)).alias("window_start"))
-        .group_by(["window_start", *by])
-        .agg(
-            ok.sum().cast(pl.Int64).alias("ok"),
-            confident.sum().cast(pl.Int64).alias("confident"),
-            corrected.sum().cast(pl.Int64).alias("corrected"),
-        )
-        .with_columns(
-            pl.when(pl.col("ok") > 0).then(pl.col("confident") / pl.col("ok")).alias("confident_rate"),
-            pl.when(pl.col("confident") > 0).then(pl.col("corrected") / pl.col("confident")).alias("correction_rate"),
-        )
-        .sort(["window_start", *by])
-        .collect()
-    )
-    return out
