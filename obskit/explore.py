@@ -1063,7 +1063,7 @@ def explore(
     """
     problems = ""
     if config is not None:
-        from obskit.session import Problem, Session
+        from obskit.session import Session
 
         session = Session.open(config)
         cfg = session.config
@@ -1071,13 +1071,8 @@ def explore(
             requests = session.requests
         if reference is None and cfg.reference is not None:
             reference = session.reference
-        if gpu is None and cfg.gpu.nvidia_smi is not None:
-            from obskit.load.gpu import load_nvidia_smi
-
-            try:
-                gpu = load_nvidia_smi(cfg.gpu.nvidia_smi, timezone=cfg.gpu.timezone, quarantine=session.quarantine)
-            except (ObskitError, OSError) as exc:
-                session.problems.append(Problem("gpu", str(exc)))
+        if gpu is None:
+            gpu = session.gpu  # nvidia-smi log or DCGM scrape; a failure is kept in session.problems
         problems = session.problems_html()
         options.setdefault("features", list(cfg.features.all) or None)
         options.setdefault("slo_ms", cfg.slo.latency_ms)
