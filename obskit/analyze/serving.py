@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from obskit.analyze._frames import window_expr
 from obskit.errors import AnalysisError
 from obskit.timeutil import polars_every
 
@@ -85,7 +86,7 @@ def window_stats(
         *[pl.col("latency_ms").quantile(q, interpolation="linear").alias(quantile_column(q)) for q in quantiles],
     ]
     out = (
-        lf.with_columns(pl.col("timestamp").dt.truncate(every_s).alias("window_start"))
+        lf.with_columns(window_expr(every))
         .group_by(["window_start", *by])
         .agg(aggs)
         .with_columns(
