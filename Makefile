@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.obskit-installed
 
-.PHONY: install system-deps report test lint typecheck bench sample notebooks clean
+.PHONY: install system-deps report test lint typecheck bench sample clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,17 +25,13 @@ report: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check obskit tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest --doctest-modules obskit tests --nbmake notebooks
+	$(BIN)/python -m pytest --doctest-modules obskit tests --nbmake obskit/notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check obskit tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-
-## Rewrite the report notebooks from scripts/build_notebooks.py
-notebooks: $(STAMP)
-	$(BIN)/python scripts/build_notebooks.py
 
 ## Regenerate the committed sample day (deterministic: same bytes)
 sample: $(STAMP)

@@ -3,7 +3,7 @@
 A synthetic day of canonical requests is generated in memory with numpy (sorted
 timestamps over 24 h, two versions at 90/10 %, lognormal latencies, 1 % errors,
 confidences, a few corrections and features): 10M rows, or 200k in quick mode. An
-:class:`obskit.explore.Explorer` is built on it once (its load time is reported as
+:class:`obskit.explorer.Explorer` is built on it once (its load time is reported as
 ``load_s``), then a re-filter -- ``set_range`` + ``set_versions``, alternating between two
 filters so that every call changes something -- is timed, median of 10. A re-filter
 recomputes and redraws the visible tab (traffic & latency: three charts, the summary and
@@ -167,7 +167,7 @@ def worker(which: str, n: int, runs: int) -> dict[str, Any]:
     times: list[float] = []
     out: dict[str, Any] = {}
     if which == "obskit":
-        from obskit.explore import Explorer
+        from obskit.explorer import Explorer
 
         t0 = time.perf_counter()
         ex = Explorer(requests, reference=reference, every="5m", chart_backend="output")

@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="run a report notebook into an offline HTML page")
     r.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
-    r.add_argument("--notebook", default="health_report", help="report notebook name (default health_report)")
+    r.add_argument("--notebook", default="health_report", metavar="NAME|PATH.ipynb",
+                   help="a shipped report (health_report, drift_report, gpu_report, canary_report) "
+                        "or your own notebook's path (see `obskit notebook copy`)")
     r.add_argument("--out", type=Path, default=Path("reports"), help="reports root (default ./reports)")
     r.add_argument("--start", default="", help="period start, ISO 8601")
     r.add_argument("--end", default="", help="period end (exclusive), ISO 8601")
@@ -91,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     ae.add_argument("--interval", default="1m", help="rule group evaluation interval")
     ae.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
 
+    nb = sub.add_parser("notebook", help="list the shipped report notebooks, or copy one to start your own")
+    nb_sub = nb.add_subparsers(dest="notebook_command", metavar="ACTION", parser_class=_Parser, required=True)
+    nb_sub.add_parser("list", help="the shipped report notebooks and their parameters")
+    nc = nb_sub.add_parser("copy", help="copy a shipped notebook; run it with `obskit report --notebook PATH`")
+    nc.add_argument("name", help="a shipped notebook (obskit notebook list)")
+    nc.add_argument("dest", type=Path, help="the copy's path (.ipynb) or a folder")
+    nc.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     sc = sub.add_parser("schema", help="print the canonical frames' columns")
     sc.add_argument("frame", nargs="?", default=None, help="requests, metrics, gpu, gpu_processes, kernels, reference")
     return p
@@ -102,12 +112,10 @@ def _sample(args: argparse.Namespace) -> int:
     n = args.requests or DEFAULT_REQUESTS
     t0 = time.monotonic()
 
-    def progress(done: int, total: int) -> None:
-        print(f"\robskit sample: {done:,}/{total:,} requests ({done / total:.0%})", end="", file=sys.stderr,
-              flush=True)
+    from obskit.progress import reporter
 
-    res = generate(args.out, requests=n, seed=args.seed, clean=args.clean, day=args.day, on_progress=progress)
-    print(file=sys.stderr)
+    res = generate(args.out, requests=n, seed=args.seed, clean=args.clean, day=args.day,
+                   on_progress=reporter("obskit sample", unit="requests"))
     print(f"wrote {len(res.files)} files ({res.bytes / 1e6:.1f} MB) to {res.out} "
           f"in {time.monotonic() - t0:.1f} s; config: {res.out / 'obskit.toml'}")
     return EXIT_OK
@@ -221,6 +229,19 @@ def _schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _notebook(args: argparse.Namespace) -> int:
+    from obskit.report.notebooks import available_notebooks, copy_notebook, notebook_parameters, resolve_notebook
+
+    if args.notebook_command == "list":
+        for name in available_notebooks():
+            params = notebook_parameters(resolve_notebook(name))
+            print(f"{name}: {', '.join(f'{k}={v!r}' for k, v in params.items())}")
+        return EXIT_OK
+    dest = copy_notebook(args.name, args.dest, force=args.force)
+    print(f"wrote {dest}; run it with: obskit report --notebook {dest}")
+    return EXIT_OK
+
+
 def _schema(args: argparse.Namespace) -> int:
     from obskit.errors import ConfigError
     from obskit.schemas import FRAMES
@@ -241,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_OK
-    handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule, "alerts": _alerts}
+    handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule, "alerts": _alerts,
+                "notebook": _notebook}
     try:
         return handlers[args.command](args)
     except ObskitError as exc:

@@ -31,11 +31,12 @@ FIGURES: tuple[tuple[str, str, str, bool], ...] = (
 
 @dataclass(frozen=True)
 class Run:
-    """One report run, from its ``summary.json``."""
+    """One day's report runs: the main summary (the health report's when there is one) and every page."""
 
     day: str
     folder: Path
     summary: dict[str, Any]
+    pages: tuple[tuple[str, str], ...] = ()
 
     @property
     def figures(self) -> dict[str, Any]:
@@ -43,16 +44,32 @@ class Run:
         return f if isinstance(f, dict) else {}
 
 
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def load_runs(root: str | Path) -> list[Run]:
-    """Every run under ``root`` with a readable ``summary.json``, oldest first."""
+    """Every day under ``root`` with a readable summary, oldest first.
+
+    A day's folder holds ``summary.json`` (the health report) and ``<name>.summary.json``
+    (the other reports, shipped or the user's own); hidden folders (a run in progress) are
+    not days.
+    """
     runs = []
-    for path in sorted(Path(root).glob("*/summary.json")):
-        try:
-            summary = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if Path(root).is_dir() else []:
+        summaries = [(f, s) for f in [folder / "summary.json", *sorted(folder.glob("*.summary.json"))]
+                     if f.is_file() and (s := _read(f)) is not None]
+        if not summaries:
             continue
-        if isinstance(summary, dict):
-            runs.append(Run(str(summary.get("day") or path.parent.name), path.parent, summary))
+        main = summaries[0][1]
+        pages = tuple((str(s.get("notebook") or f.name.removesuffix(".summary.json")), str(s["html"]))
+                      for f, s in summaries if isinstance(s.get("html"), str))
+        runs.append(Run(str(main.get("day") or folder.name), folder, main, pages))
     return sorted(runs, key=lambda r: r.day)
 
 
@@ -120,8 +137,11 @@ def render_index(runs: list[Run], *, title: str = "obskit reports") -> str:
             cells.append(f"<td>{_cell(cur, fmt)}{note}</td>")
         status = html.escape(str(run.summary.get("status", "ok")))
         link = html.escape(f"{run.folder.name}/{run.summary.get('html', 'health.html')}", quote=True)
+        others = " ".join(
+            f'<a href="{html.escape(f"{run.folder.name}/{page}", quote=True)}">{html.escape(name)}</a>'
+            for name, page in run.pages if page != run.summary.get("html"))
         rows.append(f'<tr><td><a href="{link}">{html.escape(run.day)}</a></td>'
-                    f'<td class="st-{status}">{status}</td>{"".join(cells)}</tr>')
+                    f'<td class="st-{status}">{status}</td>{"".join(cells)}<td>{others}</td></tr>')
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _, _ in FIGURES)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -135,8 +155,8 @@ tr.trend td {{ border-bottom: 2px solid #ccc; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{len(runs)} run{"s" if len(runs) != 1 else ""}; newest first. Trends over all runs:</p>
-<table><thead><tr><th>Day</th><th>Status</th>{head}</tr></thead>
-<tbody><tr class="trend"><td>trend</td><td></td>{spark_row}</tr>
+<table><thead><tr><th>Day</th><th>Status</th>{head}<th>Reports</th></tr></thead>
+<tbody><tr class="trend"><td>trend</td><td></td>{spark_row}<td></td></tr>
 {"".join(rows)}
 </tbody></table></body></html>
 """

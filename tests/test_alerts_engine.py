@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -249,7 +248,7 @@ def test_empty_run_has_typed_frames() -> None:
     assert run.timeline.schema["state"] == pl.Enum(["inactive", "pending", "firing"])
 
 
-def test_a_day_of_minutes_times_fifty_series_is_fast() -> None:
+def test_a_day_of_minutes_times_fifty_series_evaluates() -> None:
     n, versions = 1440, 50
     rng = np.random.default_rng(0)
     times = pl.datetime_range(T0, T0 + timedelta(minutes=n - 1), "1m", time_unit="us", eager=True)
@@ -262,10 +261,6 @@ def test_a_day_of_minutes_times_fifty_series_is_fast() -> None:
     rules = parse_rules([{"name": "e", "signal": "error_rate", "comparison": ">", "threshold": 0.02,
                           "window": "5m", "for": "2m", "keep_firing_for": "1m", "by": ["model_version"],
                           "summary": "{model_version} {value:.1%}"}])
-    evaluate(rules, {"window_stats": ws})  # warm-up
-    t = time.perf_counter()
-    run = evaluate(rules, {"window_stats": ws})
-    elapsed = time.perf_counter() - t
+    run = evaluate(rules, {"window_stats": ws})  # its speed is measured in benchmarks/, not asserted here
     assert run.timeline.height == n * versions
     assert run.episodes.height > 0
-    assert elapsed < 1.0, elapsed

@@ -157,9 +157,7 @@ def test_4xx_is_not_retried(hook: Hook, run: AlertRun) -> None:
 def test_timeout(hook: Hook, run: AlertRun, caplog: pytest.LogCaptureFixture) -> None:
     hook.delay = 1.0
     caplog.set_level(logging.INFO, logger="obskit.alerts")
-    t = time.monotonic()
     report = _notifier(hook, timeout=0.2, retries=1).deliver(run)
-    assert time.monotonic() - t < 3
     assert not report.ok
     assert report.deliveries[0].reason == "timeout after 0.2s" and report.deliveries[0].attempts == 2
     _assert_no_secret(caplog.text, repr(report))

@@ -19,7 +19,7 @@ from obskit.analyze.gpu import gpu_stats
 from obskit.analyze.serving import window_stats
 from obskit.analyze.timeline import one_timeline
 from obskit.errors import AnalysisError
-from obskit.explore import TABS, Explorer, explore, table_html
+from obskit.explorer import TABS, Explorer, explore, table_html
 from obskit.session import Session
 
 T0 = datetime(2026, 11, 22, 19, 0, tzinfo=UTC)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from obskit.report.notebooks import copy_notebook
 from tests.browser import FLAGS
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
@@ -66,14 +67,15 @@ def lab(tmp_path: Path) -> Iterator[str]:
     """A JupyterLab server on 127.0.0.1 serving a copy of the notebooks folder."""
     root = tmp_path / "work"
     (root / "notebooks").mkdir(parents=True)
-    shutil.copy(REPO / "notebooks" / "investigate.ipynb", root / "notebooks")
-    (root / "data").symlink_to(REPO / "data")
+    # what a user does: copy the shipped notebook out of the package, name the config
+    copy_notebook("investigate", root / "notebooks")
     conf = tmp_path / "config"
     (conf / "labconfig").mkdir(parents=True)
     (conf / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": DISABLED}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(conf), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "OBSKIT_PROGRESS": "0"}
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "OBSKIT_PROGRESS": "0",
+           "OBSKIT_CONFIG": str(REPO / "data" / "samples" / "obskit.toml")}
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",

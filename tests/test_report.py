@@ -10,6 +10,7 @@ import pytest
 
 from obskit.errors import ReportError
 from obskit.report import notebook_parameters, run_report
+from obskit.report.notebooks import available_notebooks, resolve_notebook, shipped_notebooks_dir
 from tests.browser import render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +81,7 @@ def test_hostile_parameters_never_execute_and_are_escaped(tmp_path: Path, sample
     text = text.replace('path = "', f'path = "{samples_dir}/')
     cfg.write_text(text)
     res = run_report(cfg, out=tmp_path / "r", parameters={"version": HOSTILE, "window": "1h"})
-    assert not (tmp_path / "PWNED").exists() and not (REPO / "notebooks" / "PWNED").exists()
+    assert not (tmp_path / "PWNED").exists() and not (shipped_notebooks_dir() / "PWNED").exists()
     html = res.html.read_text()
     assert "<img src=x onerror" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -113,9 +114,9 @@ def test_other_reports_render_offline(name: str, tmp_path: Path, samples_dir: Pa
     assert len(charts) >= 2 and all('data-rendered="ok"' in c for c in charts), charts
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "notebooks").glob("*_report.ipynb")))
+@pytest.mark.parametrize("name", [n for n in available_notebooks() if n.endswith("_report")])
 def test_notebooks_declare_parameters(name: str) -> None:
-    params = notebook_parameters(REPO / "notebooks" / f"{name}.ipynb")
+    params = notebook_parameters(resolve_notebook(name))
     assert {"config", "start", "end"} <= set(params)
 
 
@@ -160,11 +161,11 @@ def test_a_new_day_updates_the_index_with_both_days_and_trends(tmp_path: Path, s
     assert index.count("<svg") >= 4  # sparklines
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb")))
+@pytest.mark.parametrize("name", available_notebooks())
 def test_papermill_sees_each_notebooks_parameters(name: str) -> None:
     import papermill
 
-    params = papermill.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb"))
+    params = papermill.inspect_notebook(str(resolve_notebook(name)))
     assert "config" in params
     assert params["config"]["inferred_type_name"] == "str"
     if name.endswith("_report"):

@@ -26,7 +26,7 @@ from obskit.analyze._frames import every_us, require, runs, window_expr
 from obskit.analyze.promql import increase
 from obskit.errors import AnalysisError
 
-__all__ = ["batch_size", "error_rate", "sustained", "throughput"]
+__all__ = ["batch_size", "error_rate", "sustained", "throughput", "top_errors"]
 
 _OPS: dict[str, Callable[[pl.Expr, float], pl.Expr]] = {
     ">": operator.gt,
@@ -333,3 +333,40 @@ def batch_size(
         )
         .sort(["window_start", *keys])
     )
+
+
+def top_errors(requests: pl.DataFrame | pl.LazyFrame, *, limit: int | None = None) -> pl.DataFrame:
+    """The failed requests grouped by error message and status code, most frequent first.
+
+    Parameters
+    ----------
+    requests
+        A ``requests`` frame (``status``; ``error`` and ``status_code`` when present).
+    limit
+        Keep the first ``limit`` rows; None keeps all.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``error``, ``status_code``, ``requests`` and ``share`` (of all failed requests).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"status": ["error", "ok", "error", "error"], "status_code": [503, 200, 503, 500],
+    ...                    "error": ["restarting", None, "restarting", "OOM"]})
+    >>> top_errors(df).rows()
+    [('restarting', 503, 2, 0.6666666666666666), ('OOM', 500, 1, 0.3333333333333333)]
+    """
+    lf = requests.lazy()
+    names = lf.collect_schema().names()
+    keys = [pl.col(c) if c in names else pl.lit(None, dtype=pl.String).alias(c) for c in ("error", "status_code")]
+    out = (
+        lf.filter(pl.col("status").cast(pl.String) == "error")
+        .group_by(keys)
+        .agg(pl.len().cast(pl.Int64).alias("requests"))
+        .with_columns((pl.col("requests") / pl.col("requests").sum()).alias("share"))
+        .sort(["requests", "error"], descending=[True, False], nulls_last=True)
+        .collect()
+    )
+    return out.head(limit) if limit is not None else out

@@ -32,6 +32,7 @@ from obskit.errors import AnalysisError
 
 __all__ = [
     "CanaryComparison",
+    "busiest_versions",
     "canary_comparison",
     "rollout_episodes",
     "two_proportion_ztest",
@@ -41,6 +42,24 @@ __all__ = [
 ]
 
 _V = "model_version"
+
+
+def busiest_versions(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Model versions by the number of requests they served, busiest first (ties by name).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> busiest_versions(pl.DataFrame({"model_version": ["a", "b", "b"]})).rows()
+    [('b', 2), ('a', 1)]
+    """
+    return (
+        requests.lazy()
+        .group_by("model_version")
+        .agg(pl.len().cast(pl.Int64).alias("requests"))
+        .sort(["requests", "model_version"], descending=[True, False])
+        .collect()
+    )
 
 
 def version_traffic(requests: pl.DataFrame | pl.LazyFrame, every: str = "5m") -> pl.DataFrame:

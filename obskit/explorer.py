@@ -1040,7 +1040,8 @@ def explore(
     Parameters
     ----------
     config
-        An ``obskit.toml``; its sources give the frames not passed explicitly, and its
+        An ``obskit.toml`` (empty or None without frames: ``./obskit.toml``, see
+        :func:`obskit.report.notebooks.default_config`); its sources give the frames not passed explicitly, and its
         ``[features]``, ``[slo]`` and ``[business]`` tables the defaults.
     requests, reference, gpu
         Canonical frames; each one given overrides the config's source.
@@ -1062,6 +1063,10 @@ def explore(
         No requests (neither given nor loadable from the config).
     """
     problems = ""
+    if config == "" or (config is None and requests is None):
+        from obskit.report.notebooks import default_config
+
+        config = default_config()
     if config is not None:
         from obskit.session import Session
 

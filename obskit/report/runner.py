@@ -1,6 +1,7 @@
 """Run a report notebook with papermill and render it to one offline HTML page.
 
-``run_report`` executes ``notebooks/<name>.ipynb`` in a fresh kernel with typed parameters
+``run_report`` executes a shipped notebook (``obskit/notebooks/<name>.ipynb``) or a user's own
+``.ipynb`` in a fresh kernel with typed parameters
 (papermill writes them as Python literals; values are never evaluated as code), converts
 the executed notebook with nbconvert and the ``templates/obskit`` template (code hidden,
 header, table of contents, Vega JS inlined once), and writes
@@ -10,6 +11,7 @@ header, table of contents, Vega JS inlined once), and writes
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -18,16 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from obskit._atomic import atomic_write_text
 from obskit.config import load_config
 from obskit.errors import ConfigError, ReportError
-from obskit.session import atomic_write_text
+from obskit.report.notebooks import default_config, notebook_parameters, resolve_notebook, template_dir
 
-__all__ = ["NOTEBOOKS", "TEMPLATES", "ReportResult", "available_notebooks", "run_report", "vega_bundle"]
-
-_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = _ROOT / "notebooks"
-TEMPLATES = _ROOT / "templates"
-SAMPLE_CONFIG = _ROOT / "data" / "samples" / "obskit.toml"
+__all__ = ["ReportResult", "run_report", "vega_bundle"]
 
 
 @dataclass(frozen=True)
@@ -39,17 +37,6 @@ class ReportResult:
     status: str
     notebook: Path
     alerts_fired: int = 0
-
-
-def available_notebooks() -> list[str]:
-    """Names of the report notebooks shipped in ``notebooks/``."""
-    return sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-
-
-def default_config() -> Path:
-    """``./obskit.toml`` if present, else the bundled sample day's config."""
-    local = Path("obskit.toml")
-    return local if local.is_file() else SAMPLE_CONFIG
 
 
 def vega_bundle() -> str:
@@ -88,25 +75,6 @@ def _coerce(name: str, value: str, default: Any) -> Any:
     return value
 
 
-def notebook_parameters(path: Path) -> dict[str, Any]:
-    """The parameters cell's names and default values (literals only, never executed)."""
-    import ast
-
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
-            out: dict[str, Any] = {}
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    out[node.targets[0].id] = ast.literal_eval(node.value)
-                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
-                    out[node.target.id] = ast.literal_eval(node.value)
-            return out
-    raise ReportError("notebook has no cell tagged 'parameters'", path=path)
-
-
 def _short(name: str) -> str:
     return name[: -len("_report")] if name.endswith("_report") else name
 
@@ -114,7 +82,7 @@ def _short(name: str) -> str:
 def run_report(
     config: str | Path | None = None,
     *,
-    notebook: str = "health_report",
+    notebook: str | Path = "health_report",
     out: str | Path = "reports",
     start: str = "",
     end: str = "",
@@ -129,7 +97,8 @@ def run_report(
     config
         Project config; default ``./obskit.toml`` or the bundled sample day.
     notebook
-        Name of a notebook in ``notebooks/`` (see :func:`available_notebooks`).
+        A shipped notebook's name (see :func:`~obskit.report.notebooks.available_notebooks`)
+        or the path of a user's ``.ipynb`` (one with a ``parameters`` cell).
     out
         Reports root; the page goes to ``<out>/<day>/<name>.html``.
     start, end
@@ -152,14 +121,13 @@ def run_report(
 
     cfg_path = Path(config) if config else default_config()
     cfg = load_config(cfg_path)  # fail fast, before a kernel starts
-    nb_path = NOTEBOOKS / f"{notebook}.ipynb"
-    if not nb_path.is_file():
-        raise ConfigError(f"unknown notebook {notebook!r} (available: {', '.join(available_notebooks())})")
+    nb_path = resolve_notebook(notebook)
+    name = nb_path.stem
     defaults = notebook_parameters(nb_path)
     params: dict[str, Any] = {"config": str(cfg_path.resolve()), "start": start, "end": end}
     for key, value in (parameters or {}).items():
         if key not in defaults:
-            raise ConfigError(f"unknown parameter {key!r} for {notebook} (known: {', '.join(sorted(defaults))})")
+            raise ConfigError(f"unknown parameter {key!r} for {name} (known: {', '.join(sorted(defaults))})")
         params[key] = _coerce(key, value, defaults[key])
     params = {k: v for k, v in params.items() if k in defaults}
     out_root = Path(out)
@@ -167,16 +135,16 @@ def run_report(
     work = Path(tempfile.mkdtemp(prefix=".obskit-run-", dir=out_root))
     try:
         params["output_dir"] = str(work.resolve()) if "output_dir" in defaults else ""
-        executed = work / f"{notebook}.ipynb"
+        executed = work / f"{name}.ipynb"
         try:
             papermill.execute_notebook(
                 str(nb_path), str(executed), parameters=params, kernel_name=kernel_name,
-                cwd=str(NOTEBOOKS), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                execution_timeout=timeout,
+                cwd=str(nb_path.parent), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager(),
             )
         except papermill.PapermillExecutionError as exc:
             raise ReportError(
-                f"{notebook}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}".strip(),
+                f"{name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}".strip(),
                 path=nb_path, cell=exc.cell_index,
             ) from None
         summary_path = work / "summary.json"
@@ -185,10 +153,10 @@ def run_report(
         status = summary.get("status", "ok")
         fired = int((summary.get("figures") or {}).get("alerts_fired") or 0)
         nb = nbformat.read(executed, as_version=4)
-        exporter = HTMLExporter(template_name="obskit", extra_template_basedirs=[str(TEMPLATES)])
+        exporter = HTMLExporter(template_name="obskit", extra_template_basedirs=[str(template_dir())])
         resources = {
             "obskit": {
-                "title": f"{cfg.project.name}: {nb.metadata.get('title', notebook)}",
+                "title": f"{cfg.project.name}: {nb.metadata.get('title', name)}",
                 "model": summary.get("model") or cfg.project.model,
                 "period": summary.get("period", ""),
                 "generated_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
@@ -197,23 +165,35 @@ def run_report(
                 "alerts": fired,
                 "vega_js": vega_bundle(),
             },
-            "metadata": {"name": _short(notebook)},
+            "metadata": {"name": _short(name)},
         }
         body, _ = exporter.from_notebook_node(nb, resources=resources)
         dest = out_root / day
-        html_path = dest / f"{_short(notebook)}.html"
+        html_path = dest / f"{_short(name)}.html"
         atomic_write_text(html_path, body)
-        final_summary = dest / ("summary.json" if notebook == "health_report" else f"{_short(notebook)}.summary.json")
-        summary.update({"notebook": notebook, "html": html_path.name,
+        final_summary = dest / ("summary.json" if name == "health_report" else f"{_short(name)}.summary.json")
+        summary.update({"notebook": name, "html": html_path.name,
                         "generated_at": resources["obskit"]["generated_at"]})
         atomic_write_text(final_summary, json.dumps(summary, indent=2) + "\n")
         alerts_src = work / "alerts.json"
         if alerts_src.is_file():
-            name = "alerts.json" if notebook == "health_report" else f"{_short(notebook)}.alerts.json"
-            atomic_write_text(dest / name, alerts_src.read_text(encoding="utf-8"))
+            alerts_name = "alerts.json" if name == "health_report" else f"{_short(name)}.alerts.json"
+            atomic_write_text(dest / alerts_name, alerts_src.read_text(encoding="utf-8"))
         from obskit.history import write_index
 
         write_index(out_root, title=f"{cfg.project.name}: reports")
         return ReportResult(html_path, final_summary, status, nb_path, fired)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@functools.cache
+def _ipc_kernel_manager() -> type:
+    """A kernel manager whose kernel talks over Unix sockets: no TCP port, no transport warning."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IpcKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IpcKernelManager

@@ -1,0 +1,88 @@
+"""The canary report's sections: rollouts, traffic and latency ratio, and the verdict.
+
+Examples
+--------
+>>> from obskit.report.section import open_report
+>>> rep = open_report("data/samples/obskit.toml")  # doctest: +SKIP
+>>> pair(rep)  # doctest: +SKIP
+('v1.4.0', 'v1.5.0-rc1')
+"""
+
+from __future__ import annotations
+
+from obskit import charts
+from obskit.report.section import ReportContext, Section
+
+__all__ = ["pair", "rollouts", "traffic", "verdict"]
+
+
+def pair(rep: ReportContext) -> tuple[str, str]:
+    """The (baseline, canary) versions: the ``baseline`` / ``canary`` parameters, else the two busiest.
+
+    The canary is an empty string when only one version served.
+    """
+    from obskit.analyze.versions import busiest_versions
+
+    requests = rep.requests
+    if requests is None:
+        return str(rep.params.get("baseline") or ""), str(rep.params.get("canary") or "")
+    busiest = busiest_versions(requests)["model_version"].to_list()
+    base = str(rep.params.get("baseline") or (busiest[0] if busiest else ""))
+    others = [v for v in busiest if v != base]
+    new = str(rep.params.get("canary") or (others[0] if others else ""))
+    return base, new
+
+
+def rollouts(rep: ReportContext) -> Section:
+    """Rollouts and rollbacks: when each version's share of traffic changed."""
+    from obskit.analyze.versions import rollout_episodes
+
+    sec = Section("Rollouts")
+    requests = rep.requests
+    if requests is None:
+        return rep.record(sec.skip("no request logs for this period"))
+    return rep.record(sec.table(rollout_episodes(requests, every=rep.window), caption="Rollouts and rollbacks",
+                                name="episodes"))
+
+
+def traffic(rep: ReportContext) -> Section:
+    """Each version's share of traffic, and its median latency relative to the rest of the same window."""
+    from obskit.analyze.versions import version_latency_ratio, version_traffic
+
+    sec = Section("Traffic and latency ratio")
+    requests = rep.requests
+    if requests is None:
+        return rep.record(sec.skip("no request logs for this period"))
+    if not pair(rep)[1]:
+        return rep.record(sec.skip("one version served this period"))
+    sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
+                                 title="Traffic share", y_format="%"))
+    sec.chart(charts.lines_chart(version_latency_ratio(requests, every=rep.window), ["ratio"],
+                                 color_by="model_version", title="p50 latency vs the other versions",
+                                 thresholds={"no difference": 1.0}))
+    return rep.record(sec)
+
+
+def verdict(rep: ReportContext) -> Section:
+    """The canary against the baseline over the windows both served, with a plain verdict."""
+    from obskit.analyze.versions import canary_comparison
+
+    sec = Section("Verdict")
+    requests = rep.requests
+    if requests is None:
+        return rep.record(sec.skip("no request logs for this period"))
+    base, new = pair(rep)
+    if not new:
+        return rep.record(sec.note("Only one version served in this period: nothing to compare.")
+                          .skip("one version served this period"))
+    served = set(requests["model_version"].unique().to_list())
+    unknown = [v for v in (base, new) if v not in served]
+    if unknown:
+        reason = f"version(s) not served in this period: {', '.join(unknown)}"
+        return rep.record(sec.note(f"Nothing to compare: {reason}.", kind="warning").skip(reason))
+    cmp = canary_comparison(requests, base, new, confidence_threshold=rep.config.business.confidence_threshold)
+    sec.note(cmp.verdict, kind="warning" if cmp.slower else "info").table(cmp.table, name="comparison")
+    rep.figures.update({"baseline": base, "canary": new, "canary_verdict": cmp.verdict})
+    if cmp.slower:
+        sec.warn(cmp.verdict)
+    return rep.record(sec)

@@ -1,0 +1,174 @@
+"""The drift report's sections: training vs production, per feature, over time, jointly, and quality.
+
+Examples
+--------
+>>> from obskit.report.section import open_report
+>>> rep = open_report("data/samples/obskit.toml", notebook="drift_report")  # doctest: +SKIP
+>>> features(rep).frames["drift"].height  # doctest: +SKIP
+8
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from obskit import charts
+from obskit.report.section import ReportContext, Section
+
+__all__ = ["checked_features", "distributions", "features", "multivariate", "over_time", "prediction", "quality"]
+
+
+def checked_features(rep: ReportContext) -> tuple[list[str], str]:
+    """The configured features present in both the period's requests and the reference, or why none."""
+    requests, reference = rep.requests, rep.reference
+    if not rep.config.features.all:
+        return [], "no [features] in the config"
+    if rep.config.reference is None:
+        return [], "no reference set ([sources.reference])"
+    if reference is None:
+        return [], "the reference set could not be loaded"
+    if requests is None:
+        return [], "no request matches this period" if rep.config.requests is not None else "no request logs"
+    cols = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
+    return cols, "" if cols else "no configured feature is in both the requests and the reference"
+
+
+def _ok(rep: ReportContext) -> pl.DataFrame:
+    requests = rep.requests
+    assert requests is not None
+    ok: pl.DataFrame = rep.cached("ok_requests", lambda: requests.filter(pl.col("status") == "ok"))
+    return ok
+
+
+def _inputs(rep: ReportContext) -> tuple[list[str], pl.DataFrame, pl.DataFrame] | str:
+    """``(features, reference, successful requests)``, or the reason there is nothing to check."""
+    cols, reason = checked_features(rep)
+    reference = rep.reference
+    if not cols or reference is None:
+        return reason
+    return cols, reference, _ok(rep)
+
+
+def _drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
+    from obskit.analyze.drift import column_drift
+
+    reference = rep.reference
+    assert reference is not None
+    out: pl.DataFrame = rep.cached("column_drift", lambda: column_drift(reference, _ok(rep), columns=cols))
+    return out
+
+
+def features(rep: ReportContext) -> Section:
+    """Per-feature drift over the whole period, both verdicts, and the dataset verdict on top."""
+    from obskit.analyze.drift import dataset_drift
+
+    sec = Section("Feature drift, whole period")
+    cols, reason = checked_features(rep)
+    if not cols:
+        return rep.record(sec.note(f"No drift check: {reason}.", kind="warning").skip(reason))
+    result = _drift(rep, cols)
+    verdict = dataset_drift(result)
+    drifted = result.filter(pl.col("drifted"))["column"].to_list()
+    material = result.filter(pl.col("obskit_drifted"))["column"].to_list()
+    head = (f"Dataset drift: {verdict.n_drifted} of {verdict.n_columns} features drifted "
+            f"(share {verdict.share:.0%}, threshold {verdict.drift_share:.0%}) — "
+            f"{'drift detected' if verdict.drifted else 'no dataset drift'}. "
+            f"Material shifts (obskit): {', '.join(material) or 'none'}.")
+    sec.note(head, kind="warning" if drifted or material else "info")
+    sec.table(result.drop("kind"), caption="Per-feature drift", name="drift")
+    rep.figures.update({"features_checked": len(cols), "features_drifted": drifted,
+                        "features_drifted_material": material, "dataset_drift": bool(verdict.drifted),
+                        "dataset_drift_share": verdict.share})
+    if drifted or material:
+        sec.warn(f"drifted: {', '.join(sorted(set(drifted) | set(material)))}")
+    return rep.record(sec)
+
+
+def over_time(rep: ReportContext) -> Section:
+    """The same tests hour by hour against the whole training set (KL divergence)."""
+    from obskit.analyze.drift import drift_over_time
+
+    sec = Section("When did it start?")
+    inputs = _inputs(rep)
+    if isinstance(inputs, str):
+        return rep.record(sec.skip(inputs))
+    cols, reference, ok = inputs
+    frame = drift_over_time(reference, ok, every="1h", columns=cols, method="kl_div", n_boot=50)
+    sec.keep(over_time=frame)
+    sec.chart(charts.heatmap_chart(frame, title="KL divergence per feature and hour", color_title="KL"))
+    kl = frame.select("window_start", "column", "statistic").pivot(on="column", index="window_start",
+                                                                  values="statistic")
+    sec.chart(charts.lines_chart(kl, [c for c in cols if c in kl.columns], title="KL divergence per hour",
+                                 thresholds={"alert": 0.3}))
+    return rep.record(sec)
+
+
+def distributions(rep: ReportContext) -> Section:
+    """Training vs production for every checked feature, most drifted first."""
+    from obskit.analyze.distributions import distributions as dist
+
+    sec = Section("Distributions")
+    inputs = _inputs(rep)
+    if isinstance(inputs, str):
+        return rep.record(sec.skip(inputs))
+    cols, reference, ok = inputs
+    order = _drift(rep, cols).sort("effect_size", descending=True, nulls_last=True)["column"].to_list()
+    for col in order:
+        sec.chart(charts.distribution_chart(dist(reference, ok, col), title=col, x_title=col))
+    return rep.record(sec)
+
+
+def prediction(rep: ReportContext) -> Section:
+    """The predicted class mix and the confidence over time against training."""
+    from obskit.analyze.distributions import distributions as dist
+    from obskit.analyze.drift import prediction_drift_over_time
+
+    sec = Section("Prediction drift")
+    reference = rep.reference
+    if rep.requests is None or reference is None:
+        return rep.record(sec.skip("needs the period's requests and the reference set"))
+    if "prediction" not in reference.columns or "prediction" not in rep.requests.columns:
+        return rep.record(sec.skip("no prediction column in the requests or the reference"))
+    pred = prediction_drift_over_time(reference, _ok(rep), every="1h")
+    sec.keep(prediction=pred)
+    sec.chart(charts.heatmap_chart(pred, title="Prediction drift per hour", color_title="statistic"))
+    sec.chart(charts.distribution_chart(dist(reference, _ok(rep), "prediction"),
+                                        title="Predicted classes: training vs production"))
+    return rep.record(sec)
+
+
+def multivariate(rep: ReportContext, *, max_rows: int = 10_000) -> Section:
+    """A domain classifier telling training rows from production rows (AUC, importances)."""
+    from obskit.analyze.multivariate import domain_classifier_drift
+
+    sec = Section("Multivariate drift")
+    inputs = _inputs(rep)
+    if isinstance(inputs, str):
+        return rep.record(sec.skip(inputs))
+    cols, reference, ok = inputs
+    mv = domain_classifier_drift(reference, ok, columns=cols, max_rows=max_rows)
+    sec.note(mv.summary(), kind="warning" if mv.drifted else "info")
+    sec.table(mv.importance, caption="What drives it", name="importance")
+    rep.figures["domain_classifier_auc"] = mv.auc
+    if mv.drifted:
+        sec.warn(f"domain classifier separates training from production (AUC {mv.auc:.2f})")
+    return rep.record(sec)
+
+
+def quality(rep: ReportContext) -> Section:
+    """Types, ranges, missing shares and categories of training, checked on production."""
+    from obskit.analyze.quality import check_quality, infer_baseline
+
+    sec = Section("Data quality against the training baseline")
+    inputs = _inputs(rep)
+    if isinstance(inputs, str):
+        return rep.record(sec.skip(inputs))
+    cols, reference, ok = inputs
+    violations = check_quality(infer_baseline(reference, columns=cols), ok.select(cols))
+    sec.keep(violations=violations)
+    if violations.height:
+        sec.table(violations, caption="Violations").warn(f"{violations.height} data-quality violation(s)")
+    else:
+        sec.note("No data-quality violation.")
+    rep.figures["quality_violations"] = violations.height
+    return rep.record(sec)

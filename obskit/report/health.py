@@ -1,0 +1,269 @@
+"""The health report's sections: one function per notebook cell, each returning a :class:`Section`.
+
+Every section works on any set of sources: without its input it is *skipped* with the
+reason (no GPU trace, no reference set, one model version...), never an error and never "ok".
+
+Examples
+--------
+>>> from obskit.report.section import open_report
+>>> rep = open_report("data/samples/obskit.toml")  # doctest: +SKIP
+>>> traffic(rep).status  # doctest: +SKIP
+'ok'
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from obskit import charts
+from obskit.errors import AnalysisError
+from obskit.report.section import ReportContext, Section
+
+__all__ = [
+    "alerts",
+    "business",
+    "drift",
+    "errors",
+    "gpu",
+    "latency",
+    "summary",
+    "timeline",
+    "traffic",
+    "versions",
+    "window_stats",
+]
+
+NO_REQUESTS = "no request logs for this period"
+
+
+def _no_requests(rep: ReportContext) -> str:
+    if rep.config.requests is None:
+        return "no [sources.requests] in the config"
+    if rep.session.requests is None:
+        return "the request logs could not be loaded (see the problems above)"
+    return "no request matches this period, model and version"
+
+
+def window_stats(rep: ReportContext) -> pl.DataFrame | None:
+    """Exact per-window stats of the period's requests (shared by several sections), or None."""
+    from obskit.analyze.serving import window_stats as compute
+
+    requests = rep.requests
+    if requests is None:
+        return None
+    stats: pl.DataFrame = rep.cached("window_stats", lambda: compute(requests, every=rep.window))
+    return stats
+
+
+def alerts(rep: ReportContext) -> Section:
+    """The config's alert rules backtested over the period: what fired, when, how bad."""
+    from obskit import views
+
+    sec = Section("Alerts")
+    run = rep.session.alerts()
+    if run is None:
+        return rep.record(sec.note(f"Alerts were not evaluated: {_no_requests(rep)}.", kind="warning")
+                          .skip(_no_requests(rep)))
+    sec.html(views.alerts_html(run)).keep(fired=run.fired)
+    if not run.rules:
+        sec.note("No [[alerts]] rule in the config: nothing was checked.", kind="warning").skip("no alert rules")
+    elif run.fired.height:
+        sec.warn(f"{run.fired.height} alert(s) fired")
+    return rep.record(sec)
+
+
+def summary(rep: ReportContext) -> Section:
+    """Headline numbers of the period (exact percentiles)."""
+    from obskit import views
+
+    sec = Section("Summary")
+    if rep.requests is None:
+        return rep.record(sec.note(f"No headline numbers: {_no_requests(rep)}.", kind="warning")
+                          .skip(_no_requests(rep)))
+    return rep.record(sec.html(views.kpi_html(rep.figures)))
+
+
+def traffic(rep: ReportContext) -> Section:
+    """Requests per second in each window."""
+    sec = Section("Traffic")
+    stats = window_stats(rep)
+    if stats is None:
+        return rep.record(sec.skip(_no_requests(rep)))
+    return rep.record(sec.chart(charts.traffic_chart(stats)).keep(stats=stats))
+
+
+def latency(rep: ReportContext) -> Section:
+    """Exact latency percentiles per window, SLO compliance and the error budget left."""
+    from obskit.analyze.slo import availability_slo, error_budget, latency_slo
+
+    sec = Section("Latency and SLOs")
+    stats = window_stats(rep)
+    requests = rep.requests
+    if stats is None or requests is None:
+        return rep.record(sec.skip(_no_requests(rep)))
+    slo = rep.config.slo
+    sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms))
+    lat = latency_slo(requests, slo.latency_ms, slo.latency_quantile, every=rep.window)
+    avail = availability_slo(requests, slo.availability, every=rep.window)
+    budgets = pl.concat([error_budget(lat).tail(1).with_columns(pl.lit("latency").alias("slo")),
+                         error_budget(avail).tail(1).with_columns(pl.lit("availability").alias("slo"))])
+    budgets = budgets.select("slo", "total_to_date", "bad_to_date", "allowed_bad", "budget_remaining")
+    sec.table(budgets, formats={"budget_remaining": "{:.1%}"}, caption="Error budget left at the end of the period",
+              name="budgets")
+    spent = budgets.filter(pl.col("budget_remaining") < 0)["slo"].to_list()
+    if spent:
+        sec.warn(f"error budget spent: {', '.join(spent)}")
+    return rep.record(sec)
+
+
+def errors(rep: ReportContext) -> Section:
+    """The error rate per window and the most frequent error messages."""
+    from obskit.analyze.errors import top_errors
+
+    sec = Section("Errors")
+    stats = window_stats(rep)
+    requests = rep.requests
+    if stats is None or requests is None:
+        return rep.record(sec.skip(_no_requests(rep)))
+    sec.chart(charts.error_rate_chart(stats, threshold=0.01))
+    top = top_errors(requests)
+    if top.height:
+        sec.table(top, formats={"share": "{:.1%}"}, caption="Error messages", name="top_errors")
+    else:
+        sec.note("No failed request in this period.").keep(top_errors=top)
+    return rep.record(sec)
+
+
+def gpu(rep: ReportContext) -> Section:
+    """GPU utilization and memory per window, memory pressure, replicas and energy."""
+    from obskit.analyze.capacity import replicas_needed
+    from obskit.analyze.gpu import energy_per_1k_inferences, memory_pressure
+    from obskit.report.gpu import no_gpu_reason, utilization_charts
+
+    sec = Section("GPU")
+    frame = rep.gpu
+    if frame is None:
+        reason = no_gpu_reason(rep)
+        return rep.record(sec.note(f"No GPU section: {reason}.", kind="warning").skip(reason))
+    utilization_charts(sec, frame, rep.window)
+    pressure = memory_pressure(frame)
+    sec.table(pressure, caption="Memory-pressure episodes (>= 90% for >= 2 min)", name="pressure")
+    if pressure.height:
+        sec.warn(f"{pressure.height} memory-pressure episode(s)")
+    requests = rep.requests
+    if requests is not None:
+        try:
+            sec.note(replicas_needed(requests, frame).explanation)
+        except AnalysisError as exc:
+            sec.note(f"No capacity advice: {exc}")
+        try:
+            sec.table(energy_per_1k_inferences(frame, requests, every=None), caption="Energy per 1,000 inferences",
+                      name="energy")
+        except AnalysisError as exc:
+            sec.note(f"No energy figure: {exc}")
+    return rep.record(sec)
+
+
+def drift(rep: ReportContext) -> Section:
+    """Each feature's production distribution against the training set, when it started, the worst one."""
+    from obskit.analyze.distributions import distributions
+    from obskit.analyze.drift import column_drift
+
+    sec = Section("Drift against the training set")
+    requests, reference = rep.requests, rep.reference
+    if requests is None or reference is None or not rep.config.features.all:
+        reason = ("no [features] in the config" if not rep.config.features.all
+                  else "no reference set ([sources.reference])" if rep.config.reference is None
+                  else "the reference set could not be loaded" if reference is None
+                  else _no_requests(rep))
+        return rep.record(sec.note(f"No drift check: {reason}.", kind="warning").skip(reason))
+    features = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
+    missing = [c for c in rep.config.features.all if c not in features]
+    if missing:
+        sec.note(f"Not checked (absent from the requests or the reference): {', '.join(missing)}.", kind="warning")
+    if not features:
+        return rep.record(sec.skip("no configured feature is in both the requests and the reference"))
+    ok = requests.filter(pl.col("status") == "ok")
+    result = column_drift(reference, ok, columns=features)
+    sec.table(result.select("column", "method", "statistic", "threshold", "drifted", "obskit_drifted",
+                            "effect_name", "effect_size", "effect_ci_low", "effect_ci_high"),
+              caption="Feature drift, whole period")
+    sec.keep(drift=result)
+    over_time = rep.session.signal_frames().get("drift_over_time")  # the same hourly KL the alert rules read
+    if over_time is not None and over_time.height:
+        sec.chart(charts.heatmap_chart(over_time, title="KL divergence per feature and hour (outlined: obskit drift)",
+                                       color_title="KL"))
+    worst = result.sort("effect_size", descending=True, nulls_last=True)["column"][0]
+    sec.chart(charts.distribution_chart(distributions(reference, ok, worst), title=f"{worst}: training vs production",
+                                        x_title=worst))
+    drifted = result.filter(pl.col("obskit_drifted"))["column"].to_list()
+    rep.figures["drifted_features"] = drifted
+    if drifted:
+        sec.warn(f"drifted: {', '.join(drifted)}")
+    return rep.record(sec)
+
+
+def business(rep: ReportContext) -> Section:
+    """Confident-prediction rate and correction rate per hour (the frame the alert rules read)."""
+    sec = Section("Business signals")
+    requests = rep.requests
+    if requests is None:
+        return rep.record(sec.skip(_no_requests(rep)))
+    if "confidence" not in requests.columns:
+        return rep.record(sec.note("No business signals: the requests have no confidence column.", kind="warning")
+                          .skip("no confidence column"))
+    biz = rep.session.signal_frames()["business"]
+    sec.keep(business=biz)
+    sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
+    totals = biz.select(pl.col("confident").sum(), pl.col("answered").sum())
+    rep.figures["confident_rate"] = totals["confident"][0] / max(totals["answered"][0], 1)
+    if "corrected_label" in requests.columns:
+        sec.chart(charts.lines_chart(biz, ["correction_rate"], title="Correction rate", y_format="%",
+                                     thresholds={"alarm": rep.config.business.correction_rate_max}))
+        fixed = biz["corrected_confident"].sum()
+        rep.figures["correction_rate"] = fixed / max(totals["confident"][0], 1)
+    else:
+        rep.figures["correction_rate"] = None
+        sec.note("No correction rate: no feedback source ([sources.feedback]) is configured or loaded.",
+                 kind="warning")
+    return rep.record(sec)
+
+
+def versions(rep: ReportContext) -> Section:
+    """Which versions served when and, with two or more, how the busiest two compare."""
+    from obskit.analyze.versions import busiest_versions, canary_comparison, version_traffic
+
+    sec = Section("Versions")
+    requests = rep.requests
+    if requests is None:
+        return rep.record(sec.skip(_no_requests(rep)))
+    sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
+                                 title="Traffic share per version", y_format="%"))
+    busiest = busiest_versions(requests)
+    sec.keep(versions=busiest)
+    if busiest.height >= 2:
+        cmp = canary_comparison(requests, busiest["model_version"][0], busiest["model_version"][1],
+                                confidence_threshold=rep.config.business.confidence_threshold)
+        sec.note(cmp.verdict).keep(comparison=cmp.table)
+    else:
+        sec.note("One version served this period: nothing to compare.")
+    return rep.record(sec)
+
+
+_TIMELINE = {"rps": "req/s", "error_rate": "error rate", "p99_ms": "p99 ms", "gpu_util_pct": "GPU %",
+             "gpu_memory_share": "GPU mem", "confident_rate": "confident", "correction_rate": "corrections"}
+
+
+def timeline(rep: ReportContext) -> Section:
+    """The main signals of every section on one time axis (panels for the signals that exist)."""
+    from obskit.analyze.timeline import one_timeline
+
+    sec = Section("One timeline")
+    requests = rep.requests
+    if requests is None:
+        return rep.record(sec.skip(_no_requests(rep)))
+    tl = one_timeline(requests, gpu=rep.gpu, every=rep.window,
+                      confidence_threshold=rep.config.business.confidence_threshold)
+    panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
+    sec.keep(timeline=tl).chart(charts.timeline_chart(tl, panels))
+    return rep.record(sec)

@@ -1,0 +1,282 @@
+"""What a report cell shows: a :class:`Section` (notes, tables, charts, the frames behind them).
+
+A report notebook is a parameters cell, :func:`open_report`, and one call per section
+(``health.traffic(rep)``). Each section function reads the :class:`ReportContext`, computes
+with the analyses, and returns a :class:`Section`; Jupyter displays it (``_ipython_display_``)
+and tests read its ``frames``, ``status`` and ``reason`` without a kernel.
+
+A section's ``status`` is one of:
+
+``ok``
+    The section had its inputs and shows them.
+``warning``
+    It shows something that needs a look (a fired alert, drifted features...).
+``skipped``
+    Nothing to show, and ``reason`` says why (no GPU source, no reference set...).
+    "Skipped" is never reported as "ok".
+
+Examples
+--------
+>>> s = Section("Traffic").note("No requests.", kind="warning").skip("no request logs")
+>>> s.status, s.reason
+('skipped', 'no request logs')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+if TYPE_CHECKING:
+    import altair as alt
+
+    from obskit.config import Config
+    from obskit.session import Session
+
+__all__ = ["ReportContext", "Section", "open_report"]
+
+Status = Literal["ok", "warning", "skipped"]
+
+
+@dataclass(frozen=True)
+class _Note:
+    text: str
+    kind: str = "info"
+
+
+@dataclass(frozen=True)
+class _Table:
+    frame: pl.DataFrame
+    caption: str = ""
+    formats: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class _Chart:
+    chart: Any
+
+
+@dataclass(frozen=True)
+class _Html:
+    html: str
+
+
+@dataclass
+class Section:
+    """One report section's result: what it displays, in order, and the frames behind it.
+
+    Builder methods return the section itself, so a section function can chain them.
+    """
+
+    title: str
+    status: Status = "ok"
+    reason: str = ""
+    items: list[Any] = field(default_factory=list)
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def note(self, text: str, *, kind: str = "info") -> Section:
+        """Add a note box (``kind``: info, warning, error)."""
+        self.items.append(_Note(text, kind))
+        return self
+
+    def table(self, frame: pl.DataFrame, *, caption: str = "", formats: dict[str, str] | None = None,
+              name: str = "") -> Section:
+        """Add a table (escaped); ``name`` also keeps the frame in :attr:`frames`."""
+        self.items.append(_Table(frame, caption, formats))
+        if name:
+            self.frames[name] = frame
+        return self
+
+    def chart(self, chart: alt.TopLevelMixin) -> Section:
+        """Add an Altair chart (rendered offline in reports)."""
+        self.items.append(_Chart(chart))
+        return self
+
+    def html(self, markup: str) -> Section:
+        """Add HTML that obskit built and escaped itself (never user strings unescaped)."""
+        if markup:
+            self.items.append(_Html(markup))
+        return self
+
+    def keep(self, **frames: pl.DataFrame) -> Section:
+        """Keep result frames for tests and callers without displaying them."""
+        self.frames.update(frames)
+        return self
+
+    def skip(self, reason: str) -> Section:
+        """Mark the section as having nothing to show, and say why."""
+        self.status = "skipped"
+        self.reason = reason
+        return self
+
+    def warn(self, reason: str) -> Section:
+        """Mark the section as showing something that needs a look (never downgrades a skip)."""
+        if self.status != "skipped":
+            self.status = "warning"
+            self.reason = reason
+        return self
+
+    @property
+    def charts(self) -> list[Any]:
+        """The charts, in display order."""
+        return [i.chart for i in self.items if isinstance(i, _Chart)]
+
+    @property
+    def notes(self) -> list[str]:
+        """The note texts, in display order."""
+        return [i.text for i in self.items if isinstance(i, _Note)]
+
+    def to_html(self) -> str:
+        """Notes and tables as escaped HTML (charts as their offline placeholders)."""
+        from obskit import charts, views
+
+        parts: list[str] = []
+        for item in self.items:
+            if isinstance(item, _Note):
+                parts.append(views.note(item.text, kind=item.kind))
+            elif isinstance(item, _Table):
+                parts.append(views.table_html(item.frame, caption=item.caption, formats=item.formats))
+            elif isinstance(item, _Chart):
+                parts.append(charts.spec_html(item.chart))
+            else:
+                parts.append(item.html)
+        return "".join(parts)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        from obskit import charts, views
+
+        for item in self.items:
+            if isinstance(item, _Note):
+                display(HTML(views.note(item.text, kind=item.kind)))
+            elif isinstance(item, _Table):
+                display(HTML(views.table_html(item.frame, caption=item.caption, formats=item.formats)))
+            elif isinstance(item, _Chart):
+                charts.show(item.chart)
+            else:
+                display(HTML(item.html))
+
+    def summary(self) -> dict[str, str]:
+        """``{"title", "status", "reason"}`` for ``summary.json``."""
+        return {"title": self.title, "status": self.status, "reason": self.reason}
+
+
+@dataclass
+class ReportContext:
+    """A report run: the session, the chart window, the key figures and the sections shown so far."""
+
+    session: Session
+    window: str
+    output_dir: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    sections: list[Section] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per run (frames several sections share, e.g. the window stats)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    @property
+    def config(self) -> Config:
+        """The project config."""
+        return self.session.config
+
+    @property
+    def requests(self) -> pl.DataFrame | None:
+        """The period's requests, or None when there are none (missing source or no matching row)."""
+        df = self.session.requests
+        return df if df is not None and df.height else None
+
+    @property
+    def reference(self) -> pl.DataFrame | None:
+        """The training reference set, or None."""
+        return self.session.reference if self.config.reference is not None else None
+
+    @property
+    def gpu(self) -> pl.DataFrame | None:
+        """The period's GPU samples, or None when there are none."""
+        df = self.session.gpu
+        return df if df is not None and df.height else None
+
+    def record(self, section: Section) -> Section:
+        """Remember a section's status for ``summary.json``; returns it for display."""
+        self.sections = [s for s in self.sections if s.title != section.title] + [section]
+        return section
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        from obskit import views
+
+        if self.session.config.requests is not None and self.session.requests is not None and self.requests is None:
+            display(HTML(views.note("No request matches this period, model and version.", kind="warning")))
+        display(HTML(self.session.problems_html()))
+
+    def finish(self) -> None:
+        """Write ``summary.json`` (and ``alerts.json``) into the output folder, when there is one."""
+        self.figures["sections"] = [s.summary() for s in self.sections]
+        self.session.write_summary(self.output_dir, self.figures)
+
+
+def open_report(config: str = "", *, start: str = "", end: str = "", model: str = "", version: str = "",
+                window: str = "", output_dir: str = "", **params: Any) -> ReportContext:
+    """Open a report run: read the config, load sources lazily, choose the chart window.
+
+    Parameters
+    ----------
+    config
+        The ``obskit.toml``; empty means ``./obskit.toml`` (see
+        :func:`obskit.report.notebooks.default_config`).
+    start, end
+        The period (ISO 8601); empty means all the data.
+    model, version
+        Keep one model / one model version; empty means the config's model, every version.
+    window
+        Chart window (``5m``...); empty means the config's ``[report] window``, widened so
+        a chart never has more than ~400 windows.
+    output_dir
+        Where ``summary.json`` and ``alerts.json`` go (papermill sets it); empty: nowhere.
+    **params
+        Notebook-specific parameters (``gpu_hour_price``, ``baseline``...), kept in
+        :attr:`ReportContext.params`.
+
+    Examples
+    --------
+    >>> rep = open_report("data/samples/obskit.toml")  # doctest: +SKIP
+    >>> rep.window  # doctest: +SKIP
+    '5m'
+    """
+    from obskit.report.notebooks import default_config
+    from obskit.session import Session
+    from obskit.timeutil import auto_window
+
+    session = Session.open(config or default_config(), start=start, end=end, model=model, version=version)
+    rep = ReportContext(session, window or session.config.report.window, output_dir, params=dict(params))
+    span = _span(rep)
+    if span is not None:
+        rep.window = auto_window(span[1] - span[0], rep.window)
+    if rep.requests is not None:
+        from obskit import views
+
+        cfg = rep.config
+        rep.figures.update(views.key_figures(rep.requests, slo_ms=cfg.slo.latency_ms,
+                                             slo_quantile=cfg.slo.latency_quantile))
+    return rep
+
+
+def _span(rep: ReportContext) -> tuple[datetime, datetime] | None:
+    """The data's time span: the requests', else the GPU samples' (GPU-only projects)."""
+    for df in (rep.requests, rep.gpu if rep.config.requests is None else None):
+        if df is not None and df.height:
+            lo, hi = df["timestamp"].min(), df["timestamp"].max()
+            if isinstance(lo, datetime) and isinstance(hi, datetime):
+                return lo, hi
+    return None

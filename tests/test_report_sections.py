@@ -1,0 +1,173 @@
+"""Report sections called in-process on other days and on every subset of sources.
+
+The day here is generated with another seed and size than the committed sample, and each
+source combination drops some of its sources: every section must return a Section whose
+status tells the truth (skipped with a reason when its input is missing), never raise.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import nbformat
+import polars as pl
+import pytest
+
+from obskit.report import canary, drift, gpu, health
+from obskit.report.notebooks import available_notebooks, resolve_notebook
+from obskit.report.section import ReportContext, Section, open_report
+from obskit.sample import generate
+
+SECTIONS = {
+    "health": [getattr(health, n) for n in ("alerts", "summary", "traffic", "latency", "errors", "gpu", "drift",
+                                            "business", "versions", "timeline")],
+    "drift": [getattr(drift, n) for n in ("features", "over_time", "distributions", "prediction", "quality")],
+    "gpu": [gpu.utilization, gpu.capacity, gpu.serving],
+    "canary": [canary.rollouts, canary.traffic, canary.verdict],
+}
+
+
+def drop_tables(text: str, prefixes: tuple[str, ...]) -> str:
+    """The config text without the TOML tables whose header starts with one of ``prefixes``."""
+    out, skipping = [], False
+    for line in text.splitlines():
+        header = re.match(r"\s*\[\[?([^\]]+)\]", line)
+        if header:
+            skipping = header.group(1).strip().startswith(prefixes)
+        if not skipping:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A smaller day with another seed than the committed sample."""
+    out = tmp_path_factory.mktemp("day")
+    generate(out, requests=12_000, seed=7)
+    return out
+
+
+COMBOS = {
+    "all": (),
+    "no-gpu": ("sources.gpu",),
+    "no-gpu-no-metrics": ("sources.gpu", "sources.prometheus"),
+    "requests-only": ("sources.gpu", "sources.prometheus", "sources.reference", "sources.feedback", "features"),
+    "no-feedback": ("sources.feedback",),
+    "no-reference": ("sources.reference",),
+    "gpu-only": ("sources.requests", "sources.feedback", "sources.reference", "sources.prometheus", "alerts"),
+}
+
+
+def _config(day: Path, combo: str) -> Path:
+    path = day / f"{combo}.toml"
+    path.write_text(drop_tables((day / "obskit.toml").read_text(), COMBOS[combo]))
+    return path
+
+
+def _run_all(rep: ReportContext) -> dict[str, Section]:
+    done = {}
+    for group, fns in SECTIONS.items():
+        for fn in fns:
+            sec = fn(rep)
+            assert isinstance(sec, Section)
+            assert sec.status in ("ok", "warning", "skipped")
+            if sec.status != "ok":
+                assert sec.reason, f"{group}.{fn.__name__} is {sec.status} without a reason"
+            sec.to_html()  # renders without error
+            done[f"{group}.{fn.__name__}"] = sec
+    return done
+
+
+@pytest.mark.parametrize("combo", list(COMBOS))
+def test_every_section_renders_on_any_set_of_sources(day: Path, combo: str, tmp_path: Path) -> None:
+    rep = open_report(str(_config(day, combo)), output_dir=str(tmp_path))
+    done = _run_all(rep)
+    dropped = COMBOS[combo]
+    has_requests = "sources.requests" not in dropped
+    assert (done["health.gpu"].status == "skipped") == ("sources.gpu" in dropped)
+    assert (done["gpu.utilization"].status == "skipped") == ("sources.gpu" in dropped)
+    assert (done["health.traffic"].status == "skipped") == (not has_requests)
+    assert (done["health.drift"].status == "skipped") == (not has_requests or "sources.reference" in dropped
+                                                         or "features" in dropped)
+    if "sources.gpu" in dropped:
+        assert "GPU" in done["health.gpu"].reason
+    if has_requests:
+        tl = done["health.timeline"].frames["timeline"]
+        assert ("gpu_util_pct" in tl.columns) == ("sources.gpu" not in dropped)
+    if has_requests and "sources.feedback" in dropped:
+        assert rep.figures["correction_rate"] is None  # unknown, not 0.0
+    rep.finish()
+    summary = (tmp_path / "summary.json").read_text()
+    assert '"sections"' in summary
+
+
+def test_sections_agree_with_the_analyses(day: Path) -> None:
+    from obskit.analyze.errors import top_errors
+    from obskit.analyze.serving import window_stats
+
+    rep = open_report(str(day / "obskit.toml"))
+    requests = rep.requests
+    assert requests is not None
+    assert health.traffic(rep).frames["stats"].equals(window_stats(requests, every=rep.window))
+    assert health.errors(rep).frames["top_errors"].equals(top_errors(requests))
+    biz = health.business(rep)
+    frame = biz.frames["business"]
+    assert rep.figures["confident_rate"] == pytest.approx(frame["confident"].sum() / frame["answered"].sum())
+
+
+def test_a_period_without_requests_skips_with_the_reason(day: Path) -> None:
+    rep = open_report(str(day / "obskit.toml"), start="2031-01-01T00:00:00Z", end="2031-01-02T00:00:00Z")
+    sec = health.traffic(rep)
+    assert sec.status == "skipped" and "no request matches" in sec.reason
+    assert health.alerts(rep).status == "skipped"
+
+
+def test_canary_parameters_pick_the_pair(day: Path) -> None:
+    rep = open_report(str(day / "obskit.toml"), baseline="nope", canary="")
+    sec = canary.verdict(rep)
+    assert sec.status == "skipped" and "nope" in sec.reason
+
+
+# ---------------------------------------------------------------- thin notebooks
+
+_ALLOWED = (ast.Import, ast.ImportFrom, ast.Expr, ast.Assign)
+
+
+def _code_cells(name: str) -> list[nbformat.NotebookNode]:
+    nb = nbformat.read(resolve_notebook(name), as_version=4)
+    return [c for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("name", available_notebooks())
+def test_notebooks_are_thin(name: str) -> None:
+    """A cell imports, opens the report, or makes one call: no analysis logic in any notebook."""
+    for cell in _code_cells(name):
+        tree = ast.parse(cell.source)
+        calls = 0
+        for node in tree.body:
+            assert isinstance(node, _ALLOWED), f"{name}: {type(node).__name__} in cell:\n{cell.source}"
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                calls += 1
+        for node in ast.walk(tree):
+            assert not isinstance(node, ast.Lambda | ast.ListComp | ast.DictComp | ast.GeneratorExp | ast.IfExp |
+                                  ast.BinOp | ast.Compare | ast.BoolOp), f"{name}: logic in cell:\n{cell.source}"
+        assert calls <= 2, f"{name}: more than one call in a cell:\n{cell.source}"
+
+
+@pytest.mark.parametrize("name", ["health_report", "drift_report", "gpu_report", "canary_report"])
+def test_every_report_section_function_is_called_by_its_notebook(name: str) -> None:
+    module = {"health_report": health, "drift_report": drift, "gpu_report": gpu, "canary_report": canary}[name]
+    source = "\n".join(c.source for c in _code_cells(name))
+    called = set(re.findall(rf"\b{module.__name__.rsplit('.', 1)[1]}\.(\w+)\(rep\)", source))
+    sections = {n for n in module.__all__ if inspect.signature(getattr(module, n)).return_annotation == "Section"}
+    assert len(sections) >= 3
+    assert called == sections
+
+
+def test_section_html_escapes_user_strings() -> None:
+    sec = Section("x").note("<script>alert(1)</script>").table(pl.DataFrame({"a": ["<b>"]}))
+    html = sec.to_html()
+    assert "<script>alert" not in html and "&lt;b&gt;" in html
