@@ -93,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     ae.add_argument("--interval", default="1m", help="rule group evaluation interval")
     ae.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
 
+    db = sub.add_parser("dashboards", help="export a Grafana dashboard of the [[panels]] and serving signals")
+    db_sub = db.add_subparsers(dest="dashboards_command", metavar="ACTION", parser_class=_Parser, required=True)
+    de = db_sub.add_parser("export", help="write the dashboard JSON (import it in Grafana)")
+    de.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    de.add_argument("--title", default="", help="dashboard title (default: the project name)")
+    de.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
+
+    sub.add_parser("sources", help="list the source kinds a config can name, with their options")
+
+    ck = sub.add_parser("check", help="load every configured source and report rows, span, rejections, mapping")
+    ck.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    ck.add_argument("--no-preview", action="store_true", help="leave out the preview rows")
+
     nb = sub.add_parser("notebook", help="list the shipped report notebooks, or copy one to start your own")
     nb_sub = nb.add_subparsers(dest="notebook_command", metavar="ACTION", parser_class=_Parser, required=True)
     nb_sub.add_parser("list", help="the shipped report notebooks and their parameters")
@@ -198,7 +211,7 @@ def _alerts(args: argparse.Namespace) -> int:
     if args.alerts_command == "check":
         print(f"{len(cfg.alerts)} alert rule(s) OK in {cfg.path}: {', '.join(r.name for r in cfg.alerts)}")
         return EXIT_OK
-    export = prometheus_export(list(cfg.alerts), group=args.group, interval=args.interval)
+    export = prometheus_export(list(cfg.alerts), group=args.group, interval=args.interval, mapping=cfg.promql)
     for skipped in export.skipped:
         print(f"obskit: not exported: {skipped['rule']}: {skipped['reason']}", file=sys.stderr)
     if args.output:
@@ -226,6 +239,45 @@ def _schedule(args: argparse.Namespace) -> int:
         print(f"installed: {line}")
         return EXIT_OK
     print(line)
+    return EXIT_OK
+
+
+def _dashboards(args: argparse.Namespace) -> int:
+    import json
+
+    from obskit.config import load_config
+    from obskit.dashboards import dashboard_json, write_dashboard
+    from obskit.report import default_config
+
+    cfg = load_config(args.config or default_config())
+    if args.output:
+        data = write_dashboard(cfg, str(args.output), title=args.title)
+        panels = [p for p in data.get("panels", []) if p.get("type") != "row"]
+        print(f"wrote {args.output}: {len(panels)} panel(s) ({len(cfg.panels)} from [[panels]])")
+    else:
+        print(json.dumps(dashboard_json(cfg, title=args.title), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _sources(args: argparse.Namespace) -> int:
+    from obskit.load.registry import KINDS
+
+    for name in sorted(KINDS):
+        print(KINDS[name].describe() + "\n")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from obskit.check import check_sources, format_checks
+    from obskit.report import default_config
+
+    checks = check_sources(args.config or default_config())
+    print(format_checks(checks, preview=not args.no_preview))
+    failed = [c for c in checks if not c.ok]
+    if failed or not checks:
+        print(f"obskit: {len(failed)} of {len(checks)} source(s) failed: {', '.join(c.name for c in failed)}"
+              if checks else "obskit: no source configured", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 
@@ -263,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule, "alerts": _alerts,
-                "notebook": _notebook}
+                "notebook": _notebook, "check": _check, "dashboards": _dashboards,
+                "sources": _sources}
     try:
         return handlers[args.command](args)
     except ObskitError as exc:

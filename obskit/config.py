@@ -1,8 +1,14 @@
-"""Project configuration (``obskit.toml``): sources, column mapping, features, SLOs, report.
+"""Project configuration (``obskit.toml``): sources, column mapping, features, SLOs, panels, report.
 
 The file is TOML, read with :mod:`tomllib` (never evaluated). Unknown keys are errors (a
 typo must not silently disable a check). Relative paths are resolved against the config
 file's folder.
+
+Sources are ``[sources.<name>]`` tables naming a *kind* of the source registry
+(:mod:`obskit.load.registry`): ``kind = "dmon"``, or implied by the name for the kinds'
+own names (``[sources.requests]``, ``[sources.prometheus]``, ``[sources.torch_trace]``...).
+Each kind checks its own options. The former ``[sources.gpu]`` table (``nvidia_smi`` /
+``dcgm`` keys) is still read.
 
 Examples
 --------
@@ -16,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,17 +30,18 @@ from typing import Any
 
 from obskit.alerts.rules import Rule, parse_rules
 from obskit.errors import ConfigError
+from obskit.load.registry import SourceConfig
+from obskit.promql_map import PromqlMapping, parse_promql
 
 __all__ = [
     "BusinessConfig",
     "Config",
     "FeaturesConfig",
-    "GpuSourceConfig",
+    "Panel",
     "ProjectConfig",
-    "PrometheusSourceConfig",
     "ReportConfig",
     "SloConfig",
-    "TableSourceConfig",
+    "SourceConfig",
     "load_config",
 ]
 
@@ -46,28 +54,15 @@ class ProjectConfig:
 
 
 @dataclass(frozen=True)
-class TableSourceConfig:
-    """A tabular source (request logs, feedback, reference)."""
+class Panel:
+    """A metric panel: a PromQL query shown as one chart (``[[panels]]``)."""
 
-    path: Path
-    format: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)
-    timestamp_format: str = "iso8601"
-    status_convention: str = "auto"
-
-
-@dataclass(frozen=True)
-class PrometheusSourceConfig:
-    query_range: tuple[Path, ...] = ()
-    scrapes: Path | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class GpuSourceConfig:
-    nvidia_smi: Path | None = None
-    dcgm: Path | None = None
-    timezone: str = "UTC"
+    title: str
+    query: str
+    unit: str = ""
+    threshold: float | None = None
+    file: Path | None = None
+    legend: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,21 +101,46 @@ class Config:
 
     path: Path
     project: ProjectConfig
-    requests: TableSourceConfig | None
-    feedback: TableSourceConfig | None
-    reference: TableSourceConfig | None
-    prometheus: PrometheusSourceConfig
-    gpu: GpuSourceConfig
+    sources: tuple[SourceConfig, ...]
     features: FeaturesConfig
     slo: SloConfig
     business: BusinessConfig
     report: ReportConfig
     alerts: tuple[Rule, ...] = ()
+    panels: tuple[Panel, ...] = ()
+    promql: PromqlMapping = field(default_factory=lambda: PromqlMapping())
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
+    def sources_for(self, frame: str) -> list[SourceConfig]:
+        """The configured sources producing canonical frame ``frame`` (``requests``, ``gpu``...)."""
+        return [s for s in self.sources if s.frame == frame]
 
-_TOP = {"project", "sources", "features", "slo", "business", "report", "alerts"}
-_SOURCES = {"requests", "feedback", "reference", "prometheus", "gpu"}
+    def source(self, name: str) -> SourceConfig | None:
+        """The source named ``name`` (``[sources.<name>]``), or None."""
+        return next((s for s in self.sources if s.name == name), None)
+
+    def _first(self, frame: str) -> SourceConfig | None:
+        found = self.sources_for(frame)
+        return found[0] if found else None
+
+    @property
+    def requests(self) -> SourceConfig | None:
+        """The first source of requests (request logs or OTLP spans), or None."""
+        return self._first("requests")
+
+    @property
+    def feedback(self) -> SourceConfig | None:
+        """The first feedback source, or None."""
+        return self._first("feedback")
+
+    @property
+    def reference(self) -> SourceConfig | None:
+        """The first reference (training set) source, or None."""
+        return self._first("reference")
+
+
+_TOP = {"project", "sources", "features", "slo", "business", "report", "alerts", "panels", "promql"}
+_LEGACY_GPU = {"nvidia_smi", "dcgm", "timezone", "host"}
 
 
 class _Reader:
@@ -160,28 +180,6 @@ class _Reader:
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base / p
 
-    def table_source(self, data: Any, key: str) -> TableSourceConfig | None:
-        if data is None:
-            return None
-        d = self.table(data, key)
-        self.keys(d, key, {"path", "format", "columns", "timestamp_format", "status_convention"})
-        if "path" not in d:
-            raise self.fail(key, "missing 'path'")
-        cols = self.table(d.get("columns"), f"{key}.columns")
-        for k, v in cols.items():
-            if not isinstance(v, str):
-                raise self.fail(f"{key}.columns.{k}", f"expected a field name string, got {v!r}")
-        fmt = self.typed(d, key, "format", str, None)
-        if fmt is not None and fmt not in ("jsonl", "ndjson", "csv", "parquet"):
-            raise self.fail(f"{key}.format", f"unknown format {fmt!r} (jsonl, csv, parquet)")
-        tsf = self.typed(d, key, "timestamp_format", str, "iso8601")
-        if tsf not in ("iso8601", "s", "ms", "us", "ns"):
-            raise self.fail(f"{key}.timestamp_format", f"unknown {tsf!r} (iso8601, s, ms, us, ns)")
-        conv = self.typed(d, key, "status_convention", str, "auto")
-        if conv not in ("auto", "http", "text", "bool", "grpc"):
-            raise self.fail(f"{key}.status_convention", f"unknown {conv!r} (auto, http, text, bool, grpc)")
-        return TableSourceConfig(self.path_of(d["path"], f"{key}.path"), fmt, dict(cols), tsf, conv)
-
 
 def load_config(path: str | Path) -> Config:
     """Read and validate an ``obskit.toml``.
@@ -211,28 +209,7 @@ def load_config(path: str | Path) -> Config:
         model=r.typed(proj, "project", "model", str, ""),
         timezone=r.typed(proj, "project", "timezone", str, "UTC"),
     )
-    src = r.table(raw.get("sources"), "sources")
-    r.keys(src, "sources", _SOURCES)
-    prom = r.table(src.get("prometheus"), "sources.prometheus")
-    r.keys(prom, "sources.prometheus", {"query_range", "scrapes", "url"})
-    qr = prom.get("query_range", [])
-    if isinstance(qr, str):
-        qr = [qr]
-    if not isinstance(qr, list):
-        raise r.fail("sources.prometheus.query_range", "expected a path or a list of paths")
-    scrapes = prom.get("scrapes")
-    prometheus = PrometheusSourceConfig(
-        query_range=tuple(r.path_of(q, "sources.prometheus.query_range") for q in qr),
-        scrapes=None if scrapes is None else r.path_of(scrapes, "sources.prometheus.scrapes"),
-        url=r.typed(prom, "sources.prometheus", "url", str, None),
-    )
-    gpu_t = r.table(src.get("gpu"), "sources.gpu")
-    r.keys(gpu_t, "sources.gpu", {"nvidia_smi", "dcgm", "timezone"})
-    gpu = GpuSourceConfig(
-        nvidia_smi=None if "nvidia_smi" not in gpu_t else r.path_of(gpu_t["nvidia_smi"], "sources.gpu.nvidia_smi"),
-        dcgm=None if "dcgm" not in gpu_t else r.path_of(gpu_t["dcgm"], "sources.gpu.dcgm"),
-        timezone=r.typed(gpu_t, "sources.gpu", "timezone", str, "UTC"),
-    )
+    sources = _sources(r, r.table(raw.get("sources"), "sources"), project)
     feat = r.table(raw.get("features"), "features")
     r.keys(feat, "features", {"numeric", "categorical"})
     for k in ("numeric", "categorical"):
@@ -271,15 +248,64 @@ def load_config(path: str | Path) -> Config:
     return Config(
         path=p,
         project=project,
-        requests=r.table_source(src.get("requests"), "sources.requests"),
-        feedback=r.table_source(src.get("feedback"), "sources.feedback"),
-        reference=r.table_source(src.get("reference"), "sources.reference"),
-        prometheus=prometheus,
-        gpu=gpu,
+        sources=sources,
         features=features,
         slo=slo,
         business=business,
         report=report,
         alerts=tuple(parse_rules(raw.get("alerts") or [], path=p)),
+        panels=_panels(r, raw.get("panels")),
+        promql=parse_promql(raw.get("promql"), fail=r.fail),
         raw=raw,
     )
+
+
+def _sources(r: _Reader, table: dict[str, Any], project: ProjectConfig) -> tuple[SourceConfig, ...]:
+    from obskit.load.registry import KINDS, validate_options
+
+    out: list[SourceConfig] = []
+    for name, data in table.items():
+        key = f"sources.{name}"
+        d = r.table(data, key)
+        if name == "gpu" and "kind" not in d:  # the former [sources.gpu] table
+            r.keys(d, key, _LEGACY_GPU)
+            if "nvidia_smi" not in d and "dcgm" not in d:
+                continue
+            kind = "nvidia_smi" if "nvidia_smi" in d else "dcgm"
+            d = {"path": d[kind], **{k: v for k, v in d.items() if k in ("timezone", "host")}}
+            if kind == "dcgm":
+                d.pop("timezone", None)
+        else:
+            kind = d.get("kind", name)
+            if not isinstance(kind, str) or kind not in KINDS:
+                shown = f"unknown kind {kind!r}" if "kind" in d else "missing 'kind'"
+                raise r.fail(key, f"{shown} (kinds: {', '.join(sorted(KINDS))})")
+        opts = validate_options(KINDS[kind], d, key=key, base=r.base, fail=r.fail)
+        out.append(SourceConfig(name, kind, opts))
+    return tuple(out)
+
+
+def _panels(r: _Reader, data: Any) -> tuple[Panel, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise r.fail("panels", "expected [[panels]] entries")
+    out = []
+    titles: set[str] = set()
+    for i, entry in enumerate(data):
+        key = f"panels[{i}]"
+        d = r.table(entry, key)
+        r.keys(d, key, {"title", "query", "unit", "threshold", "file", "legend"})
+        for need in ("title", "query"):
+            if not isinstance(d.get(need), str) or not d[need].strip():
+                raise r.fail(f"{key}.{need}", "required, a non-empty string")
+        if d["title"] in titles:
+            raise r.fail(f"{key}.title", f"duplicate panel title {d['title']!r}")
+        titles.add(d["title"])
+        threshold = r.typed(d, key, "threshold", float, None)
+        if threshold is not None and not math.isfinite(threshold):
+            raise r.fail(f"{key}.threshold", f"must be finite, got {threshold}")
+        out.append(Panel(d["title"], d["query"], r.typed(d, key, "unit", str, ""), threshold,
+                         None if "file" not in d else r.path_of(d["file"], f"{key}.file"),
+                         r.typed(d, key, "legend", str, "")))
+    return tuple(out)

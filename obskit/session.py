@@ -27,12 +27,22 @@ from obskit._atomic import atomic_write_text
 from obskit.config import Config, load_config
 from obskit.errors import ObskitError
 from obskit.load._quarantine import Quarantine
+from obskit.redact import scrub
 from obskit.timeutil import parse_time
 
 if TYPE_CHECKING:
     from obskit.alerts import AlertRun
+    from obskit.load.registry import SourceConfig
+    from obskit.panels import PanelData
 
 __all__ = ["Problem", "Session", "atomic_write_text"]
+
+
+_HOST_FRAMES = ("gpu", "gpu_processes", "kernels")
+
+
+class _AlreadyRecorded(Exception):
+    """No frame, and nothing to record: its input failed (already recorded) or is not configured."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Session:
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict, repr=False)
     _runs: dict[str, AlertRun | None] = field(default_factory=dict, repr=False)
     _signals: dict[str, pl.DataFrame] | None = field(default=None, repr=False)
+    _panels: list[PanelData] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
@@ -67,15 +78,17 @@ class Session:
                    model or cfg.project.model, version)
 
     # ------------------------------------------------------------------ loading
-    def _load(self, name: str, loader: Any) -> pl.DataFrame | None:
+    def _load(self, name: str, loader: Any, *, problem: str = "") -> pl.DataFrame | None:
         if name not in self._cache:
             try:
                 self._cache[name] = loader()
+            except _AlreadyRecorded:
+                self._cache[name] = None
             except ObskitError as exc:
-                self.problems.append(Problem(name, str(exc)))
+                self.problems.append(Problem(problem or name, scrub(str(exc))))
                 self._cache[name] = None
             except OSError as exc:
-                self.problems.append(Problem(name, f"{exc.strerror or exc}"))
+                self.problems.append(Problem(problem or name, scrub(f"{exc.strerror or exc}")))
                 self._cache[name] = None
         return self._cache[name]
 
@@ -86,31 +99,67 @@ class Session:
             df = df.filter(pl.col(col) < self.end)
         return df
 
-    @property
-    def requests(self) -> pl.DataFrame | None:
-        """The ``requests`` frame of the period (feedback joined), or None if it failed."""
+    def _load_source(self, src: SourceConfig) -> pl.DataFrame | None:
+        """One configured source through its kind's loader (cached; a failure becomes a problem)."""
 
         def load() -> pl.DataFrame:
-            from obskit.load.logs import attach_feedback, load_feedback, load_requests
+            from obskit.load.registry import KINDS, LoadContext
 
-            src = self.config.requests
-            if src is None:
-                raise ObskitError("no [sources.requests] in the config", path=self.config.path)
-            df = load_requests(
-                src.path, format=src.format, columns=src.columns, timestamp_format=src.timestamp_format,
-                timezone=self.config.project.timezone, status_convention=src.status_convention,
-                defaults={"model": self.config.project.model} if self.config.project.model else None,
-                quarantine=self.quarantine,
-            )
-            fb = self.config.feedback
-            if fb is not None:
-                try:
-                    df = attach_feedback(df, load_feedback(fb.path, columns=fb.columns,
-                                                           timestamp_format=fb.timestamp_format,
-                                                           quarantine=self.quarantine))
-                except ObskitError as exc:
-                    self.problems.append(Problem("feedback", str(exc)))
-            df = self._period(df)
+            kind = KINDS[src.kind]
+            ctx = LoadContext(self.quarantine, self.config.project.timezone, self.config.project.model)
+            df = kind.load(src, ctx)
+            if kind.frame in _HOST_FRAMES and df.height:
+                host = src.get("host") or src.name
+                if "host" not in df.columns:
+                    df = df.with_columns(pl.lit(host, pl.String).alias("host"))
+                else:
+                    df = df.with_columns(pl.col("host").cast(pl.String).fill_null(host))
+            return df
+
+        return self._load(f"source:{src.name}", load, problem=src.name)
+
+    def source(self, name: str) -> pl.DataFrame | None:
+        """The frame of the source ``[sources.<name>]`` as loaded (whole file, no period), or None."""
+        src = self.config.source(name)
+        if src is None:
+            raise ObskitError(f"no source named {name!r} (configured: "
+                              f"{', '.join(s.name for s in self.config.sources) or 'none'})", path=self.config.path)
+        return self._load_source(src)
+
+    def frame(self, frame: str) -> pl.DataFrame | None:
+        """Canonical frame ``frame`` from every source that produces it, in the period.
+
+        None when no source of it is configured or every one failed (see :attr:`problems`).
+        """
+        def load() -> pl.DataFrame | None:
+            parts = [df for src in self.config.sources_for(frame) if (df := self._load_source(src)) is not None]
+            if not parts:
+                return None
+            df = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+            if frame != "reference" and "timestamp" in df.columns:
+                df = self._period(df)
+            return df
+
+        key = f"frame:{frame}"
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    @property
+    def requests(self) -> pl.DataFrame | None:
+        """The ``requests`` frame of the period (feedback joined), or None if there is none."""
+
+        def load() -> pl.DataFrame:
+            from obskit.load.logs import attach_feedback
+
+            if not self.config.sources_for("requests"):
+                raise _AlreadyRecorded  # not configured is not a failure: sections say "no request logs"
+            df = self.frame("requests")
+            if df is None:
+                raise _AlreadyRecorded
+            feedback = self.frame("feedback")
+            if feedback is not None:
+                df = attach_feedback(df, feedback)
             if self.model:
                 df = df.filter(pl.col("model") == self.model)
             if self.version:
@@ -121,57 +170,48 @@ class Session:
 
     @property
     def reference(self) -> pl.DataFrame | None:
-        """The training reference set, or None if it failed."""
-
-        def load() -> pl.DataFrame:
-            from obskit.load.logs import load_reference
-
-            src = self.config.reference
-            if src is None:
-                raise ObskitError("no [sources.reference] in the config", path=self.config.path)
-            return load_reference(src.path, format=src.format)
-
-        return self._load("reference", load)
+        """The training reference set, or None if there is none."""
+        return self.frame("reference")
 
     @property
     def gpu(self) -> pl.DataFrame | None:
-        """The ``gpu`` frame of the period (nvidia-smi log, else DCGM scrape), or None."""
-        src = self.config.gpu
-        if src.nvidia_smi is None and src.dcgm is None:
-            return None
+        """The ``gpu`` frame of the period (every GPU source, a ``host`` column apart), or None."""
+        return self.frame("gpu")
 
-        def load() -> pl.DataFrame:
-            if src.nvidia_smi is not None:
-                from obskit.load.gpu import load_nvidia_smi
+    @property
+    def gpu_processes(self) -> pl.DataFrame | None:
+        """Per-process GPU use of the period (pmon, compute-apps), or None."""
+        return self.frame("gpu_processes")
 
-                df = load_nvidia_smi(src.nvidia_smi, timezone=src.timezone, quarantine=self.quarantine)
-            else:
-                from obskit.load.gpu_metrics import gpu_from_metrics
-                from obskit.load.prometheus_text import load_prometheus_text
-
-                assert src.dcgm is not None
-                df = gpu_from_metrics(load_prometheus_text(src.dcgm, quarantine=self.quarantine))
-            return self._period(df)
-
-        return self._load("gpu", load)
+    @property
+    def kernels(self) -> pl.DataFrame | None:
+        """GPU kernels from profiler traces, or None."""
+        return self.frame("kernels")
 
     @property
     def metrics(self) -> pl.DataFrame | None:
         """Prometheus samples of the period (saved query_range responses and scrapes), or None."""
-        src = self.config.prometheus
-        if not src.query_range and src.scrapes is None:
-            return None
+        df = self.frame("metrics")
+        return df if df is not None and df.width else None
 
-        def load() -> pl.DataFrame:
-            from obskit.load.prometheus_api import load_prometheus_json
-            from obskit.load.prometheus_text import load_prometheus_text
+    def panels(self) -> list[PanelData]:
+        """Each ``[[panels]]`` entry's series over the report period (live server or saved file)."""
+        if self._panels is None:
+            from obskit.panels import query_panels
 
-            frames = [load_prometheus_json(p, quarantine=self.quarantine) for p in src.query_range]
-            if src.scrapes is not None:
-                frames.append(load_prometheus_text(src.scrapes, quarantine=self.quarantine))
-            return self._period(pl.concat(frames, how="diagonal_relaxed"))
+            self._panels = query_panels(self)
+        return self._panels
 
-        return self._load("metrics", load)
+    def data_span(self) -> tuple[datetime, datetime] | None:
+        """The period, or where it is open, the span of the data (requests, else GPU samples)."""
+        for df in (self.requests, self.gpu):
+            if df is not None and df.height:
+                lo, hi = df["timestamp"].min(), df["timestamp"].max()
+                if isinstance(lo, datetime) and isinstance(hi, datetime):
+                    return self.start or lo, self.end or hi
+        if self.start is not None and self.end is not None:
+            return self.start, self.end
+        return None
 
     def signal_frames(self) -> dict[str, pl.DataFrame]:
         """The result frames alert signals read (see :func:`obskit.alerts.inputs.signal_frames`), cached.

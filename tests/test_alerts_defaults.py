@@ -19,10 +19,12 @@ from obskit.sample import generate
 
 def _backtest(folder: Path) -> AlertRun:
     cfg = load_config(folder / "obskit.toml")
-    assert cfg.requests and cfg.feedback and cfg.reference and cfg.gpu.nvidia_smi
+    assert cfg.requests and cfg.feedback and cfg.reference
     df = load_requests(cfg.requests.path, columns=cfg.requests.columns)
     df = attach_feedback(df, load_feedback(cfg.feedback.path, columns=cfg.feedback.columns))
-    frames = signal_frames(df, reference=load_reference(cfg.reference.path), gpu=load_nvidia_smi(cfg.gpu.nvidia_smi),
+    gpu_src = cfg.source("gpu")
+    assert gpu_src is not None and gpu_src.path is not None
+    frames = signal_frames(df, reference=load_reference(cfg.reference.path), gpu=load_nvidia_smi(gpu_src.path),
                            features=cfg.features.all, confidence_threshold=cfg.business.confidence_threshold,
                            slo_ms=cfg.slo.latency_ms)
     return evaluate(default_rules(), frames)

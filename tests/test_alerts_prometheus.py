@@ -24,13 +24,15 @@ from obskit.alerts import (
     to_prometheus_rules,
     with_signals,
 )
+from obskit.promql_map import PromqlMapping, SignalQuery
 from tests.conftest import require_binary
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # promtool's tests start at time 0
 
 # A signal that Prometheus computes as `max by (<by>) (sig)`: the input series, as is.
-REG = with_signals(Signal("sig", "sig", "value", "test signal", agg="last", promql="max by ({by}) (sig)",
-                          prom_labels={"scenario": "scenario", "version": "version"}))
+REG = with_signals(Signal("sig", "sig", "value", "test signal", agg="last"))
+MAPPING = PromqlMapping({"sig": SignalQuery("max by ({by}) (sig)", {"scenario": "scenario", "version": "version"})},
+                        ("test",))
 
 # rule -> its options and the values of each series per minute (None: no sample, the series is absent).
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -184,7 +186,7 @@ def _promtool_test(run: AlertRun, rules_file: str) -> str:
 
 def _promtool(tmp_path: Path, test_text: str) -> subprocess.CompletedProcess[str]:
     promtool = require_binary("promtool")
-    (tmp_path / "rules.yml").write_text(to_prometheus_rules(_rules(), interval="1m", registry=REG))
+    (tmp_path / "rules.yml").write_text(to_prometheus_rules(_rules(), interval="1m", registry=REG, mapping=MAPPING))
     (tmp_path / "test.yml").write_text(test_text)
     return subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)

@@ -216,12 +216,14 @@ def test_dmon_time_only_rolls_over_midnight() -> None:
 
 
 def test_pmon(gpu_dir: Path) -> None:
-    df = check(load_pmon(gpu_dir / "pmon.txt"), "gpu_processes")
+    with pytest.raises(ParseError, match="no Date/Time columns"):
+        load_pmon(gpu_dir / "pmon.txt")  # sample times unknown: a clear error, not null timestamps
+    df = check(load_pmon(gpu_dir / "pmon.txt", start=datetime(2024, 1, 15, tzinfo=UTC)), "gpu_processes")
     assert df["pid"].to_list() == [11327, 11345, 17648]  # '-' rows (no process) skipped
     assert df["process_name"].to_list() == ["memhog", "gpu_burn", "NVIDIA Overlay."]
     assert df["process_type"].to_list() == ["C", "C", "C+G"]
     assert df.row(1, named=True)["sm_pct"] == 99.0
-    assert df["timestamp"].null_count() == 3
+    assert df["timestamp"].null_count() == 0
 
 
 def test_pmon_with_date_time_and_memory(gpu_dir: Path) -> None:
@@ -321,13 +323,20 @@ def test_real_capture_query_gpu(real_dir: Path) -> None:
 def test_real_capture_dmon_pmon_apps(real_dir: Path) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for path in _captures(real_dir):
-        with pytest.raises(ParseError, match="-o DT"):
-            load_dmon(path)
+        head = path.read_text(errors="replace")[:2000]
+        if "collected_at:" in head:  # the capture's own time is the start of its first section
+            stamped = load_dmon(path)
+            collected = head.split("collected_at:", 1)[1].split()[0].replace("Z", "+00:00")
+            assert stamped["timestamp"].min() == datetime.fromisoformat(collected), path.name
+            assert stamped["timestamp"].n_unique() == stamped.height, path.name  # sections don't collide
+        else:
+            with pytest.raises(ParseError, match="-o DT"):
+                load_dmon(path)
         dmon = _gpu(load_dmon(path, start=start, strict=True))
         assert dmon.height == 10, path.name  # 5 idle + 5 load samples
         assert dmon["power_w"].is_between(1, 1000).all()
         assert dmon["temperature_c"].is_between(10, 100).all()
-        pmon = check(load_pmon(path, strict=True), "gpu_processes")
+        pmon = check(load_pmon(path, start=start, strict=True), "gpu_processes")
         assert pmon["pid"].min() > 0  # type: ignore[operator]
         assert pmon["sm_pct"].drop_nulls().is_between(0, 100).all()
         gpus = load_nvidia_smi(path)

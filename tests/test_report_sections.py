@@ -23,9 +23,9 @@ from obskit.sample import generate
 
 SECTIONS = {
     "health": [getattr(health, n) for n in ("alerts", "summary", "traffic", "latency", "errors", "gpu", "drift",
-                                            "business", "versions", "timeline")],
+                                            "business", "versions", "metrics", "timeline")],
     "drift": [getattr(drift, n) for n in ("features", "over_time", "distributions", "prediction", "quality")],
-    "gpu": [gpu.utilization, gpu.capacity, gpu.serving],
+    "gpu": [gpu.utilization, gpu.capacity, gpu.serving, gpu.processes, gpu.kernels],
     "canary": [canary.rollouts, canary.traffic, canary.verdict],
 }
 
@@ -171,3 +171,26 @@ def test_section_html_escapes_user_strings() -> None:
     sec = Section("x").note("<script>alert(1)</script>").table(pl.DataFrame({"a": ["<b>"]}))
     html = sec.to_html()
     assert "<script>alert" not in html and "&lt;b&gt;" in html
+
+
+def test_gpu_report_reads_processes_and_kernels_from_real_captures(real_dir: Path, tmp_path: Path) -> None:
+    capture = real_dir / "nvidia-smi" / "linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt"
+    trace = real_dir / "torch-profiler" / "rank-0.Apr_03_18_51_38.1102.pt.trace.json.gz"
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(f'[sources.h100]\nkind = "dmon"\npath = "{capture}"\n'
+                   f'[sources.h100_procs]\nkind = "pmon"\npath = "{capture}"\nhost = "h100"\n'
+                   f'[sources.h100_apps]\nkind = "compute_apps"\npath = "{capture}"\nhost = "h100"\n'
+                   f'[sources.train]\nkind = "torch_trace"\npath = "{trace}"\n')
+    rep = open_report(str(cfg))
+    assert rep.session.problems == [], rep.session.problems
+    util = gpu.utilization(rep)
+    assert util.status != "skipped" and util.frames["stats"].height >= 1
+    procs = gpu.processes(rep)
+    assert procs.status == "ok", procs.reason
+    table = procs.frames["processes"]
+    assert "gpu_burn" in table["process_name"].to_list() and set(table["host"].to_list()) == {"h100"}
+    kern = gpu.kernels(rep)
+    assert kern.status == "ok", kern.reason
+    top = kern.frames["top"]
+    assert top.height > 0 and 0 < top["share"].sum() <= 1.0 + 1e-9
+    assert kern.frames["streams"]["share"].sum() == pytest.approx(1.0)

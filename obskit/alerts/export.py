@@ -6,11 +6,11 @@ it to the threshold, with ``for``, ``keep_firing_for`` (only when set; Prometheu
 ``labels`` (``severity`` and the rule's labels) and ``annotations.summary`` translated
 from the obskit template into Go template syntax (:func:`obskit.alerts.templates.to_go_template`).
 
-The PromQL of each signal is in the registry (:mod:`obskit.alerts.signals`); it reads the
-Triton metrics (``nv_inference_request_success``/``_failure``, the
-``inference_request_duration_seconds`` histogram, ``nv_gpu_*``) with obskit's label names
-mapped to Triton's (``model_version`` -> ``version``, ``uuid`` -> ``gpu_uuid``). Rules whose
-signal has no PromQL (drift, confidence, corrections) or whose ``by`` has no Prometheus
+The PromQL of each signal comes from a :class:`~obskit.promql_map.PromqlMapping` (the
+config's ``[promql]`` table; by default the Triton preset: ``nv_inference_request_success``/
+``_failure``, the ``inference_request_duration_seconds`` histogram, ``nv_gpu_*``, with
+``model_version`` -> ``version`` and ``uuid`` -> ``gpu_uuid``). Rules whose signal has no
+PromQL in the mapping (drift, confidence, corrections) or whose ``by`` has no Prometheus
 label are skipped; the reasons are listed in :attr:`PrometheusExport.skipped` and as
 comments at the top of the file.
 
@@ -48,6 +48,7 @@ from datetime import timedelta
 from obskit.alerts.rules import Rule, format_duration
 from obskit.alerts.signals import SIGNALS, Signal
 from obskit.alerts.templates import to_go_template
+from obskit.promql_map import PromqlMapping
 from obskit.timeutil import parse_duration
 
 __all__ = ["PrometheusExport", "prometheus_export", "to_prometheus_rules"]
@@ -93,9 +94,14 @@ def prometheus_export(
     group: str = "obskit",
     interval: str = "1m",
     registry: Mapping[str, Signal] | None = None,
+    mapping: PromqlMapping | None = None,
 ) -> PrometheusExport:
-    """The rule file for ``rules``, with the lists of exported and skipped rules."""
+    """The rule file for ``rules``, with the lists of exported and skipped rules.
+
+    ``mapping`` gives each signal's PromQL (default: the Triton preset).
+    """
     reg = SIGNALS if registry is None else registry
+    promql = mapping if mapping is not None else PromqlMapping()
     parse_duration(interval)
     records: dict[str, str] = {}
     alerts: list[list[str]] = []
@@ -103,21 +109,22 @@ def prometheus_export(
     skipped: list[dict[str, str]] = []
     for rule in rules:
         sig = reg.get(rule.signal)
-        if sig is None or sig.promql is None:
-            skipped.append({"rule": rule.name, "reason": f"signal {rule.signal!r} has no PromQL equivalent"})
+        sq = promql.query(rule.signal)
+        if sig is None or sq is None:
+            skipped.append({"rule": rule.name, "reason": f"signal {rule.signal!r} has no PromQL equivalent "
+                                                         f"(presets: {', '.join(promql.presets) or 'none'})"})
             continue
         series = [*sig.labels, *rule.by]
-        unmapped = [b for b in series if b not in sig.prom_labels]
+        unmapped = [b for b in series if b not in sq.labels]
         if unmapped:
             skipped.append({"rule": rule.name,
                             "reason": f"label {unmapped[0]!r} has no Prometheus equivalent for {rule.signal!r} "
-                                      f"(mapped: {', '.join(sig.prom_labels) or 'none'})"})
+                                      f"(mapped: {', '.join(sq.labels) or 'none'})"})
             continue
-        prom_by = [sig.prom_labels[b] for b in series]
+        prom_by = [sq.labels[b] for b in series]
         window = format_duration(rule.window or _DEFAULT_WINDOW)
         budget = _num(round(1 - rule.objective, 12)) if rule.objective is not None else "1"
-        expr = sig.promql.format(by=", ".join(prom_by), by_le=", ".join(["le", *prom_by]), window=window,
-                                 budget=budget).replace(" by () ", " ")
+        expr = promql.render(rule.signal, by=prom_by, window=window, budget=budget)
         record = _record_name(rule, prom_by, window)
         records.setdefault(record, expr)
         constants: dict[str, object] = {
@@ -127,7 +134,7 @@ def prometheus_export(
         }
         summary = to_go_template(
             rule.summary,
-            label_map={b: sig.prom_labels[b] for b in series},
+            label_map={b: sq.labels[b] for b in series},
             constants=constants,
         )
         lines = [
@@ -169,10 +176,11 @@ def to_prometheus_rules(
     group: str = "obskit",
     interval: str = "1m",
     registry: Mapping[str, Signal] | None = None,
+    mapping: PromqlMapping | None = None,
 ) -> str:
     """The rules as a Prometheus rule file (YAML text) for ``promtool check rules``.
 
     Skipped rules are listed in comments at the top; use :func:`prometheus_export` to get
     them as data.
     """
-    return prometheus_export(rules, group=group, interval=interval, registry=registry).yaml
+    return prometheus_export(rules, group=group, interval=interval, registry=registry, mapping=mapping).yaml

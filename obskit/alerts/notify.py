@@ -40,29 +40,13 @@ from typing import IO, Any
 import polars as pl
 
 from obskit.alerts.engine import AlertRun
+from obskit.redact import redact_url
 
 __all__ = ["Delivery", "DeliveryReport", "WebhookNotifier", "alert_records", "alerts_json", "redact_url"]
 
 logger = logging.getLogger("obskit.alerts")
 
 _MAX_BATCH = 100
-
-
-def redact_url(url: str) -> str:
-    """Only ``scheme://host[:port]`` of a URL (no credentials, path, query or fragment).
-
-    >>> redact_url("https://user:pw@hooks.slack.com/services/T/B/XYZ?x=1")
-    'https://hooks.slack.com/…'
-    """
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}/…" if host else "<invalid url>"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

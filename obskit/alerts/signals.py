@@ -6,7 +6,7 @@ kind*, and each signal says which frame kind it reads, which column, how rows ar
 and which labels it carries:
 
 =========================  ==================  =========================================  ==========
-signal                     frame kind          value                                      PromQL
+signal                     frame kind          value                                      PromQL [*]_
 =========================  ==================  =========================================  ==========
 ``error_rate``             ``window_stats``    ``errors / requests`` (0..1)               yes
 ``burn_rate``              ``window_stats``    ``error_rate / (1 - objective)``           yes
@@ -20,6 +20,9 @@ signal                     frame kind          value                            
 ``gpu_memory_used_share``  ``gpu``             ``memory_used_mib / memory_total_mib``     yes
 ``gpu_utilization_pct``    ``gpu``             ``utilization_pct`` (0..100)               yes
 =========================  ==================  =========================================  ==========
+
+.. [*] In the Triton preset; :mod:`obskit.promql_map` holds the PromQL of each signal and
+   the config's ``[promql]`` table changes it for other serving stacks.
 
 Frame kinds:
 
@@ -66,15 +69,6 @@ __all__ = ["SIGNALS", "Signal", "known_signals", "with_signals"]
 
 Agg = Literal["ratio", "mean", "max", "min", "last"]
 
-_TRITON = {"model": "model", "model_version": "version"}
-
-_ERRORS = "sum by ({by}) (rate(nv_inference_request_failure[{window}]))"
-_TOTAL = (
-    "(sum by ({by}) (rate(nv_inference_request_success[{window}]))"
-    " + sum by ({by}) (rate(nv_inference_request_failure[{window}])))"
-)
-
-
 @dataclass(frozen=True)
 class Signal:
     """How to read one signal from a result frame, and its PromQL equivalent if any.
@@ -106,12 +100,6 @@ class Signal:
     weight
         With ``agg="mean"``: a column to weight the mean by (``requests``), when the frame
         has it.
-    promql
-        PromQL for the value, with ``{by}`` (comma-separated Prometheus label names, may be
-        empty), ``{by_le}`` (the same with ``le`` first) and ``{window}``; ``None`` when
-        Prometheus has no such metric.
-    prom_labels
-        obskit label column -> Prometheus label name, for ``by`` and templates.
     """
 
     name: str
@@ -127,8 +115,6 @@ class Signal:
     where: Mapping[str, str] = field(default_factory=dict)
     burn: bool = False
     weight: str | None = None
-    promql: str | None = None
-    prom_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def _latency(q: str) -> Signal:
@@ -136,21 +122,16 @@ def _latency(q: str) -> Signal:
         f"latency_p{q}_ms", "window_stats", f"p{q}_ms",
         f"p{q} request latency (ms); rolled: request-weighted mean of the windows' p{q}",
         agg="mean", weight="requests",
-        promql=(f"1000 * histogram_quantile(0.{q}, sum by ({{by_le}}) "
-                "(rate(inference_request_duration_seconds_bucket[{window}])))"),
-        prom_labels=_TRITON,
     )
 
 
 _ALL: tuple[Signal, ...] = (
     Signal("error_rate", "window_stats", "error_rate", "share of failed requests (0..1)", agg="ratio",
-           numerator="errors", denominator="requests", promql=f"{_ERRORS} / {_TOTAL}", prom_labels=_TRITON),
+           numerator="errors", denominator="requests"),
     Signal("burn_rate", "window_stats", "error_rate",
            "error-budget burn rate: error_rate / (1 - objective); 1 spends the budget exactly",
-           agg="ratio", numerator="errors", denominator="requests", burn=True,
-           promql=f"({_ERRORS} / {_TOTAL}) / {{budget}}", prom_labels=_TRITON),
-    Signal("request_rate", "window_stats", "rps", "requests per second", agg="mean",
-           promql=_TOTAL, prom_labels=_TRITON),
+           agg="ratio", numerator="errors", denominator="requests", burn=True),
+    Signal("request_rate", "window_stats", "rps", "requests per second", agg="mean"),
     _latency("50"), _latency("90"), _latency("95"), _latency("99"),
     Signal("drift_statistic", "drift_over_time", "statistic",
            "drift test statistic per feature (the test's own scale)", agg="max",
@@ -171,13 +152,8 @@ _ALL: tuple[Signal, ...] = (
            "a version's p50 latency / the other versions' p50 in the same window (canary vs stable)",
            agg="mean", weight="requests", labels=("model_version",)),
     Signal("gpu_memory_used_share", "gpu", "memory_used_mib", "GPU memory used / total (0..1)", agg="ratio",
-           numerator="memory_used_mib", denominator="memory_total_mib", time="timestamp",
-           promql=("sum by ({by}) (avg_over_time(nv_gpu_memory_used_bytes[{window}]))"
-                   " / sum by ({by}) (avg_over_time(nv_gpu_memory_total_bytes[{window}]))"),
-           prom_labels={"uuid": "gpu_uuid"}),
-    Signal("gpu_utilization_pct", "gpu", "utilization_pct", "GPU utilization (%)", agg="mean", time="timestamp",
-           promql="100 * avg by ({by}) (avg_over_time(nv_gpu_utilization[{window}]))",
-           prom_labels={"uuid": "gpu_uuid"}),
+           numerator="memory_used_mib", denominator="memory_total_mib", time="timestamp"),
+    Signal("gpu_utilization_pct", "gpu", "utilization_pct", "GPU utilization (%)", agg="mean", time="timestamp"),
 )
 
 #: The built-in registry: signal name -> :class:`Signal`.

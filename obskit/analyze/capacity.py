@@ -98,7 +98,8 @@ def replicas_needed(
     lf = requests.lazy()
     require(lf, ["timestamp"], "replicas_needed")
     seconds = every_us(every) / 1e6
-    n_gpus = gpu.get_column("gpu").n_unique() if "gpu" in gpu.columns else 1
+    device = [c for c in ("host", "gpu") if c in gpu.columns]
+    n_gpus = gpu.select(device).n_unique() if device else 1
     load = lf.select(window_expr(every)).group_by("window_start").agg((pl.len() / seconds).alias("rps")).collect()
     util = (
         gpu.select(window_expr(every), pl.col("utilization_pct"))

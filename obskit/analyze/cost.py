@@ -75,7 +75,7 @@ def cost_per_1k(
     require(lf, ["timestamp"], "cost_per_1k")
     if gpu.is_empty():
         raise AnalysisError("cost_per_1k: the gpu frame is empty")
-    keys = ["gpu"] if "gpu" in gpu.columns else []
+    keys = [c for c in ("host", "gpu") if c in gpu.columns]
     if every is None:
         spans = gpu.group_by(keys).agg(pl.col("timestamp").min().alias("a"), pl.col("timestamp").max().alias("b")) \
             if keys else gpu.select(pl.col("timestamp").min().alias("a"), pl.col("timestamp").max().alias("b"))

@@ -29,6 +29,7 @@ __all__ = [
     "gpu_stats",
     "idle_periods",
     "memory_pressure",
+    "process_memory",
     "saturated_periods",
 ]
 
@@ -36,7 +37,8 @@ _MEM_SHARE = pl.col("memory_used_mib") / pl.col("memory_total_mib")
 
 
 def _gpu_key(gpu: pl.DataFrame) -> list[str]:
-    return ["gpu"] if "gpu" in gpu.columns else []
+    """The columns naming one device: ``host`` (when several machines were loaded) and ``gpu``."""
+    return [c for c in ("host", "gpu") if c in gpu.columns]
 
 
 def gpu_stats(gpu: pl.DataFrame, every: str = "5m") -> pl.DataFrame:
@@ -293,3 +295,51 @@ def energy_per_1k_inferences(
     return out.with_columns(
         pl.when(pl.col("requests") > 0).then(pl.col("energy_wh") / pl.col("requests") * 1000.0).alias("wh_per_1k")
     ).sort("window_start")
+
+
+def process_memory(processes: pl.DataFrame) -> pl.DataFrame:
+    """Per process on each GPU: peak and mean device memory, SM use, when it was seen.
+
+    Parameters
+    ----------
+    processes
+        A ``gpu_processes`` frame (``pid``; ``host``, ``gpu``, ``process_name``,
+        ``used_memory_mib``, ``sm_pct``, ``timestamp`` when present), from pmon or
+        ``--query-compute-apps``.
+
+    Returns
+    -------
+    polars.DataFrame
+        The key columns present (``host``, ``gpu``, ``pid``, ``process_name``),
+        ``samples``, ``peak_memory_mib``, ``mean_memory_mib``, ``mean_sm_pct``,
+        ``first_seen``, ``last_seen``; the biggest memory user first.
+
+    Examples
+    --------
+    >>> p = pl.DataFrame({"gpu": [0, 0, 0], "pid": [1, 1, 2], "process_name": ["triton", "triton", "py"],
+    ...                   "used_memory_mib": [900.0, 1000.0, 50.0]})
+    >>> process_memory(p).select("pid", "samples", "peak_memory_mib").rows()
+    [(1, 2, 1000.0), (2, 1, 50.0)]
+    """
+    if "pid" not in processes.columns:
+        raise AnalysisError("process_memory needs a pid column (a gpu_processes frame)")
+    keys = [c for c in ("host", "gpu", "pid", "process_name") if c in processes.columns]
+
+    def col(name: str, how: str) -> pl.Expr:
+        if name not in processes.columns:
+            return pl.lit(None, dtype=pl.Float64)
+        c = pl.col(name).cast(pl.Float64)
+        return c.max() if how == "max" else c.mean()
+
+    return (
+        processes.group_by(keys)
+        .agg(
+            pl.len().cast(pl.Int64).alias("samples"),
+            col("used_memory_mib", "max").alias("peak_memory_mib"),
+            col("used_memory_mib", "mean").alias("mean_memory_mib"),
+            col("sm_pct", "mean").alias("mean_sm_pct"),
+            *([pl.col("timestamp").min().alias("first_seen"), pl.col("timestamp").max().alias("last_seen")]
+              if "timestamp" in processes.columns else []),
+        )
+        .sort(["peak_memory_mib", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
+    )

@@ -17,7 +17,7 @@ import polars as pl
 
 from obskit.errors import AnalysisError
 
-__all__ = ["top_kernels"]
+__all__ = ["kernels_per_stream", "top_kernels"]
 
 _OUT = pl.Schema(
     {
@@ -88,4 +88,45 @@ def top_kernels(
         .sort(["total_us", "name"], descending=[True, False])
         .head(n)
         .select(list(_OUT))
+    )
+
+
+def kernels_per_stream(kernels: pl.DataFrame, *, categories: Iterable[str] = ("kernel",)) -> pl.DataFrame:
+    """GPU time per device and CUDA stream (where work queued, and how unevenly).
+
+    Parameters
+    ----------
+    kernels
+        A ``kernels`` frame (``category``, ``duration_us``; ``host``, ``device`` and
+        ``stream`` when the trace has them).
+    categories
+        Event categories counted (default: GPU kernels).
+
+    Returns
+    -------
+    polars.DataFrame
+        The grouping columns present (``host``, ``device``, ``stream``), ``kernels``,
+        ``total_us`` and ``share`` of all counted time, busiest first.
+
+    Examples
+    --------
+    >>> k = pl.DataFrame({"category": ["kernel"] * 3, "duration_us": [6.0, 2.0, 2.0], "device": [0, 0, 0],
+    ...                   "stream": [7, 7, 13]})
+    >>> kernels_per_stream(k).rows()
+    [(0, 7, 2, 8.0, 0.8), (0, 13, 1, 2.0, 0.2)]
+    """
+    missing = [c for c in ("category", "duration_us") if c not in kernels.columns]
+    if missing:
+        raise AnalysisError(f"kernels_per_stream needs columns {missing} in the kernels frame")
+    keys = [c for c in ("host", "device", "stream") if c in kernels.columns]
+    picked = kernels.filter(pl.col("category").is_in(list(categories)))
+    total = picked["duration_us"].sum() if picked.height else 0.0
+    if not keys:
+        picked = picked.with_columns(pl.lit("all").alias("stream"))
+        keys = ["stream"]
+    return (
+        picked.group_by(keys)
+        .agg(pl.len().cast(pl.Int64).alias("kernels"), pl.col("duration_us").sum().cast(pl.Float64).alias("total_us"))
+        .with_columns((pl.col("total_us") / total if total else pl.lit(0.0)).alias("share"))
+        .sort(["total_us", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
     )

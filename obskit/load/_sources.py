@@ -18,7 +18,7 @@ from typing import IO, TypeAlias
 
 from obskit.errors import SourceError
 
-__all__ = ["Input", "SourceLike", "decompressed_bytes", "open_binary", "resolve"]
+__all__ = ["Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "resolve"]
 
 SourceLike: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | Sequence[str | os.PathLike[str]]
 
@@ -43,46 +43,76 @@ class Input:
 
 
 def _fetch(url: str, timeout: float = 30.0) -> Input:
-    """Download ``url`` (http/https) into memory; errors name the URL without credentials."""
+    """Download ``url`` (http/https) into memory; errors name the URL without credentials.
+
+    ``user:password@`` in the URL is sent as HTTP basic auth (never shown anywhere).
+    """
+    import base64
     import urllib.error
     import urllib.parse
     import urllib.request
 
+    from obskit.redact import scrub, without_credentials
+
+    shown = without_credentials(url)
     parts = urllib.parse.urlsplit(url)
-    shown = urllib.parse.urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+    if parts.scheme not in ("http", "https"):
+        raise SourceError("only http(s) URLs can be fetched", path=shown)
+    plain = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    req = urllib.request.Request(plain)  # noqa: S310 - the scheme is checked just above
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        req.add_unredirected_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only, checked by caller
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only, checked by caller
             data = resp.read()
     except urllib.error.HTTPError as exc:
         raise SourceError(f"HTTP {exc.code} {exc.reason}", path=shown) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise SourceError(f"cannot fetch: {reason}", path=shown) from None
+        raise SourceError(scrub(f"cannot fetch: {reason}"), path=shown) from None
     name = parts.path.rsplit("/", 1)[-1] or shown
     return Input(name, None, data)
+
+
+def local_files(entry: str | os.PathLike[str], suffixes: Iterable[str] = ()) -> list[Path]:
+    """The files of a local path, glob or folder (recursive: hive partitions), sorted.
+
+    Hidden files and files starting with ``_`` (``_SUCCESS``) are skipped in folders.
+
+    Raises
+    ------
+    SourceError
+        Missing file, glob with no match, folder without a matching file.
+    """
+    text = os.fspath(entry)
+    sfx = tuple(suffixes)
+    if any(ch in text for ch in "*?["):
+        matches = sorted(_glob.glob(text, recursive=True))
+        if not matches:
+            raise SourceError("glob matched no files", path=text)
+        return [Path(m) for m in matches if Path(m).is_file()]
+    p = Path(text)
+    if p.is_dir():
+        found = sorted(
+            f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
+            and (not sfx or any(f.name.endswith(s) for s in sfx))
+        )
+        if not found:
+            raise SourceError(f"directory holds no files ending in {', '.join(sfx) or 'anything'}", path=text)
+        return found
+    if not p.exists():
+        raise SourceError("file not found", path=text)
+    return [p]
 
 
 def _expand(entry: str | os.PathLike[str], suffixes: tuple[str, ...]) -> list[Input]:
     text = os.fspath(entry)
     if text.startswith(("http://", "https://")):
         return [_fetch(text)]
-    if any(ch in text for ch in "*?["):
-        matches = sorted(_glob.glob(text, recursive=True))
-        if not matches:
-            raise SourceError("glob matched no files", path=text)
-        return [Input(m, Path(m)) for m in matches if Path(m).is_file()]
-    p = Path(text)
-    if p.is_dir():
-        found = sorted(
-            f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "_"))
-            and (not suffixes or any(f.name.endswith(s) for s in suffixes))
-        )
-        if not found:
-            raise SourceError(f"directory holds no files ending in {', '.join(suffixes) or 'anything'}", path=text)
-        return [Input(str(f), f) for f in found]
-    if not p.exists():
-        raise SourceError("file not found", path=text)
-    return [Input(text, p)]
+    return [Input(str(f) if f != Path(text) else text, f) for f in local_files(text, suffixes)]
 
 
 def resolve(source: SourceLike, *, suffixes: Iterable[str] = ()) -> list[Input]:

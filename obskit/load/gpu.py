@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -1051,16 +1051,23 @@ class _MonJob:
     sink: _Sink
 
 
-def _mon_frame(job: _MonJob, header: _MonHeader, lines: list[Line], source: str) -> pl.DataFrame:
+def _mon_frame(job: _MonJob, header: _MonHeader, lines: list[Line], source: str,
+               offset: int = 0) -> tuple[pl.DataFrame, int]:
+    """One header's rows; ``offset`` is the number of samples of the capture's earlier sections.
+
+    Without Date/Time columns, sample *k* of a section is ``start + (offset + k) * interval``:
+    consecutive sections of one capture (idle, then load) continue the clock instead of
+    restarting it. Returns the frame and the number of samples the section held.
+    """
     names = header.names
     clock = _Clock(header, job.zone, job.start, job.interval)
     problem = clock.problem()
     is_pmon = job.tool == "pmon"
-    if problem and not is_pmon and lines:
+    if problem and lines:
         raise ParseError(problem, path=source, line=header.line[0])
     broken = _check_mon_units(header, job.mapping, job.sink, source)
     rows = _columns([*job.schema, "process_type"])
-    sample, seen = 0, set[tuple[str, str]]()
+    sample, seen = offset, set[tuple[str, str]]()
     for line in lines:
         values = _mon_values(line, names, tail_text=is_pmon and names[-1] == "command")
         if values is None:
@@ -1081,7 +1088,7 @@ def _mon_frame(job: _MonJob, header: _MonHeader, lines: list[Line], source: str)
         for name, col in rows.items():
             col.append(row.get(name))
     extra = ["process_type"] if is_pmon else []
-    return _frame(rows, job.schema, extra)
+    return _frame(rows, job.schema, extra), sample + 1 - offset if seen else 0
 
 
 def _mon_row(
@@ -1112,6 +1119,18 @@ def _field(values: dict[str, str], col: str, convert: Callable[[str], object]) -
         raise _BadValue(str(exc), col) from None
 
 
+_COLLECTED_AT = re.compile(r"^collected_at:\s*(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))\s*$")
+
+
+def _capture_start(inp: Input) -> datetime | None:
+    """The ``collected_at:`` time in a capture file's header (the first sample's time), or None."""
+    for _, text in _read_lines(inp)[:40]:
+        m = _COLLECTED_AT.match(text.strip())
+        if m:
+            return datetime.fromisoformat(m.group(1).replace("Z", "+00:00")).astimezone(UTC)
+    return None
+
+
 def _load_mon(
     source: SourceLike,
     tool: str,
@@ -1130,9 +1149,13 @@ def _load_mon(
     inputs = resolve(source, suffixes=_SUFFIXES)
     frames: list[pl.DataFrame] = []
     for inp in inputs:
+        offset = 0  # samples so far in this capture: its sections follow each other
+        file_job = job if job.start is not None else replace(job, start=_capture_start(inp))
         for block in _blocks(inp, tool, f"nvidia-smi {tool}"):
             for header, lines in _mon_blocks(block, tool):
-                frames.append(_mon_frame(job, header, lines, block.source))
+                frame, samples = _mon_frame(file_job, header, lines, block.source, offset)
+                frames.append(frame)
+                offset += samples
     frame = _concat(frames, schema)
     sink.finish(inputs, frame.height, f"nvidia-smi {tool}")
     return frame
@@ -1176,6 +1199,9 @@ def load_dmon(
     ParseError
         Output without Date/Time columns and no ``start``; no dmon header; strict-mode
         bad rows.
+
+    Sections of one capture (the ``# idle ::`` and ``# load ::`` parts) without Date/Time
+    columns continue one clock: the second starts one ``interval`` after the first ends.
 
     Examples
     --------
@@ -1221,8 +1247,7 @@ def load_pmon(
         Path, glob, directory, list of paths or file-like object (capture files: the
         ``pmon`` sections).
     timezone, start, interval
-        As in :func:`load_dmon`; without Date/Time columns and without ``start`` the
-        timestamp is null (the frame allows it).
+        As in :func:`load_dmon`: output without Date/Time columns needs ``start``.
     strict, quarantine
         As in :func:`load_nvidia_smi`.
 
@@ -1232,8 +1257,9 @@ def load_pmon(
     >>> out = io.BytesIO(b"# gpu   pid  type   sm   mem  command\\n"
     ...                  b"# Idx     #   C/G    %     %  name\\n"
     ...                  b"    0  4242     C   99    10  NVIDIA Overlay.\\n")
-    >>> load_pmon(out).select("pid", "sm_pct", "process_name").row(0)
-    (4242, 99.0, 'NVIDIA Overlay.')
+    >>> from datetime import datetime
+    >>> load_pmon(out, start=datetime(2024, 1, 15, 10)).select("timestamp", "pid", "sm_pct", "process_name").row(0)
+    (datetime.datetime(2024, 1, 15, 10, 0, tzinfo=zoneinfo.ZoneInfo(key='UTC')), 4242, 99.0, 'NVIDIA Overlay.')
     """
     return _load_mon(
         source,

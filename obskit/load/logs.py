@@ -35,6 +35,7 @@ import polars as pl
 from obskit.errors import SchemaError, SourceError, Violation
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
 from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, SourceLike, decompressed_bytes, resolve
+from obskit.load.mapping import apply_mapping, missing_fields, nested_hint
 from obskit.progress import enabled as progress_enabled
 from obskit.progress import progress
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
@@ -99,7 +100,8 @@ def _fast_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
     overrides = {k: hints[k] for k in keys if k in hints}
     src: Path | io.BytesIO = source if isinstance(source, Path) else io.BytesIO(source)
     try:
-        return pl.read_ndjson(src, schema_overrides=overrides, infer_schema_length=1000)
+        # every row informs the schema: a field first seen after row N must not be dropped
+        return pl.read_ndjson(src, schema_overrides=overrides, infer_schema_length=None)
     except (pl.exceptions.PolarsError, OSError):
         try:
             src = source if isinstance(source, Path) else io.BytesIO(source)
@@ -341,12 +343,12 @@ def _code_status(num: pl.Expr, conv: str) -> pl.Expr:
 def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], timestamp_format: str,
                timezone: str, status_convention: str, defaults: Mapping[str, str],
                strict: bool, q: Quarantine | None, remap: LineRemap | None = None) -> pl.DataFrame:
-    rename = {src: canon for canon, src in columns.items() if src in df.columns and src != canon}
-    missing_src = [f"{canon} (field {src!r})" for canon, src in columns.items() if src not in df.columns]
+    missing_src = missing_fields(df, columns)
     if missing_src and df.height:
-        raise SchemaError("requests", [Violation(m, "mapped field not found in the log") for m in missing_src],
-                          path=name)
-    df = df.rename(rename)
+        hints = {m: nested_hint(df, columns[m.split(" ", 1)[0]]) for m in missing_src}
+        raise SchemaError("requests", [Violation(m, f"mapped field not found in the log{hints[m]}")
+                                       for m in missing_src], path=name)
+    df = apply_mapping(df, columns)
     for col, value in defaults.items():
         if col not in df.columns:
             df = df.with_columns(pl.lit(value, pl.String).alias(col))
@@ -514,7 +516,7 @@ def load_feedback(
     frames = []
     for inp in resolve(source, suffixes=_SUFFIXES):
         raw, _ = _read_one(inp, _format_of(inp, None), strict, q)
-        raw = raw.rename({src: canon for canon, src in cols.items() if src in raw.columns and src != canon})
+        raw = apply_mapping(raw, cols)
         absent = [c for c in ("request_id", "corrected_label", "corrected_at") if c not in raw.columns]
         if absent and raw.height:
             raise SchemaError("feedback", [Violation(c, "missing required column") for c in absent], path=inp.name)

@@ -16,16 +16,15 @@ from obskit import charts
 from obskit.errors import AnalysisError
 from obskit.report.section import ReportContext, Section
 
-__all__ = ["capacity", "no_gpu_reason", "serving", "utilization", "utilization_charts"]
+__all__ = ["capacity", "kernels", "no_gpu_reason", "processes", "serving", "utilization", "utilization_charts"]
 
 
 def no_gpu_reason(rep: ReportContext) -> str:
     """Why the period has no GPU samples (empty string when it has some)."""
     if rep.gpu is not None:
         return ""
-    cfg = rep.config.gpu
-    if cfg.nvidia_smi is None and cfg.dcgm is None:
-        return "no GPU trace configured ([sources.gpu])"
+    if not rep.config.sources_for("gpu"):
+        return "no GPU trace configured (nvidia_smi, dcgm or dmon source)"
     if rep.session.gpu is None:
         return "the GPU trace could not be loaded (see the problems above)"
     return "the GPU trace has no sample in this period"
@@ -113,4 +112,45 @@ def serving(rep: ReportContext) -> Section:
     per_window = bd.group_by("window_start").agg(pl.col(cols).mean()).sort("window_start")
     sec.keep(breakdown=bd).chart(charts.lines_chart(per_window, cols, title="Triton: queue vs compute per request",
                                                     y_title="µs"))
+    return rep.record(sec)
+
+
+def processes(rep: ReportContext) -> Section:
+    """Per-process GPU memory and SM use (pmon or ``--query-compute-apps`` captures)."""
+    from obskit.analyze.gpu import process_memory
+
+    sec = Section("Processes")
+    if not rep.config.sources_for("gpu_processes"):
+        return rep.record(sec.skip("no per-process capture configured (pmon or compute_apps source)"))
+    frame = rep.session.gpu_processes
+    if frame is None or not frame.height:
+        reason = ("the per-process capture could not be loaded (see the problems above)" if frame is None
+                  else "the per-process capture has no sample in this period")
+        return rep.record(sec.note(f"No process table: {reason}.", kind="warning").skip(reason))
+    table = process_memory(frame)
+    sec.table(table, caption="GPU processes by peak device memory", name="processes")
+    rep.figures["gpu_processes"] = table.height
+    return rep.record(sec)
+
+
+def kernels(rep: ReportContext, *, top: int = 15) -> Section:
+    """Where GPU time went in profiler traces: the top kernels, their share, time per stream."""
+    from obskit.analyze.kernels import kernels_per_stream, top_kernels
+
+    sec = Section("Kernels")
+    if not rep.config.sources_for("kernels"):
+        return rep.record(sec.skip("no profiler trace configured (torch_trace source)"))
+    frame = rep.session.kernels
+    if frame is None or not frame.height:
+        reason = "the profiler trace could not be loaded (see the problems above)" if frame is None else \
+            "the profiler trace has no event"
+        return rep.record(sec.note(f"No kernel table: {reason}.", kind="warning").skip(reason))
+    topk = top_kernels(frame, n=top)
+    if not topk.height:
+        return rep.record(sec.note("The traces hold no GPU kernel (a CPU-only profile?).").skip(
+            "no GPU kernel in the traces"))
+    sec.table(topk, formats={"share": "{:.1%}"}, caption=f"Top {top} kernels by total GPU time", name="top")
+    sec.table(kernels_per_stream(frame), formats={"share": "{:.1%}"}, caption="GPU time per device and stream",
+              name="streams")
+    rep.figures["kernel_top"] = topk["name"][0]
     return rep.record(sec)

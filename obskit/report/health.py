@@ -26,6 +26,7 @@ __all__ = [
     "errors",
     "gpu",
     "latency",
+    "metrics",
     "summary",
     "timeline",
     "traffic",
@@ -266,4 +267,39 @@ def timeline(rep: ReportContext) -> Section:
                       confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
     sec.keep(timeline=tl).chart(charts.timeline_chart(tl, panels))
+    return rep.record(sec)
+
+
+def metrics(rep: ReportContext) -> Section:
+    """One chart per ``[[panels]]`` entry: the user's own PromQL, from the live server or a saved file."""
+    from obskit.panels import panel_series
+
+    sec = Section("Metrics")
+    if not rep.config.panels:
+        return rep.record(sec.skip("no [[panels]] in the config"))
+    listed: list[dict[str, object]] = []
+    missing = 0
+    for data in rep.session.panels():
+        panel = data.panel
+        entry: dict[str, object] = {"title": panel.title, "query": panel.query, "unit": panel.unit,
+                                    "threshold": panel.threshold, "origin": data.origin}
+        if data.frame is None or not data.frame.height:
+            missing += 1
+            entry["reason"] = data.reason
+            sec.note(f"{panel.title}: {data.reason}.", kind="warning")
+        else:
+            series = panel_series(data.frame, panel.legend).rename({"timestamp": "window_start"})
+            entry.update({"series": series["series"].n_unique(), "points": series.height,
+                          "last": series.sort("window_start").group_by("series", maintain_order=True)
+                          .agg(pl.col("value").last()).to_dicts()})
+            thresholds = {"threshold": panel.threshold} if panel.threshold is not None else None
+            sec.chart(charts.lines_chart(series, ["value"], color_by="series", title=panel.title,
+                                         y_title=panel.unit, thresholds=thresholds))
+            sec.frames[panel.title] = series
+        listed.append(entry)
+    rep.figures["panels"] = listed
+    if missing == len(listed):
+        sec.skip(f"no panel has data ({missing} configured)")
+    elif missing:
+        sec.warn(f"{missing} of {len(listed)} panels without data")
     return rep.record(sec)

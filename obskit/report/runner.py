@@ -163,6 +163,8 @@ def run_report(
                 "version": obskit.__version__,
                 "status": status if status != "ok" or not fired else "alerting",
                 "alerts": fired,
+                "problems": [p for p in summary.get("problems") or [] if isinstance(p, dict)],
+                "rejected": int(summary.get("rejected_records") or 0),
                 "vega_js": vega_bundle(),
             },
             "metadata": {"name": _short(name)},

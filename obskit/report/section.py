@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
@@ -218,7 +217,8 @@ class ReportContext:
 
         if self.session.config.requests is not None and self.session.requests is not None and self.requests is None:
             display(HTML(views.note("No request matches this period, model and version.", kind="warning")))
-        display(HTML(self.session.problems_html()))
+        if not self.output_dir:  # under `obskit report` the page header lists every problem of the run
+            display(HTML(self.session.problems_html()))
 
     def finish(self) -> None:
         """Write ``summary.json`` (and ``alerts.json``) into the output folder, when there is one."""
@@ -260,7 +260,7 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
 
     session = Session.open(config or default_config(), start=start, end=end, model=model, version=version)
     rep = ReportContext(session, window or session.config.report.window, output_dir, params=dict(params))
-    span = _span(rep)
+    span = session.data_span()
     if span is not None:
         rep.window = auto_window(span[1] - span[0], rep.window)
     if rep.requests is not None:
@@ -270,13 +270,3 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
         rep.figures.update(views.key_figures(rep.requests, slo_ms=cfg.slo.latency_ms,
                                              slo_quantile=cfg.slo.latency_quantile))
     return rep
-
-
-def _span(rep: ReportContext) -> tuple[datetime, datetime] | None:
-    """The data's time span: the requests', else the GPU samples' (GPU-only projects)."""
-    for df in (rep.requests, rep.gpu if rep.config.requests is None else None):
-        if df is not None and df.height:
-            lo, hi = df["timestamp"].min(), df["timestamp"].max()
-            if isinstance(lo, datetime) and isinstance(hi, datetime):
-                return lo, hi
-    return None

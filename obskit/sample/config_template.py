@@ -41,11 +41,33 @@ path = "reference.parquet"
 [sources.prometheus]
 query_range = ["prometheus/query_range.json"]   # saved /api/v1/query_range responses
 scrapes = "prometheus/scrapes"                    # a folder of periodic /metrics scrapes
-# url = "http://127.0.0.1:9090"                   # or a live server (token via OBSKIT_PROMETHEUS_TOKEN)
+# url = "http://127.0.0.1:9090"                   # or a live server, queried for each [[panels]] entry
+# token_env = "OBSKIT_PROMETHEUS_TOKEN"           # the variable holding its bearer token (never written)
 
 [sources.gpu]
-nvidia_smi = "gpu/nvidia-smi.csv"
+kind = "nvidia_smi"              # any loader: nvidia_smi, dcgm, dmon, pmon, compute_apps, torch_trace, otlp...
+path = "gpu/nvidia-smi.csv"
 timezone = "UTC"                 # nvidia-smi logs local time: the host's timezone
+host = "triton-0"                # keeps machines apart when several GPU sources are configured
+
+# More sources: one table each, named as you like (`obskit check` loads and describes them all).
+# [sources.node2_gpu]
+# kind = "dmon"
+# path = "node2/dmon.txt"
+# [sources.profile]
+# kind = "torch_trace"
+# path = "traces/*.pt.trace.json.gz"
+
+# Your own Prometheus queries, charted in the health report's Metrics section (live server above).
+# [[panels]]
+# title = "Triton queue time per request"
+# query = "rate(nv_inference_queue_duration_us[5m]) / rate(nv_inference_request_success[5m])"
+# unit = "us"
+# threshold = 5000
+
+# Where obskit's signals live in Prometheus, for `obskit alerts export` and `obskit dashboards export`.
+# [promql]
+# preset = ["triton", "dcgm"]
 
 [features]
 numeric = ["brightness", "contrast", "file_size_kb", "jpeg_quality"]

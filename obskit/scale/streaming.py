@@ -69,7 +69,6 @@ Examples
 
 from __future__ import annotations
 
-import glob
 import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -96,6 +95,8 @@ from obskit.analyze.stattests import (
     sturges_edges,
 )
 from obskit.errors import AnalysisError, SourceError
+from obskit.load._sources import local_files
+from obskit.load.mapping import apply_mapping
 from obskit.scale.sketches import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_VALUE,
@@ -165,18 +166,7 @@ def parquet_files(source: SourceSpec) -> list[str]:
     obskit.errors.SourceError: no parquet files found
     """
     items = [source] if isinstance(source, (str, Path)) else list(source)
-    out: list[str] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            out.extend(sorted(str(f) for f in p.rglob("*.parquet")))
-        elif p.is_file():
-            out.append(str(p))
-        else:
-            hits = sorted(glob.glob(str(item), recursive=True))
-            if not hits:
-                raise SourceError("no such file, folder or glob match", path=str(item))
-            out.extend(h for h in hits if Path(h).is_file())
+    out = [str(f) for item in items for f in local_files(item, (".parquet",))]
     if not out:
         raise SourceError("no parquet files found", path=str(source) if items else None)
     return out
@@ -184,9 +174,7 @@ def parquet_files(source: SourceSpec) -> list[str]:
 
 def _scan(files: Sequence[str], column_map: Mapping[str, str] | None) -> pl.LazyFrame:
     lf = pl.scan_parquet(list(files), hive_partitioning=True)
-    if column_map:
-        lf = lf.rename({src: canon for canon, src in column_map.items() if src != canon}, strict=False)
-    return lf
+    return apply_mapping(lf, column_map) if column_map else lf
 
 
 # --------------------------------------------------------------------------- window stats
