@@ -15,6 +15,7 @@ import json
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import altair as alt
@@ -25,14 +26,19 @@ from obskit.errors import AnalysisError
 __all__ = [
     "distribution_chart",
     "error_rate_chart",
+    "fill_gaps",
     "heatmap_chart",
     "latency_chart",
     "lines_chart",
+    "regular_step",
     "safe_json",
     "show",
     "spec_html",
+    "time_tooltip",
+    "time_x",
     "timeline_chart",
     "traffic_chart",
+    "with_segments",
 ]
 
 WIDTH = 760
@@ -99,6 +105,85 @@ def _rules(thresholds: Mapping[str, float] | None) -> list[alt.Chart]:
     return rules
 
 
+def regular_step(times: pl.Series) -> timedelta | None:
+    """The window length of a windowed time column: the most common gap between distinct times.
+
+    >>> from datetime import datetime, UTC
+    >>> t = pl.Series([datetime(2026, 1, 1, 0, m, tzinfo=UTC) for m in (0, 5, 10, 30)])
+    >>> regular_step(t)
+    datetime.timedelta(seconds=300)
+    """
+    uniq = times.drop_nulls().unique().sort()
+    if uniq.len() < 2:
+        return None
+    diffs = uniq.diff().drop_nulls()
+    step = diffs.mode().min()
+    return step if isinstance(step, timedelta) and step > timedelta(0) else None
+
+
+def fill_gaps(frame: pl.DataFrame, x: str = "window_start", by: str | None = None,
+              *, max_rows: int = 20_000) -> pl.DataFrame:
+    """Insert empty (null) rows for the windows missing between the first and the last one.
+
+    A window without data (an outage, a capture that stopped) then draws as a gap instead
+    of a line holding the last value across it. The window length is the most common step.
+
+    >>> from datetime import datetime, UTC
+    >>> f = pl.DataFrame({"window_start": [datetime(2026, 1, 1, 0, m, tzinfo=UTC) for m in (0, 5, 20)],
+    ...                   "rps": [1.0, 2.0, 3.0]})
+    >>> fill_gaps(f)["rps"].to_list()
+    [1.0, 2.0, None, None, 3.0]
+    """
+    if x not in frame.columns or frame.height < 2 or not isinstance(frame.schema[x], pl.Datetime):
+        return frame
+    step = regular_step(frame[x])
+    lo, hi = frame[x].min(), frame[x].max()
+    if step is None or not isinstance(lo, datetime) or not isinstance(hi, datetime):
+        return frame
+    n = int((hi - lo) / step) + 1
+    groups = frame[by].unique(maintain_order=True) if by else None
+    if n * (groups.len() if groups is not None else 1) > max_rows or n <= frame[x].n_unique():
+        return frame
+    grid = pl.DataFrame({x: pl.datetime_range(lo, hi, step, time_unit=frame.schema[x].time_unit,  # type: ignore[attr-defined]
+                                              time_zone=frame.schema[x].time_zone, eager=True)})  # type: ignore[attr-defined]
+    if groups is not None and by is not None:
+        grid = grid.join(groups.to_frame(), how="cross")
+        return grid.join(frame, on=[x, by], how="left").sort(by, x)
+    return grid.join(frame, on=x, how="left").sort(x)
+
+
+def with_segments(frame: pl.DataFrame, columns: Sequence[str], by: str | None = None) -> pl.DataFrame:
+    """Add ``_seg``: a run number that changes at every gap row (all of ``columns`` null).
+
+    Charts draw one path per run, so a line breaks at a gap in any Vega-Lite version.
+
+    >>> f = pl.DataFrame({"v": [1.0, None, None, 2.0, 3.0]})
+    >>> with_segments(f, ["v"])["_seg"].to_list()
+    [0, 1, 2, 2, 2]
+    """
+    gap = pl.all_horizontal([pl.col(c).is_null() for c in columns]) if columns else pl.lit(False)
+    seg = gap.cast(pl.Int32).cum_sum()
+    return frame.with_columns((seg.over(by) if by else seg).alias("_seg"))
+
+
+def _span_of(frame: pl.DataFrame, x: str) -> timedelta:
+    lo, hi = frame[x].min(), frame[x].max()
+    return hi - lo if isinstance(lo, datetime) and isinstance(hi, datetime) else timedelta(0)
+
+
+def time_x(frame: pl.DataFrame, x: str = "window_start") -> alt.X:
+    """A UTC, 24-hour time axis; the date appears in labels when the span passes two days."""
+    fmt = "%H:%M" if _span_of(frame, x) <= timedelta(days=2) else "%m-%d %H:%M"
+    if _span_of(frame, x) < timedelta(minutes=5):
+        fmt = "%H:%M:%S"
+    return alt.X(f"{x}:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format=fmt, labelAngle=0))
+
+
+def time_tooltip(x: str = "window_start") -> alt.Tooltip:
+    """A tooltip of a time column, in UTC."""
+    return alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M:%S UTC", formatType="utc", title=x)
+
+
 def lines_chart(
     frame: pl.DataFrame,
     columns: Sequence[str],
@@ -134,22 +219,26 @@ def lines_chart(
     axis = alt.Axis(format=y_format) if y_format else alt.Axis()
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     tip_fmt = y_format or ".4~g"
+    frame = with_segments(fill_gaps(frame, x, color_by), cols, color_by)
     if color_by is None:
         # wide rows (one per window), folded to long in the browser: the time is stored once
         fold: list[Any] = list(cols)
-        base = alt.Chart(_values(frame.select(x, *cols)), title=title).transform_fold(fold, as_=["series", "value"])
+        base = alt.Chart(_values(frame.select(x, "_seg", *cols)), title=title).transform_fold(
+            fold, as_=["series", "value"])
         series = "series"
     else:
-        base = alt.Chart(_values(frame.select(x, color_by, pl.col(cols[0]).alias("value"))), title=title)
+        base = alt.Chart(_values(frame.select(x, "_seg", color_by, pl.col(cols[0]).alias("value"))), title=title)
         series = color_by
+    # few windows: mark each one, so a lone window between gaps still shows
+    point: Any = alt.OverlayMarkDef(size=14) if frame[x].n_unique() <= 120 else False
     line = (
-        base.mark_line(interpolate="step-after" if not log else "linear")
+        base.mark_line(interpolate="step-after" if not log else "linear", point=point)
         .encode(
-            x=alt.X(f"{x}:T", title=None),
+            x=time_x(frame, x),
             y=alt.Y("value:Q", title=y_title, axis=axis, scale=scale),
             color=alt.Color(f"{series}:N", sort=list(cols) if color_by is None else "ascending", title=None),
-            tooltip=[alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M"), f"{series}:N",
-                     alt.Tooltip("value:Q", format=tip_fmt)],
+            detail="_seg:N",  # a gap (a window without data) ends one path and starts another
+            tooltip=[time_tooltip(x), f"{series}:N", alt.Tooltip("value:Q", format=tip_fmt)],
         )
         .properties(width=width, height=height)
     )
@@ -192,16 +281,18 @@ def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "
     missing = [c for c in (x, *panels) if c not in frame.columns]
     if missing:
         raise AnalysisError(f"timeline needs columns {missing}; the frame has {frame.columns}")
+    frame = with_segments(fill_gaps(frame.select(x, *panels), x), list(panels))
+    point: Any = alt.OverlayMarkDef(size=10) if frame.height <= 120 else False
     for col, label in panels.items():
         charts.append(
             alt.Chart()
-            .mark_line(interpolate="step-after")
-            .encode(x=alt.X(f"{x}:T", title=None), y=alt.Y(f"{col}:Q", title=label, scale=alt.Scale(zero=False)),
-                    tooltip=[alt.Tooltip(f"{x}:T", format="%H:%M"), alt.Tooltip(f"{col}:Q", format=".4~g")])
+            .mark_line(interpolate="step-after", point=point)
+            .encode(x=time_x(frame, x), y=alt.Y(f"{col}:Q", title=label, scale=alt.Scale(zero=False)),
+                    detail="_seg:N", tooltip=[time_tooltip(x), alt.Tooltip(f"{col}:Q", format=".4~g")])
             .properties(width=WIDTH, height=height)
             .add_params(brush)
         )
-    data = _values(frame.select(x, *panels))  # one shared table for all panels
+    data = _values(frame)  # one shared table for all panels
     with warnings.catch_warnings():
         # one zoom shared by all panels is what we want; altair notes that it deduplicates it
         warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter")
@@ -214,11 +305,17 @@ def heatmap_chart(frame: pl.DataFrame, *, x: str = "window_start", y: str = "col
                   flag: str | None = "obskit_drifted", title: str = "", color_title: str = "") -> alt.TopLevelMixin:
     """Windows × items coloured by a value; flagged cells get a dark outline."""
     keep = [c for c in (x, y, color, flag) if c and c in frame.columns]
-    base = alt.Chart(_values(frame.select(keep)), title=title).encode(
-        x=alt.X(f"{x}:T", title=None), y=alt.Y(f"{y}:N", title=None))
+    step = regular_step(frame[x]) if x in frame.columns and frame.height else None
+    data = frame.select(keep)
+    if step is not None:  # each cell spans its own window, never more
+        data = data.with_columns((pl.col(x) + step).alias("_end"))
+    x_enc = time_x(frame, x)
+    base = alt.Chart(_values(data), title=title).encode(x=x_enc, y=alt.Y(f"{y}:N", title=None))
+    if step is not None:
+        base = base.encode(x2=alt.X2("_end:T"))
     rect = base.mark_rect().encode(color=alt.Color(f"{color}:Q", title=color_title or color,
                                                    scale=alt.Scale(scheme="orangered")),
-                                   tooltip=[alt.Tooltip(f"{x}:T", format="%H:%M"), f"{y}:N",
+                                   tooltip=[time_tooltip(x), f"{y}:N",
                                             alt.Tooltip(f"{color}:Q", format=".4~g"),
                                             *([f"{flag}:N"] if flag and flag in keep else [])])
     if flag and flag in keep:
@@ -239,7 +336,8 @@ def distribution_chart(frame: pl.DataFrame, *, title: str = "", x_title: str = "
         alt.Chart(_values(long), title=title)
         .mark_bar(opacity=0.55)
         .encode(
-            x=alt.X("bin:N", sort=alt.EncodingSortField("order"), title=x_title),
+            x=alt.X("bin:N", sort=alt.EncodingSortField("order"), title=x_title,
+                    axis=alt.Axis(labelAngle=-40, labelLimit=140, labelOverlap="greedy")),
             y=alt.Y("share:Q", stack=None, axis=alt.Axis(format="%"), title="share"),
             color=alt.Color("set:N", scale=alt.Scale(domain=["reference", "current"], range=["#7f8c8d", "#e67e22"]),
                             title=None),

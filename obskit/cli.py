@@ -1,7 +1,8 @@
 """The ``obskit`` command line.
 
 Exit codes: 0 success, 1 a report failed to execute, 2 bad input (config, arguments,
-data), 3 an alert fired (with ``--fail-on-alert``), 4 a report ran degraded (a source failed).
+data), 3 an alert fired or an SLO was breached (with ``--fail-on-alert``), 4 a report ran
+degraded (a source failed) or found no data to check.
 Errors are printed as one line on stderr; ``--debug`` shows the traceback.
 """
 
@@ -154,13 +155,16 @@ def _report(args: argparse.Namespace) -> int:
     res = run_report(args.config, notebook=args.notebook, out=args.out, start=start, end=end,
                      parameters=dict(args.param))
     fired = f", {res.alerts_fired} alert(s) fired" if res.alerts_fired else ""
-    print(f"report: {res.html} ({res.status}{fired}); summary: {res.summary}")
+    others = [f.replace("_", " ") for f in res.flags if f not in (res.status, "alerting")]
+    shown = ", ".join([res.status.replace("_", " "), *others])
+    print(f"report: {res.html} ({shown}{fired}); summary: {res.summary}")
     if args.notify:
         _notify(res.html.parent / "alerts.json", slack=args.slack)
-    if args.fail_on_alert and res.alerts_fired:
-        print(f"obskit: {res.alerts_fired} alert(s) fired", file=sys.stderr)
+    if args.fail_on_alert and ("alerting" in res.flags or "slo_breached" in res.flags):
+        what = f"{res.alerts_fired} alert(s) fired" if res.alerts_fired else "an SLO was breached"
+        print(f"obskit: {what}", file=sys.stderr)
         return EXIT_ALERT
-    return EXIT_DEGRADED if res.status == "degraded" else EXIT_OK
+    return EXIT_DEGRADED if {"degraded", "no_data"} & set(res.flags) else EXIT_OK
 
 
 def _notify(alerts_path: Path, *, slack: bool) -> None:

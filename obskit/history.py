@@ -141,7 +141,7 @@ def render_index(runs: list[Run], *, title: str = "obskit reports") -> str:
             f'<a href="{html.escape(f"{run.folder.name}/{page}", quote=True)}">{html.escape(name)}</a>'
             for name, page in run.pages if page != run.summary.get("html"))
         rows.append(f'<tr><td><a href="{link}">{html.escape(run.day)}</a></td>'
-                    f'<td class="st-{status}">{status}</td>{"".join(cells)}<td>{others}</td></tr>')
+                    f'<td class="st-{status}">{status.replace("_", " ")}</td>{"".join(cells)}<td>{others}</td></tr>')
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _, _ in FIGURES)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -150,7 +150,9 @@ body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
 table {{ border-collapse: collapse; }}
 td, th {{ border-bottom: 1px solid #e3e3e3; padding: 6px 12px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }} .bad {{ color: #a12a1f; font-size: 0.85em; }}
-.good {{ color: #1e7b3a; font-size: 0.85em; }} .st-degraded, .st-alerting {{ color: #a12a1f; font-weight: 600; }}
+.good {{ color: #1e7b3a; font-size: 0.85em; }}
+.st-degraded, .st-alerting, .st-slo_breached {{ color: #a12a1f; font-weight: 600; }}
+.st-no_data, .st-unknown {{ color: #7a5200; font-weight: 600; }}
 tr.trend td {{ border-bottom: 2px solid #ccc; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +119,12 @@ class Session:
 
         return self._load(f"source:{src.name}", load, problem=src.name)
 
+    def load_all(self) -> list[Problem]:
+        """Load every configured source (cached), so a failure is known even if no section read it."""
+        for src in self.config.sources:
+            self._load_source(src)
+        return list(self.problems)
+
     def source(self, name: str) -> pl.DataFrame | None:
         """The frame of the source ``[sources.<name>]`` as loaded (whole file, no period), or None."""
         src = self.config.source(name)
@@ -203,9 +210,12 @@ class Session:
         return self._panels
 
     def data_span(self) -> tuple[datetime, datetime] | None:
-        """The period, or where it is open, the span of the data (requests, else GPU samples)."""
-        for df in (self.requests, self.gpu):
-            if df is not None and df.height:
+        """The period, or where it is open, the span of the data (requests, else GPU samples, metrics)."""
+        for frame in ("requests", "gpu", "metrics", "gpu_processes"):
+            if not self.config.sources_for(frame):
+                continue
+            df = self.requests if frame == "requests" else self.frame(frame)
+            if df is not None and df.height and "timestamp" in df.columns:
                 lo, hi = df["timestamp"].min(), df["timestamp"].max()
                 if isinstance(lo, datetime) and isinstance(hi, datetime):
                     return self.start or lo, self.end or hi
@@ -242,27 +252,20 @@ class Session:
     # ------------------------------------------------------------------ summary
     @property
     def period_label(self) -> str:
-        """Human period, from the parameters or from the data."""
-        start, end = self.start, self.end
-        df = self._cache.get("requests")
-        if df is not None and df.height and (start is None or end is None):
-            start = start or df["timestamp"].min()  # type: ignore[assignment]
-            end = end or df["timestamp"].max()  # type: ignore[assignment]
-        if start is None or end is None:
+        """Human period: the parameters, else the span of the data (requests, GPU samples, metrics)."""
+        span = self.data_span()
+        if span is None:
             return "all data"
+        start, end = span
         return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC"
 
     @property
     def day(self) -> str:
-        """The date a report of this session is filed under (period start, else data start)."""
-        if self.start is not None:
-            return f"{self.start:%Y-%m-%d}"
-        df = self._cache.get("requests")
-        if df is not None and df.height:
-            first = df["timestamp"].min()
-            assert isinstance(first, datetime)
-            return f"{first:%Y-%m-%d}"
-        return f"{datetime.now(UTC):%Y-%m-%d}"
+        """The date a report is filed under: the period's start, else the data's first day, else today."""
+        span = self.data_span()
+        if span is not None:
+            return f"{span[0]:%Y-%m-%d}"
+        return f"{self.start or datetime.now(UTC):%Y-%m-%d}"
 
     @property
     def status(self) -> str:
@@ -276,8 +279,14 @@ class Session:
         items = "".join(f"<li><b>{html.escape(p.source)}</b>: {html.escape(p.reason)}</li>" for p in self.problems)
         return f'<div class="obskit-problems"><p><b>Degraded run</b>: some sources failed.</p><ul>{items}</ul></div>'
 
-    def write_summary(self, output_dir: str | Path, figures: dict[str, Any]) -> Path | None:
-        """Write ``summary.json`` (period, status, problems, key figures) into ``output_dir``."""
+    def write_summary(self, output_dir: str | Path, figures: dict[str, Any],
+                      status: dict[str, Any] | None = None) -> Path | None:
+        """Write ``summary.json`` (period, status, problems, key figures) into ``output_dir``.
+
+        ``status`` (``status``, ``flags``, ``reasons``) comes from the report; without it the
+        status is ``degraded`` when a source failed, else ``ok``. Non-finite numbers are
+        written as null: the file is strict JSON.
+        """
         if not output_dir:
             return None
         out = Path(output_dir)
@@ -288,16 +297,38 @@ class Session:
             "day": self.day,
             "period": self.period_label,
             "status": self.status,
+            "flags": [self.status] if self.status != "ok" else [],
+            "reasons": [],
             "problems": [{"source": p.source, "reason": p.reason} for p in self.problems],
             "rejected_records": self.quarantine.count,
             "figures": dict(figures),
         }
+        body.update(status or {})
         run = self._runs.get("_alerts")
         if run is not None:
             from obskit.alerts import alerts_json
 
             body["figures"]["alerts_fired"] = run.fired.height
-            atomic_write_text(out / "alerts.json", json.dumps(alerts_json(run), indent=2, default=str) + "\n")
+            atomic_write_text(out / "alerts.json", strict_json(alerts_json(run)))
         path = out / "summary.json"
-        atomic_write_text(path, json.dumps(body, indent=2, default=str) + "\n")
+        atomic_write_text(path, strict_json(body))
         return path
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def strict_json(obj: Any) -> str:
+    """Indented strict JSON (NaN and infinities become null; other values their ``str``).
+
+    >>> strict_json({"p99_ms": float("nan"), "n": 3})
+    '{\\n  "p99_ms": null,\\n  "n": 3\\n}\\n'
+    """
+    return json.dumps(_finite(json.loads(json.dumps(obj, default=str))), indent=2, allow_nan=False) + "\n"

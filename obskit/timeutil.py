@@ -65,25 +65,35 @@ def parse_time(text: str | datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
-_NICE = ("1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h", "1d", "2d", "7d")
+_NICE = ("1s", "5s", "10s", "15s", "30s", "1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h",
+         "1d", "2d", "7d")
 
 
-def auto_window(span: timedelta, requested: str = "5m", *, max_windows: int = 400) -> str:
-    """The requested window, coarsened to a "nice" one so ``span`` has at most ``max_windows`` windows.
+def auto_window(span: timedelta, requested: str = "5m", *, max_windows: int = 400, min_windows: int = 12) -> str:
+    """The requested window, changed to a "nice" one so ``span`` has between ``min_windows`` and ``max_windows``.
 
     Keeps charts (and report pages) the same size whatever the period: a day at 5 minutes is 288
-    points; a week at 5 minutes would be 2016, so it becomes 30 minutes (336).
+    points; a week at 5 minutes would be 2016, so it becomes 30 minutes (336). A short capture
+    gets a finer window instead of one point: 15 seconds of nvidia-smi at 5 minutes would be a
+    single window, at 1 second it is 15.
 
     >>> auto_window(timedelta(days=1), "5m")
     '5m'
     >>> auto_window(timedelta(days=7), "5m")
     '30m'
+    >>> auto_window(timedelta(seconds=15), "5m")
+    '1s'
+    >>> auto_window(timedelta(hours=1), "5m")
+    '5m'
     """
     want = parse_duration(requested)
-    if span <= want * max_windows:
+    if span > want * max_windows:
+        for nice in _NICE:
+            d = parse_duration(nice)
+            if d >= want and span <= d * max_windows:
+                return nice
+        return _NICE[-1]
+    if span >= want * min_windows or span <= timedelta(0):
         return requested
-    for nice in _NICE:
-        d = parse_duration(nice)
-        if d >= want and span <= d * max_windows:
-            return nice
-    return _NICE[-1]
+    finer = [n for n in _NICE if parse_duration(n) < want and span >= parse_duration(n) * min_windows]
+    return finer[-1] if finer else _NICE[0]

@@ -68,7 +68,7 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
     >>> import polars as pl
     >>> out = table_html(pl.DataFrame({"a": ["<b>"], "x": [0.123]}), formats={"x": "{:.1%}"})
     >>> out[out.index("<tbody>"):]
-    '<tbody><tr><td>&lt;b&gt;</td><td>12.3%</td></tr></tbody></table>'
+    '<tbody><tr><td>&lt;b&gt;</td><td>12.3%</td></tr></tbody></table></div>'
     """
     fmts = formats or {}
 
@@ -93,7 +93,8 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
     )
     more = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     extra = f"<p>… {frame.height - max_rows} more rows</p>" if frame.height > max_rows else ""
-    return f"<table class='obskit-table'>{more}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{extra}"
+    return (f"<div class='obskit-table-wrap' style='overflow-x:auto;max-width:100%'><table class='obskit-table'>"
+            f"{more}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{extra}")
 
 
 def alerts_html(run: Any) -> str:

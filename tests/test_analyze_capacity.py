@@ -59,3 +59,14 @@ def test_sample_day_capacity() -> None:
     assert 3 < plan.idle_util_pct < 12  # the generator's idle draw is 6 %
     assert plan.replicas in (1, 2)
     assert plan.observed_peak_util_pct > 70
+
+
+@pytest.mark.parametrize(("rps", "util"), [
+    ([2.0, 6.0, 10.0, 20.0, 4.0, 12.0], [60.0, 20.0, 70.0, 15.0, 65.0, 30.0]),  # no relation: R² near 0
+    ([2.0, 6.0, 10.0, 20.0], [80.0, 60.0, 40.0, 20.0]),  # utilization falls as load rises
+])
+def test_no_advice_without_evidence(rps: list[float], util: list[float]) -> None:
+    req, gpu = _load(rps, util)
+    plan = replicas_needed(req, gpu, target_util=0.8)
+    assert not plan.enough_evidence
+    assert plan.explanation.startswith("Not enough evidence") and "keep" not in plan.explanation

@@ -26,7 +26,7 @@ def test_lines_chart_embeds_one_row_per_window() -> None:
     spec = charts.latency_chart(_frame(), columns=("p50_ms", "p99_ms"), slo_ms=120).to_dict()
     values = spec["layer"][0]["data"]["values"]
     assert len(values) == 12  # wide rows, folded in the browser
-    assert set(values[0]) == {"window_start", "p50_ms", "p99_ms"}
+    assert set(values[0]) == {"window_start", "_seg", "p50_ms", "p99_ms"}  # _seg: a path per run between gaps
     assert values[0]["window_start"] == int(T0.timestamp() * 1000)  # epoch ms
     assert values[-1]["p99_ms"] is None  # NaN becomes null, valid JSON
     assert spec["layer"][0]["transform"][0]["fold"] == ["p50_ms", "p99_ms"]

@@ -21,14 +21,14 @@ ARTIFACTS = REPO / "test-artifacts"
 def report(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("reports")
     res = run_report(samples_dir / "obskit.toml", out=out)
-    assert res.status == "ok"
+    assert res.status == "alerting" and res.flags == ("alerting",)  # checked, and rules fired
     assert res.html == out / "2026-11-22" / "health.html"
     return res.html
 
 
 def test_summary_has_the_key_figures(report: Path) -> None:
     summary = json.loads((report.parent / "summary.json").read_text())
-    assert summary["day"] == "2026-11-22" and summary["status"] == "ok"
+    assert summary["day"] == "2026-11-22" and summary["status"] == "alerting" and summary["flags"] == ["alerting"]
     figures = summary["figures"]
     assert figures["requests"] == 150_000
     assert 0.0005 < figures["error_rate"] < 0.01

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from obskit.sample import generate
 SECTIONS = {
     "health": [getattr(health, n) for n in ("alerts", "summary", "traffic", "latency", "errors", "gpu", "drift",
                                             "business", "versions", "metrics", "timeline")],
-    "drift": [getattr(drift, n) for n in ("features", "over_time", "distributions", "prediction", "quality")],
+    "drift": [getattr(drift, n) for n in ("verdict", "features", "over_time", "distributions", "prediction",
+                                          "quality")],
     "gpu": [gpu.utilization, gpu.capacity, gpu.serving, gpu.processes, gpu.kernels],
     "canary": [canary.rollouts, canary.traffic, canary.verdict],
 }
@@ -50,20 +52,33 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-COMBOS = {
-    "all": (),
-    "no-gpu": ("sources.gpu",),
-    "no-gpu-no-metrics": ("sources.gpu", "sources.prometheus"),
-    "requests-only": ("sources.gpu", "sources.prometheus", "sources.reference", "sources.feedback", "features"),
-    "no-feedback": ("sources.feedback",),
-    "no-reference": ("sources.reference",),
-    "gpu-only": ("sources.requests", "sources.feedback", "sources.reference", "sources.prometheus", "alerts"),
+OPTIONAL = ("sources.gpu", "sources.prometheus", "sources.feedback", "sources.reference")
+# every subset of the optional sources dropped, plus requests-only, GPU-only and a GPU log of another day
+COMBOS: dict[str, tuple[str, ...]] = {
+    ("all" if not mask else "no-" + "-".join(o.split(".")[1] for o, bit in zip(OPTIONAL, f"{mask:04b}", strict=True)
+                                             if bit == "1")):
+    tuple(o for o, bit in zip(OPTIONAL, f"{mask:04b}", strict=True) if bit == "1")
+    for mask in range(16)
 }
+COMBOS["requests-only"] = (*OPTIONAL, "features")
+COMBOS["gpu-only"] = ("sources.requests", "sources.feedback", "sources.reference", "sources.prometheus", "alerts")
+COMBOS["gpu-other-day"] = ()
 
 
-def _config(day: Path, combo: str) -> Path:
+@pytest.fixture(scope="module")
+def other_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("other")
+    generate(out, requests=2_000, seed=11, day="2026-12-24", reference_rows=1_000)
+    return out
+
+
+def _config(day: Path, combo: str, other: Path | None = None) -> Path:
     path = day / f"{combo}.toml"
-    path.write_text(drop_tables((day / "obskit.toml").read_text(), COMBOS[combo]))
+    text = drop_tables((day / "obskit.toml").read_text(), COMBOS[combo])
+    if combo == "gpu-other-day":
+        assert other is not None
+        text = text.replace('path = "gpu/nvidia-smi.csv"', f'path = "{other}/gpu/nvidia-smi.csv"')
+    path.write_text(text)
     return path
 
 
@@ -82,10 +97,10 @@ def _run_all(rep: ReportContext) -> dict[str, Section]:
 
 
 @pytest.mark.parametrize("combo", list(COMBOS))
-def test_every_section_renders_on_any_set_of_sources(day: Path, combo: str, tmp_path: Path) -> None:
-    rep = open_report(str(_config(day, combo)), output_dir=str(tmp_path))
+def test_every_section_renders_on_any_set_of_sources(day: Path, other_day: Path, combo: str, tmp_path: Path) -> None:
+    rep = open_report(str(_config(day, combo, other_day)), output_dir=str(tmp_path))
     done = _run_all(rep)
-    dropped = COMBOS[combo]
+    dropped = COMBOS[combo] + (("sources.gpu",) if combo == "gpu-other-day" else ())
     has_requests = "sources.requests" not in dropped
     assert (done["health.gpu"].status == "skipped") == ("sources.gpu" in dropped)
     assert (done["gpu.utilization"].status == "skipped") == ("sources.gpu" in dropped)
@@ -94,14 +109,21 @@ def test_every_section_renders_on_any_set_of_sources(day: Path, combo: str, tmp_
                                                          or "features" in dropped)
     if "sources.gpu" in dropped:
         assert "GPU" in done["health.gpu"].reason
+    if combo == "gpu-other-day":
+        assert done["health.gpu"].reason == "the GPU trace has no sample in this period"
     if has_requests:
         tl = done["health.timeline"].frames["timeline"]
         assert ("gpu_util_pct" in tl.columns) == ("sources.gpu" not in dropped)
     if has_requests and "sources.feedback" in dropped:
         assert rep.figures["correction_rate"] is None  # unknown, not 0.0
     rep.finish()
-    summary = (tmp_path / "summary.json").read_text()
-    assert '"sections"' in summary
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["figures"]["sections"] and summary["status"] in ("ok", "alerting", "slo_breached")
+    assert summary["problems"] == []  # nothing configured failed: an absent source is not a failure
+    if has_requests:
+        assert summary["day"] == "2026-11-22"
+    else:
+        assert summary["day"] == "2026-11-22" and summary["period"].startswith("2026-11-22 00:00")
 
 
 def test_sections_agree_with_the_analyses(day: Path) -> None:

@@ -206,3 +206,12 @@ def test_url_credentials_never_reach_messages(tmp_path: Path) -> None:
     assert "S3cretPW" not in " ".join(p.reason for p in s.problems) and "S3cretPW" not in format_checks(
         check_sources(cfg))
     assert "127.0.0.1" in text
+
+
+def test_check_on_nested_fields(tmp_path: Path) -> None:
+    good = format_checks(check_sources(_nested_config(tmp_path)), preview=False)
+    assert good.startswith("ok   requests (requests -> requests): 1,500 rows")
+    assert "mapped 8/8" in good
+    bad = format_checks(check_sources(_nested_config(tmp_path, request_id="rid")), preview=False)
+    assert bad.startswith("FAIL requests (requests -> requests): ")
+    assert "request_id (field 'rid'): mapped field not found in the log; the records have trace" in bad

@@ -51,6 +51,7 @@ class CapacityPlan:
     fit_r2: float
     windows: int
     explanation: str
+    enough_evidence: bool = True
 
     def frame(self) -> pl.DataFrame:
         """The plan as a one-row frame (for reports and alert rules)."""
@@ -63,6 +64,8 @@ def replicas_needed(
     *,
     target_util: float = 0.8,
     every: str = "5m",
+    min_r2: float = 0.5,
+    min_windows: int = 3,
 ) -> CapacityPlan:
     """Replicas (GPUs) needed to keep utilization under ``target_util`` at the observed peak.
 
@@ -77,6 +80,9 @@ def replicas_needed(
         Utilization ceiling per replica, as a share (0.8 = 80 %).
     every
         Window over which rps and mean utilization are paired.
+    min_r2, min_windows
+        Below this fit quality (or with a slope <= 0, or fewer windows) the plan says "not
+        enough evidence" instead of recommending (``enough_evidence`` is False).
 
     Returns
     -------
@@ -122,7 +128,8 @@ def replicas_needed(
     idle = max(float(idle), 0.0)
     slope = float(slope)
     target_pct = target_util * 100.0
-    if idle >= target_pct:
+    weak = r2 < min_r2 or slope <= 0 or paired.height < min_windows
+    if idle >= target_pct and not weak:
         raise AnalysisError(f"replicas_needed: idle utilization {idle:.1f}% is already above the target")
     i_peak = int(np.argmax(rps))
     peak_rps = float(rps[i_peak])
@@ -131,12 +138,27 @@ def replicas_needed(
     peak_util_gpus = (idle + slope * peak_rps / n_gpus) * n_gpus / 100.0
     observed = float(u.max())
     change = "keep" if replicas == n_gpus else ("add" if replicas > n_gpus else "could drop")
-    explanation = (
-        f"Peak load {peak_rps:.1f} req/s at {peak_window}; each replica uses about {idle:.1f}% when idle plus "
-        f"{slope:.2f}% per req/s (fit R²={r2:.2f} over {paired.height} windows). To stay under {target_pct:.0f}% "
-        f"at peak, the peak needs {replicas} replica(s) (now {n_gpus}, observed peak utilization "
-        f"{observed:.0f}%): {change} {abs(replicas - n_gpus) if change != 'keep' else ''}".rstrip() + "."
-    )
+    evidence = f"fit R²={r2:.2f} over {paired.height} windows, {slope:+.2f}% per req/s"
+    if weak:
+        why = []
+        if r2 < min_r2:
+            why.append(f"R² {r2:.2f} < {min_r2:g}")
+        if slope <= 0:
+            why.append("utilization does not rise with load")
+        if paired.height < min_windows:
+            why.append(f"{paired.height} windows < {min_windows}")
+        explanation = (
+            f"Not enough evidence for a replica recommendation ({'; '.join(why)}): utilization is not explained "
+            f"by the load in this period ({evidence}; peak {peak_rps:.1f} req/s, observed peak utilization "
+            f"{observed:.0f}% on {n_gpus} replica(s))."
+        )
+    else:
+        explanation = (
+            f"Peak load {peak_rps:.1f} req/s at {peak_window}; each replica uses about {idle:.1f}% when idle plus "
+            f"{slope:.2f}% per req/s ({evidence}). To stay under {target_pct:.0f}% "
+            f"at peak, the peak needs {replicas} replica(s) (now {n_gpus}, observed peak utilization "
+            f"{observed:.0f}%): {change} {abs(replicas - n_gpus) if change != 'keep' else ''}".rstrip() + "."
+        )
     return CapacityPlan(
         current_replicas=n_gpus,
         replicas=replicas,
@@ -150,4 +172,5 @@ def replicas_needed(
         fit_r2=r2,
         windows=paired.height,
         explanation=explanation,
+        enough_evidence=not weak,
     )

@@ -10,12 +10,23 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from obskit import charts
 from obskit.report.section import ReportContext, Section
 
-__all__ = ["checked_features", "distributions", "features", "multivariate", "over_time", "prediction", "quality"]
+__all__ = [
+    "checked_features",
+    "distributions",
+    "features",
+    "multivariate",
+    "over_time",
+    "prediction",
+    "quality",
+    "verdict",
+]
 
 
 def checked_features(rep: ReportContext) -> tuple[list[str], str]:
@@ -58,29 +69,84 @@ def _drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
     return out
 
 
-def features(rep: ReportContext) -> Section:
-    """Per-feature drift over the whole period, both verdicts, and the dataset verdict on top."""
+def _domain(rep: ReportContext, cols: list[str], reference: pl.DataFrame, ok: pl.DataFrame,
+            max_rows: int = 10_000) -> Any:
+    from obskit.analyze.multivariate import domain_classifier_drift
+
+    return rep.cached("domain_classifier",
+                      lambda: domain_classifier_drift(reference, ok, columns=cols, max_rows=max_rows))
+
+
+def _prediction_drift(rep: ReportContext, reference: pl.DataFrame, ok: pl.DataFrame) -> pl.DataFrame | None:
+    from obskit.analyze.drift import column_drift
+
+    if "prediction" not in reference.columns or "prediction" not in ok.columns:
+        return None
+    out: pl.DataFrame = rep.cached("prediction_drift",
+                                   lambda: column_drift(reference, ok, columns=["prediction"]))
+    return out
+
+
+def verdict(rep: ReportContext) -> Section:
+    """The answer first: which features drifted by each verdict, the predictions, the domain classifier."""
     from obskit.analyze.drift import dataset_drift
 
+    sec = Section("Verdict")
+    inputs = _inputs(rep)
+    if isinstance(inputs, str):
+        return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
+    cols, reference, ok = inputs
+    result = _drift(rep, cols)
+    ds = dataset_drift(result)
+    drifted = result.filter(pl.col("drifted"))["column"].to_list()
+    material = result.filter(pl.col("obskit_drifted"))["column"].to_list()
+    pred = _prediction_drift(rep, reference, ok)
+    mv = _domain(rep, cols, reference, ok)
+    lines = [
+        f"Evidently-compatible: {len(drifted)} of {len(cols)} features drifted ({', '.join(drifted) or 'none'}); "
+        f"dataset drift {'detected' if ds.drifted else 'not detected'} (share {ds.share:.0%}, threshold "
+        f"{ds.drift_share:.0%}).",
+        f"obskit (FDR-corrected, material effect): {len(material)} of {len(cols)} ({', '.join(material) or 'none'}).",
+    ]
+    figures: dict[str, Any] = {
+        "features_checked": len(cols), "features_drifted": drifted, "features_drifted_material": material,
+        "dataset_drift": bool(ds.drifted), "dataset_drift_share": ds.share,
+        "domain_classifier_auc": mv.auc, "domain_classifier_auc_ci": [mv.auc_ci_low, mv.auc_ci_high],
+        "domain_classifier_drifted": bool(mv.drifted),
+    }
+    if pred is not None and pred.height:
+        row = pred.row(0, named=True)
+        lines.append(f"Predictions: {row['method']} {row['statistic']:.4g} (threshold {row['threshold']:.4g}) — "
+                     f"{'drifted' if row['drifted'] else 'no drift'}"
+                     f"{' (material)' if row['obskit_drifted'] else ''}.")
+        figures["prediction_drift"] = {"method": row["method"], "statistic": row["statistic"],
+                                       "drifted": bool(row["drifted"]), "material": bool(row["obskit_drifted"])}
+    else:
+        lines.append("Predictions: not checked (no prediction column in the reference or the requests).")
+        figures["prediction_drift"] = None
+    lines.append(f"Domain classifier: AUC {mv.auc:.3f} [{mv.auc_ci_low:.3f}, {mv.auc_ci_high:.3f}] — "
+                 f"{'training and production can be told apart' if mv.drifted else 'no joint drift'}.")
+    any_drift = bool(drifted or material or mv.drifted or (figures["prediction_drift"] or {}).get("drifted"))
+    for line in lines:
+        sec.note(line, kind="warning" if any_drift else "info")
+    rep.figures.update(figures)
+    if any_drift:
+        sec.warn("drift: " + ", ".join(sorted(set(drifted) | set(material))) if drifted or material
+                 else "drift in predictions or jointly")
+    return rep.record(sec)
+
+
+def features(rep: ReportContext) -> Section:
+    """Per-feature drift over the whole period with both verdicts and the effect sizes."""
     sec = Section("Feature drift, whole period")
     cols, reason = checked_features(rep)
     if not cols:
-        return rep.record(sec.note(f"No drift check: {reason}.", kind="warning").skip(reason))
+        return rep.record(sec.skip(reason))
     result = _drift(rep, cols)
-    verdict = dataset_drift(result)
-    drifted = result.filter(pl.col("drifted"))["column"].to_list()
-    material = result.filter(pl.col("obskit_drifted"))["column"].to_list()
-    head = (f"Dataset drift: {verdict.n_drifted} of {verdict.n_columns} features drifted "
-            f"(share {verdict.share:.0%}, threshold {verdict.drift_share:.0%}) — "
-            f"{'drift detected' if verdict.drifted else 'no dataset drift'}. "
-            f"Material shifts (obskit): {', '.join(material) or 'none'}.")
-    sec.note(head, kind="warning" if drifted or material else "info")
     sec.table(result.drop("kind"), caption="Per-feature drift", name="drift")
-    rep.figures.update({"features_checked": len(cols), "features_drifted": drifted,
-                        "features_drifted_material": material, "dataset_drift": bool(verdict.drifted),
-                        "dataset_drift_share": verdict.share})
-    if drifted or material:
-        sec.warn(f"drifted: {', '.join(sorted(set(drifted) | set(material)))}")
+    drifted = result.filter(pl.col("drifted") | pl.col("obskit_drifted"))["column"].to_list()
+    if drifted:
+        sec.warn(f"drifted: {', '.join(drifted)}")
     return rep.record(sec)
 
 
@@ -139,14 +205,12 @@ def prediction(rep: ReportContext) -> Section:
 
 def multivariate(rep: ReportContext, *, max_rows: int = 10_000) -> Section:
     """A domain classifier telling training rows from production rows (AUC, importances)."""
-    from obskit.analyze.multivariate import domain_classifier_drift
-
     sec = Section("Multivariate drift")
     inputs = _inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    mv = domain_classifier_drift(reference, ok, columns=cols, max_rows=max_rows)
+    mv = _domain(rep, cols, reference, ok, max_rows)
     sec.note(mv.summary(), kind="warning" if mv.drifted else "info")
     sec.table(mv.importance, caption="What drives it", name="importance")
     rep.figures["domain_classifier_auc"] = mv.auc

@@ -37,6 +37,7 @@ class ReportResult:
     status: str
     notebook: Path
     alerts_fired: int = 0
+    flags: tuple[str, ...] = ()
 
 
 def vega_bundle() -> str:
@@ -150,8 +151,12 @@ def run_report(
         summary_path = work / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         day = summary.get("day") or f"{datetime.now(UTC):%Y-%m-%d}"
-        status = summary.get("status", "ok")
+        # a notebook that wrote no summary checked nothing obskit can vouch for
+        status = str(summary.get("status") or "unknown")
         fired = int((summary.get("figures") or {}).get("alerts_fired") or 0)
+        flags = tuple(str(f) for f in summary.get("flags") or ([status] if status != "ok" else []))
+        if fired and "alerting" not in flags:
+            flags += ("alerting",)
         nb = nbformat.read(executed, as_version=4)
         exporter = HTMLExporter(template_name="obskit", extra_template_basedirs=[str(template_dir())])
         resources = {
@@ -161,7 +166,9 @@ def run_report(
                 "period": summary.get("period", ""),
                 "generated_at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
                 "version": obskit.__version__,
-                "status": status if status != "ok" or not fired else "alerting",
+                "status": status,
+                "flags": [f for f in flags if f != status],
+                "reasons": [str(r) for r in summary.get("reasons") or []],
                 "alerts": fired,
                 "problems": [p for p in summary.get("problems") or [] if isinstance(p, dict)],
                 "rejected": int(summary.get("rejected_records") or 0),
@@ -184,7 +191,7 @@ def run_report(
         from obskit.history import write_index
 
         write_index(out_root, title=f"{cfg.project.name}: reports")
-        return ReportResult(html_path, final_summary, status, nb_path, fired)
+        return ReportResult(html_path, final_summary, status, nb_path, fired, flags)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

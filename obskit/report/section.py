@@ -84,8 +84,14 @@ class Section:
 
     def table(self, frame: pl.DataFrame, *, caption: str = "", formats: dict[str, str] | None = None,
               name: str = "") -> Section:
-        """Add a table (escaped); ``name`` also keeps the frame in :attr:`frames`."""
-        self.items.append(_Table(frame, caption, formats))
+        """Add a table (escaped); ``name`` also keeps the frame in :attr:`frames`.
+
+        An empty frame shows as one line (``caption: none.``), not as bare headers.
+        """
+        if frame.height:
+            self.items.append(_Table(frame, caption, formats))
+        else:
+            self.items.append(_Note(f"{caption or 'Table'}: none in this period."))
         if name:
             self.frames[name] = frame
         return self
@@ -129,12 +135,18 @@ class Section:
         """The note texts, in display order."""
         return [i.text for i in self.items if isinstance(i, _Note)]
 
+    def _shown(self) -> list[Any]:
+        """The items, with a note saying why when a skipped section has nothing else to show."""
+        if self.status == "skipped" and not any(isinstance(i, _Note) for i in self.items):
+            return [_Note(f"Not shown: {self.reason}.", "warning"), *self.items]
+        return self.items
+
     def to_html(self) -> str:
         """Notes and tables as escaped HTML (charts as their offline placeholders)."""
         from obskit import charts, views
 
         parts: list[str] = []
-        for item in self.items:
+        for item in self._shown():
             if isinstance(item, _Note):
                 parts.append(views.note(item.text, kind=item.kind))
             elif isinstance(item, _Table):
@@ -150,7 +162,7 @@ class Section:
 
         from obskit import charts, views
 
-        for item in self.items:
+        for item in self._shown():
             if isinstance(item, _Note):
                 display(HTML(views.note(item.text, kind=item.kind)))
             elif isinstance(item, _Table):
@@ -201,9 +213,23 @@ class ReportContext:
 
     @property
     def gpu(self) -> pl.DataFrame | None:
-        """The period's GPU samples, or None when there are none."""
+        """The period's GPU samples, or None when there are none.
+
+        With an open period and request logs, the period is the requests' span: GPU samples
+        of another day are not this report's.
+        """
         df = self.session.gpu
-        return df if df is not None and df.height else None
+        if df is None or not df.height:
+            return None
+        if self.session.start is None and self.session.end is None and self.config.sources_for("requests"):
+            requests = self.requests
+            if requests is not None:
+                from obskit.timeutil import parse_duration
+
+                pad = parse_duration(self.window)
+                lo, hi = requests["timestamp"].min(), requests["timestamp"].max()
+                df = df.filter(pl.col("timestamp").is_between(lo - pad, hi + pad))  # type: ignore[operator]
+        return df if df.height else None
 
     def record(self, section: Section) -> Section:
         """Remember a section's status for ``summary.json``; returns it for display."""
@@ -221,9 +247,18 @@ class ReportContext:
             display(HTML(self.session.problems_html()))
 
     def finish(self) -> None:
-        """Write ``summary.json`` (and ``alerts.json``) into the output folder, when there is one."""
+        """Write ``summary.json`` (and ``alerts.json``) into the output folder, when there is one.
+
+        The status tells what was checked (:func:`obskit.report.status.run_status`): ``ok``
+        only when there was data and nothing is wrong with it.
+        """
+        from obskit.report.status import run_status
+
         self.figures["sections"] = [s.summary() for s in self.sections]
-        self.session.write_summary(self.output_dir, self.figures)
+        self.session.load_all()  # a configured source that failed is never "ok", read or not
+        st = run_status(self)
+        self.session.write_summary(self.output_dir, self.figures,
+                                   status={"status": st.status, "flags": list(st.flags), "reasons": list(st.reasons)})
 
 
 def open_report(config: str = "", *, start: str = "", end: str = "", model: str = "", version: str = "",
