@@ -56,7 +56,7 @@ def test_a_missing_configured_prometheus_file_is_degraded(day: Path, tmp_path: P
 
 def test_every_row_rejected_is_no_data_with_the_count(day: Path, tmp_path: Path) -> None:
     cfg = _copy(day, tmp_path, lambda t: t.replace('timestamp_format = "iso8601"', 'timestamp_format = "ms"'))
-    rep, summary = _summary(cfg, tmp_path)
+    _rep, summary = _summary(cfg, tmp_path)
     assert summary["status"] == "no_data"
     assert summary["rejected_records"] == 10_000
     assert any("10,000 rows rejected" in str(r) for r in summary["reasons"])  # type: ignore[union-attr]
@@ -67,7 +67,7 @@ def test_an_slo_breach_without_alert_rules_is_not_ok(day: Path, tmp_path: Path) 
         text = text.split("[[alerts]]")[0]  # no rules at all
         return text.replace("latency_ms = 120", "latency_ms = 20")
 
-    rep, summary = _summary(_copy(day, tmp_path, edit), tmp_path)
+    _rep, summary = _summary(_copy(day, tmp_path, edit), tmp_path)
     assert summary["status"] == "slo_breached"
     assert any(str(r).startswith("latency p99") and "> SLO 20 ms" in str(r)
                for r in summary["reasons"])  # type: ignore[union-attr]
@@ -76,7 +76,7 @@ def test_an_slo_breach_without_alert_rules_is_not_ok(day: Path, tmp_path: Path) 
 
 
 def test_a_model_that_matches_nothing_is_no_data(day: Path, tmp_path: Path) -> None:
-    rep, summary = _summary(_copy(day, tmp_path), tmp_path, model="no-such-model")
+    _rep, summary = _summary(_copy(day, tmp_path), tmp_path, model="no-such-model")
     assert summary["status"] == "no_data"
 
 
