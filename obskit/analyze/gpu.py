@@ -7,7 +7,9 @@ the time from its first to its last sample.
 
 Examples
 --------
->>> import polars as pl
+>>> from collections.abc import Sequence
+
+import polars as pl
 >>> from datetime import datetime, timedelta, UTC
 >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
 >>> g = pl.DataFrame({"timestamp": [t0 + timedelta(seconds=10 * i) for i in range(30)], "gpu": 0,
@@ -19,12 +21,15 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from obskit.analyze._frames import every_us, require, runs, window_expr
 from obskit.errors import AnalysisError
 
 __all__ = [
+    "device_names",
     "energy_per_1k_inferences",
     "gpu_stats",
     "idle_periods",
@@ -343,3 +348,27 @@ def process_memory(processes: pl.DataFrame) -> pl.DataFrame:
         )
         .sort(["peak_memory_mib", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
     )
+
+
+def device_names(gpu: pl.DataFrame, keys: Sequence[str] = ("host", "gpu")) -> pl.DataFrame:
+    """A readable name per device: ``keys`` -> ``device`` (``node2 · gpu 0 · NVIDIA A10G``).
+
+    Examples
+    --------
+    >>> g = pl.DataFrame({"host": ["a", "a"], "gpu": [0, 1], "name": ["NVIDIA A10G", None]})
+    >>> device_names(g).sort("gpu")["device"].to_list()
+    ['a · gpu 0 · NVIDIA A10G', 'a · gpu 1']
+    """
+    keys = [k for k in keys if k in gpu.columns]
+    parts: list[pl.Expr] = []
+    if "host" in keys:
+        parts.append(pl.col("host").cast(pl.String).fill_null("?"))
+    if "gpu" in keys:
+        parts.append(pl.lit("gpu ") + pl.col("gpu").cast(pl.String).fill_null("?"))
+    labels = gpu.select(keys).unique()
+    if "name" in gpu.columns and keys:
+        names = gpu.group_by(keys).agg(pl.col("name").drop_nulls().first())
+        labels = labels.join(names, on=keys, how="left", nulls_equal=True)
+        parts.append(pl.col("name").fill_null(""))
+    label = pl.concat_str(parts, separator=" · ").str.strip_chars(" ·") if parts else pl.lit("gpu")
+    return labels.select(*keys, label.alias("device"))

@@ -18,7 +18,6 @@ from obskit.report.section import ReportContext, Section
 
 __all__ = [
     "capacity",
-    "device_label",
     "kernels",
     "no_gpu_reason",
     "processes",
@@ -39,34 +38,18 @@ def no_gpu_reason(rep: ReportContext) -> str:
     return "the GPU trace has no sample in this period"
 
 
-def device_label(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """``keys`` -> ``device``: a readable name per GPU, e.g. ``node2 · gpu 0 · NVIDIA A10G``."""
-    parts: list[pl.Expr] = []
-    if "host" in keys:
-        parts.append(pl.col("host").cast(pl.String).fill_null("?"))
-    if "gpu" in keys:
-        parts.append(pl.lit("gpu ") + pl.col("gpu").cast(pl.String).fill_null("?"))
-    names = frame.group_by(keys).agg(pl.col("name").drop_nulls().first()) if "name" in frame.columns else None
-    labels = frame.select(keys).unique()
-    if names is not None:
-        labels = labels.join(names, on=keys, how="left")
-        parts.append(pl.col("name").fill_null(""))
-    label = pl.concat_str(parts, separator=" · ").str.strip_chars(" ·") if parts else pl.lit("gpu")
-    return labels.select(*keys, label.alias("device"))
-
-
 def utilization_charts(sec: Section, frame: pl.DataFrame, window: str) -> pl.DataFrame:
     """Add the utilization and memory charts of ``frame`` to ``sec``; returns the per-window stats.
 
     One GPU: mean and max lines. Several: one line per device (named ``host · gpu N · model``).
     """
-    from obskit.analyze.gpu import gpu_stats
+    from obskit.analyze.gpu import device_names, gpu_stats
 
     g = gpu_stats(frame, every=window)
     sec.keep(stats=g)
     keys: list[str] = [c for c in ("host", "gpu") if c in g.columns]
     if keys and g.select(keys).n_unique() > 1:
-        named = g.join(device_label(frame, keys), on=keys, how="left")
+        named = g.join(device_names(frame, keys), on=keys, how="left")
         sec.chart(charts.lines_chart(named, ["util_mean_pct"], color_by="device", title="GPU utilization (mean)",
                                      y_title="%", thresholds={"80% target": 80.0}))
         sec.chart(charts.lines_chart(named, ["memory_share_max"], color_by="device", title="GPU memory used (max)",
