@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import polars as pl
 import pytest
@@ -13,19 +12,7 @@ from obskit.analyze.serving import window_stats
 from obskit.explorer import ExplorerData, TabOptions, build
 from obskit.sample import generate
 from obskit.session import Session
-
-
-def _values(spec: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if isinstance(spec, dict):
-        if isinstance(spec.get("values"), list):
-            found += [v for v in spec["values"] if isinstance(v, dict)]
-        for v in spec.values():
-            found += _values(v)
-    elif isinstance(spec, list):
-        for v in spec:
-            found += _values(v)
-    return found
+from tests.specs import spec_values
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +71,7 @@ def test_an_outage_is_a_gap_and_the_axis_is_24h_utc(session: Session) -> None:
     data = ExplorerData(holed, every="5m")
     res = build("traffic", data, TabOptions())
     spec = res.charts["rps"].to_dict()
-    empty = sorted(r["window_start"] for r in _values(spec) if r.get("rps", 0) is None)
+    empty = sorted(r["window_start"] for r in spec_values(spec) if r.get("rps", 0) is None)
     assert [datetime.fromtimestamp(t / 1000, UTC) for t in empty] == [hole + timedelta(minutes=5 * i)
                                                                       for i in range(5)]
     text = json.dumps(spec)
@@ -97,5 +84,5 @@ def test_gpu_lines_are_named_by_device(session: Session) -> None:
     assert gpu is not None and req is not None
     two = pl.concat([gpu.with_columns(pl.lit(h).alias("host")) for h in ("node-a", "node-b")])
     res = build("gpu", ExplorerData(req, gpu=two, every="30m"), TabOptions())
-    devices = {r["device"] for r in _values(res.charts["utilization"].to_dict()) if "device" in r}
+    devices = {r["device"] for r in spec_values(res.charts["utilization"].to_dict()) if "device" in r}
     assert devices == {"node-a · gpu 0 · NVIDIA A10G", "node-b · gpu 0 · NVIDIA A10G"}

@@ -13,7 +13,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -22,24 +21,11 @@ from obskit.report import health, run_report
 from obskit.report.section import open_report
 from obskit.sample import generate
 from tests.browser import render
+from tests.specs import spec_values
 from tests.test_report_sections import OPTIONAL, drop_tables
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def _values(spec: Any) -> list[dict[str, Any]]:
-    """Every inline data row of a Vega-Lite spec."""
-    found: list[dict[str, Any]] = []
-    if isinstance(spec, dict):
-        if isinstance(spec.get("values"), list):
-            found += [v for v in spec["values"] if isinstance(v, dict)]
-        for v in spec.values():
-            found += _values(v)
-    elif isinstance(spec, list):
-        for v in spec:
-            found += _values(v)
-    return found
 
 
 def _rendered(page_path: Path, screenshot: str) -> list[str]:
@@ -92,7 +78,7 @@ def test_gpu_only_report_on_a_real_15_second_capture(real_dir: Path, tmp_path: P
              for m in re.findall(r'class="obskit-chart-spec"[^>]*>(.*?)</script>', html, re.S)]
     util = [s for s in specs if '"GPU utilization"' in json.dumps(s)]
     assert util, "no utilization chart"
-    points = [v for v in _values(util[0]) if v.get("util_mean_pct") is not None]
+    points = [v for v in spec_values(util[0]) if v.get("util_mean_pct") is not None]
     assert len(points) >= 2  # the idle and the load sample, not one 5-minute window
     _rendered(res.html, "gpu_report_real_capture.png")
 
@@ -110,7 +96,7 @@ def test_an_outage_is_a_gap_in_the_traffic_chart(day: Path, tmp_path: Path) -> N
     rep = open_report(str(cfg))
     assert rep.window == "5m"
     sec = health.traffic(rep)
-    rows = _values(sec.charts[0].to_dict())
+    rows = spec_values(sec.charts[0].to_dict())
     missing = [r for r in rows if r["rps"] is None]
     starts = sorted(datetime.fromtimestamp(r["window_start"] / 1000, UTC) for r in missing)
     assert starts == [hole_start + timedelta(minutes=5 * i) for i in range(5)]  # 25 minutes: five empty windows
@@ -122,7 +108,7 @@ def test_kl_heatmap_cells_span_their_hour_and_brightness_is_dark_only_from_15h(s
     rep = open_report(str(samples_dir / "obskit.toml"))
     sec = health.drift(rep)
     heat = next(c for c in sec.charts if "KL divergence" in json.dumps(c.to_dict()))
-    rows = _values(heat.to_dict())
+    rows = spec_values(heat.to_dict())
     bright = sorted((r for r in rows if r["column"] == "brightness"), key=lambda r: r["window_start"])
     assert all(r["_end"] - r["window_start"] == 3_600_000 for r in rows)  # each cell is its own hour
     before = [r["statistic"] for r in bright if r["window_start"] < datetime(2026, 11, 22, 15, tzinfo=UTC)
