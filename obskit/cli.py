@@ -159,7 +159,10 @@ def _report(args: argparse.Namespace) -> int:
     shown = ", ".join([res.status.replace("_", " "), *others])
     print(f"report: {res.html} ({shown}{fired}); summary: {res.summary}")
     if args.notify:
-        _notify(res.html.parent / "alerts.json", slack=args.slack)
+        if res.alerts is None:  # only this run's alerts are ever sent
+            print(f"obskit: notify: {res.notebook.stem} evaluates no alert rules: nothing sent", file=sys.stderr)
+        else:
+            _notify(res.alerts, slack=args.slack)
     if args.fail_on_alert and ("alerting" in res.flags or "slo_breached" in res.flags):
         what = f"{res.alerts_fired} alert(s) fired" if res.alerts_fired else "an SLO was breached"
         print(f"obskit: {what}", file=sys.stderr)
@@ -311,6 +314,13 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(text: str) -> str:
+    """A message on one line, without credentials."""
+    from obskit.redact import scrub
+
+    return " ".join(scrub(text).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``obskit`` console script; returns the exit code."""
     parser = build_parser()
@@ -326,8 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ObskitError as exc:
         if args.debug:
             raise
-        print(f"obskit: error: {exc}", file=sys.stderr)
+        print(f"obskit: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_REPORT_FAILED if isinstance(exc, ReportError) else EXIT_BAD_INPUT
+    except (OSError, ValueError) as exc:  # a backstop: never a traceback for bad input
+        if args.debug:
+            raise
+        print(f"obskit: error: {_one_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("obskit: interrupted", file=sys.stderr)
         return 130

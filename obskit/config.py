@@ -225,6 +225,8 @@ def load_config(path: str | Path) -> Config:
         availability=r.typed(slo_t, "slo", "availability", float, 0.99),
         window=r.typed(slo_t, "slo", "window", str, "5m"),
     )
+    if not (math.isfinite(slo.latency_ms) and slo.latency_ms > 0):
+        raise r.fail("slo.latency_ms", f"must be a positive number of milliseconds, got {slo.latency_ms}")
     if not 0 < slo.latency_quantile < 1:
         raise r.fail("slo.latency_quantile", f"must be in (0, 1), got {slo.latency_quantile}")
     if not 0 < slo.availability < 1:
@@ -235,6 +237,10 @@ def load_config(path: str | Path) -> Config:
         confidence_threshold=r.typed(bus_t, "business", "confidence_threshold", float, 0.8),
         correction_rate_max=r.typed(bus_t, "business", "correction_rate_max", float, 0.01),
     )
+    for key, share in (("confidence_threshold", business.confidence_threshold),
+                       ("correction_rate_max", business.correction_rate_max)):
+        if not 0 <= share <= 1:  # NaN fails this too
+            raise r.fail(f"business.{key}", f"must be a share in [0, 1], got {share}")
     rep_t = r.table(raw.get("report"), "report")
     r.keys(rep_t, "report", {"window"})
     report = ReportConfig(window=r.typed(rep_t, "report", "window", str, "5m"))
@@ -242,9 +248,11 @@ def load_config(path: str | Path) -> Config:
 
     for key, value in (("slo.window", slo.window), ("report.window", report.window)):
         try:
-            parse_duration(value)
+            if parse_duration(value).total_seconds() <= 0:
+                raise ValueError(f"must be positive, got {value!r}")
         except ValueError as exc:
             raise r.fail(key, str(exc)) from None
+    _check_mappings(r, sources, features)
     return Config(
         path=p,
         project=project,
@@ -309,3 +317,23 @@ def _panels(r: _Reader, data: Any) -> tuple[Panel, ...]:
                          None if "file" not in d else r.path_of(d["file"], f"{key}.file"),
                          r.typed(d, key, "legend", str, "")))
     return tuple(out)
+
+
+_MAPPABLE = {"feedback": {"request_id", "corrected_label", "corrected_at"}}
+
+
+def _check_mappings(r: _Reader, sources: tuple[SourceConfig, ...], features: FeaturesConfig) -> None:
+    """A column-map key names a canonical column or a configured feature: a typo is an error, not a no-op."""
+    from obskit.schemas import REQUESTS
+
+    for src in sources:
+        mapping = src.options.get("columns")
+        if not mapping:
+            continue
+        allowed = _MAPPABLE.get(src.kind) or ({c.name for c in REQUESTS.columns} | {"corrected_at"}
+                                               | set(features.all))
+        for key in mapping:
+            if key not in allowed:
+                raise r.fail(f"sources.{src.name}.columns.{key}",
+                             f"not a canonical column{' or a [features] name' if src.kind != 'feedback' else ''} "
+                             f"(canonical: {', '.join(sorted(allowed - set(features.all)))})")

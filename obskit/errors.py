@@ -75,6 +75,10 @@ class ObskitError(Exception):
         self.column = column
         super().__init__(self._format())
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # pickling keeps every structured field (subclasses add theirs to __dict__), not only the message
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
     def _format(self) -> str:
         where = ""
         if self.path is not None:
@@ -86,6 +90,13 @@ class ObskitError(Exception):
         if self.column is not None:
             where += f" [column {self.column}]" if where else f"column {self.column}"
         return f"{where}: {self.reason}" if where else self.reason
+
+
+def _rebuild(cls: type[ObskitError], state: dict[str, object]) -> ObskitError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err._format())
+    return err
 
 
 class ConfigError(ObskitError):

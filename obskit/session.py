@@ -108,7 +108,10 @@ class Session:
 
             kind = KINDS[src.kind]
             ctx = LoadContext(self.quarantine, self.config.project.timezone, self.config.project.model)
+            skipped = len(self.quarantine.stats.skipped)
             df = kind.load(src, ctx)
+            for file, why in self.quarantine.stats.skipped[skipped:]:  # a bad file of a glob: the rest loaded
+                self.problems.append(Problem(src.name, scrub(f"{file}: {why} (file skipped)")))
             if kind.frame in _HOST_FRAMES and df.height:
                 host = src.get("host") or src.name
                 if "host" not in df.columns:
@@ -248,6 +251,10 @@ class Session:
                 self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=self.start,
                                                  end=self.end)
         return self._runs["_alerts"]
+
+    def evaluated_alerts(self) -> AlertRun | None:
+        """The alert run if a section evaluated the rules, else None (never evaluates them)."""
+        return self._runs.get("_alerts")
 
     # ------------------------------------------------------------------ summary
     @property

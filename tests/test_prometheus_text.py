@@ -386,6 +386,8 @@ DIVERGES = {
     "'8 # {trace_id=...} 0.067 1763805600.5' as value 8 with the exemplar's timestamp; we parse the exemplar",
     ("duplicate_type.prom", "text"): "prometheus_client lets the second # TYPE win and renames the gauge's "
     "samples to up_total; we keep the first TYPE and reject the duplicate line",
+    ("eof_then_sample.om", "text"): "read as text 0.0.4 the document holds the series 'up' twice; "
+    "prometheus_client keeps both samples, we keep the first and reject the duplicate (as Prometheus does)",
 }
 
 

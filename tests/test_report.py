@@ -91,11 +91,22 @@ def test_hostile_parameters_never_execute_and_are_escaped(tmp_path: Path, sample
 
 
 def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Path) -> None:
+    import nbformat
+
+    from obskit.errors import ConfigError
+    from obskit.report.notebooks import copy_notebook
+
     good = run_report(samples_dir / "obskit.toml", out=tmp_path)
     before = good.html.read_bytes()
-    with pytest.raises(ReportError) as exc:
+    with pytest.raises(ConfigError, match="invalid duration"):  # a bad parameter never starts a kernel
         run_report(samples_dir / "obskit.toml", out=tmp_path, parameters={"window": "5 parsecs"})
-    assert "invalid duration" in str(exc.value)
+    broken = copy_notebook("health_report", tmp_path / "nb" / "health_report.ipynb")
+    nb = nbformat.read(broken, as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell("raise RuntimeError('the data source went away')"))
+    nbformat.write(nb, broken)
+    with pytest.raises(ReportError) as exc:
+        run_report(samples_dir / "obskit.toml", notebook=str(broken), out=tmp_path)
+    assert "RuntimeError: the data source went away" in str(exc.value)
     assert exc.value.cell is not None
     assert good.html.read_bytes() == before
     assert not list(tmp_path.glob(".obskit-run-*"))

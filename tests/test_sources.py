@@ -134,7 +134,7 @@ def _nested_config(tmp_path: Path, *, request_id: str = "trace.request_id") -> P
         f'[sources.requests]\npath = "{log}"\nstatus_convention = "http"\n[sources.requests.columns]\n'
         f'request_id = "{request_id}"\ntimestamp = "ts"\nmodel = "model.name"\nmodel_version = "model.version"\n'
         'latency_ms = "timing.ms"\nstatus_code = "code"\nbrightness = "features.brightness"\n'
-        'late_field = "features.late_field"\n')
+        'late_field = "features.late_field"\n[features]\nnumeric = ["brightness"]\ncategorical = ["late_field"]\n')
     return cfg
 
 

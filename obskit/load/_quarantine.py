@@ -44,6 +44,7 @@ class LoadStats:
     bytes: int = 0
     rows: int = 0
     rejected: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): unreadable files of a glob
 
     def summary(self) -> str:
         """One line for logs and progress output.

@@ -8,7 +8,6 @@ Compression is detected from magic bytes (gzip, zstd), not only from the suffix.
 from __future__ import annotations
 
 import glob as _glob
-import gzip
 import io
 import os
 from collections.abc import Iterable, Sequence
@@ -18,7 +17,7 @@ from typing import IO, TypeAlias
 
 from obskit.errors import SourceError
 
-__all__ = ["Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "resolve"]
+__all__ = ["Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "raw_bytes", "resolve", "salvage"]
 
 SourceLike: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | Sequence[str | os.PathLike[str]]
 
@@ -154,32 +153,70 @@ def resolve(source: SourceLike, *, suffixes: Iterable[str] = ()) -> list[Input]:
     return out
 
 
-def _decompress(raw: bytes, name: str) -> bytes:
+def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
+    """Decompress gzip or zstd (every member or frame); a truncated stream keeps what came before.
+
+    Returns the data and, for a stream that ends early (an interrupted write or copy), the
+    reason; corrupt data (not a truncation) raises.
+
+    >>> import gzip
+    >>> lines = b"".join(b"%d\\n" % (i * 7919 % 10007) for i in range(20000))
+    >>> data, why = salvage(gzip.compress(lines)[:-2000], "x.gz")
+    >>> why.startswith("truncated gzip"), 0 < len(data) < len(lines), lines.startswith(data)
+    (True, True, True)
+    """
     if raw.startswith(GZIP_MAGIC):
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise SourceError(f"corrupt gzip data: {exc}", path=name) from None
+        import zlib
+
+        out, data = [], raw
+        while data:
+            d = zlib.decompressobj(wbits=31)
+            try:
+                out.append(d.decompress(data))
+            except zlib.error as exc:
+                raise SourceError(f"corrupt gzip data: {exc}", path=name) from None
+            if not d.eof:
+                return b"".join(out), "truncated gzip data: the file ends inside the compressed stream"
+            data = d.unused_data.lstrip(b"\0")
+        return b"".join(out), ""
     if raw.startswith(ZSTD_MAGIC):
         import zstandard
 
-        try:
-            return zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-        except zstandard.ZstdError as exc:
-            raise SourceError(f"corrupt zstd data: {exc}", path=name) from None
-    return raw
+        out, data = [], raw
+        while data:
+            z = zstandard.ZstdDecompressor().decompressobj()
+            try:
+                out.append(z.decompress(data))
+            except zstandard.ZstdError as exc:
+                raise SourceError(f"corrupt zstd data: {exc}", path=name) from None
+            if not z.eof:
+                return b"".join(out), "truncated zstd data: the file ends inside a frame"
+            data = z.unused_data
+        return b"".join(out), ""
+    return raw, ""
+
+
+def _decompress(raw: bytes, name: str) -> bytes:
+    data, problem = salvage(raw, name)
+    if problem:
+        raise SourceError(problem, path=name)
+    return data
+
+
+def raw_bytes(inp: Input) -> bytes:
+    """The stored bytes of ``inp`` (compressed as stored)."""
+    if inp.buffer is not None:
+        return inp.buffer
+    assert inp.path is not None
+    try:
+        return inp.path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror}", path=inp.name) from None
 
 
 def decompressed_bytes(inp: Input) -> bytes:
-    """The whole content of ``inp``, decompressed if it is gzip or zstd."""
-    if inp.buffer is not None:
-        return _decompress(inp.buffer, inp.name)
-    assert inp.path is not None
-    try:
-        raw = inp.path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read: {exc.strerror}", path=inp.name) from None
-    return _decompress(raw, inp.name)
+    """The whole content of ``inp``, decompressed if it is gzip or zstd (a truncated stream raises)."""
+    return _decompress(raw_bytes(inp), inp.name)
 
 
 def open_binary(inp: Input) -> IO[bytes]:

@@ -28,13 +28,14 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from obskit.errors import SchemaError, SourceError, Violation
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
-from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, SourceLike, decompressed_bytes, resolve
+from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, SourceLike, raw_bytes, resolve, salvage
 from obskit.load.mapping import apply_mapping, missing_fields, nested_hint
 from obskit.progress import enabled as progress_enabled
 from obskit.progress import progress
@@ -145,41 +146,63 @@ def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
     return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
 
 
-def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+def _utf8_lines(data: bytes, name: str, strict: bool, q: Quarantine | None) -> str:
+    """``data`` as text; a line that is not UTF-8 is rejected and blanked (line numbers stay right)."""
     try:
-        df = pl.read_csv(io.BytesIO(data), infer_schema_length=10_000)
-        return df.with_columns(pl.int_range(2, df.height + 2, dtype=pl.Int64).alias(_LINE))
-    except pl.exceptions.PolarsError:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
         pass
+    lines = data.split(b"\n")
+    for i, raw in enumerate(lines):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reject(q, strict, name, i + 1, f"invalid UTF-8 at byte {exc.start} of the line",
+                   raw.decode("utf-8", "replace")[:200])
+            lines[i] = b""
+    return b"\n".join(lines).decode("utf-8")
+
+
+def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+    """A CSV log; every record either loads or is rejected with its line (quoted newlines included).
+
+    The csv module checks every record (field count, encoding) and gives each one its first
+    line; when all are well formed polars reads the file (types inferred from every row),
+    otherwise the good records are typed the same way.
+    """
     import csv
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        reject(q, strict, name, line, f"invalid UTF-8 at byte {exc.start}")
-        text = data.decode("utf-8", "replace")
-    reader = csv.reader(io.StringIO(text))
+    before = q.count if q is not None else 0
+    text = _utf8_lines(data, name, strict, q)
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
         return pl.DataFrame()
     rows: list[list[str]] = []
     kept: list[int] = []
+    previous_end = reader.line_num
     for rec in reader:
-        line = reader.line_num
+        first_line, previous_end = previous_end + 1, reader.line_num
         if not rec:
             continue
         if len(rec) != len(header):
-            reject(q, strict, name, line, f"expected {len(header)} fields, got {len(rec)}", ",".join(rec))
+            reject(q, strict, name, first_line, f"expected {len(header)} fields, got {len(rec)}", ",".join(rec))
             continue
         rows.append(rec)
-        kept.append(line)
+        kept.append(first_line)
+    clean = (q.count if q is not None else 0) == before
+    if clean:
+        try:
+            fast = pl.read_csv(io.BytesIO(data), infer_schema_length=None)
+            if fast.height == len(kept):
+                return fast.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+        except pl.exceptions.PolarsError:
+            pass
     df = pl.DataFrame(rows, schema=header, orient="row")
-    # re-infer types from the good rows
-    buf = io.BytesIO()
+    buf = io.BytesIO()  # re-infer the types from the good rows
     df.write_csv(buf)
     buf.seek(0)
-    df = pl.read_csv(buf, infer_schema_length=10_000)
+    df = pl.read_csv(buf, infer_schema_length=None)
     return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
 
 
@@ -220,9 +243,16 @@ def _read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
         plain = _read_plain_jsonl(inp, columns or {}, timestamp_format)
         if plain is not None:
             return plain
-    data = decompressed_bytes(inp)
+    data, truncated = salvage(raw_bytes(inp), inp.name)
+    if truncated:
+        # keep the complete records; the one the stream cut in half is rejected with the reason
+        cut = data.rfind(b"\n") + 1
+        tail_line = data[:cut].count(b"\n") + 1  # the line the stream ends in
+        reject(q, strict, inp.name, tail_line, f"{truncated}; the records after this line are lost",
+               data[cut:cut + 200].decode("utf-8", "replace"))
+        data = data[:cut]
     if not data.strip():
-        raise SourceError("file is empty", path=inp.name)
+        raise SourceError(truncated or "file is empty", path=inp.name)
     if fmt == "csv":
         return _read_csv(data, inp.name, strict, q), None
     fast = _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
@@ -381,12 +411,16 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         (unparsed, "timestamp: cannot parse"),
         (pl.col("timestamp").is_null(), "timestamp: missing"),
         (pl.col("request_id").is_null(), "request_id: missing"),
+        (pl.col("timestamp").dt.year().is_between(*PLAUSIBLE_YEARS).not_(),
+         f"timestamp: outside the years {PLAUSIBLE_YEARS[0]}–{PLAUSIBLE_YEARS[1]}"),
         (pl.col("latency_ms").is_null(), "latency_ms: missing or not a number"),
+        (pl.col("latency_ms").is_finite().not_(), "latency_ms: not a finite number (NaN or infinity)"),
         (pl.col("latency_ms") < 0, "latency_ms: negative"),
         (pl.col("status").is_null(), "status: unknown value"),
     ]
     if "confidence" in out.columns:
-        checks.append(((pl.col("confidence") < 0) | (pl.col("confidence") > 1), "confidence: outside [0, 1]"))
+        checks.append((pl.col("confidence").is_finite().not_() | (pl.col("confidence") < 0)
+                       | (pl.col("confidence") > 1), "confidence: outside [0, 1] or not a number"))
     reason = pl.lit(None, pl.String)
     for cond, msg in reversed(checks):
         reason = pl.when(cond.fill_null(False)).then(pl.lit(msg)).otherwise(reason)
@@ -406,6 +440,46 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
             reject(q, strict, name, line, why, json.dumps(rec, default=str), column=why.split(":")[0])
         out = out.filter(pl.col("__reason").is_null())
     return out.drop("__reason")
+
+
+#: Timestamps outside these years are rejected whatever the log (a 9999 or 0001 is a bug, not a request).
+PLAUSIBLE_YEARS = (1990, 2200)
+#: How far a timestamp may lie from the bulk of its log before it is an outlier (see _reject_across_files).
+OUTLIER_MARGIN = timedelta(days=7)
+
+
+def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool) -> pl.DataFrame:
+    """Rejections that need the whole log: duplicate request ids and timestamps far from the rest.
+
+    A request id seen again is kept once (its first occurrence in time). A timestamp more than
+    :data:`OUTLIER_MARGIN` (or the log's own 1%–99% spread, if larger) outside the span of the
+    bulk of the log — a clock jump, a year typo — would stretch the report's period; with 100
+    rows or more such rows are rejected.
+    """
+    if df.is_empty():
+        return df
+    reasons = pl.lit(None, dtype=pl.String)
+    if "request_id" in df.columns:
+        dup = pl.col("request_id").is_duplicated() & ~pl.col("request_id").is_first_distinct()
+        reasons = pl.when(dup).then(pl.lit("request_id: duplicate (kept its first occurrence)")).otherwise(reasons)
+    if df.height >= 100:
+        ts = df["timestamp"]
+        lo, hi = ts.quantile(0.01, "nearest"), ts.quantile(0.99, "nearest")
+        if isinstance(lo, datetime) and isinstance(hi, datetime):
+            margin = max(OUTLIER_MARGIN, hi - lo)
+            far = (pl.col("timestamp") < lo - margin) | (pl.col("timestamp") > hi + margin)
+            reasons = pl.when(far).then(pl.lit("timestamp: far outside the rest of the log (clock jump or typo?)")
+                                        ).otherwise(reasons)
+    flagged = df.with_columns(reasons.alias("__reason"))
+    bad = flagged.filter(pl.col("__reason").is_not_null())
+    if not bad.height:
+        return df
+    for i, row in enumerate(bad.iter_rows(named=True)):
+        raw = json.dumps({k: v for k, v in row.items() if not k.startswith("__")}, default=str)[:500] \
+            if i < 10_000 else None
+        reject(q, strict, str(row.get(_SOURCE) or "requests"), row.get(_LINE), row["__reason"], raw,
+               column=row["__reason"].split(":")[0])
+    return flagged.filter(pl.col("__reason").is_null()).drop("__reason")
 
 
 def load_requests(
@@ -458,18 +532,29 @@ def load_requests(
     stats = q.stats if quarantine is not None else LoadStats()
     before = q.count
     frames: list[pl.DataFrame] = []
+    failures: list[SourceError] = []
     for inp in progress(inputs, total=len(inputs), desc="request logs", show=show_progress, unit="file"):
         fmt = _format_of(inp, format)
-        raw, remap = _read_one(inp, fmt, strict, q, columns, timestamp_format)
+        try:
+            raw, remap = _read_one(inp, fmt, strict, q, columns, timestamp_format)
+        except SourceError as exc:
+            if strict or len(inputs) == 1:
+                raise
+            failures.append(exc)  # one bad file of many: reported, the others still load
+            stats.skipped.append((inp.name, exc.reason))
+            continue
         frame = _canonical(
             raw, name=inp.name, columns=columns or {}, timestamp_format=timestamp_format,
             timezone=timezone, status_convention=status_convention, defaults=defaults or {},
             strict=strict, q=q, remap=remap,
         )
-        frames.append(frame.drop(_LINE))
+        frames.append(frame.with_columns(pl.lit(inp.name).alias(_SOURCE)))
         stats.files.append(inp.name)
         stats.bytes += inp.size
+    if not frames:
+        raise failures[0]
     df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    df = _reject_across_files(df.sort("timestamp", maintain_order=True), q, strict).drop(_LINE, _SOURCE)
     canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
     df = df.select(canon + [c for c in df.columns if c not in canon]).sort("timestamp", maintain_order=True)
     stats.rows += df.height

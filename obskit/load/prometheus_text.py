@@ -293,8 +293,58 @@ def _parse(data: bytes | str, name: str, default_us: int | None, fmt: str) -> tu
             pl.lit(None, pl.Float64).alias("exemplar_value"),
             pl.lit(None, TIMESTAMP).alias("exemplar_timestamp"),
         )
-    exp = Exposition(samples.drop("line"), metadata, exemplars, fmt, len(tok.rejected))
-    return exp, tok.rejected
+    samples, semantic = _check_semantics(samples, metadata)
+    rejected = [*tok.rejected, *semantic]
+    exp = Exposition(samples.drop("line"), metadata, exemplars, fmt, len(rejected))
+    return exp, rejected
+
+
+def _check_semantics(samples: pl.DataFrame, metadata: pl.DataFrame) -> tuple[pl.DataFrame, list[Rejected]]:
+    """Series-level rules a line-by-line parse cannot see: duplicate series, malformed histograms.
+
+    * The same metric with the same labels (and timestamp) twice in one document: the later
+      lines are rejected (which value is right is unknowable).
+    * A classic histogram whose buckets are not cumulative (a count decreasing as ``le``
+      grows), that lacks the ``+Inf`` bucket, or whose ``_count`` differs from it: every
+      sample of that series group is rejected — its quantiles would be wrong.
+    """
+    if samples.is_empty():
+        return samples, []
+    labels = [c for c in samples.columns if c not in ("line", "timestamp", "metric", "value", "family")]
+    key = ["timestamp", "metric", *labels]
+    dup = samples.select("line", pl.struct(key).is_duplicated().alias("d"),
+                         pl.struct(key).is_first_distinct().alias("f"))
+    bad_lines: dict[int, str] = {
+        line: "duplicate series: the same metric and labels again in one scrape (first occurrence kept)"
+        for line, d, f in dup.iter_rows() if d and not f
+    }
+    hist = metadata.filter(pl.col("type") == "histogram")["family"].to_list()
+    if hist and "le" in samples.columns:
+        group = ["timestamp", "family", *[c for c in labels if c != "le"]]
+        buckets = (samples.filter(pl.col("family").is_in(hist) & pl.col("metric").str.ends_with("_bucket")
+                                  & pl.col("le").is_not_null())
+                   .with_columns(pl.col("le").cast(pl.Float64, strict=False).alias("_le")))
+        if buckets.height:
+            checks = (buckets.sort([*group, "_le"], nulls_last=True)
+                      .group_by(group, maintain_order=True)
+                      .agg(pl.col("line"), (pl.col("value").diff() < 0).any().alias("_down"),
+                           (pl.col("_le") == float("inf")).any().alias("_inf"),
+                           pl.col("value").filter(pl.col("_le") == float("inf")).first().alias("_inf_value")))
+            counts = samples.filter(pl.col("metric").str.ends_with("_count") & pl.col("family").is_in(hist)).select(
+                *group, pl.col("value").alias("_count"), pl.col("line").alias("_count_line"))
+            checks = checks.join(counts, on=group, how="left", nulls_equal=True)
+            for row in checks.iter_rows(named=True):
+                why = ("bucket counts decrease as le grows (not cumulative)" if row["_down"]
+                       else "no le=\"+Inf\" bucket" if not row["_inf"]
+                       else f"_count {row['_count']:g} differs from the +Inf bucket {row['_inf_value']:g}"
+                       if row["_count"] is not None and row["_count"] != row["_inf_value"] else "")
+                if why:
+                    for line in [*row["line"], *([row["_count_line"]] if row["_count_line"] is not None else [])]:
+                        bad_lines.setdefault(line, f"malformed histogram {row['family']}: {why}")
+    if not bad_lines:
+        return samples, []
+    rejected = [Rejected(line, reason, None) for line, reason in sorted(bad_lines.items())]
+    return samples.filter(~pl.col("line").is_in(list(bad_lines))), rejected
 
 
 # --------------------------------------------------------------------------- public API

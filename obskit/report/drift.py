@@ -40,6 +40,7 @@ def checked_features(rep: ReportContext) -> tuple[list[str], str]:
         return [], "the reference set could not be loaded"
     if requests is None:
         return [], "no request matches this period" if rep.config.requests is not None else "no request logs"
+    rep.check_features()
     cols = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
     return cols, "" if cols else "no configured feature is in both the requests and the reference"
 

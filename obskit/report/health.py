@@ -178,6 +178,7 @@ def drift(rep: ReportContext) -> Section:
                   else "the reference set could not be loaded" if reference is None
                   else _no_requests(rep))
         return rep.record(sec.note(f"No drift check: {reason}.", kind="warning").skip(reason))
+    rep.check_features()
     features = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
     missing = [c for c in rep.config.features.all if c not in features]
     if missing:

@@ -11,8 +11,10 @@ header, table of contents, Vega JS inlined once), and writes
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ class ReportResult:
     notebook: Path
     alerts_fired: int = 0
     flags: tuple[str, ...] = ()
+    alerts: Path | None = None
 
 
 def vega_bundle() -> str:
@@ -131,9 +134,17 @@ def run_report(
             raise ConfigError(f"unknown parameter {key!r} for {name} (known: {', '.join(sorted(defaults))})")
         params[key] = _coerce(key, value, defaults[key])
     params = {k: v for k, v in params.items() if k in defaults}
+    _check_period(start, end)
+    for key in ("window",):
+        if params.get(key):
+            _check_duration(key, str(params[key]))
     out_root = Path(out)
-    out_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".obskit-run-", dir=out_root))
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        _clean_interrupted(out_root)
+        work = Path(tempfile.mkdtemp(prefix=f".obskit-run-{os.getpid()}-", dir=out_root))
+    except OSError as exc:
+        raise ConfigError(f"cannot write reports there: {exc.strerror or exc}", path=out_root) from None
     try:
         params["output_dir"] = str(work.resolve()) if "output_dir" in defaults else ""
         executed = work / f"{name}.ipynb"
@@ -185,13 +196,16 @@ def run_report(
                         "generated_at": resources["obskit"]["generated_at"]})
         atomic_write_text(final_summary, json.dumps(summary, indent=2) + "\n")
         alerts_src = work / "alerts.json"
-        if alerts_src.is_file():
-            alerts_name = "alerts.json" if name == "health_report" else f"{_short(name)}.alerts.json"
+        alerts_name = "alerts.json" if name == "health_report" else f"{_short(name)}.alerts.json"
+        if not alerts_src.is_file():
+            (dest / alerts_name).unlink(missing_ok=True)  # an older run's alerts are not this run's
+        else:
             atomic_write_text(dest / alerts_name, alerts_src.read_text(encoding="utf-8"))
         from obskit.history import write_index
 
         write_index(out_root, title=f"{cfg.project.name}: reports")
-        return ReportResult(html_path, final_summary, status, nb_path, fired, flags)
+        alerts_path = dest / alerts_name if (dest / alerts_name).is_file() else None
+        return ReportResult(html_path, final_summary, status, nb_path, fired, flags, alerts_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -206,3 +220,55 @@ def _ipc_kernel_manager() -> type:
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
     return IpcKernelManager
+
+
+def _check_period(start: str, end: str) -> None:
+    """The period's bounds parse, and the start is before the end (checked before a kernel starts)."""
+    from obskit.timeutil import parse_time
+
+    bounds = {}
+    for key, value in (("--start", start), ("--end", end)):
+        if value:
+            try:
+                bounds[key] = parse_time(value)
+            except ValueError as exc:
+                raise ConfigError(f"{key}: {exc}") from None
+    if len(bounds) == 2 and bounds["--start"] >= bounds["--end"]:
+        raise ConfigError(f"--start {start} is not before --end {end}: the period is empty")
+
+
+def _check_duration(key: str, value: str) -> None:
+    from obskit.timeutil import parse_duration
+
+    try:
+        if parse_duration(value).total_seconds() <= 0:
+            raise ValueError(f"must be positive, got {value!r}")
+    except ValueError as exc:
+        raise ConfigError(f"parameter {key!r}: {exc}") from None
+
+
+def _clean_interrupted(root: Path) -> None:
+    """Remove what killed runs left: work folders of dead processes, half-written temp files."""
+    import time
+
+    for work in root.glob(".obskit-run-*"):
+        parts = work.name.split("-")  # .obskit-run-<pid>-<random>
+        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
+        with contextlib.suppress(OSError):
+            stale = not _alive(pid) if pid is not None else time.time() - work.stat().st_mtime > 86400
+            if stale and pid != os.getpid():
+                shutil.rmtree(work, ignore_errors=True)
+    for tmp in root.glob("*/.*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - tmp.stat().st_mtime > 3600:
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -231,6 +231,28 @@ class ReportContext:
                 df = df.filter(pl.col("timestamp").is_between(lo - pad, hi + pad))  # type: ignore[operator]
         return df if df.height else None
 
+    def check_features(self) -> list[str]:
+        """Configured features the reference set lacks; each run records them once as a problem.
+
+        A feature the training set does not have cannot be checked for drift: that is a
+        config error to fix, not a silent no-op.
+        """
+        def find() -> list[str]:
+            reference = self.reference
+            if reference is None:
+                return []
+            missing = [f for f in self.config.features.all if f not in reference.columns]
+            if missing:
+                from obskit.session import Problem
+
+                self.session.problems.append(Problem(
+                    "features", f"not in the reference set, so never checked for drift: {', '.join(missing)} "
+                                f"(reference columns: {', '.join(reference.columns[:20])})"))
+            return missing
+
+        found: list[str] = self.cached("missing_features", find)
+        return found
+
     def record(self, section: Section) -> Section:
         """Remember a section's status for ``summary.json``; returns it for display."""
         self.sections = [s for s in self.sections if s.title != section.title] + [section]

@@ -82,7 +82,7 @@ def run_status(rep: ReportContext) -> RunStatus:
         if breaches:
             flags.append("slo_breached")
             reasons += breaches
-    run = session.alerts() if requests is not None else None
+    run = session.evaluated_alerts()  # only a report that shows alerts evaluates (and notifies) them
     if run is not None and run.fired.height:
         flags.append("alerting")
         reasons.append(f"{run.fired.height} alert(s) fired")

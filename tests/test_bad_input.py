@@ -1,0 +1,490 @@
+"""The bad-input catalogue: each case gets a clear one-line error, a counted rejection, or a degraded run.
+
+Never a wrong number, a leaked secret, a NaN in JSON or a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import math
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from obskit.cli import main
+from obskit.errors import ConfigError, ObskitError
+from obskit.load._quarantine import Quarantine
+from obskit.load.logs import load_requests
+from obskit.load.prometheus_text import load_prometheus_text
+from obskit.report import health
+from obskit.report.section import open_report
+from obskit.sample import generate
+
+DATA = Path(__file__).resolve().parent / "data"
+SECRET = "S3cretPW-xyz"
+MAP = {"timestamp": "ts", "request_id": "id", "status_code": "code"}
+T0 = datetime(2026, 11, 22, 10, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("day")
+    generate(out, requests=4_000, seed=13, reference_rows=2_000)
+    return out
+
+
+def _config(day: Path, tmp_path: Path, edit: Callable[[str], str]) -> Path:
+    dest = tmp_path / "day"
+    if not dest.exists():
+        shutil.copytree(day, dest)
+    cfg = dest / "obskit.toml"
+    cfg.write_text(edit((day / "obskit.toml").read_text()))
+    return cfg
+
+
+def _no_leak(text: str) -> None:
+    assert SECRET not in text
+    assert "Traceback" not in text
+
+
+# ----------------------------------------------------------------------------- config: exit 2, one line
+
+CONFIG_CASES: dict[str, tuple[Callable[[str], str], str]] = {
+    "slo-nan": (lambda t: t.replace("latency_ms = 120", "latency_ms = nan"), "slo.latency_ms: must be a positive"),
+    "slo-zero": (lambda t: t.replace("latency_ms = 120", "latency_ms = 0"), "slo.latency_ms: must be a positive"),
+    "slo-negative": (lambda t: t.replace("latency_ms = 120", "latency_ms = -5"), "slo.latency_ms"),
+    "slo-inf": (lambda t: t.replace("latency_ms = 120", "latency_ms = inf"), "slo.latency_ms"),
+    "confidence-5": (lambda t: t.replace("confidence_threshold = 0.8", "confidence_threshold = 5"),
+                     "business.confidence_threshold: must be a share in [0, 1]"),
+    "correction-negative": (lambda t: t.replace("correction_rate_max = 0.01", "correction_rate_max = -0.1"),
+                            "business.correction_rate_max"),
+    "availability-1.5": (lambda t: t.replace("availability = 0.99", "availability = 1.5"), "slo.availability"),
+    "slo-window-zero": (lambda t: t.replace('window = "5m"\n\n[business]', 'window = "0m"\n\n[business]'),
+                        "slo.window"),
+    "report-window-bad": (lambda t: t.replace('window = "5m"                    # aggregation',
+                                              'window = "5 parsecs"  # aggregation'), "report.window"),
+    "column-not-canonical": (lambda t: t.replace('prediction = "pred_label"', 'predicton = "pred_label"'),
+                             "sources.requests.columns.predicton: not a canonical column"),
+    "source-key-typo": (lambda t: t.replace('timestamp_format = "iso8601"', 'timestamp_fromat = "iso8601"'),
+                        "unknown key 'timestamp_fromat' for kind 'requests'"),
+    "unknown-kind": (lambda t: t.replace('kind = "nvidia_smi"', 'kind = "nvidia-smi"'), "unknown kind 'nvidia-smi'"),
+    "ftp-path": (lambda t: t.replace('path = "reference.parquet"', 'path = "ftp://host/reference.parquet"'),
+                 "unsupported URL scheme"),
+    "panel-no-query": (lambda t: t + '\n[[panels]]\ntitle = "x"\n', "panels[0].query: required"),
+    "promql-preset": (lambda t: t + '\n[promql]\npreset = "triton2"\n', "unknown preset 'triton2'"),
+    "promql-placeholder": (lambda t: t + '\n[promql.signals]\nerror_rate = "rate(x[{windw}])"\n',
+                           "bad placeholder"),
+    "bad-toml": (lambda t: t + "\n[project\n", "invalid TOML"),
+    "status-convention": (lambda t: t.replace('status_convention = "http"', 'status_convention = "htp"'),
+                          "unknown status_convention 'htp'"),
+    "secret-in-url-typo": (lambda t: t.replace('path = "reference.parquet"',
+                                               f'path = "http://alice:{SECRET}@127.0.0.1:9/r.parquet"\nfomat = "x"'),
+                           "unknown key 'fomat'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_config_case_is_one_line_exit_2(case: str, day: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    edit, needle = CONFIG_CASES[case]
+    cfg = _config(day, tmp_path, edit)
+    assert main(["report", "--config", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err, err
+    assert err.count("\n") == 1 and err.startswith("obskit: error:")
+    _no_leak(err)
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("*/health.html"))
+
+
+# ----------------------------------------------------------------------------- arguments: exit 2 before a kernel
+
+ARG_CASES: dict[str, tuple[list[str], str]] = {
+    "start-after-end": (["--start", "2026-11-22T12:00:00Z", "--end", "2026-11-22T10:00:00Z"], "is not before --end"),
+    "start-unparseable": (["--start", "yesterday"], "--start: invalid time 'yesterday'"),
+    "end-unparseable": (["--end", "2026-13-45"], "--end: invalid time"),
+    "notebook-path-escape": (["--notebook", "../x"], "notebook"),
+    "notebook-missing": (["--notebook", "missing.ipynb"], "notebook not found"),
+    "param-unknown": (["-p", "colour=red"], "unknown parameter 'colour'"),
+    "param-window": (["-p", "window=abc"], "parameter 'window'"),
+    "last-and-start": (["--last", "24h", "--start", "2026-11-22T00:00:00Z"], "--last cannot be combined"),
+    "last-bad": (["--last", "a while"], "--last"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARG_CASES))
+def test_argument_case_is_one_line_exit_2(case: str, samples_dir: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    extra, needle = ARG_CASES[case]
+    assert main(["report", "--config", str(samples_dir / "obskit.toml"), "--out", str(tmp_path / "r"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err
+    assert not list((tmp_path / "r").glob("*/*.html")) if (tmp_path / "r").exists() else True
+
+
+def test_unwritable_out_is_one_line_exit_2(samples_dir: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["report", "--config", str(samples_dir / "obskit.toml"), "--out", str(blocker / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write reports there" in err and err.count("\n") == 1
+
+
+# ----------------------------------------------------------------------------- records: counted rejections
+
+
+def _jsonl(rows: list[dict[str, Any] | str]) -> bytes:
+    return b"".join((r if isinstance(r, str) else json.dumps(r)).encode() + b"\n" for r in rows)
+
+
+def _row(i: int, **over: Any) -> dict[str, Any]:
+    row = {"ts": (T0 + timedelta(seconds=i)).isoformat(), "id": f"r{i}", "model": "m", "model_version": "1",
+           "latency_ms": 10.0 + i % 7, "code": 200, "confidence": 0.9}
+    row.update(over)
+    return row
+
+
+RECORD_CASES: dict[str, tuple[list[Any], str]] = {
+    "latency-nan-string": ([_row(1, latency_ms="NaN")], "latency_ms: not a finite number"),
+    "latency-infinity": ([_row(1, latency_ms="Infinity")], "latency_ms: not a finite number"),
+    "latency-1e400": (['{"ts": "2026-11-22T10:00:01Z", "id": "r1", "model": "m", "model_version": "1", '
+                       '"latency_ms": 1e400, "code": 200, "confidence": 0.9}'], "latency_ms: not a finite number"),
+    "latency-negative": ([_row(1, latency_ms=-3.0)], "latency_ms: negative"),
+    "latency-missing": ([_row(1, latency_ms=None)], "latency_ms: missing"),
+    "confidence-5": ([_row(1, confidence=5.0)], "confidence: outside [0, 1]"),
+    "confidence-nan": ([_row(1, confidence="NaN")], "confidence: outside [0, 1] or not a number"),
+    "year-9999": ([_row(1, ts="9999-01-01T00:00:00Z")], "timestamp: outside the years"),
+    "year-0001": ([_row(1, ts="0001-01-01T00:00:00Z")], "timestamp: outside the years"),
+    "timestamp-garbage": ([_row(1, ts="tuesday")], "timestamp: cannot parse"),
+    "duplicate-id": ([_row(1, id="r0")], "request_id: duplicate"),
+    "invalid-json": (['{"ts": "2026-11-22T10:00:01Z", "id": '], "invalid JSON"),
+    "not-an-object": (["[1, 2, 3]"], "expected a JSON object"),
+    "unknown-status": ([_row(1, code="teapot")], "status: unknown value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RECORD_CASES))
+def test_record_case_is_a_counted_rejection(case: str, tmp_path: Path) -> None:
+    bad, reason = RECORD_CASES[case]
+    good = [_row(i) for i in range(0, 400) if i != 1]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl([good[0], *bad, *good[1:]]))
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert df.height == len(good) and q.count == len(bad), q.frame()
+    rejected = q.frame().row(0, named=True)
+    assert reason in rejected["reason"] and rejected["line"] == 2
+    assert df["latency_ms"].is_finite().all()
+
+
+def test_a_timestamp_a_year_ahead_does_not_stretch_the_log(tmp_path: Path) -> None:
+    rows = [_row(i) for i in range(300)] + [_row(999, ts=(T0 + timedelta(days=365)).isoformat())]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl(rows))
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, quarantine=q)
+    assert df["timestamp"].max() < T0 + timedelta(days=1)  # type: ignore[operator]
+    assert q.count == 1 and "far outside the rest of the log" in q.frame()["reason"][0]
+
+
+CSV_HEAD = b"ts,id,model,model_version,latency_ms,code\n"
+
+
+@pytest.mark.parametrize(("body", "rejected", "loaded", "line", "reason"), [
+    (b"2026-11-22T10:00:00Z,a,m,1,12.5,200\n2026-11-22T10:00:01Z,b,m,1,13\n2026-11-22T10:00:02Z,c,m,1,3,200\n",
+     1, 2, 3, "expected 6 fields, got 5"),
+    (b"2026-11-22T10:00:00Z,a,m,1,12.5,200,extra\n2026-11-22T10:00:02Z,c,m,1,3,200\n", 1, 1, 2,
+     "expected 6 fields, got 7"),
+    (b"2026-11-22T10:00:00Z,a,m,\xff\xfe,12.5,200\n2026-11-22T10:00:02Z,c,m,1,3,200\n", 1, 1, 2, "invalid UTF-8"),
+    (b'2026-11-22T10:00:00Z,"a\nb",m,1,12.5,200\n2026-11-22T10:00:02Z,c,m,1,-3,200\n', 1, 1, 4,
+     "latency_ms: negative"),
+], ids=["short-row", "long-row", "non-utf8-row", "quoted-newline-line-numbers"])
+def test_csv_rows_load_or_are_rejected_never_both(body: bytes, rejected: int, loaded: int, line: int, reason: str,
+                                                  tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(CSV_HEAD + body)
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert (df.height, q.count) == (loaded, rejected)
+    row = q.frame().row(0, named=True)
+    assert row["line"] == line and reason in row["reason"]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_a_truncated_compressed_log_keeps_what_it_has_and_says_so(codec: str, tmp_path: Path) -> None:
+    data = _jsonl([_row(i, pad="x" * (i * 7919 % 97)) for i in range(3000)])
+    packed = gzip.compress(data) if codec == "gzip" else zstandard.ZstdCompressor().compress(data)
+    path = tmp_path / f"log.jsonl.{'gz' if codec == 'gzip' else 'zst'}"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, quarantine=q)
+    assert 0 < df.height < 3000
+    reasons = q.frame()["reason"].to_list()
+    assert any(f"truncated {codec}" in r for r in reasons)
+
+
+def test_one_bad_file_in_a_glob_is_reported_and_the_others_load(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(_jsonl([_row(i) for i in range(10)]))
+    (tmp_path / "b.jsonl").write_bytes(b"")
+    (tmp_path / "c.jsonl").write_bytes(_jsonl([_row(i) for i in range(10, 20)]))
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(f'[sources.requests]\npath = "{tmp_path}/*.jsonl"\n[sources.requests.columns]\n'
+                   'timestamp = "ts"\nrequest_id = "id"\nstatus_code = "code"\n')
+    rep = open_report(str(cfg))
+    assert rep.requests is not None and rep.requests.height == 20
+    (problem,) = rep.session.problems
+    assert "b.jsonl: file is empty (file skipped)" in problem.reason
+
+
+# ----------------------------------------------------------------------------- Prometheus semantics
+
+@pytest.mark.parametrize(("name", "reason", "kept"), [
+    ("duplicate_series.prom", "duplicate series", 2),
+    ("histogram_not_cumulative.prom", "malformed histogram lat: bucket counts decrease", 2),
+    ("histogram_no_inf.prom", 'malformed histogram lat: no le="+Inf" bucket', 2),
+])
+def test_prometheus_semantics_are_checked(name: str, reason: str, kept: int) -> None:
+    q = Quarantine()
+    df = load_prometheus_text(DATA / "bad" / name, quarantine=q)
+    assert df.height == kept and q.count >= 1, df
+    assert all(reason in r for r in q.frame()["reason"].to_list())
+
+
+# ----------------------------------------------------------------------------- runs that have nothing to check
+
+@pytest.mark.parametrize("case", ["header-only-csv", "window-without-data", "model-matches-nothing",
+                                  "every-row-rejected"])
+def test_nothing_to_check_is_never_ok(case: str, day: Path, tmp_path: Path) -> None:
+    kw: dict[str, str] = {}
+    edit: Callable[[str], str] = lambda t: t  # noqa: E731
+    if case == "header-only-csv":
+        edit = lambda t: t.replace('path = "requests.jsonl.gz"', f'path = "{DATA}/bad/header_only.csv"').replace(  # noqa: E731
+            'format = "jsonl"', 'format = "csv"')
+    elif case == "window-without-data":
+        kw = {"start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}
+    elif case == "model-matches-nothing":
+        kw = {"model": "no-such-model"}
+    else:
+        edit = lambda t: t.replace('timestamp_format = "iso8601"', 'timestamp_format = "s"')  # noqa: E731
+    out = tmp_path / "out"
+    rep = open_report(str(_config(day, tmp_path, edit)), output_dir=str(out), **kw)
+    for fn in (health.alerts, health.summary, health.traffic, health.latency, health.gpu, health.drift):
+        fn(rep)
+    rep.finish()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] in ("no_data", "degraded"), summary["status"]
+
+
+def test_a_feature_missing_from_the_reference_degrades_the_run(day: Path, tmp_path: Path) -> None:
+    cfg = _config(day, tmp_path,
+                  lambda t: t.replace('numeric = ["brightness"', 'numeric = ["brigthness", "brightness"'))
+    out = tmp_path / "out"
+    rep = open_report(str(cfg), output_dir=str(out))
+    sec = health.drift(rep)
+    assert sec.status != "skipped"
+    rep.finish()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "degraded"
+    assert any("brigthness" in p["reason"] and p["source"] == "features" for p in summary["problems"])
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+class _AuthLog(BaseHTTPRequestHandler):
+    body = b""
+    expected = "Basic " + base64.b64encode(f"alice:{SECRET}".encode()).decode()
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def auth_server() -> Iterator[str]:
+    _AuthLog.body = _jsonl([_row(i) for i in range(300)])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AuthLog)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("password", [SECRET, "wrong-" + SECRET])
+def test_credentials_in_a_source_url_work_and_never_leak(password: str, auth_server: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(f'[sources.requests]\npath = "http://alice:{password}@{auth_server}/logs/day.jsonl"\n'
+                   'format = "jsonl"\n[sources.requests.columns]\ntimestamp = "ts"\nrequest_id = "id"\n'
+                   'status_code = "code"\n')
+    out = tmp_path / "out"
+    rep = open_report(str(cfg), output_dir=str(out))
+    for fn in (health.alerts, health.summary, health.traffic, health.latency):
+        fn(rep)
+    rep.finish()
+    text = (out / "summary.json").read_text()
+    summary = json.loads(text)
+    _no_leak(text)
+    if password == SECRET:
+        assert rep.requests is not None and rep.requests.height == 300
+        assert summary["problems"] == []
+    else:
+        assert summary["status"] == "degraded"
+        assert "HTTP 401" in summary["problems"][0]["reason"] and auth_server in summary["problems"][0]["reason"]
+    assert main(["check", "--config", str(cfg)]) == (0 if password == SECRET else 2)
+    captured = capsys.readouterr()
+    _no_leak(captured.out + captured.err)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def test_summary_json_is_strict_even_with_nan_figures(tmp_path: Path, samples_dir: Path) -> None:
+    rep = open_report(str(samples_dir / "obskit.toml"), output_dir=str(tmp_path))
+    rep.figures["nan_figure"] = float("nan")
+    rep.figures["inf_figure"] = math.inf
+    rep.finish()
+    text = (tmp_path / "summary.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    body = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert body["figures"]["nan_figure"] is None
+
+
+def test_errors_pickle_with_their_fields() -> None:
+    import pickle
+
+    from obskit.errors import ParseError, RemoteError
+
+    for err in (ParseError("bad", path="a.jsonl", line=3, column="x"), RemoteError("HTTP 503", url="u", status=503),
+                ConfigError("nope", path="obskit.toml")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and back.__dict__ == err.__dict__
+        assert isinstance(back, ObskitError)
+
+
+# ----------------------------------------------------------------------------- property: nothing is lost
+
+_CORRUPT = st.sampled_from(["ok", "ok", "ok", "nan", "negative", "bad-json", "not-utf8", "missing-latency",
+                            "blank", "duplicate", "confidence"])
+
+
+def _line(i: int, kind: str) -> bytes | None:
+    if kind == "blank":
+        return None
+    row = _row(i)
+    if kind == "nan":
+        row["latency_ms"] = "NaN"
+    elif kind == "negative":
+        row["latency_ms"] = -1.0
+    elif kind == "missing-latency":
+        del row["latency_ms"]
+    elif kind == "duplicate":
+        row["id"] = "r0"
+    elif kind == "confidence":
+        row["confidence"] = 1.5
+    text = json.dumps(row).encode()
+    if kind == "bad-json":
+        return text[: len(text) // 2]
+    if kind == "not-utf8":
+        return text.replace(b'"m"', b'"\xff\xfe"')
+    return text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(_CORRUPT, min_size=1, max_size=40), codec=st.sampled_from(["plain", "gzip", "zstd"]))
+def test_loaded_plus_rejected_equals_records(kinds: list[str], codec: str, tmp_path: Path) -> None:
+    lines = [_line(0, "ok"), *(_line(i + 1, k) for i, k in enumerate(kinds))]
+    data = b"".join((ln if ln is not None else b"") + b"\n" for ln in lines)
+    records = sum(1 for ln in lines if ln is not None)
+    if codec == "gzip":
+        data, suffix = gzip.compress(data), ".jsonl.gz"
+    elif codec == "zstd":
+        data, suffix = zstandard.ZstdCompressor().compress(data), ".jsonl.zst"
+    else:
+        suffix = ".jsonl"
+    path = tmp_path / f"log-{abs(hash((tuple(kinds), codec)))}{suffix}"
+    path.write_bytes(data)
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert df.height + q.count == records, q.frame()
+    assert df["latency_ms"].is_finite().all() and (df["latency_ms"] >= 0).all()
+    assert df["request_id"].n_unique() == df.height
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.lists(st.integers(min_value=3, max_value=8), min_size=1, max_size=30))
+def test_csv_loaded_plus_rejected_equals_records(fields: list[int], tmp_path: Path) -> None:
+    rows = [b"2026-11-22T10:00:00Z,r0,m,1,10.0,200"]
+    for i, n in enumerate(fields, start=1):
+        full = [f"2026-11-22T10:00:{i % 60:02d}Z", f"r{i}", "m", "1", "10.0", "200", "x", "y"]
+        rows.append(",".join(full[:n]).encode())
+    path = tmp_path / f"log-{abs(hash(tuple(fields)))}.csv"
+    path.write_bytes(CSV_HEAD + b"\n".join(rows) + b"\n")
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert df.height + q.count == len(rows)
+    assert q.count == sum(1 for n in fields if n != 6)
+    assert isinstance(df, pl.DataFrame)
+
+
+def test_the_index_lists_only_real_reports_and_killed_runs_are_cleaned(tmp_path: Path, samples_dir: Path) -> None:
+    import os
+    import subprocess
+    import time
+
+    from obskit.history import load_runs
+    from obskit.report.runner import _clean_interrupted
+
+    out = tmp_path / "reports"
+    (out / "2026-11-22").mkdir(parents=True)
+    (out / "2026-11-22" / "summary.json").write_text('{"day": "2026-11-22", "status": "ok", "html": "health.html"}')
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = out / f".obskit-run-{dead.pid}-abcd"  # a run that was killed: its process is gone
+    left.mkdir()
+    (left / "summary.json").write_text('{"day": "2026-11-22", "status": "ok"}')
+    mine = out / f".obskit-run-{os.getpid()}-efgh"  # a run in progress
+    mine.mkdir()
+    tmp = out / "2026-11-22" / ".health.html.x1.tmp"
+    tmp.write_text("")
+    old = time.time() - 7200
+    os.utime(tmp, (old, old))
+    assert [r.day for r in load_runs(out)] == ["2026-11-22"]  # no phantom row from a run folder
+    _clean_interrupted(out)
+    assert not left.exists() and mine.exists() and not tmp.exists()
+
+
+def test_notify_sends_only_its_own_runs_alerts(tmp_path: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r"
+    (out / "2026-11-22").mkdir(parents=True)
+    (out / "2026-11-22" / "alerts.json").write_text('{"alerts": [{"id": "x", "rule": "from-an-earlier-health-run"}]}')
+    monkeypatch.setenv("OBSKIT_ALERT_WEBHOOK", "http://127.0.0.1:9/hook")
+    code = main(["report", "--config", str(samples_dir / "obskit.toml"), "--notebook", "canary_report", "--out",
+                 str(out), "--notify"])
+    assert code in (0, 3)
+    err = capsys.readouterr().err
+    assert "canary_report evaluates no alert rules: nothing sent" in err
