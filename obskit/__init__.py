@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from obskit.errors import ObskitError
 
 if TYPE_CHECKING:
-    from obskit.explorer import explore
+    from obskit.explorer.entry import explore
     from obskit.load.gpu import load_compute_apps, load_dmon, load_nvidia_smi, load_pmon
     from obskit.load.logs import load_feedback, load_reference, load_requests
     from obskit.load.otel import load_otlp_spans

@@ -28,8 +28,9 @@ Examples
 >>> ex.frames["traffic"]["stats"].select("window_start", "p99_ms")  # doctest: +SKIP
 """
 
-from obskit.explorer.app import Explorer, explore, has_jupyter_chart
+from obskit.explorer.app import Explorer, has_jupyter_chart
 from obskit.explorer.data import ExplorerData
+from obskit.explorer.entry import explore
 from obskit.explorer.tables import table_html
 from obskit.explorer.tabs import TABS, TabOptions, TabResult, build
 

@@ -34,9 +34,10 @@ from obskit.errors import AnalysisError, ObskitError
 from obskit.explorer.data import ExplorerData, Key, to_datetime
 from obskit.explorer.tables import note_html
 from obskit.explorer.tabs import TABS, TITLES, TabOptions, build
+from obskit.explorer.views import ChartView as _ChartView
 from obskit.flywheel import flywheel_increment, write_flywheel
 
-__all__ = ["Explorer", "explore", "has_jupyter_chart"]
+__all__ = ["Explorer", "has_jupyter_chart"]
 
 ChartBackend = Literal["auto", "jupyterchart", "output"]
 Progress = Callable[[int, int, str], None]
@@ -50,56 +51,6 @@ def has_jupyter_chart() -> bool:
     True
     """
     return importlib.util.find_spec("anywidget") is not None
-
-
-# --------------------------------------------------------------------------- chart views
-
-
-class _ChartView:
-    """One chart slot: an ``altair.JupyterChart`` (brush observable) or an ``Output`` widget."""
-
-    def __init__(self, backend: str, on_brush: Callable[[Any], None]) -> None:
-        self.backend = backend
-        self._on_brush = on_brush
-        self.chart: alt.TopLevelMixin | None = None
-        self._jc: Any = None
-        self._wired = False
-        self.widget = widgets.VBox(layout=widgets.Layout(min_height="60px"))
-        self.widget.add_class("obskit-explorer-chart")
-        self._out: Any = None
-        if backend == "output":
-            self._out = widgets.Output()
-            self.widget.children = (self._out,)
-
-    def set(self, chart: Any) -> None:
-        self.chart = chart
-        if self.backend == "jupyterchart":
-            params = getattr(chart, "params", None)
-            brushed = isinstance(params, list) and any(getattr(p, "name", None) == "brush" for p in params)
-            if self._jc is None:
-                self._jc = alt.JupyterChart(chart, debounce_wait=400, max_wait=False)
-                self.widget.children = (self._jc,)
-            elif brushed and not self._wired:
-                self._jc.chart = chart
-            else:
-                # Later charts only replace the spec, unvalidated: every chart of a view has the
-                # same "brush" parameter, and altair's schema check walks every data row.
-                self._jc.spec = chart.to_dict(validate=False)
-                return
-            sel = getattr(self._jc, "selections", None)
-            if sel is not None and "brush" in sel.trait_names():
-                sel.observe(self._brushed, names=["brush"])
-                self._wired = True
-            return
-        spec = chart.to_dict(validate=False)
-        # JupyterLab 4 renders Vega-Lite 5 natively; these v6 specs render there too.
-        bundle = {"application/vnd.vegalite.v5+json": spec, "text/plain": "<obskit chart>"}
-        self._out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
-
-    def _brushed(self, change: Mapping[str, Any]) -> None:
-        value = getattr(change.get("new"), "value", None)
-        if value:
-            self._on_brush(value)
 
 
 # --------------------------------------------------------------------------- the app
@@ -539,101 +490,3 @@ class Explorer:
             for name, chart in result.charts.items():
                 self._views[tab][name].set(chart)
         self._stale.discard(tab)
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with ipykernel
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
-def explore(
-    config: str | Path | None = None,
-    *,
-    requests: pl.DataFrame | None = None,
-    reference: pl.DataFrame | None = None,
-    gpu: pl.DataFrame | None = None,
-    every: str = "5m",
-    **options: Any,
-) -> Explorer:
-    """Open the explorer on a project's data (``config``) or on frames.
-
-    Parameters
-    ----------
-    config
-        An ``obskit.toml`` (empty or None without frames: ``./obskit.toml``, see
-        :func:`obskit.report.notebooks.default_config`); its sources give the frames not passed explicitly, and its
-        ``[features]``, ``[slo]`` and ``[business]`` tables the defaults.
-    requests, reference, gpu
-        Canonical frames; each one given overrides the config's source.
-    every
-        Window length of the per-window analyses and of the slider.
-    **options
-        Passed to :class:`Explorer` (``features``, ``slo_ms``, ``confidence_threshold``,
-        ``drift_every``, ``flywheel_path``, ``top``, ``chart_backend``, ...).
-
-    Returns
-    -------
-    Explorer
-        Its :attr:`Explorer.widget` is the app; a bare ``explore(...)`` at the end of a
-        cell shows it. In a notebook, a progress bar is shown during the load.
-
-    Raises
-    ------
-    ObskitError
-        No requests (neither given nor loadable from the config).
-    """
-    problems = ""
-    if config == "" or (config is None and requests is None):
-        from obskit.report.notebooks import default_config
-
-        config = default_config()
-    if config is not None:
-        from obskit.session import Session
-
-        session = Session.open(config)
-        cfg = session.config
-        if requests is None:
-            requests = session.requests
-        if reference is None and cfg.reference is not None:
-            reference = session.reference
-        if gpu is None:
-            gpu = session.gpu  # nvidia-smi log or DCGM scrape; a failure is kept in session.problems
-        problems = session.problems_html()
-        options.setdefault("features", list(cfg.features.all) or None)
-        options.setdefault("slo_ms", cfg.slo.latency_ms)
-        options.setdefault("confidence_threshold", cfg.business.confidence_threshold)
-        options.setdefault("correction_rate_max", cfg.business.correction_rate_max)
-        options.setdefault("flywheel_path", cfg.path.parent / "flywheel" / "increment.parquet")
-        options.setdefault("title", f"{cfg.project.name} — explorer")
-        if requests is None:
-            reasons = "; ".join(f"{p.source}: {p.reason}" for p in session.problems) or "no requests source"
-            raise ObskitError(f"explore: no requests ({reasons})", path=str(cfg.path))
-    if requests is None:
-        raise ObskitError("explore: pass a config or a requests frame")
-    bar: Any = None
-    if _in_kernel() and "on_progress" not in options:
-        from IPython.display import display
-
-        progress = widgets.IntProgress(value=0, min=0, max=9, description="Loading")
-        label = widgets.Label("")
-        bar = widgets.HBox([progress, label])
-        display(bar)
-
-        def tick(step: int, steps: int, what: str) -> None:
-            progress.max = steps
-            progress.value = step
-            label.value = what
-
-        options["on_progress"] = tick
-    try:
-        return Explorer(requests, reference=reference, gpu=gpu, every=every, problems_html=problems, **options)
-    finally:
-        if bar is not None:
-            bar.close()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import glob as _glob
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeAlias
+from typing import IO, Any, TypeAlias
 
 from obskit.errors import SourceError
 
@@ -168,32 +168,30 @@ def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
     if raw.startswith(GZIP_MAGIC):
         import zlib
 
-        out, data = [], raw
-        while data:
-            d = zlib.decompressobj(wbits=31)
-            try:
-                out.append(d.decompress(data))
-            except zlib.error as exc:
-                raise SourceError(f"corrupt gzip data: {exc}", path=name) from None
-            if not d.eof:
-                return b"".join(out), "truncated gzip data: the file ends inside the compressed stream"
-            data = d.unused_data.lstrip(b"\0")
-        return b"".join(out), ""
+        return _members(raw, name, "gzip", lambda: zlib.decompressobj(wbits=31), zlib.error,
+                        "the file ends inside the compressed stream")
     if raw.startswith(ZSTD_MAGIC):
         import zstandard
 
-        out, data = [], raw
-        while data:
-            z = zstandard.ZstdDecompressor().decompressobj()
-            try:
-                out.append(z.decompress(data))
-            except zstandard.ZstdError as exc:
-                raise SourceError(f"corrupt zstd data: {exc}", path=name) from None
-            if not z.eof:
-                return b"".join(out), "truncated zstd data: the file ends inside a frame"
-            data = z.unused_data
-        return b"".join(out), ""
+        return _members(raw, name, "zstd", lambda: zstandard.ZstdDecompressor().decompressobj(),
+                        zstandard.ZstdError, "the file ends inside a frame")
     return raw, ""
+
+
+def _members(raw: bytes, name: str, codec: str, new: Callable[[], Any], error: type[Exception],
+             truncated: str) -> tuple[bytes, str]:
+    """Decompress member after member (``cat a.gz b.gz`` is valid); stop at a truncated one."""
+    out, data = [], raw
+    while data:
+        d = new()
+        try:
+            out.append(d.decompress(data))
+        except error as exc:
+            raise SourceError(f"corrupt {codec} data: {exc}", path=name) from None
+        if not d.eof:
+            return b"".join(out), f"truncated {codec} data: {truncated}"
+        data = d.unused_data.lstrip(b"\0") if codec == "gzip" else d.unused_data
+    return b"".join(out), ""
 
 
 def _decompress(raw: bytes, name: str) -> bytes:

@@ -1,0 +1,109 @@
+"""``obskit.explore``: open the explorer on a project's config or on frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import polars as pl
+
+from obskit.errors import ObskitError
+from obskit.explorer.app import Explorer
+
+__all__ = ["explore"]
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def explore(
+    config: str | Path | None = None,
+    *,
+    requests: pl.DataFrame | None = None,
+    reference: pl.DataFrame | None = None,
+    gpu: pl.DataFrame | None = None,
+    every: str = "5m",
+    **options: Any,
+) -> Explorer:
+    """Open the explorer on a project's data (``config``) or on frames.
+
+    Parameters
+    ----------
+    config
+        An ``obskit.toml`` (empty or None without frames: ``./obskit.toml``, see
+        :func:`obskit.report.notebooks.default_config`); its sources give the frames not passed explicitly, and its
+        ``[features]``, ``[slo]`` and ``[business]`` tables the defaults.
+    requests, reference, gpu
+        Canonical frames; each one given overrides the config's source.
+    every
+        Window length of the per-window analyses and of the slider.
+    **options
+        Passed to :class:`Explorer` (``features``, ``slo_ms``, ``confidence_threshold``,
+        ``drift_every``, ``flywheel_path``, ``top``, ``chart_backend``, ...).
+
+    Returns
+    -------
+    Explorer
+        Its :attr:`Explorer.widget` is the app; a bare ``explore(...)`` at the end of a
+        cell shows it. In a notebook, a progress bar is shown during the load.
+
+    Raises
+    ------
+    ObskitError
+        No requests (neither given nor loadable from the config).
+    """
+    problems = ""
+    if config == "" or (config is None and requests is None):
+        from obskit.report.notebooks import default_config
+
+        config = default_config()
+    if config is not None:
+        from obskit.session import Session
+
+        session = Session.open(config)
+        cfg = session.config
+        if requests is None:
+            requests = session.requests
+        if reference is None and cfg.reference is not None:
+            reference = session.reference
+        if gpu is None:
+            gpu = session.gpu  # nvidia-smi log or DCGM scrape; a failure is kept in session.problems
+        problems = session.problems_html()
+        options.setdefault("features", list(cfg.features.all) or None)
+        options.setdefault("slo_ms", cfg.slo.latency_ms)
+        options.setdefault("confidence_threshold", cfg.business.confidence_threshold)
+        options.setdefault("correction_rate_max", cfg.business.correction_rate_max)
+        options.setdefault("flywheel_path", cfg.path.parent / "flywheel" / "increment.parquet")
+        options.setdefault("title", f"{cfg.project.name} — explorer")
+        if requests is None:
+            reasons = "; ".join(f"{p.source}: {p.reason}" for p in session.problems) or "no requests source"
+            raise ObskitError(f"explore: no requests ({reasons})", path=str(cfg.path))
+    if requests is None:
+        raise ObskitError("explore: pass a config or a requests frame")
+    bar: Any = None
+    if _in_kernel() and "on_progress" not in options:
+        from IPython.display import display
+
+        progress = widgets.IntProgress(value=0, min=0, max=9, description="Loading")
+        label = widgets.Label("")
+        bar = widgets.HBox([progress, label])
+        display(bar)
+
+        def tick(step: int, steps: int, what: str) -> None:
+            progress.max = steps
+            progress.value = step
+            label.value = what
+
+        options["on_progress"] = tick
+    try:
+        return Explorer(requests, reference=reference, gpu=gpu, every=every, problems_html=problems, **options)
+    finally:
+        if bar is not None:
+            bar.close()

@@ -1,0 +1,237 @@
+"""Reading log files record by record: JSON lines and CSV into raw frames with line numbers.
+
+Every record either becomes a row (with its 1-based line in the ``__obskit_line`` column)
+or is rejected with file, line and reason: invalid JSON or UTF-8, a CSV row with the wrong
+number of fields, the record a truncated gzip/zstd stream ends in. Field mapping and value
+checks come later (:mod:`obskit.load.logs`). The fast paths read with polars and only fall
+back to Python record by record when something is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from obskit.errors import SourceError
+from obskit.load._quarantine import Quarantine, reject
+from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, raw_bytes, salvage
+
+__all__ = ["LINE", "LineRemap", "format_of", "line_numbers", "read_one"]
+
+#: Column holding each row's 1-based line number in its file.
+LINE = "__obskit_line"
+_LINE = LINE
+
+
+def format_of(inp: Input, fmt: str | None) -> str:
+    """The format of ``inp``: ``fmt`` when given, else from the file name (compression suffixes ignored)."""
+    if fmt:
+        return "jsonl" if fmt == "ndjson" else fmt
+    name = inp.name.lower()
+    for ext in (".gz", ".zst", ".zstd"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "jsonl"
+
+
+def line_numbers(data: bytes) -> list[int]:
+    """1-based numbers of the non-blank lines of ``data``."""
+    return [i for i, line in enumerate(data.split(b"\n"), 1) if line.strip()]
+
+
+# dtypes of canonical fields, used as read-time overrides so type inference cannot fail on
+# columns that start with nulls (error messages, predictions of failed requests)
+_FIELD_TYPES: dict[str, pl.DataType] = {
+    "request_id": pl.String(), "model": pl.String(), "model_version": pl.String(),
+    "latency_ms": pl.Float64(), "error": pl.String(), "prediction": pl.String(),
+    "confidence": pl.Float64(), "label": pl.String(), "corrected_label": pl.String(),
+}
+_HEAD_BYTES = 1 << 16
+
+
+def _head_keys(head: bytes) -> list[str] | None:
+    """Field names of the first complete lines of a JSONL document (None if they don't parse)."""
+    cut = head.rfind(b"\n")
+    chunk = head if cut < 0 else head[: cut + 1]
+    try:
+        return list(pl.read_ndjson(io.BytesIO(chunk), infer_schema_length=None).columns)
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def _fast_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
+                timestamp_format: str) -> pl.DataFrame | None:
+    """polars' reader with dtype overrides for the mapped canonical fields; None on any failure."""
+    keys = _head_keys(head)
+    if keys is None:
+        return None
+    hints = {columns.get(canon, canon): dt for canon, dt in _FIELD_TYPES.items()}
+    ts_field = columns.get("timestamp", "timestamp")
+    hints[ts_field] = pl.String() if timestamp_format == "iso8601" else pl.Float64()
+    overrides = {k: hints[k] for k in keys if k in hints}
+    src: Path | io.BytesIO = source if isinstance(source, Path) else io.BytesIO(source)
+    try:
+        # every row informs the schema: a field first seen after row N must not be dropped
+        return pl.read_ndjson(src, schema_overrides=overrides, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, OSError):
+        try:
+            src = source if isinstance(source, Path) else io.BytesIO(source)
+            return pl.read_ndjson(src, infer_schema_length=None)
+        except (pl.exceptions.PolarsError, OSError):
+            return None
+
+
+def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
+                fast: pl.DataFrame | None = None) -> pl.DataFrame:
+    if fast is not None:
+        if not (b"\n\n" in data or data.startswith(b"\n") or b"\r" in data):
+            return fast.with_columns(pl.int_range(1, fast.height + 1, dtype=pl.Int64).alias(_LINE))
+        lines = line_numbers(data)
+        if len(lines) == fast.height:
+            return fast.with_columns(pl.Series(_LINE, lines, dtype=pl.Int64))
+    # slow path: find the bad lines one by one
+    rows: list[dict[str, object]] = []
+    kept: list[int] = []
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reject(q, strict, name, i, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace"))
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            reject(q, strict, name, i, f"invalid JSON: {exc.msg} at column {exc.colno}", text)
+            continue
+        if not isinstance(obj, dict):
+            reject(q, strict, name, i, f"expected a JSON object, got {type(obj).__name__}", text)
+            continue
+        rows.append(obj)
+        kept.append(i)
+    if not rows:
+        return pl.DataFrame({_LINE: []}, schema={_LINE: pl.Int64})
+    df = pl.DataFrame(rows, infer_schema_length=None, strict=False)
+    return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+
+
+def _utf8_lines(data: bytes, name: str, strict: bool, q: Quarantine | None) -> str:
+    """``data`` as text; a line that is not UTF-8 is rejected and blanked (line numbers stay right)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    for i, raw in enumerate(lines):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reject(q, strict, name, i + 1, f"invalid UTF-8 at byte {exc.start} of the line",
+                   raw.decode("utf-8", "replace")[:200])
+            lines[i] = b""
+    return b"\n".join(lines).decode("utf-8")
+
+
+def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
+    """A CSV log; every record either loads or is rejected with its line (quoted newlines included).
+
+    The csv module checks every record (field count, encoding) and gives each one its first
+    line; when all are well formed polars reads the file (types inferred from every row),
+    otherwise the good records are typed the same way.
+    """
+    import csv
+
+    before = q.count if q is not None else 0
+    text = _utf8_lines(data, name, strict, q)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None:
+        return pl.DataFrame()
+    rows: list[list[str]] = []
+    kept: list[int] = []
+    previous_end = reader.line_num
+    for rec in reader:
+        first_line, previous_end = previous_end + 1, reader.line_num
+        if not rec:
+            continue
+        if len(rec) != len(header):
+            reject(q, strict, name, first_line, f"expected {len(header)} fields, got {len(rec)}", ",".join(rec))
+            continue
+        rows.append(rec)
+        kept.append(first_line)
+    clean = (q.count if q is not None else 0) == before
+    if clean:
+        try:
+            fast = pl.read_csv(io.BytesIO(data), infer_schema_length=None)
+            if fast.height == len(kept):
+                return fast.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+        except pl.exceptions.PolarsError:
+            pass
+    df = pl.DataFrame(rows, schema=header, orient="row")
+    buf = io.BytesIO()  # re-infer the types from the good rows
+    df.write_csv(buf)
+    buf.seek(0)
+    df = pl.read_csv(buf, infer_schema_length=None)
+    return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+
+
+LineRemap = Callable[[], list[int]]
+
+
+def _read_plain_jsonl(inp: Input, columns: Mapping[str, str], timestamp_format: str
+                      ) -> tuple[pl.DataFrame, LineRemap] | None:
+    """Fast path for an uncompressed JSONL file: polars reads it straight from disk.
+
+    Row *i* is assumed to be line *i + 1*; the returned callable gives the exact line numbers
+    (skipping blank lines) and is only called when a row must be reported.
+    """
+    assert inp.path is not None
+    path = inp.path
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)) or not head.strip():
+        return None
+    fast = _fast_jsonl(path, head, columns, timestamp_format)
+    if fast is None:
+        return None
+    return fast.with_columns(pl.int_range(1, fast.height + 1, dtype=pl.Int64).alias(_LINE)), (
+        lambda: line_numbers(path.read_bytes())
+    )
+
+
+def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
+              columns: Mapping[str, str] | None = None, timestamp_format: str = "iso8601"
+              ) -> tuple[pl.DataFrame, LineRemap | None]:
+    if fmt == "parquet":
+        try:
+            df = pl.read_parquet(inp.path if inp.path is not None else io.BytesIO(inp.buffer or b""))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise SourceError(f"cannot read parquet: {exc}", path=inp.name) from None
+        return df.with_columns(pl.int_range(1, df.height + 1, dtype=pl.Int64).alias(_LINE)), None
+    if fmt == "jsonl" and inp.path is not None and inp.buffer is None:
+        plain = _read_plain_jsonl(inp, columns or {}, timestamp_format)
+        if plain is not None:
+            return plain
+    data, truncated = salvage(raw_bytes(inp), inp.name)
+    if truncated:
+        # keep the complete records; the one the stream cut in half is rejected with the reason
+        cut = data.rfind(b"\n") + 1
+        tail_line = data[:cut].count(b"\n") + 1  # the line the stream ends in
+        reject(q, strict, inp.name, tail_line, f"{truncated}; the records after this line are lost",
+               data[cut:cut + 200].decode("utf-8", "replace"))
+        data = data[:cut]
+    if not data.strip():
+        raise SourceError(truncated or "file is empty", path=inp.name)
+    if fmt == "csv":
+        return _read_csv(data, inp.name, strict, q), None
+    fast = _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
+    return _read_jsonl(data, inp.name, strict, q, fast), None
