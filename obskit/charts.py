@@ -15,7 +15,7 @@ import json
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import altair as alt
@@ -144,11 +144,16 @@ def fill_gaps(frame: pl.DataFrame, x: str = "window_start", by: str | None = Non
     groups = frame[by].unique(maintain_order=True) if by else None
     if n * (groups.len() if groups is not None else 1) > max_rows or n <= frame[x].n_unique():
         return frame
+    step_us = int(step / timedelta(microseconds=1))
+    offsets = frame[x].dt.epoch("us") - int((lo - datetime(1970, 1, 1, tzinfo=lo.tzinfo or UTC))
+                                           / timedelta(microseconds=1))
+    if (offsets % step_us != 0).any():  # not a regular grid of windows: nothing to fill
+        return frame
     grid = pl.DataFrame({x: pl.datetime_range(lo, hi, step, time_unit=frame.schema[x].time_unit,  # type: ignore[attr-defined]
                                               time_zone=frame.schema[x].time_zone, eager=True)})  # type: ignore[attr-defined]
     if groups is not None and by is not None:
         grid = grid.join(groups.to_frame(), how="cross")
-        return grid.join(frame, on=[x, by], how="left").sort(by, x)
+        return grid.join(frame, on=[x, by], how="left", nulls_equal=True).sort(by, x, nulls_last=True)
     return grid.join(frame, on=x, how="left").sort(x)
 
 

@@ -119,11 +119,17 @@ def query_panels(session: Session) -> list[PanelData]:
             step = live.get("step") or choose_step(end - start)
             frame = client.query_range(panel.query, start, end, step)
         except (ObskitError, ValueError) as exc:
+            from obskit.errors import RemoteError
             from obskit.redact import scrub
 
-            failed = scrub(str(exc))
-            session.problems.append(Problem(live.name, failed))
-            out.append(PanelData(panel, None, failed, live.location))
+            reason = scrub(str(exc))
+            if isinstance(exc, RemoteError) and exc.status is not None and exc.status < 500:
+                # the server answered: this query is wrong (bad PromQL...), the next panels may be fine
+                session.problems.append(Problem(f"panel {panel.title}", reason))
+            else:  # unreachable, timed out, 5xx, or no token: every panel would fail the same way
+                failed = reason
+                session.problems.append(Problem(live.name, reason))
+            out.append(PanelData(panel, None, reason, live.location))
             continue
         out.append(PanelData(panel, frame, "" if frame.height else "the query returned no series in this period",
                              live.location))

@@ -111,7 +111,7 @@ class Session:
             skipped = len(self.quarantine.stats.skipped)
             df = kind.load(src, ctx)
             for file, why in self.quarantine.stats.skipped[skipped:]:  # a bad file of a glob: the rest loaded
-                self.problems.append(Problem(src.name, scrub(f"{file}: {why} (file skipped)")))
+                self.problems.append(Problem(src.name, scrub(f"{file}: {why}")))
             if kind.frame in _HOST_FRAMES and df.height:
                 host = src.get("host") or src.name
                 if "host" not in df.columns:

@@ -456,25 +456,32 @@ def test_the_index_lists_only_real_reports_and_killed_runs_are_cleaned(tmp_path:
     import time
 
     from obskit.history import load_runs
-    from obskit.report.runner import _clean_interrupted
+    from obskit.report.runner import _clean_interrupted, _host_tag
 
     out = tmp_path / "reports"
     (out / "2026-11-22").mkdir(parents=True)
     (out / "2026-11-22" / "summary.json").write_text('{"day": "2026-11-22", "status": "ok", "html": "health.html"}')
     dead = subprocess.Popen(["true"])
     dead.wait()
-    left = out / f".obskit-run-{dead.pid}-abcd"  # a run that was killed: its process is gone
+    left = out / f".obskit-run-{_host_tag()}-{dead.pid}-abcd"  # a run that was killed: its process is gone
     left.mkdir()
     (left / "summary.json").write_text('{"day": "2026-11-22", "status": "ok"}')
-    mine = out / f".obskit-run-{os.getpid()}-efgh"  # a run in progress
+    mine = out / f".obskit-run-{_host_tag()}-{os.getpid()}-efgh"  # a run in progress
+    elsewhere = out / ".obskit-run-0badc0de-1-ijkl"  # another machine's run: not ours to judge
+    elsewhere.mkdir()
+    notes = out / "notes"
+    notes.mkdir()
+    (notes / ".draft.md.tmp").write_text("a user's file")
     mine.mkdir()
     tmp = out / "2026-11-22" / ".health.html.x1.tmp"
     tmp.write_text("")
     old = time.time() - 7200
     os.utime(tmp, (old, old))
     assert [r.day for r in load_runs(out)] == ["2026-11-22"]  # no phantom row from a run folder
+    os.utime(notes / ".draft.md.tmp", (old, old))
     _clean_interrupted(out)
     assert not left.exists() and mine.exists() and not tmp.exists()
+    assert elsewhere.exists() and (notes / ".draft.md.tmp").exists()
 
 
 def test_notify_sends_only_its_own_runs_alerts(tmp_path: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch,
@@ -488,3 +495,60 @@ def test_notify_sends_only_its_own_runs_alerts(tmp_path: Path, samples_dir: Path
     assert code in (0, 3)
     err = capsys.readouterr().err
     assert "canary_report evaluates no alert rules: nothing sent" in err
+
+
+# ----------------------------------------------------------------------------- review regressions
+
+
+def test_mapping_outputs_come_from_the_original_fields() -> None:
+    from obskit.load.mapping import apply_mapping
+
+    df = pl.DataFrame({"deploy": [{"name": "resnet"}], "model": ["v7"]})
+    out = apply_mapping(df, {"model": "deploy.name", "model_version": "model"})
+    assert out.select("model", "model_version").row(0) == ("resnet", "v7")
+
+
+def test_fill_gaps_keeps_off_grid_points_and_null_groups() -> None:
+    from obskit.charts import fill_gaps
+
+    t = [T0 + timedelta(minutes=m) for m in (0, 5, 10, 15, 27)]
+    f = pl.DataFrame({"window_start": t, "v": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    assert fill_gaps(f)["v"].to_list() == [1.0, 2.0, 3.0, 4.0, 5.0]  # not a grid: nothing dropped
+    g = pl.DataFrame({"window_start": [T0 + timedelta(minutes=m) for m in (0, 5, 15)], "version": [None] * 3,
+                      "v": [1.0, 2.0, 3.0]}, schema_overrides={"version": pl.String})
+    assert fill_gaps(g, by="version")["v"].to_list() == [1.0, 2.0, None, 3.0]
+
+
+def test_duplicate_line_numbers_count_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    rows = [json.dumps(_row(0)), "", json.dumps(_row(1)), "   ", json.dumps(_row(0, latency_ms=3.0))]
+    path.write_text("\n".join(rows) + "\n")
+    q = Quarantine()
+    load_requests(path, columns=MAP, quarantine=q)
+    assert q.frame().select("line", "reason").row(0) == (5, "request_id: duplicate (kept its first occurrence)")
+
+
+def test_a_gzip_missing_only_its_trailer_loses_nothing_and_is_reported(tmp_path: Path) -> None:
+    data = _jsonl([_row(i) for i in range(1000)])
+    path = tmp_path / "log.jsonl.gz"
+    path.write_bytes(gzip.compress(data)[:-8])  # the CRC and size trailer only
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, quarantine=q)
+    assert df.height == 1000 and q.count == 0
+    assert q.stats.skipped and "truncated gzip" in q.stats.skipped[0][1]
+
+
+def test_a_csv_header_naming_a_column_twice_is_a_clear_error(tmp_path: Path) -> None:
+    from obskit.errors import SourceError
+
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"ts,id,id,latency_ms\n2026-11-22T10:00:00Z,a,b,3\n")
+    with pytest.raises(SourceError, match="names a column twice: id"):
+        load_requests(path, columns={"timestamp": "ts", "request_id": "id"})
+
+
+def test_a_prometheus_label_named_line_is_kept_apart() -> None:
+    from obskit.load.prometheus_text import parse_exposition
+
+    exp = parse_exposition(b'foo{line="a"} 1\nfoo{line="b"} 2\n', quarantine=Quarantine())
+    assert exp.samples["label_line"].to_list() == ["a", "b"]

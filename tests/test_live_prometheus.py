@@ -169,3 +169,18 @@ def test_rules_export_uses_the_configured_mapping(prom: PrometheusServer, tmp_pa
     body = prom.raw("/api/v1/query", query="sum by (model) (rate(obskit_requests_total[5m]))",
                     time=str(prom.base_s + 1200))
     assert {r["metric"]["model"] for r in body["data"]["result"]} == {"a", "b", "c"}
+
+
+def test_a_bad_panel_query_does_not_blank_the_others(prom: PrometheusServer, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBSKIT_TEST_PROM_TOKEN", TOKEN)
+    cfg = _config(tmp_path, prom.url)
+    broken = '[[panels]]\ntitle = "broken"\nquery = "rate(foo[5m]"\n\n[[panels]]'
+    text = cfg.read_text().replace("[[panels]]", broken, 1)
+    cfg.write_text(text)
+    start, end = _period(prom)
+    rep = open_report(str(cfg), start=start, end=end)
+    sec = health.metrics(rep)
+    assert sec.status == "warning"
+    assert {p.source for p in rep.session.problems} == {"panel broken"}
+    assert sec.frames["Requests per second by model"].height > 0 and sec.frames["p99 latency of /infer"].height > 0

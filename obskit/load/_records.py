@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from obskit.load._quarantine import Quarantine, reject
 from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, raw_bytes, salvage
 
 __all__ = ["LINE", "LineRemap", "format_of", "line_numbers", "read_one"]
+
+_BLANK = re.compile(rb"(?:^|\n)[ \t]*(?:\n|$)")  # a blank or whitespace-only line shifts line numbers
 
 #: Column holding each row's 1-based line number in its file.
 LINE = "__obskit_line"
@@ -92,7 +95,7 @@ def _fast_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
 def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
                 fast: pl.DataFrame | None = None) -> pl.DataFrame:
     if fast is not None:
-        if not (b"\n\n" in data or data.startswith(b"\n") or b"\r" in data):
+        if not (_BLANK.search(data) or b"\r" in data):
             return fast.with_columns(pl.int_range(1, fast.height + 1, dtype=pl.Int64).alias(_LINE))
         lines = line_numbers(data)
         if len(lines) == fast.height:
@@ -156,6 +159,9 @@ def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.
     header = next(reader, None)
     if header is None:
         return pl.DataFrame()
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise SourceError(f"the CSV header names a column twice: {', '.join(repeated)}", path=name)
     rows: list[list[str]] = []
     kept: list[int] = []
     previous_end = reader.line_num
@@ -225,9 +231,12 @@ def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
     if truncated:
         # keep the complete records; the one the stream cut in half is rejected with the reason
         cut = data.rfind(b"\n") + 1
-        tail_line = data[:cut].count(b"\n") + 1  # the line the stream ends in
-        reject(q, strict, inp.name, tail_line, f"{truncated}; the records after this line are lost",
-               data[cut:cut + 200].decode("utf-8", "replace"))
+        if data[cut:].strip():
+            tail_line = data[:cut].count(b"\n") + 1  # the line the stream ends in
+            reject(q, strict, inp.name, tail_line, f"{truncated}; the records after this line are lost",
+                   data[cut:cut + 200].decode("utf-8", "replace"))
+        elif q is not None:  # cut between records: nothing half-read, but the file is still incomplete
+            q.stats.skipped.append((inp.name, f"{truncated} (the records it holds were loaded)"))
         data = data[:cut]
     if not data.strip():
         raise SourceError(truncated or "file is empty", path=inp.name)

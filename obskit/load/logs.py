@@ -241,7 +241,8 @@ PLAUSIBLE_YEARS = (1990, 2200)
 OUTLIER_MARGIN = timedelta(days=7)
 
 
-def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool) -> pl.DataFrame:
+def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool,
+                         remaps: dict[str, LineRemap] | None = None) -> pl.DataFrame:
     """Rejections that need the whole log: duplicate request ids and timestamps far from the rest.
 
     A request id seen again is kept once (its first occurrence in time). A timestamp more than
@@ -267,11 +268,15 @@ def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool) -> pl.Da
     bad = flagged.filter(pl.col("__reason").is_not_null())
     if not bad.height:
         return df
+    exact: dict[str, list[int]] = {}  # fast-read files assumed row i on line i + 1: the true lines
     for i, row in enumerate(bad.iter_rows(named=True)):
+        source, line = str(row.get(_SOURCE) or "requests"), row.get(_LINE)
+        if remaps and source in remaps and isinstance(line, int):
+            lines = exact.setdefault(source, remaps[source]())
+            line = lines[line - 1] if 0 < line <= len(lines) else line
         raw = json.dumps({k: v for k, v in row.items() if not k.startswith("__")}, default=str)[:500] \
             if i < 10_000 else None
-        reject(q, strict, str(row.get(_SOURCE) or "requests"), row.get(_LINE), row["__reason"], raw,
-               column=row["__reason"].split(":")[0])
+        reject(q, strict, source, line, row["__reason"], raw, column=row["__reason"].split(":")[0])
     return flagged.filter(pl.col("__reason").is_null()).drop("__reason")
 
 
@@ -326,6 +331,7 @@ def load_requests(
     before = q.count
     frames: list[pl.DataFrame] = []
     failures: list[SourceError] = []
+    remaps: dict[str, LineRemap] = {}
     for inp in progress(inputs, total=len(inputs), desc="request logs", show=show_progress, unit="file"):
         fmt = _format_of(inp, format)
         try:
@@ -334,8 +340,10 @@ def load_requests(
             if strict or len(inputs) == 1:
                 raise
             failures.append(exc)  # one bad file of many: reported, the others still load
-            stats.skipped.append((inp.name, exc.reason))
+            stats.skipped.append((inp.name, f"{exc.reason} (file skipped)"))
             continue
+        if remap is not None:
+            remaps[inp.name] = remap
         frame = _canonical(
             raw, name=inp.name, columns=columns or {}, timestamp_format=timestamp_format,
             timezone=timezone, status_convention=status_convention, defaults=defaults or {},
@@ -347,7 +355,7 @@ def load_requests(
     if not frames:
         raise failures[0]
     df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    df = _reject_across_files(df.sort("timestamp", maintain_order=True), q, strict).drop(_LINE, _SOURCE)
+    df = _reject_across_files(df.sort("timestamp", maintain_order=True), q, strict, remaps).drop(_LINE, _SOURCE)
     canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
     df = df.select(canon + [c for c in df.columns if c not in canon]).sort("timestamp", maintain_order=True)
     stats.rows += df.height
@@ -395,6 +403,8 @@ def load_feedback(
     for inp in resolve(source, suffixes=_SUFFIXES):
         raw, _ = _read_one(inp, _format_of(inp, None), strict, q)
         raw = apply_mapping(raw, cols)
+        if not raw.height:
+            continue  # a header-only file: no correction
         absent = [c for c in ("request_id", "corrected_label", "corrected_at") if c not in raw.columns]
         if absent and raw.height:
             raise SchemaError("feedback", [Violation(c, "missing required column") for c in absent], path=inp.name)

@@ -12,7 +12,7 @@ Examples
 >>> import polars as pl
 >>> df = pl.DataFrame({"trace": [{"request_id": "a"}], "ms": [3.0]})
 >>> apply_mapping(df, {"request_id": "trace.request_id", "latency_ms": "ms"}).columns
-['trace', 'latency_ms', 'request_id']
+['trace', 'request_id', 'latency_ms']
 >>> print(missing_fields(df, {"request_id": "trace.rid"})[0])
 request_id (field 'trace.rid')
 """
@@ -88,20 +88,15 @@ def nested_hint(frame: pl.DataFrame | pl.LazyFrame, field: str) -> str:
 def apply_mapping(frame: F, columns: Mapping[str, str]) -> F:
     """Rename (and extract nested) mapped fields to their canonical names; absent fields are left out."""
     schema = _schema(frame)
-    renames: dict[str, str] = {}
-    extracted: list[pl.Expr] = []
+    # every output from the original columns, in one step: a canonical name written from one
+    # field is never renamed again because it is also another mapping's source
+    exprs: dict[str, pl.Expr] = {}
     for canon, src in columns.items():
         if src == canon:
             continue
-        if src in schema:
-            renames[src] = canon
-            continue
         expr = field_expr(schema, src)
         if expr is not None:
-            extracted.append(expr.alias(canon))
-    # nested fields first (read from the original columns, e.g. model <- model.name), then renames
-    out = frame.with_columns(extracted) if extracted else frame
-    names = out.columns if isinstance(out, pl.DataFrame) else out.collect_schema().names()
-    clashing = [c for c in renames.values() if c in names and c not in renames]
-    out = out.drop(clashing) if clashing else out
-    return out.rename(renames)
+            exprs[canon] = expr.alias(canon)
+    renamed = {src for canon, src in columns.items() if src in schema and src != canon and canon in exprs}
+    keep = [pl.col(c) for c in schema if c not in renamed and c not in exprs]
+    return frame.select(*keep, *exprs.values()) if exprs else frame

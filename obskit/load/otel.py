@@ -135,6 +135,7 @@ def load_otlp_spans(
     span_name: str | None = None,
     strict: bool = False,
     quarantine: Quarantine | None = None,
+    default_model: str | None = None,
 ) -> pl.DataFrame:
     """Load OTLP JSON trace files into the ``requests`` frame (one row per request span).
 
@@ -152,6 +153,8 @@ def load_otlp_spans(
         Keep only spans with this name (e.g. ``"POST /v2/models/resnet50/infer"``).
     strict, quarantine
         As for every loader: raise on the first bad line/span, or keep it with its reason.
+    default_model
+        The model of spans that name none (default ``"unknown"``).
     """
     names = {**DEFAULT_ATTRIBUTES, **(attributes or {})}
     q = quarantine if quarantine is not None else Quarantine()
@@ -196,7 +199,7 @@ def load_otlp_spans(
         pl.col("timestamp").cast(pl.Int64).cast(TIMESTAMP),
         pl.col("status").cast(STATUS),
         pl.col("status_code").cast(pl.Int32),
-        pl.col("model").cast(pl.String).fill_null("unknown"),
+        pl.col("model").cast(pl.String).fill_null(default_model or "unknown"),
         pl.col("model_version").cast(pl.String).fill_null("unknown"),
         pl.col("latency_ms").cast(pl.Float64),
         pl.col("error").cast(pl.String),

@@ -14,7 +14,7 @@ The samples frame has the canonical columns ``timestamp`` (``Datetime("us", "UTC
 ``metric`` and ``value`` (``Float64``; NaN and +-Inf kept), then ``family`` (the metric family
 a sample belongs to, e.g. ``nv_inference_request_summary_us`` for ``..._us_count``, to join
 with ``.metadata``), then one ``String`` column per label name, null where a series lacks
-it. A label named ``timestamp``, ``metric``, ``value`` or ``family`` becomes
+it. A label named ``timestamp``, ``metric``, ``value``, ``family`` or ``line`` becomes
 ``label_<name>``.
 
 Format: ``format="auto"`` reads a document as OpenMetrics when it has a ``# EOF`` or
@@ -101,7 +101,7 @@ SUFFIXES: tuple[str, ...] = (
     ".tar.zst",
 )
 
-RESERVED = ("timestamp", "metric", "value", "family")
+RESERVED = ("timestamp", "metric", "value", "family", "line")  # "line" is the internal line-number column
 
 METADATA_SCHEMA = pl.Schema(
     {

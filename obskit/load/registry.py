@@ -77,14 +77,14 @@ class SourceConfig:
     @property
     def location(self) -> str:
         """Where the data is, for messages: a path, or a URL without its credentials."""
-        from obskit.redact import redact_url
+        from obskit.redact import scrub
 
         for key in ("path", "url", "scrapes", "query_range"):
             value = self.options.get(key)
             if value:
                 if isinstance(value, tuple):
                     value = ", ".join(str(v) for v in value)
-                return redact_url(str(value))
+                return scrub(str(value))
         return ""
 
     # compatibility with the former per-source config classes
@@ -267,15 +267,15 @@ def _load_requests(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
 
 
 def _load_otlp(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
-    import polars as pl
 
     from obskit.load.otel import load_otlp_spans
 
-    df = load_otlp_spans(_src(s), attributes=s.get("attributes"), root_only=s.get("root_only"),
-                         span_name=s.get("span_name"), quarantine=ctx.quarantine)
-    if ctx.model and "model" in df.columns:
-        df = df.with_columns(pl.col("model").fill_null(ctx.model))
-    return df
+    attributes = dict(s.get("attributes") or {})
+    if ctx.model and "model" not in attributes:
+        # with a project model, spans that name no model are that model's, not their service's
+        attributes["model"] = ("model.name", "ml.model.name")
+    return load_otlp_spans(_src(s), attributes=attributes, root_only=s.get("root_only"), span_name=s.get("span_name"),
+                           quarantine=ctx.quarantine, default_model=ctx.model or None)
 
 
 def _load_feedback(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:

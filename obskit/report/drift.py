@@ -25,6 +25,7 @@ __all__ = [
     "over_time",
     "prediction",
     "quality",
+    "unchecked_features",
     "verdict",
 ]
 
@@ -41,8 +42,18 @@ def checked_features(rep: ReportContext) -> tuple[list[str], str]:
     if requests is None:
         return [], "no request matches this period" if rep.config.requests is not None else "no request logs"
     rep.check_features()
-    cols = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
-    return cols, "" if cols else "no configured feature is in both the requests and the reference"
+    both = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
+    ok = _ok(rep)
+    cols = [c for c in both if ok[c].null_count() < ok.height and reference[c].null_count() < reference.height]
+    if not both:
+        return [], "no configured feature is in both the requests and the reference"
+    return cols, "" if cols else "every configured feature is empty (only nulls) in the requests or the reference"
+
+
+def unchecked_features(rep: ReportContext) -> list[str]:
+    """Configured features that cannot be checked: absent from a side, or only nulls there."""
+    cols, _ = checked_features(rep)
+    return [c for c in rep.config.features.all if c not in cols]
 
 
 def _ok(rep: ReportContext) -> pl.DataFrame:
@@ -144,6 +155,10 @@ def features(rep: ReportContext) -> Section:
     if not cols:
         return rep.record(sec.skip(reason))
     result = _drift(rep, cols)
+    skipped = unchecked_features(rep)
+    if skipped:
+        sec.note(f"Not checked (absent, or only nulls, in the requests or the reference): {', '.join(skipped)}.",
+                 kind="warning")
     sec.table(result.drop("kind"), caption="Per-feature drift", name="drift")
     drifted = result.filter(pl.col("drifted") | pl.col("obskit_drifted"))["column"].to_list()
     if drifted:

@@ -178,13 +178,15 @@ def drift(rep: ReportContext) -> Section:
                   else "the reference set could not be loaded" if reference is None
                   else _no_requests(rep))
         return rep.record(sec.note(f"No drift check: {reason}.", kind="warning").skip(reason))
-    rep.check_features()
-    features = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
-    missing = [c for c in rep.config.features.all if c not in features]
+    from obskit.report.drift import checked_features, unchecked_features
+
+    features, why = checked_features(rep)
+    missing = unchecked_features(rep)
     if missing:
-        sec.note(f"Not checked (absent from the requests or the reference): {', '.join(missing)}.", kind="warning")
+        sec.note(f"Not checked (absent, or only nulls, in the requests or the reference): {', '.join(missing)}.",
+                 kind="warning")
     if not features:
-        return rep.record(sec.skip("no configured feature is in both the requests and the reference"))
+        return rep.record(sec.skip(why))
     ok = requests.filter(pl.col("status") == "ok")
     result = column_drift(reference, ok, columns=features)
     sec.table(result.select("column", "method", "statistic", "threshold", "drifted", "obskit_drifted",

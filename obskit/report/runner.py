@@ -43,17 +43,37 @@ class ReportResult:
     alerts: Path | None = None
 
 
+def _cache_dir() -> Path | None:
+    """This user's cache folder for obskit (``$XDG_CACHE_HOME/obskit``), or None if it cannot be made private."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "obskit"
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = base.stat()
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return None  # someone else's, or writable by others: never read code from it
+    return base
+
+
 def vega_bundle() -> str:
-    """The Vega + Vega-Lite + vega-embed JS bundle (built once by vl-convert, then cached)."""
+    """The Vega + Vega-Lite + vega-embed JS bundle (built by vl-convert, cached in the user's cache folder).
+
+    The bundle is inlined into every page, so it is only ever read from a folder that belongs
+    to this user and that no one else can write to.
+    """
     import vl_convert
 
     version = getattr(vl_convert, "__version__", "x")
-    cache = Path(tempfile.gettempdir()) / f"obskit-vega-bundle-{version}.js"
-    if cache.is_file() and cache.stat().st_size > 100_000:
+    folder = _cache_dir()
+    cache = folder / f"vega-bundle-{version}.js" if folder is not None else None
+    if cache is not None and cache.is_file() and cache.stat().st_size > 100_000:
         return cache.read_text(encoding="utf-8")
     js: str = vl_convert.javascript_bundle()  # type: ignore[call-arg]
     js = js.replace("</script", "<\\/script")
-    atomic_write_text(cache, js)
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            atomic_write_text(cache, js)
     return js
 
 
@@ -142,7 +162,7 @@ def run_report(
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         _clean_interrupted(out_root)
-        work = Path(tempfile.mkdtemp(prefix=f".obskit-run-{os.getpid()}-", dir=out_root))
+        work = Path(tempfile.mkdtemp(prefix=f".obskit-run-{_host_tag()}-{os.getpid()}-", dir=out_root))
     except OSError as exc:
         raise ConfigError(f"cannot write reports there: {exc.strerror or exc}", path=out_root) from None
     try:
@@ -247,18 +267,39 @@ def _check_duration(key: str, value: str) -> None:
         raise ConfigError(f"parameter {key!r}: {exc}") from None
 
 
+def _host_tag() -> str:
+    """A short tag of this machine (run folders of other machines sharing the folder are never judged)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:8]
+
+
 def _clean_interrupted(root: Path) -> None:
-    """Remove what killed runs left: work folders of dead processes, half-written temp files."""
+    """Remove what killed runs left here: work folders of dead processes, obskit's half-written files.
+
+    A work folder is ``.obskit-run-<host tag>-<pid>-<random>``: it is removed when it belongs
+    to this machine and its process is gone, or, from another machine, after two days.
+    Half-written files are obskit's own temp names (``.<page or summary>.<random>.tmp``) in
+    the day folders, older than an hour.
+    """
+    import re
     import time
 
+    host = _host_tag()
     for work in root.glob(".obskit-run-*"):
-        parts = work.name.split("-")  # .obskit-run-<pid>-<random>
-        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
+        m = re.fullmatch(r"\.obskit-run-([0-9a-f]{8})-(\d+)-.+", work.name)
         with contextlib.suppress(OSError):
-            stale = not _alive(pid) if pid is not None else time.time() - work.stat().st_mtime > 86400
-            if stale and pid != os.getpid():
+            age = time.time() - work.stat().st_mtime
+            if m and m.group(1) == host:
+                stale = int(m.group(2)) != os.getpid() and not _alive(int(m.group(2)))
+            else:
+                stale = age > 2 * 86400
+            if stale and work.is_dir():
                 shutil.rmtree(work, ignore_errors=True)
-    for tmp in root.glob("*/.*.tmp"):
+    for tmp in root.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]/.*.tmp"):
+        if not re.fullmatch(r"\.[\w.-]+\.(html|json)\.[\w]+\.tmp", tmp.name):
+            continue
         with contextlib.suppress(OSError):
             if time.time() - tmp.stat().st_mtime > 3600:
                 tmp.unlink()
