@@ -34,9 +34,21 @@ if TYPE_CHECKING:
     from obskit.load.registry import SourceConfig
     from obskit.session import Session
 
-__all__ = ["TARGET_POINTS", "PanelData", "choose_step", "client_for", "panel_series", "query_panels"]
+__all__ = [
+    "LIVE_SERIES",
+    "TARGET_POINTS",
+    "PanelData",
+    "choose_step",
+    "client_for",
+    "live_metrics",
+    "panel_series",
+    "query_panels",
+]
 
 TARGET_POINTS = 500
+#: The series the reports' own analyses read from a live server (Triton's cumulative counters).
+LIVE_SERIES = '{__name__=~"nv_inference_(request|queue|compute_input|compute_infer|compute_output)_duration_us|' \
+              'nv_inference_request_(success|failure)"}'
 _STEPS = (15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 
 
@@ -188,3 +200,23 @@ def panel_series(frame: pl.DataFrame, legend: str = "") -> pl.DataFrame:
                                    separator=", ")
     return frame.select("timestamp", series.alias("series"), pl.col("value").cast(pl.Float64)).sort(
         "series", "timestamp")
+
+
+def live_metrics(session: Session) -> pl.DataFrame | None:
+    """The series the reports read (:data:`LIVE_SERIES`) from a live server over the period, or None.
+
+    None without a live source; a failure is recorded as a problem of that source.
+    """
+    from obskit.session import Problem
+
+    live = next((s for s in session.config.sources_for("metrics") if s.get("url")), None)
+    if live is None:
+        return None
+    start, end = _period(session)
+    try:
+        return client_for(live).query_range(LIVE_SERIES, start, end, live.get("step") or choose_step(end - start))
+    except (ObskitError, ValueError) as exc:
+        from obskit.redact import scrub
+
+        session.problems.append(Problem(live.name, scrub(str(exc))))
+        return None

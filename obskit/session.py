@@ -200,9 +200,16 @@ class Session:
 
     @property
     def metrics(self) -> pl.DataFrame | None:
-        """Prometheus samples of the period (saved query_range responses and scrapes), or None."""
-        df = self.frame("metrics")
-        return df if df is not None and df.width else None
+        """Prometheus samples of the period: saved responses and scrapes, and from a live server the
+        series the reports' analyses read (:data:`obskit.panels.LIVE_SERIES`); None when there are none."""
+        if "_live_metrics" not in self._cache:
+            from obskit.panels import live_metrics
+
+            self._cache["_live_metrics"] = live_metrics(self)
+        parts = [df for df in (self.frame("metrics"), self._cache["_live_metrics"]) if df is not None and df.width]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
 
     def panels(self) -> list[PanelData]:
         """Each ``[[panels]]`` entry's series over the report period (live server or saved file)."""

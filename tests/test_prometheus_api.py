@@ -591,3 +591,23 @@ def test_query_range_params(stub: Stub) -> None:
     assert "start=1704067200&" in body and "end=1704070800&" in body and "step=60" in body
     with pytest.raises(ValueError, match="before start"):
         PrometheusClient(stub.url).query_range("up", 10, 5, 1)
+
+
+def test_a_live_server_feeds_the_reports_triton_breakdown(stub: Stub, tmp_path: Path, samples_dir: Path) -> None:
+    """With only a live server configured, the GPU report's serving section reads Triton's counters from it."""
+    import urllib.parse
+
+    from obskit.panels import LIVE_SERIES
+    from obskit.report import gpu
+    from obskit.report.section import open_report
+
+    stub.default = (200, (samples_dir / "prometheus" / "query_range.json").read_bytes(), {}, 0.0)
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(f'[sources.prometheus]\nurl = "{stub.url}"\n')
+    rep = open_report(str(cfg), start="2026-11-22T00:00:00Z", end="2026-11-23T00:00:00Z")
+    sec = gpu.serving(rep)
+    assert sec.status == "ok", sec.reason
+    assert sec.frames["breakdown"].height > 0
+    sent = [urllib.parse.parse_qs(r["body"]) for r in stub.requests if r["path"].endswith("/query_range")]
+    assert sent and sent[0]["query"] == [LIVE_SERIES]
+    assert rep.session.problems == []

@@ -111,6 +111,8 @@ def test_every_section_renders_on_any_set_of_sources(day: Path, other_day: Path,
         assert "GPU" in done["health.gpu"].reason
     if combo == "gpu-other-day":
         assert done["health.gpu"].reason == "the GPU trace has no sample in this period"
+    # Triton's own phase breakdown, from the saved query_range responses whenever they are configured
+    assert (done["gpu.serving"].status == "ok") == ("sources.prometheus" not in COMBOS[combo])
     if has_requests:
         tl = done["health.timeline"].frames["timeline"]
         assert ("gpu_util_pct" in tl.columns) == ("sources.gpu" not in dropped)

@@ -125,12 +125,14 @@ def serving(rep: ReportContext) -> Section:
         bd = triton_latency_breakdown(metrics)
     except AnalysisError as exc:
         return rep.record(sec.note(f"No Triton breakdown: {exc}.").skip(str(exc)))
-    cols = [c for c in ("queue_us", "compute_us") if c in bd.columns]
+    cols = [c for c in ("queue_ms", "compute_ms", "other_ms") if c in bd.columns]
     if not bd.height or not cols:
         return rep.record(sec.skip("the Triton counters have no increase in this period"))
-    per_window = bd.group_by("window_start").agg(pl.col(cols).mean()).sort("window_start")
-    sec.keep(breakdown=bd).chart(charts.lines_chart(per_window, cols, title="Triton: queue vs compute per request",
-                                                    y_title="µs"))
+    weighted = [(pl.col(c) * pl.col("requests")).sum() / pl.col("requests").sum() for c in cols]
+    per_window = bd.group_by("window_start").agg(
+        *[w.alias(c) for w, c in zip(weighted, cols, strict=True)]).sort("window_start")
+    sec.keep(breakdown=bd).chart(charts.lines_chart(per_window, cols, title="Triton: time per request by phase",
+                                                    y_title="ms"))
     return rep.record(sec)
 
 
