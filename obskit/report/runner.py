@@ -199,7 +199,8 @@ def run_report(
                 "version": obskit.__version__,
                 "status": status,
                 "flags": [f for f in flags if f != status],
-                "reasons": [str(r) for r in summary.get("reasons") or []],
+                # the alert badge already says how many fired; the header line gives the other reasons
+                "reasons": [str(r) for r in summary.get("reasons") or [] if not str(r).endswith("alert(s) fired")],
                 "alerts": fired,
                 "problems": [p for p in summary.get("problems") or [] if isinstance(p, dict)],
                 "rejected": int(summary.get("rejected_records") or 0),
