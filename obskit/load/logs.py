@@ -168,9 +168,9 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
                strict: bool, q: Quarantine | None, remap: LineRemap | None = None) -> pl.DataFrame:
     missing_src = missing_fields(df, columns)
     if missing_src and df.height:
-        hints = {m: nested_hint(df, columns[m.split(" ", 1)[0]]) for m in missing_src}
-        raise SchemaError("requests", [Violation(m, f"mapped field not found in the log{hints[m]}")
-                                       for m in missing_src], path=name)
+        raise SchemaError("requests", [Violation(f"{canon} (field {src!r})", "mapped field not found in the log"
+                                                 + nested_hint(df, src)) for canon, src in missing_src.items()],
+                          path=name)
     df = apply_mapping(df, columns)
     for col, value in defaults.items():
         if col not in df.columns:
@@ -357,7 +357,7 @@ def load_requests(
     df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
     df = _reject_across_files(df.sort("timestamp", maintain_order=True), q, strict, remaps).drop(_LINE, _SOURCE)
     canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
-    df = df.select(canon + [c for c in df.columns if c not in canon]).sort("timestamp", maintain_order=True)
+    df = df.select(canon + [c for c in df.columns if c not in canon])  # still in time order
     stats.rows += df.height
     stats.rejected += q.count - before
     if quarantine is None:

@@ -13,8 +13,8 @@ Examples
 >>> df = pl.DataFrame({"trace": [{"request_id": "a"}], "ms": [3.0]})
 >>> apply_mapping(df, {"request_id": "trace.request_id", "latency_ms": "ms"}).columns
 ['trace', 'request_id', 'latency_ms']
->>> print(missing_fields(df, {"request_id": "trace.rid"})[0])
-request_id (field 'trace.rid')
+>>> missing_fields(df, {"request_id": "trace.rid"})
+{'request_id': 'trace.rid'}
 """
 
 from __future__ import annotations
@@ -57,10 +57,10 @@ def field_expr(schema: Mapping[str, Any], field: str) -> pl.Expr | None:
     return None
 
 
-def missing_fields(frame: pl.DataFrame | pl.LazyFrame, columns: Mapping[str, str]) -> list[str]:
-    """The mapped fields ``frame`` lacks, as ``"canonical (field 'x')"``."""
+def missing_fields(frame: pl.DataFrame | pl.LazyFrame, columns: Mapping[str, str]) -> dict[str, str]:
+    """The mapped fields ``frame`` lacks: ``{canonical name: field}``."""
     schema = _schema(frame)
-    return [f"{canon} (field {src!r})" for canon, src in columns.items() if field_expr(schema, src) is None]
+    return {canon: src for canon, src in columns.items() if field_expr(schema, src) is None}
 
 
 def nested_hint(frame: pl.DataFrame | pl.LazyFrame, field: str) -> str:

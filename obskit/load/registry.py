@@ -87,23 +87,10 @@ class SourceConfig:
                 return scrub(str(value))
         return ""
 
-    # compatibility with the former per-source config classes
-    @property
-    def format(self) -> str | None:
-        fmt = self.get("format")
-        return None if fmt is None else str(fmt)
-
     @property
     def columns(self) -> dict[str, str]:
+        """The column mapping (``{canonical name: field}``), empty when none is given."""
         return dict(self.get("columns") or {})
-
-    @property
-    def timestamp_format(self) -> str:
-        return str(self.get("timestamp_format"))
-
-    @property
-    def status_convention(self) -> str:
-        return str(self.get("status_convention"))
 
 
 @dataclass

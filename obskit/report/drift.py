@@ -20,6 +20,8 @@ from obskit.report.section import ReportContext, Section
 __all__ = [
     "checked_features",
     "distributions",
+    "drift_inputs",
+    "feature_drift",
     "features",
     "multivariate",
     "over_time",
@@ -63,7 +65,7 @@ def _ok(rep: ReportContext) -> pl.DataFrame:
     return ok
 
 
-def _inputs(rep: ReportContext) -> tuple[list[str], pl.DataFrame, pl.DataFrame] | str:
+def drift_inputs(rep: ReportContext) -> tuple[list[str], pl.DataFrame, pl.DataFrame] | str:
     """``(features, reference, successful requests)``, or the reason there is nothing to check."""
     cols, reason = checked_features(rep)
     reference = rep.reference
@@ -72,7 +74,8 @@ def _inputs(rep: ReportContext) -> tuple[list[str], pl.DataFrame, pl.DataFrame] 
     return cols, reference, _ok(rep)
 
 
-def _drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
+def feature_drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
+    """Column drift of the checked features over the period (computed once per run, shared by sections)."""
     from obskit.analyze.drift import column_drift
 
     reference = rep.reference
@@ -104,11 +107,11 @@ def verdict(rep: ReportContext) -> Section:
     from obskit.analyze.drift import dataset_drift
 
     sec = Section("Verdict")
-    inputs = _inputs(rep)
+    inputs = drift_inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
     cols, reference, ok = inputs
-    result = _drift(rep, cols)
+    result = feature_drift(rep, cols)
     ds = dataset_drift(result)
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
     material = result.filter(pl.col("obskit_drifted"))["column"].to_list()
@@ -154,7 +157,7 @@ def features(rep: ReportContext) -> Section:
     cols, reason = checked_features(rep)
     if not cols:
         return rep.record(sec.skip(reason))
-    result = _drift(rep, cols)
+    result = feature_drift(rep, cols)
     skipped = unchecked_features(rep)
     if skipped:
         sec.note(f"Not checked (absent, or only nulls, in the requests or the reference): {', '.join(skipped)}.",
@@ -171,7 +174,7 @@ def over_time(rep: ReportContext) -> Section:
     from obskit.analyze.drift import drift_over_time
 
     sec = Section("When did it start?")
-    inputs = _inputs(rep)
+    inputs = drift_inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
@@ -190,11 +193,11 @@ def distributions(rep: ReportContext) -> Section:
     from obskit.analyze.distributions import distributions as dist
 
     sec = Section("Distributions")
-    inputs = _inputs(rep)
+    inputs = drift_inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    order = _drift(rep, cols).sort("effect_size", descending=True, nulls_last=True)["column"].to_list()
+    order = feature_drift(rep, cols).sort("effect_size", descending=True, nulls_last=True)["column"].to_list()
     for col in order:
         sec.chart(charts.distribution_chart(dist(reference, ok, col), title=col, x_title=col))
     return rep.record(sec)
@@ -222,7 +225,7 @@ def prediction(rep: ReportContext) -> Section:
 def multivariate(rep: ReportContext, *, max_rows: int = 10_000) -> Section:
     """A domain classifier telling training rows from production rows (AUC, importances)."""
     sec = Section("Multivariate drift")
-    inputs = _inputs(rep)
+    inputs = drift_inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
@@ -240,7 +243,7 @@ def quality(rep: ReportContext) -> Section:
     from obskit.analyze.quality import check_quality, infer_baseline
 
     sec = Section("Data quality against the training baseline")
-    inputs = _inputs(rep)
+    inputs = drift_inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs

@@ -168,27 +168,18 @@ def gpu(rep: ReportContext) -> Section:
 def drift(rep: ReportContext) -> Section:
     """Each feature's production distribution against the training set, when it started, the worst one."""
     from obskit.analyze.distributions import distributions
-    from obskit.analyze.drift import column_drift
+    from obskit.report.drift import drift_inputs, feature_drift, unchecked_features
 
     sec = Section("Drift against the training set")
-    requests, reference = rep.requests, rep.reference
-    if requests is None or reference is None or not rep.config.features.all:
-        reason = ("no [features] in the config" if not rep.config.features.all
-                  else "no reference set ([sources.reference])" if rep.config.reference is None
-                  else "the reference set could not be loaded" if reference is None
-                  else _no_requests(rep))
-        return rep.record(sec.note(f"No drift check: {reason}.", kind="warning").skip(reason))
-    from obskit.report.drift import checked_features, unchecked_features
-
-    features, why = checked_features(rep)
+    inputs = drift_inputs(rep)  # the same checks and cached drift as the drift report's sections
+    if isinstance(inputs, str):
+        return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
+    features, reference, ok = inputs
     missing = unchecked_features(rep)
     if missing:
         sec.note(f"Not checked (absent, or only nulls, in the requests or the reference): {', '.join(missing)}.",
                  kind="warning")
-    if not features:
-        return rep.record(sec.skip(why))
-    ok = requests.filter(pl.col("status") == "ok")
-    result = column_drift(reference, ok, columns=features)
+    result = feature_drift(rep, features)
     sec.table(result.select("column", "method", "statistic", "threshold", "drifted", "obskit_drifted",
                             "effect_name", "effect_size", "effect_ci_low", "effect_ci_high"),
               caption="Feature drift, whole period")

@@ -155,9 +155,8 @@ def run_report(
         params[key] = _coerce(key, value, defaults[key])
     params = {k: v for k, v in params.items() if k in defaults}
     _check_period(start, end)
-    for key in ("window",):
-        if params.get(key):
-            _check_duration(key, str(params[key]))
+    if params.get("window"):
+        _check_duration("window", str(params["window"]))
     out_root = Path(out)
     try:
         out_root.mkdir(parents=True, exist_ok=True)
