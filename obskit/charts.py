@@ -276,27 +276,39 @@ def latency_chart(
 
 
 def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "window_start",
-                   title: str = "One timeline", height: int = 90) -> alt.TopLevelMixin:
+                   title: str = "One timeline", height: int = 90,
+                   markers: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
     """Small multiples stacked on one shared time axis: ``{column: panel title}``.
 
     Brushing the x axis of any panel zooms all of them (a shared interval selection).
+    ``markers`` maps a panel column to a boolean column of ``frame``; its true rows are
+    drawn as red rings on that panel (anomalies, alerts).
     """
     brush = alt.selection_interval(encodings=["x"], bind="scales")
     charts = []
     missing = [c for c in (x, *panels) if c not in frame.columns]
     if missing:
         raise AnalysisError(f"timeline needs columns {missing}; the frame has {frame.columns}")
-    frame = with_segments(fill_gaps(frame.select(x, *panels), x), list(panels))
+    marks = {c: m for c, m in (markers or {}).items() if c in panels and m in frame.columns}
+    frame = with_segments(fill_gaps(frame.select(x, *panels, *dict.fromkeys(marks.values())), x), list(panels))
     point: Any = alt.OverlayMarkDef(size=10) if frame.height <= 120 else False
     for col, label in panels.items():
-        charts.append(
+        line = (
             alt.Chart()
             .mark_line(interpolate="step-after", point=point)
             .encode(x=time_x(frame, x), y=alt.Y(f"{col}:Q", title=label, scale=alt.Scale(zero=False)),
                     detail="_seg:N", tooltip=[time_tooltip(x), alt.Tooltip(f"{col}:Q", format=".4~g")])
-            .properties(width=WIDTH, height=height)
-            .add_params(brush)
         )
+        layer: Any = line
+        if col in marks:
+            ring = (
+                alt.Chart().mark_point(shape="circle", size=90, color="#d62728", strokeWidth=2, filled=False)
+                .encode(x=time_x(frame, x), y=f"{col}:Q",
+                        tooltip=[time_tooltip(x), alt.Tooltip(f"{col}:Q", format=".4~g", title=f"{label} (anomaly)")])
+                .transform_filter(f"datum['{marks[col]}'] === true")
+            )
+            layer = alt.layer(line, ring)
+        charts.append(layer.properties(width=WIDTH, height=height).add_params(brush))
     data = _values(frame)  # one shared table for all panels
     with warnings.catch_warnings():
         # one zoom shared by all panels is what we want; altair notes that it deduplicates it

@@ -324,6 +324,20 @@ def _rolled(s: _Series, grid: np.ndarray, window_us: int, agg: str) -> np.ndarra
     return out
 
 
+def _anomaly_score(rule: Rule, values: np.ndarray) -> np.ndarray:
+    """The rule's signal, evaluation by evaluation, scored by an online detector (0..1).
+
+    The detector sees the values of earlier evaluations only; ``1 - threshold`` is its
+    false-alarm rate and one alarm is raised per episode (a refractory period of 60
+    evaluations). Evaluations without data score NaN (no data is never an anomaly).
+    """
+    from obskit.analyze.detect import score
+
+    d = score(values, method=rule.anomaly,  # type: ignore[arg-type]
+              false_alarm_rate=1.0 - rule.threshold, refractory_rows=60)
+    return np.where(np.isnan(values), np.nan, d.score)
+
+
 def _condition(rule: Rule, values: np.ndarray) -> np.ndarray:
     op = COMPARATORS[rule.comparison]
     with np.errstate(invalid="ignore"):
@@ -465,6 +479,8 @@ def evaluate(
             values = _rolled(s, grid, window_us, agg)
             if budget is not None:
                 values = values / budget
+            if rule.anomaly is not None:
+                values = _anomaly_score(rule, values)
             cond = _condition(rule, values)
             states, eps = run_state_machine(grid, cond, hold_us, keep_us)
             labels = {**s.labels, **rule.labels}

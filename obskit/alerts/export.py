@@ -110,6 +110,10 @@ def prometheus_export(
     for rule in rules:
         sig = reg.get(rule.signal)
         sq = promql.query(rule.signal)
+        if rule.anomaly is not None:
+            skipped.append({"rule": rule.name, "reason": f"anomaly rules ({rule.anomaly}) run in obskit's backtest "
+                                                         "only; PromQL has no online detector"})
+            continue
         if sig is None or sq is None:
             skipped.append({"rule": rule.name, "reason": f"signal {rule.signal!r} has no PromQL equivalent "
                                                          f"(presets: {', '.join(promql.presets) or 'none'})"})

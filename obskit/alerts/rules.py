@@ -16,6 +16,7 @@ Each table is one rule::
     labels = { team = "ml-serving" }  # extra labels on the alert
     summary = "error rate {value:.2%} on {model_version} for {duration}"
     objective = 0.99                  # burn_rate only: the availability objective
+    anomaly = "knn"                   # judge the signal with an online detector (threshold: its 0..1 score)
 
 Only ``name``, ``signal``, ``comparison`` and ``threshold`` are required. See
 :mod:`obskit.alerts.templates` for the fields a ``summary`` may use.
@@ -64,7 +65,7 @@ SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
 
 _KEYS = {
     "name", "signal", "comparison", "threshold", "window", "for", "keep_firing_for", "interval",
-    "severity", "labels", "by", "summary", "objective",
+    "severity", "labels", "by", "summary", "objective", "anomaly",
 }
 _REQUIRED = ("name", "signal", "comparison", "threshold")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}\Z")
@@ -108,6 +109,7 @@ class Rule:
     by: tuple[str, ...] = ()
     summary: str = DEFAULT_SUMMARY
     objective: float | None = None
+    anomaly: str | None = None
 
     @property
     def window_text(self) -> str | None:
@@ -226,6 +228,17 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
     if not sig.burn and objective is not None:
         raise AlertRuleError(f"objective: only burn-rate signals use it, not {signal!r}", rule=name)
 
+    anomaly = raw.get("anomaly")
+    if anomaly is not None:
+        from obskit.analyze.detect import METHODS
+
+        if anomaly not in METHODS:
+            raise AlertRuleError(f"anomaly: expected one of {', '.join(METHODS)}, got {anomaly!r}", rule=name)
+        if comparison not in (">", ">=") or not 0.5 <= float(threshold) < 1:
+            raise AlertRuleError("anomaly rules compare the detector's score: use comparison \">=\" and a "
+                                 "threshold in [0.5, 1), e.g. 0.999 (one false alarm per 1000 evaluations)",
+                                 rule=name)
+
     summary = raw.get("summary", DEFAULT_SUMMARY)
     try:
         check_template(summary, [*series, *labels])
@@ -235,7 +248,7 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
     return Rule(
         name=name, signal=signal, comparison=comparison, threshold=float(threshold), window=window,
         for_=for_, keep_firing_for=keep, interval=interval, severity=severity, labels=labels, by=by,
-        summary=summary, objective=None if objective is None else float(objective),
+        summary=summary, objective=None if objective is None else float(objective), anomaly=anomaly,
     )
 
 

@@ -29,39 +29,56 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import polars as pl
+from numpy.lib.stride_tricks import sliding_window_view
 
 from obskit.analyze._frames import every_us, require
 from obskit.errors import AnalysisError
 
-__all__ = ["anomalies", "change_points", "cusum", "pelt", "robust_zscore"]
+__all__ = ["anomalies", "change_points", "cusum", "cusum_statistic", "pelt", "robust_zscore"]
 
 _K = 0.6745  # Phi^-1(0.75): makes MAD a consistent estimate of sigma for normal data
 _MEANAD = 1.253314  # sqrt(pi/2): mean absolute deviation to sigma, used when MAD is 0
 
 
-def _trailing_z(x: np.ndarray, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, robust sigma and modified z of each point against its ``window`` predecessors."""
+def _trailing_z(x: np.ndarray, window: int, min_periods: int, chunk: int = 4096,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, robust sigma and modified z of each point against its ``window`` predecessors.
+
+    Vectorised over chunks of rows; NaN where fewer than ``min_periods`` finite predecessors
+    exist, and a NaN z where the past is constant and the point differs from it (no scale to
+    judge the change by; :func:`obskit.analyze.detect.score` handles breaks of a flat line).
+    """
     n = x.size
     med = np.full(n, np.nan)
     sigma = np.full(n, np.nan)
     z = np.full(n, np.nan)
-    for i in range(n):
-        past = x[max(0, i - window):i]
-        past = past[~np.isnan(past)]
-        if past.size < min_periods or np.isnan(x[i]):
+    views = sliding_window_view(np.r_[np.full(window, np.nan), x][:-1], window)  # rows before each row
+    for c0 in range(0, n, chunk):
+        c1 = min(n, c0 + chunk)
+        v = views[c0:c1]
+        enough = (~np.isnan(v)).sum(axis=1) >= min_periods
+        if not enough.any():
             continue
-        m = float(np.median(past))
-        dev = np.abs(past - m)
-        mad = float(np.median(dev))
-        s = mad / _K if mad > 0 else float(dev.mean()) * _MEANAD
-        med[i], sigma[i] = m, s
-        d = x[i] - m
-        z[i] = d / s if s > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            m = np.nanmedian(v, axis=1)
+            dev = np.abs(v - m[:, None])
+            mad = np.nanmedian(dev, axis=1)
+            mean_ad = np.nanmean(dev, axis=1)
+        s_ = np.where(mad > 0, mad / _K, mean_ad * _MEANAD)
+        d = x[c0:c1] - m
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zz = np.where(s_ > 0, d / np.where(s_ > 0, s_, 1.0), np.where(d == 0, 0.0, np.nan))
+        ok = enough & ~np.isnan(x[c0:c1])
+        med[c0:c1] = np.where(ok, m, np.nan)
+        sigma[c0:c1] = np.where(ok, s_, np.nan)
+        z[c0:c1] = np.where(ok, zz, np.nan)
     return med, sigma, z
 
 
@@ -91,8 +108,9 @@ def robust_zscore(
     min_periods
         Fewest non-null previous points needed for a score (else null).
     seasonal
-        ``"auto"``: compare with the same time one ``period`` earlier when the group spans
-        at least two periods; ``"always"``/``"never"`` force it. Seasonal scoring works on
+        ``"auto"``: compare with the same time one ``period`` earlier for rows with at
+        least two periods of the group before them (decided per row, so earlier rows never
+        depend on later ones); ``"always"``/``"never"`` force it. Seasonal scoring works on
         the differences ``x(t) - x(t - period)``; points without a value one period
         earlier fall back to the plain rolling score.
     period
@@ -128,19 +146,20 @@ def robust_zscore(
     for part in parts:
         t = part.get_column(time).dt.epoch("us").to_numpy()
         x = part.get_column(value).cast(pl.Float64).fill_null(np.nan).to_numpy()
-        use_season = seasonal == "always" or (
-            seasonal == "auto" and t.size > 0 and (t.max() - t.min()) >= 2 * period_us
-        )
+        # causal: a row uses the seasonal basis once two periods of the group lie behind it
+        use_season = np.full(t.size, seasonal == "always")
+        if seasonal == "auto" and t.size:
+            use_season = (t - t[0]) >= 2 * period_us
         med, sigma, z = _trailing_z(x, window, min_periods)
         baseline = med
         basis = np.full(x.size, "rolling", dtype=object)
-        if use_season:
+        if use_season.any():
             pos = np.searchsorted(t, t - period_us)
             has = (pos < t.size) & (t[np.minimum(pos, t.size - 1)] == t - period_us)
             lag = np.where(has, x[np.minimum(pos, t.size - 1)], np.nan)
             diff = x - lag
             dmed, dsig, dz = _trailing_z(diff, window, min_periods)
-            ok = has & ~np.isnan(dz)
+            ok = use_season & has & ~np.isnan(dz)
             baseline = np.where(ok, lag + dmed, med)
             sigma = np.where(ok, dsig, sigma)
             z = np.where(ok, dz, z)
@@ -177,6 +196,39 @@ def _robust_sigma(x: np.ndarray) -> float:
     return s
 
 
+def _cusum(values: np.ndarray, k: float, h: float, mu: float | None, sigma: float | None,
+           warmup: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    x = np.asarray(values, dtype=np.float64)
+    stat = np.full(x.size, np.nan)
+    finite_idx = np.flatnonzero(~np.isnan(x))
+    if finite_idx.size == 0:
+        return stat, []
+    first = x[finite_idx[:max(2, warmup)]]  # the warm-up prefix only: no look-ahead
+    m = float(np.median(first)) if mu is None else float(mu)
+    s = _robust_sigma(first) if sigma is None else float(sigma)
+    s = max(s, 1e-9 * (1.0 + abs(m)))
+    hi = lo = 0.0
+    hi_start = lo_start = 0
+    alarms: list[tuple[int, int, int]] = []
+    for i in finite_idx.tolist():
+        xi = float(x[i])
+        z = (xi - m) / s
+        if hi == 0.0:
+            hi_start = i
+        if lo == 0.0:
+            lo_start = i
+        hi = max(0.0, hi + z - k)
+        lo = max(0.0, lo - z - k)
+        stat[i] = max(hi, lo)
+        if hi > h or lo > h:
+            up = hi > h
+            start = hi_start if up else lo_start
+            alarms.append((i, start, 1 if up else -1))
+            m = float(np.nanmedian(x[start:i + 1]))
+            hi = lo = 0.0
+    return stat, alarms
+
+
 def cusum(
     values: np.ndarray,
     *,
@@ -184,16 +236,18 @@ def cusum(
     h: float = 5.0,
     mu: float | None = None,
     sigma: float | None = None,
-    warmup: int = 10,
+    warmup: int = 30,
 ) -> list[tuple[int, int, int]]:
-    """Page's two-sided tabular CUSUM on standardised values.
+    """Page's two-sided tabular CUSUM on standardised values, online.
 
     ``S+ = max(0, S+ + z - k)`` and ``S- = max(0, S- - z - k)`` with ``z = (x - mu) /
-    sigma``; an alarm is raised when either exceeds ``h`` (defaults k = 0.5, h = 5 detect a
-    one-sigma shift with an in-control run length of about 465 points). An alarm is raised
-    when a sum exceeds ``h`` strictly. After an alarm the
+    sigma``; an alarm is raised when either exceeds ``h`` strictly (defaults k = 0.5, h = 5
+    detect a one-sigma shift with an in-control run length of about 465 points on
+    independent normal noise; real metrics are rarely that, see
+    :func:`obskit.analyze.detect.score` for a calibrated detector). After an alarm the
     reference level ``mu`` becomes the median since the estimated start and the sums
-    restart, so successive shifts are all reported.
+    restart, so successive shifts are all reported. Causal: the defaults for ``mu`` and
+    ``sigma`` come from the first ``warmup`` points only, so no verdict reads later rows.
 
     Parameters
     ----------
@@ -202,51 +256,46 @@ def cusum(
     k, h
         Allowance and decision interval, in sigmas.
     mu, sigma
-        In-control mean and standard deviation; default the median of the first
-        ``warmup`` points and the robust noise level of the whole series.
+        In-control mean and standard deviation; default the median and the robust noise
+        level (from first differences) of the first ``warmup`` points.
     warmup
-        Points used to estimate ``mu``.
+        Points used to estimate ``mu`` and ``sigma``.
 
     Returns
     -------
     list of (alarm_index, start_index, direction)
         ``start_index`` is the point after the last time the alarming sum was zero (the
         estimated first shifted point); ``direction`` is +1 (up) or -1 (down).
+        :func:`cusum_statistic` gives the sums themselves, to rank or re-threshold.
 
     Examples
     --------
     >>> cusum(np.r_[np.full(15, 10.0), np.full(10, 7.0)], sigma=1.0)
     [(17, 15, -1)]
     """
-    x = np.asarray(values, dtype=np.float64)
-    finite = x[~np.isnan(x)]
-    if finite.size == 0:
-        return []
-    m = float(np.median(finite[:warmup])) if mu is None else float(mu)
-    s = _robust_sigma(x) if sigma is None else float(sigma)
-    if s <= 0:
-        s = 1e-12
-    hi = lo = 0.0
-    hi_start = lo_start = 0
-    alarms: list[tuple[int, int, int]] = []
-    for i, xi in enumerate(x):
-        if np.isnan(xi):
-            continue
-        z = (xi - m) / s
-        if hi == 0.0:
-            hi_start = i
-        if lo == 0.0:
-            lo_start = i
-        hi = max(0.0, hi + z - k)
-        lo = max(0.0, lo - z - k)
-        if hi > h or lo > h:
-            up = hi > h
-            start = hi_start if up else lo_start
-            alarms.append((i, start, 1 if up else -1))
-            seg = x[start:i + 1]
-            m = float(np.nanmedian(seg))
-            hi = lo = 0.0
-    return alarms
+    return _cusum(values, k, h, mu, sigma, warmup)[1]
+
+
+def cusum_statistic(
+    values: np.ndarray,
+    *,
+    k: float = 0.5,
+    h: float = 5.0,
+    mu: float | None = None,
+    sigma: float | None = None,
+    warmup: int = 30,
+) -> np.ndarray:
+    """The CUSUM decision statistic ``max(S+, S-)`` per point, in sigmas (NaN where skipped).
+
+    The same recursion as :func:`cusum` (the sums restart after each alarm at ``h``);
+    comparing it with another threshold below ``h`` re-thresholds the detector.
+
+    Examples
+    --------
+    >>> cusum_statistic(np.r_[np.zeros(3), np.full(3, 2.0)], mu=0.0, sigma=1.0).tolist()
+    [0.0, 0.0, 0.0, 1.5, 3.0, 4.5]
+    """
+    return _cusum(values, k, h, mu, sigma, warmup)[0]
 
 
 def pelt(values: np.ndarray, *, penalty: float | None = None, min_size: int = 2) -> list[int]:

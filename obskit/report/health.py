@@ -13,6 +13,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import polars as pl
 
 from obskit import charts
@@ -260,8 +263,31 @@ def timeline(rep: ReportContext) -> Section:
     tl = one_timeline(requests, gpu=rep.gpu, every=rep.window,
                       confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
-    sec.keep(timeline=tl).chart(charts.timeline_chart(tl, panels))
+    tl, markers, found = _anomaly_markers(tl, panels)
+    if found:
+        listed = ", ".join(f"{_TIMELINE[c]} at {', '.join(t)}" for c, t in found.items())
+        sec.note(f"Anomalies (online detector, red rings): {listed}.")
+    rep.figures["timeline_anomalies"] = {c: t for c, t in found.items()}
+    sec.keep(timeline=tl).chart(charts.timeline_chart(tl, panels, markers=markers))
     return rep.record(sec)
+
+
+def _anomaly_markers(tl: pl.DataFrame, panels: Mapping[str, str]
+                     ) -> tuple[pl.DataFrame, dict[str, str], dict[str, list[str]]]:
+    """Mark each panel's anomalous windows with the online detector (1 false alarm in 10,000 windows)."""
+    from obskit.analyze.detect import score
+
+    markers: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
+    cols = []
+    for col in panels:
+        flag = f"_anomaly_{col}"
+        d = score(tl[col].cast(pl.Float64).fill_null(np.nan).to_numpy(), false_alarm_rate=1e-4)
+        cols.append(pl.Series(flag, d.anomaly))
+        markers[col] = flag
+        if d.anomaly.any():
+            found[col] = [f"{t:%H:%M}" for t in tl["window_start"].filter(pl.Series(d.anomaly)).to_list()]
+    return (tl.with_columns(cols) if cols else tl), markers, found
 
 
 def metrics(rep: ReportContext) -> Section:

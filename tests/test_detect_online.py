@@ -1,0 +1,223 @@
+"""Online anomaly detectors: causality (prefix invariance), calibration, verdicts, alerts and the NAB scorer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from obskit.alerts.engine import evaluate
+from obskit.alerts.export import prometheus_export
+from obskit.alerts.rules import parse_rules
+from obskit.analyze import anomaly, detect, online
+from obskit.errors import AlertRuleError, AnalysisError
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NAB = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "nab"
+
+
+def _frame(x: np.ndarray, step_min: int = 5) -> pl.DataFrame:
+    return pl.DataFrame({"window_start": [T0 + timedelta(minutes=step_min * i) for i in range(x.size)],
+                         "value": x})
+
+
+def _series_kinds() -> list[np.ndarray]:
+    rng = np.random.default_rng(11)
+    n = 1400
+    i = np.arange(n)
+    walk = np.cumsum(rng.normal(0, 1, n))
+    daily = 50 + 20 * np.sin(2 * np.pi * i / 288) + rng.normal(0, 2, n)
+    steps = np.r_[np.full(700, 5.0), np.full(700, 9.0)] + rng.normal(0, 0.5, n)
+    counts = rng.poisson(3, n).astype(float)
+    flat = np.r_[np.full(900, 7.0), np.full(500, 7.5)]
+    gappy = daily.copy()
+    gappy[rng.random(n) < 0.05] = np.nan
+    return [walk, daily, steps, counts, flat, gappy]
+
+
+def _nab_series() -> list[np.ndarray]:
+    if not NAB.exists():
+        return []
+    names = ["realKnownCause/nyc_taxi.csv", "realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv",
+             "realTweets/Twitter_volume_AAPL.csv"]
+    return [np.genfromtxt(NAB / "corpus" / n, delimiter=",", skip_header=1, usecols=1)[:3000] for n in names]
+
+
+DETECTORS = {
+    **{f"score[{m}]": (lambda x, _m=m: np.c_[detect.score(x, method=_m).score, detect.score(x, method=_m).anomaly])
+       for m in detect.METHODS},
+    "knn_distance": lambda x: detect.knn_distance(x, 10),
+    "level_deviation": detect.level_deviation,
+    "tail_probability": lambda x: online.tail_probability(np.abs(np.nan_to_num(x))),
+    "cusum_statistic": anomaly.cusum_statistic,
+    "cusum": lambda x: np.array(anomaly.cusum(x) or [(0, 0, 0)]),
+    "robust_zscore": lambda x: anomaly.robust_zscore(_frame(x), window=24, period="1d")
+    .select("zscore", "baseline", (pl.col("basis") == "rolling").cast(pl.Float64)).to_numpy().astype(float),
+}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool((a == b).all()) if a.shape == b.shape else False
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_no_look_ahead_prefixes_give_the_same_results(name: str) -> None:
+    """The score of a row must not change when later rows are removed."""
+    fn = DETECTORS[name]
+    for x in [*_series_kinds(), *_nab_series()]:
+        full = fn(x)
+        for cut in (300, 777, x.size - 1):
+            part = fn(x[:cut])
+            if name == "cusum":  # alarms raised within the prefix are the same
+                full_rows = [tuple(r) for r in full if r[0] < cut and tuple(r) != (0, 0, 0)]
+                part_rows = [tuple(r) for r in part if tuple(r) != (0, 0, 0)]
+                assert full_rows == part_rows, (name, cut)
+            else:
+                assert _same(full[:cut], part), (name, cut)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=60, max_size=400), st.integers(10, 59))
+def test_prefix_property_on_arbitrary_series(values: list[float], cut: int) -> None:
+    x = np.array(values)
+    for method in detect.METHODS:
+        full = detect.score(x, method=method)
+        part = detect.score(x[:cut], method=method)
+        assert np.array_equal(full.score[:cut], part.score)
+        assert np.array_equal(full.anomaly[:cut], part.anomaly)
+        assert ((full.score >= 0) & (full.score <= 1)).all()
+
+
+def test_scores_are_calibrated_on_noise_and_find_a_spike_and_a_shift() -> None:
+    rng = np.random.default_rng(2)
+    alarms = [detect.score(rng.normal(0, 1, 5000)).anomaly.sum() for _ in range(3)]
+    # 0.2 % per row is the stated rate before the refractory period thins alarms out
+    assert max(alarms) <= 5000 * 0.002
+    x = rng.normal(100, 5, 3000)
+    x[2000] = 160.0
+    x[2600:] += 40.0
+    d = detect.score(x)
+    hits = np.flatnonzero(d.anomaly)
+    assert 2000 in hits
+    assert any(2600 <= h <= 2610 for h in hits)
+
+
+def test_flat_then_change_and_constant_series() -> None:
+    flat = detect.score(np.full(2000, 3.0))
+    assert not flat.anomaly.any()
+    broken = detect.score(np.r_[np.full(1500, 3.0), np.full(100, 4.0)])
+    assert broken.anomaly[1500]
+    z = anomaly.robust_zscore(_frame(np.r_[np.full(30, 5.0), 6.0]))
+    # no scale to judge a change from a constant past: undefined, never infinite
+    assert z["zscore"][-1] is None and not z["anomaly"][-1]
+
+
+def test_detect_on_frames_per_group_and_errors() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.normal(10, 1, 600)
+    a[500] = 40
+    b = rng.normal(10, 1, 600)
+    f = pl.concat([_frame(a).with_columns(pl.lit("a").alias("host")),
+                   _frame(b).with_columns(pl.lit("b").alias("host"))])
+    out = detect.detect(f, by=["host"])
+    flagged = out.filter("anomaly")
+    assert ("a", T0 + timedelta(minutes=5 * 500)) in flagged.select("host", "window_start").rows()
+    assert out.height == 1200 and out["anomaly_score"].is_between(0, 1).all()
+    with pytest.raises(AnalysisError, match="unknown anomaly method"):
+        detect.score(a, method="magic")  # type: ignore[arg-type]
+    with pytest.raises(AnalysisError, match="false_alarm_rate"):
+        detect.score(a, false_alarm_rate=0)
+
+
+def test_refractory_keeps_one_alarm_per_episode() -> None:
+    s, alarm = online.refractory(np.array([0.999, 0.9995, 0.9999, 0.1, 0.9991]), 0.999, 3)
+    assert alarm.tolist() == [True, False, False, False, True]
+    assert (s[1:3] < 0.999).all()
+
+
+# ------------------------------------------------------------------ alerts
+
+
+def _ws(rps: np.ndarray) -> pl.DataFrame:
+    n = rps.size
+    return pl.DataFrame({"window_start": [T0 + timedelta(minutes=i) for i in range(n)],
+                         "requests": (rps * 60).astype(np.int64), "errors": np.zeros(n, dtype=np.int64),
+                         "rps": rps})
+
+
+def test_anomaly_rules_fire_on_a_traffic_drop_and_not_on_the_clean_series() -> None:
+    rng = np.random.default_rng(8)
+    i = np.arange(1440)
+    clean = 20 + 8 * np.sin(2 * np.pi * i / 1440) + rng.normal(0, 0.6, i.size)
+    dropped = clean.copy()
+    dropped[1000:1060] *= 0.3
+    rules = parse_rules([{"name": "traffic-anomaly", "signal": "request_rate", "anomaly": "ensemble",
+                          "comparison": ">=", "threshold": 0.9999, "window": "5m", "interval": "1m",
+                          "severity": "page"}])
+    fired = evaluate(rules, {"window_stats": _ws(dropped)}).episodes
+    assert fired.height >= 1
+    first = fired["pending_at"].min()
+    assert T0 + timedelta(minutes=1000) <= first <= T0 + timedelta(minutes=1010)
+    assert evaluate(rules, {"window_stats": _ws(clean)}).episodes.height == 0
+    export = prometheus_export(rules)
+    assert export.exported == [] and "anomaly" in export.skipped[0]["reason"]
+
+
+@pytest.mark.parametrize("raw, match", [
+    ({"anomaly": "magic"}, "anomaly: expected one of"),
+    ({"anomaly": "knn", "comparison": "<"}, "compare the detector's score"),
+    ({"anomaly": "knn", "threshold": 3.5}, "compare the detector's score"),
+])
+def test_anomaly_rule_validation(raw: dict[str, object], match: str) -> None:
+    rule = {"name": "x", "signal": "request_rate", "comparison": ">=", "threshold": 0.999, **raw}
+    with pytest.raises(AlertRuleError, match=match):
+        parse_rules([rule])
+
+
+# ------------------------------------------------------------------ NAB scorer
+
+
+def test_nab_scorer_on_a_hand_computed_file() -> None:
+    from benchmarks import nab
+
+    n = 100  # probation: 15 rows
+    ts = np.arange(n).astype("datetime64[m]").astype("datetime64[s]")
+    f = nab.NabFile("toy/a.csv", ts, np.zeros(n), ((40, 49),))
+    null = np.zeros(n)
+    res = nab.score_corpus([f], [null], "standard")
+    assert res.normalized == 0.0 and res.detected == 0
+    first = np.zeros(n)
+    first[40] = 1.0  # detection at the window's first row earns tp exactly
+    assert nab.score_corpus([f], [first], "standard").normalized == pytest.approx(100.0)
+    late = np.zeros(n)
+    late[49] = 1.0  # at the last row: sigmoid(-1/10 * 5) scaled
+    expected_tp = (2 / (1 + np.exp(5 * -0.1)) - 1) / (2 / (1 + np.exp(-5)) - 1)
+    assert nab.score_corpus([f], [late], "standard").raw == pytest.approx(expected_tp)
+    fp = first.copy()
+    fp[20] = 1.0  # before any window: a full false positive, -fp weight
+    assert nab.score_corpus([f], [fp], "standard").raw == pytest.approx(1.0 - 0.11)
+    assert nab.score_corpus([f], [fp], "reward_low_FP_rate").raw == pytest.approx(1.0 - 0.22)
+    probation = first.copy()
+    probation[5] = 1.0  # probationary rows are not scored
+    assert nab.score_corpus([f], [probation], "standard").raw == pytest.approx(1.0)
+
+
+@pytest.mark.skipif(not NAB.exists(), reason="needs ../shared/benchmarks/nab")
+def test_nab_windowed_gaussian_reference_matches_the_scoreboard() -> None:
+    """The scorer's check: NAB's own Windowed Gaussian scores as published (exhaustive threshold: >=)."""
+    from benchmarks import nab
+
+    files = [f for f in nab.load_corpus(NAB)]
+    assert len(files) == 58 and sum(len(f.windows) for f in files) == 116
+    sub = files[::6]
+    scores = [nab._windowed_gaussian(f.values) for f in sub]
+    res = nab.score_corpus(sub, scores, "standard")
+    assert -100 < res.normalized < 100 and res.windows == sum(len(f.windows) for f in sub)
