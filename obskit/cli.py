@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("sample", help="write the sample day (logs, metrics, GPU trace, reference, config)")
-    s.add_argument("--out", required=True, type=Path, help="destination folder")
+    s.add_argument("--out", type=Path, default=None, help="destination folder (required unless --list)")
+    s.add_argument("--scenario", default=None, metavar="NAME",
+                   help="a day of the scenario library instead of the sample day (see --list)")
+    s.add_argument("--list", action="store_true", help="print the scenario library and exit")
     s.add_argument("--requests", type=_positive_int, default=None, help="number of requests (default 150000)")
     s.add_argument("--seed", type=int, default=42, help="random seed (same seed, same bytes)")
     s.add_argument("--clean", action="store_true", help="a day without incidents")
@@ -121,15 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from obskit.errors import ConfigError
     from obskit.sample import DEFAULT_REQUESTS, generate
 
+    if args.list:
+        from obskit.sample.library import catalogue
+
+        print(catalogue())
+        return EXIT_OK
+    if args.out is None:
+        raise ConfigError("obskit sample: --out is required")
     n = args.requests or DEFAULT_REQUESTS
     t0 = time.monotonic()
 
     from obskit.progress import reporter
 
     res = generate(args.out, requests=n, seed=args.seed, clean=args.clean, day=args.day,
-                   on_progress=reporter("obskit sample", unit="requests"))
+                   on_progress=reporter("obskit sample", unit="requests"), scenario=args.scenario)
     print(f"wrote {len(res.files)} files ({res.bytes / 1e6:.1f} MB) to {res.out} "
           f"in {time.monotonic() - t0:.1f} s; config: {res.out / 'obskit.toml'}")
     return EXIT_OK

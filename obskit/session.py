@@ -244,15 +244,17 @@ class Session:
             self._signals = signal_frames(
                 self.requests, reference=self.reference, gpu=self.gpu, features=self.config.features.all,
                 confidence_threshold=self.config.business.confidence_threshold, slo_ms=self.config.slo.latency_ms,
+                start=self.start, end=self.end,
             )
         return self._signals
 
     def alerts(self) -> AlertRun | None:
-        """The config's alert rules backtested over the period (None without requests)."""
+        """The config's alert rules backtested over the period (None without requests or GPU samples)."""
         if "_alerts" not in self._runs:
             from obskit.alerts import evaluate
 
-            if self.requests is None or self.requests.height == 0:
+            has_requests = self.requests is not None and self.requests.height > 0
+            if not has_requests and (self.gpu is None or self.gpu.height == 0):
                 self._runs["_alerts"] = None
             else:
                 self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=self.start,

@@ -107,12 +107,17 @@ def alerts_html(run: Any) -> str:
     skipped_html = f"<p>Not evaluated:</p><ul>{skipped}</ul>" if skipped else ""
     if fired.height == 0:
         return note(f"No alert fired in this period ({n_rules} rules backtested).") + skipped_html
-    rows = fired.sort("firing_at").select(
-        "severity", "rule", "labels", "firing_at", "resolved_at", "peak_value", "summary")
+    cols = ["severity", "rule", "labels", "firing_at", "complete_at", "resolved_at", "peak_value", "summary"]
+    rows = fired.sort("firing_at").select([c for c in cols if c in fired.columns])
     rows = rows.with_columns(
         pl.col("firing_at").dt.strftime("%Y-%m-%d %H:%M"),
+        *([pl.col("complete_at").dt.strftime("%H:%M").alias("data complete")] if "complete_at" in rows.columns
+          else []),
         pl.col("resolved_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("still firing"),
         pl.when(pl.col("labels") == "{}").then(pl.lit("")).otherwise(pl.col("labels")).alias("labels"),
     )
-    head = note(f"{fired.height} alert(s) fired in this period ({n_rules} rules backtested).", kind="error")
+    rows = rows.drop("complete_at", strict=False)
+    head = note(f"{fired.height} alert(s) fired in this period ({n_rules} rules backtested). 'data complete' is "
+                "when the data behind an alert existed: the earliest a live system could have raised it.",
+                kind="error")
     return head + table_html(rows, formats={"peak_value": "{:.4g}"}) + skipped_html

@@ -87,10 +87,12 @@ def test_episodes_current_and_summary() -> None:
     run = evaluate(rules, {"sig": frame}, registry=REG)
     ep = run.episodes
     assert ep.columns == ["rule", "severity", "signal", "labels", "pending_at", "firing_at", "resolved_at",
-                          "peak_value", "threshold", "summary"]
+                          "complete_at", "peak_value", "threshold", "summary"]
     rows = {(json.loads(r["labels"])["version"], r["pending_at"]): r for r in ep.iter_rows(named=True)}
     a1 = rows[("a", T0 + timedelta(minutes=1))]
     assert a1["firing_at"] == T0 + timedelta(minutes=2) and a1["resolved_at"] == T0 + timedelta(minutes=4)
+    # rows stamped at their window's start: the 00:02 window's data is complete at 00:03
+    assert a1["complete_at"] == T0 + timedelta(minutes=3)
     assert a1["peak_value"] == 0.9 and a1["severity"] == "page"
     assert a1["summary"] == "a peaked at 0.9 from 00:02 to 00:04 (2m)"
     assert json.loads(a1["labels"]) == {"team": "ml", "version": "a"}

@@ -71,7 +71,7 @@ def test_default_rules_toml_parses() -> None:
 
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
-    ("unknown-signal", _rule(signal="eror_rate"), "unknown signal 'eror_rate' (known: burn_rate, confident_rate"),
+    ("unknown-signal", _rule(signal="eror_rate"), "unknown signal 'eror_rate' (known: burn_rate, class_mix_shift"),
     ("bad-window", _rule(window="5x"), "window: invalid duration '5x'"),
     ("bad-for", _rule(**{"for": "soon"}), "for: invalid duration 'soon'"),
     ("numeric-for", _rule(**{"for": 5}), "for: expected a duration"),

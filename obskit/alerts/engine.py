@@ -78,6 +78,7 @@ _EPISODES_SCHEMA: dict[str, Any] = {
     "pending_at": _UTC_US,
     "firing_at": _UTC_US,
     "resolved_at": _UTC_US,
+    "complete_at": _UTC_US,
     "peak_value": pl.Float64(),
     "threshold": pl.Float64(),
     "summary": pl.String(),
@@ -216,8 +217,8 @@ def _skip(reason: str) -> AnalysisError:
     return AnalysisError(reason)
 
 
-def _extract(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> tuple[list[_Series], str]:
-    """The rule's series (one per label set) and the aggregation to apply."""
+def _extract(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> tuple[list[_Series], str, bool]:
+    """The rule's series (one per label set), the aggregation, and whether rows are stamped at window start."""
     labels = list(dict.fromkeys([*sig.labels, *rule.by]))
     direct = rule.signal in frames
     agg: str
@@ -288,7 +289,7 @@ def _extract(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> tup
         den = part["_d"].to_numpy().astype(np.float64) if "_d" in part.columns else None
         out.append(_Series(lab, part["_t"].to_numpy().astype(np.int64), part["_n"].to_numpy().astype(np.float64),
                            den))
-    return out, agg
+    return out, agg, time_col == "window_start"
 
 
 def _spacing(series: Sequence[_Series]) -> int | None:
@@ -336,6 +337,22 @@ def _anomaly_score(rule: Rule, values: np.ndarray) -> np.ndarray:
     d = score(values, method=rule.anomaly,  # type: ignore[arg-type]
               false_alarm_rate=1.0 - rule.threshold, refractory_rows=60)
     return np.where(np.isnan(values), np.nan, d.score)
+
+
+def _rolled_den(s: _Series, grid: np.ndarray, window_us: int) -> np.ndarray:
+    """Sum of the denominator (requests, answers...) over ``(t - window, t]``."""
+    assert s.den is not None
+    hi = np.searchsorted(s.t, grid, side="right")
+    lo = np.searchsorted(s.t, grid - window_us, side="right")
+    cd = np.concatenate([[0.0], np.cumsum(s.den)])
+    return np.asarray(cd[hi] - cd[lo])
+
+
+def _no_rows(s: _Series, grid: np.ndarray, window_us: int) -> np.ndarray:
+    """True where no row of the series falls in ``(t - window, t]`` (after its first row)."""
+    hi = np.searchsorted(s.t, grid, side="right")
+    lo = np.searchsorted(s.t, grid - window_us, side="right")
+    return np.asarray((hi == lo) & (grid >= s.t[0]))
 
 
 def _condition(rule: Rule, values: np.ndarray) -> np.ndarray:
@@ -448,7 +465,7 @@ def evaluate(
             if rule.signal not in reg:
                 raise _skip(f"unknown signal {rule.signal!r}")
             sig = reg[rule.signal]
-            series, agg = _extract(rule, sig, frames)
+            series, agg, at_start = _extract(rule, sig, frames)
             if not series:
                 raise _skip("no data in the frame for this signal")
             spacing = _spacing(series)
@@ -474,14 +491,22 @@ def evaluate(
             skipped.append({"rule": rule.name, "reason": "empty evaluation period"})
             continue
         hold_us, keep_us = _us(rule.for_), _us(rule.keep_firing_for)
+        # rows stamped at their window's start hold data up to one spacing later
+        lag_us = (spacing or 0) if at_start else 0
         budget = (1 - rule.objective) if sig.burn and rule.objective is not None else None
         for s in series:
             values = _rolled(s, grid, window_us, agg)
             if budget is not None:
                 values = values / budget
+            if rule.min_samples and s.den is not None:
+                values = np.where(_rolled_den(s, grid, window_us) >= rule.min_samples, values, np.nan)
             if rule.anomaly is not None:
                 values = _anomaly_score(rule, values)
-            cond = _condition(rule, values)
+            if rule.absent:
+                cond = _no_rows(s, grid, window_us)
+                values = np.where(cond, 0.0, 1.0)
+            else:
+                cond = _condition(rule, values)
             states, eps = run_state_machine(grid, cond, hold_us, keep_us)
             labels = {**s.labels, **rule.labels}
             labels_json = json.dumps(labels, sort_keys=True)
@@ -502,6 +527,7 @@ def evaluate(
                 episodes["pending_at"].append(_dt(int(grid[a])))
                 episodes["firing_at"].append(_dt(int(grid[f])) if f >= 0 else None)
                 episodes["resolved_at"].append(_dt(finish) if finish is not None else None)
+                episodes["complete_at"].append(_dt(int(grid[f]) + lag_us) if f >= 0 else None)
                 episodes["peak_value"].append(peak)
                 episodes["threshold"].append(rule.threshold)
                 episodes["summary"].append(_summary(rule, labels, peak, _dt(begin),

@@ -10,7 +10,9 @@ Sources that are missing are simply absent; rules on them are then reported as s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 __all__ = ["signal_frames"]
@@ -25,12 +27,18 @@ def signal_frames(
     confidence_threshold: float = 0.8,
     slo_ms: float | None = None,
     drift_every: str = "1h",
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Frames for the built-in signals from the period's canonical frames.
+
+    ``start``/``end`` bound the period: minutes without any request between them exist in
+    ``window_stats`` with zero requests (an outage is a value, not a gap).
 
     >>> signal_frames(None)
     {}
     """
+    from obskit.alerts import baselines, hardware, model_signals
     from obskit.analyze.business import business_metrics
     from obskit.analyze.drift import drift_over_time
     from obskit.analyze.serving import window_stats
@@ -38,7 +46,22 @@ def signal_frames(
 
     frames: dict[str, pl.DataFrame] = {}
     if requests is not None and requests.height:
-        frames["window_stats"] = window_stats(requests, every="1m", quantiles=(0.5, 0.9, 0.95, 0.99))
+        ws = window_stats(requests, every="1m", quantiles=(0.5, 0.9, 0.95, 0.99))
+        grid = baselines.minute_grid(requests, start, end)
+        frames["window_stats"] = _zero_filled(ws, grid if end is None else grid[:-1])
+        frames["traffic_ratio"] = baselines.traffic_ratio(requests, start=start, end=end)
+        frames["latency_ratio"] = baselines.latency_ratio(requests, start=start, end=end)
+        frames["error_excess"] = baselines.error_excess(requests, start=start, end=end)
+        frames["label_arrival"] = model_signals.label_arrival(requests, start=start, end=end)
+        if "prediction" in requests.columns:
+            frames["class_mix_shift"] = model_signals.class_mix_shift(requests, reference, start=start, end=end)
+            if reference is not None and "prediction" in reference.columns:
+                frames["class_takeover"] = model_signals.class_takeover(requests, reference, start=start, end=end)
+        if "confidence" in requests.columns:
+            frames["confidence_shift"] = model_signals.confidence_shift(requests, reference, start=start, end=end)
+        if reference is not None and features:
+            frames["feature_shift"] = model_signals.feature_shift(requests, reference, features, start=start,
+                                                                  end=end)
         frames["versions"] = version_latency_ratio(requests, every="5m")
         if slo_ms is not None:
             is_ok = pl.col("status").cast(pl.String) == "ok"
@@ -58,4 +81,18 @@ def signal_frames(
                                                         method="kl_div", n_boot=20)
     if gpu is not None and gpu.height:
         frames["gpu"] = gpu
+        frames["gpu_sm_clock_ratio"] = hardware.gpu_sm_clock_ratio(gpu)
+        frames["gpu_memory_growth"] = hardware.gpu_memory_growth(gpu)
     return frames
+
+
+def _zero_filled(ws: pl.DataFrame, grid_us: np.ndarray) -> pl.DataFrame:
+    """``window_stats`` with a row for every minute start in ``grid_us``: no request = 0 requests, 0 rps."""
+    if "window_start" not in ws.columns or grid_us.size < 2:
+        return ws
+    minutes = pl.DataFrame({"window_start": pl.Series(grid_us).cast(pl.Datetime("us"))
+                            .dt.replace_time_zone("UTC")})
+    minutes = minutes.with_columns(pl.col("window_start").cast(ws.schema["window_start"]))
+    out = minutes.join(ws, on="window_start", how="left")
+    zero = [pl.col(c).fill_null(0) for c in ("requests", "errors", "rps") if c in out.columns]
+    return out.with_columns(zero) if zero else out

@@ -82,7 +82,9 @@ def alert_records(run: AlertRun, *, include_pending: bool = False) -> list[dict[
     Each has ``id`` (stable for the same rule, labels and start), ``rule``, ``severity``,
     ``signal``, ``labels`` (dict), ``state`` (``firing``: still firing at the end of the
     period, ``resolved``, ``pending``), ``start`` (firing time, else pending time),
-    ``pending_at``, ``firing_at``, ``resolved_at`` (ISO 8601 UTC or null), ``duration_s``,
+    ``pending_at``, ``firing_at``, ``resolved_at`` (ISO 8601 UTC or null), ``complete_at``
+    (when the data that made it fire was complete: what a live system would have known;
+    ``firing_at`` is the start of that data's window), ``duration_s``,
     ``value`` (the peak), ``threshold`` and ``summary``.
     """
     ep = run.episodes
@@ -109,6 +111,7 @@ def alert_records(run: AlertRun, *, include_pending: bool = False) -> list[dict[
             "pending_at": _iso(row["pending_at"]),
             "firing_at": _iso(row["firing_at"]),
             "resolved_at": _iso(row["resolved_at"]),
+            "complete_at": _iso(row.get("complete_at")),
             "duration_s": duration,
             "value": _num(row["peak_value"]),
             "threshold": _num(row["threshold"]),

@@ -17,6 +17,8 @@ Each table is one rule::
     summary = "error rate {value:.2%} on {model_version} for {duration}"
     objective = 0.99                  # burn_rate only: the availability objective
     anomaly = "knn"                   # judge the signal with an online detector (threshold: its 0..1 score)
+    min_samples = 200                 # ratio signals: no verdict on fewer requests/answers in the window
+    absent = true                     # fire when the series has no data in the window (like absent())
 
 Only ``name``, ``signal``, ``comparison`` and ``threshold`` are required. See
 :mod:`obskit.alerts.templates` for the fields a ``summary`` may use.
@@ -65,7 +67,7 @@ SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
 
 _KEYS = {
     "name", "signal", "comparison", "threshold", "window", "for", "keep_firing_for", "interval",
-    "severity", "labels", "by", "summary", "objective", "anomaly",
+    "severity", "labels", "by", "summary", "objective", "anomaly", "min_samples", "absent",
 }
 _REQUIRED = ("name", "signal", "comparison", "threshold")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}\Z")
@@ -110,6 +112,8 @@ class Rule:
     summary: str = DEFAULT_SUMMARY
     objective: float | None = None
     anomaly: str | None = None
+    min_samples: float = 0.0
+    absent: bool = False
 
     @property
     def window_text(self) -> str | None:
@@ -164,6 +168,11 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         raise AlertRuleError(f"unknown field {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})", rule=name)
+    absent = raw.get("absent", False)
+    if not isinstance(absent, bool):
+        raise AlertRuleError(f"absent: expected true or false, got {absent!r}", rule=name)
+    if absent:  # the condition is "no data"; comparison and threshold do not apply
+        raw = {"comparison": "==", "threshold": 0, **raw}
     for key in _REQUIRED:
         if key not in raw:
             raise AlertRuleError(f"missing field {key!r}", rule=name)
@@ -228,6 +237,10 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
     if not sig.burn and objective is not None:
         raise AlertRuleError(f"objective: only burn-rate signals use it, not {signal!r}", rule=name)
 
+    min_samples = raw.get("min_samples", 0)
+    if isinstance(min_samples, bool) or not isinstance(min_samples, (int, float)) or min_samples < 0:
+        raise AlertRuleError(f"min_samples: expected a number >= 0, got {min_samples!r}", rule=name)
+
     anomaly = raw.get("anomaly")
     if anomaly is not None:
         from obskit.analyze.detect import METHODS
@@ -249,6 +262,7 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
         name=name, signal=signal, comparison=comparison, threshold=float(threshold), window=window,
         for_=for_, keep_firing_for=keep, interval=interval, severity=severity, labels=labels, by=by,
         summary=summary, objective=None if objective is None else float(objective), anomaly=anomaly,
+        min_samples=float(min_samples), absent=absent,
     )
 
 

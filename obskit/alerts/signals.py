@@ -117,6 +117,10 @@ class Signal:
     weight: str | None = None
 
 
+def _derived(name: str, description: str, labels: tuple[str, ...] = (), agg: Agg = "last") -> Signal:
+    return Signal(name, name, "value", description, agg=agg, time="timestamp", labels=labels)
+
+
 def _latency(q: str) -> Signal:
     return Signal(
         f"latency_p{q}_ms", "window_stats", f"p{q}_ms",
@@ -154,6 +158,26 @@ _ALL: tuple[Signal, ...] = (
     Signal("gpu_memory_used_share", "gpu", "memory_used_mib", "GPU memory used / total (0..1)", agg="ratio",
            numerator="memory_used_mib", denominator="memory_total_mib", time="timestamp"),
     Signal("gpu_utilization_pct", "gpu", "utilization_pct", "GPU utilization (%)", agg="mean", time="timestamp"),
+    Signal("gpu_temperature_c", "gpu", "temperature_c", "hottest GPU core temperature (°C)", agg="max",
+           time="timestamp"),
+    Signal("gpu_power_share", "gpu", "power_w", "GPU power draw / power limit (0..1)", agg="ratio",
+           numerator="power_w", denominator="power_limit_w", time="timestamp"),
+    # derived signal frames (obskit.alerts.baselines, model_signals, hardware): timestamp, labels, value
+    _derived("traffic_ratio", "requests in the last 3/10/30 min / the hour before (1 = normal; only clear changes)"),
+    _derived("latency_ratio", "latency quantile of the last 400 (p50) or 1000 (p99) answers / its trailing-hour median",
+             ("quantile",)),
+    _derived("error_excess", "errors / what the trailing 3 h error rate predicts (1 = normal; only clear excess)",
+             ("model_version",)),
+    _derived("class_mix_shift", "total-variation distance of the recent predicted-class mix (0..1)", ("against",)),
+    _derived("class_takeover", "largest recent class share / its reference share"),
+    _derived("confidence_shift", "KS distance of recent confidences to the reference's (0..1)", ("against",)),
+    _derived("feature_shift", "population stability index of a feature's last 1000 values vs the reference",
+             ("feature",)),
+    _derived("label_arrival", "share of answers corrected within 15 min, recent / trailing (1 = normal)"),
+    _derived("gpu_sm_clock_ratio", "SM clock / its running maximum on busy samples (1 = full speed)",
+             ("host", "gpu"), agg="mean"),
+    _derived("gpu_memory_growth", "trailing 30 min slope of GPU memory used, share of total per hour",
+             ("host", "gpu")),
 )
 
 #: The built-in registry: signal name -> :class:`Signal`.

@@ -70,12 +70,14 @@ def _sec(s: sc.Scenario, t: object) -> float:
 
 
 # ---------------------------------------------------------------------------------- load
-def load_profile(rng: np.random.Generator) -> np.ndarray:
+def load_profile(rng: np.random.Generator, shape: str = "weekday") -> np.ndarray:
     """Relative load per second of the day (max 1.0): a daily cycle with AR(1) noise."""
+    from obskit.sample.effects import LOAD_SHAPES, shaped_load
+
     h = np.arange(DAY_S) / 3600.0
-    diurnal = 0.22 + 0.78 * (0.5 - 0.5 * np.cos(2 * np.pi * (h - 4.0) / 24.0)) ** 1.3
+    diurnal = shaped_load(h, shape)
     # per-minute multiplicative noise, AR(1) in log space
-    eps = rng.normal(0.0, 0.05, size=DAY_S // 60)
+    eps = rng.normal(0.0, LOAD_SHAPES[shape][3], size=DAY_S // 60)
     x = np.empty_like(eps)
     acc = 0.0
     for i, e in enumerate(eps):
@@ -157,9 +159,10 @@ def requests_chunk(
     out = _features(rng, n, 0.9 * ramp)
     out.update(_predict(rng, out["brightness"]))
 
-    canary = s.incident("canary_slower")
+    canary = s.incident("canary_slower") or s.incident("canary_errors")
     is_canary = _in(t_s, canary, s) & (rng.random(n) < 0.10)
     out["canary"] = is_canary
+    canary_factor = float(canary.params.get("latency_factor", 1.0)) if canary is not None else 1.0
 
     # latency = preprocessing + queue + compute + overhead (+ rare tail)
     sec_idx = np.clip(t_s.astype(np.int64), 0, DAY_S - 1)
@@ -167,7 +170,7 @@ def requests_chunk(
     mp = out["width"] * out["height"] / 1e6
     pre = 1.2 + 0.9 * mp * rng.lognormal(0.0, 0.15, n)
     queue = rng.exponential(1.5 * rho / (1.0 - 0.9 * rho))
-    compute = rng.lognormal(np.log(9.0), 0.18, n) * np.where(is_canary, 1.35, 1.0)
+    compute = rng.lognormal(np.log(9.0), 0.18, n) * np.where(is_canary, canary_factor, 1.0)
     overhead = 0.8 + rng.exponential(0.5, n)
     tail = np.where(rng.random(n) < 0.004, rng.lognormal(np.log(35.0), 0.45, n), 0.0)
     pressure = _in(t_s, s.incident("latency_regression"), s)
@@ -205,6 +208,10 @@ def requests_chunk(
     out.update(fixed=fixed, fix_to=fix_to, fixed_at=ts_us + delay.astype(np.int64))
     ids = rng.integers(0, 2**63, size=n, dtype=np.int64).astype(">u8")
     out["request_id"] = ids
+    from obskit.sample.effects import apply_requests, version_of
+
+    apply_requests(out, t_s, s, rng)
+    out["version"] = version_of(t_s, out["canary"], s)
     return out
 
 
@@ -219,7 +226,7 @@ def requests_frame(cols: dict[str, np.ndarray], ts_us: np.ndarray, s: sc.Scenari
     classes = pl.Series(sc.CLASSES)
     ts = pl.Series("ts", ts_us // 1000 * 1000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
     rid = pl.Series(cols["request_id"].view("S8").tolist(), dtype=pl.Binary).bin.encode("hex")
-    version = np.where(cols["canary"], s.canary_version, s.stable_version)
+    version = cols["version"]
     err = pl.Series([_ERR_TEXT[k] for k in range(5)], dtype=pl.String).gather(cols["err_kind"])
     pred = classes.gather(cols["pred"])
     df = pl.DataFrame(
@@ -288,9 +295,10 @@ class PromAccumulator:
             rng: np.random.Generator) -> None:
         t_s = (ts_us - _day_us(s)) // US
         step = np.clip(t_s // PROM_STEP_S, 0, self.steps - 1)
-        versions = np.where(cols["canary"], s.canary_version, s.stable_version)
+        versions = cols["version"]
         lat_us = cols["latency"] * 1000.0
-        for v in (s.stable_version, s.canary_version):
+        extra = sorted(set(np.unique(versions).tolist()) - {s.stable_version, s.canary_version})
+        for v in (s.stable_version, s.canary_version, *extra):
             m = versions == v
             if not m.any():
                 continue
@@ -358,8 +366,12 @@ def gpu_series(s: sc.Scenario, load: np.ndarray, rng: np.random.Generator) -> di
     power = np.clip(62.0 + 2.2 * util + rng.normal(0, 4.0, t.size), 20, s.gpu_power_limit_w)
     temp = np.round(34.0 + 0.38 * util + rng.normal(0, 0.8, t.size))
     sm_clock = np.where(util > 3, 1695.0, 210.0)
-    return {"t": t, "util": np.round(util), "mem_util": np.round(util * 0.55), "mem": np.round(mem),
-            "power": power, "temp": temp, "sm": sm_clock, "restart": np.array([restart or -1.0])}
+    g = {"t": t, "util": np.round(util), "mem_util": np.round(util * 0.55), "mem": np.round(mem),
+         "power": power, "temp": temp, "sm": sm_clock, "restart": np.array([restart or -1.0])}
+    from obskit.sample.effects import apply_gpu
+
+    apply_gpu(g, s, rng)
+    return g
 
 
 def write_nvidia_smi(path: Path, s: sc.Scenario, g: dict[str, np.ndarray]) -> None:
@@ -547,6 +559,7 @@ def generate(
     day: str | None = None,
     reference_rows: int = 50_000,
     on_progress: Callable[[int, int], None] | None = None,
+    scenario: str | None = None,
 ) -> SampleResult:
     """Write the sample day into ``out`` (see the module docstring for the files).
 
@@ -567,6 +580,10 @@ def generate(
         Size of the training reference set.
     on_progress
         Called as ``on_progress(done_requests, total)`` after each hour.
+    scenario
+        A day of the scenario library (:mod:`obskit.sample.library`, e.g. ``"outage"`` or
+        ``"clean-weekend"``) instead of the sample day; its volume factor scales
+        ``requests`` and its own seed replaces ``seed``.
 
     Examples
     --------
@@ -586,7 +603,16 @@ def generate(
             start = datetime.fromisoformat(day).replace(tzinfo=UTC)
         except ValueError:
             raise ConfigError(f"--day expects YYYY-MM-DD, got {day!r}") from None
-    s = sc.default_scenario(clean=clean, day=start)
+    if scenario is not None:
+        from obskit.sample.library import day_spec
+
+        spec = day_spec(scenario)
+        s = spec.build(start)
+        requests = max(100, round(requests * spec.requests_factor))
+        seed = spec.seed or seed
+        clean = not s.incidents
+    else:
+        s = sc.default_scenario(clean=clean, day=start)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("prometheus/scrapes",):
@@ -597,8 +623,10 @@ def generate(
 
     root = np.random.SeedSequence(seed)
     s_load, s_arr, s_gpu, s_ref, s_hours = root.spawn(5)
-    load = load_profile(np.random.default_rng(s_load))
-    ts = arrivals(requests, load, np.random.default_rng(s_arr), _day_us(s))
+    from obskit.sample.effects import apply_traffic
+
+    load = load_profile(np.random.default_rng(s_load), s.load_shape)
+    ts = arrivals(requests, apply_traffic(load, s), np.random.default_rng(s_arr), _day_us(s))
     hour_seeds = s_hours.spawn(24)
     acc = PromAccumulator()
     feedback: list[pl.DataFrame] = []
@@ -636,6 +664,7 @@ def generate(
     inc_path = out / "incidents.json"
     inc_path.write_text(
         json.dumps({"day": s.day.date().isoformat(), "clean": clean, "seed": seed, "requests": requests,
+                    **({"scenario": scenario} if scenario is not None else {}),
                     "incidents": [i.to_json() for i in s.incidents]}, indent=2) + "\n",
         encoding="utf-8",
     )

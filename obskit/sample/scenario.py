@@ -46,6 +46,10 @@ class Incident:
     summary: str
     signals: tuple[str, ...]
     params: dict[str, float | str] = field(default_factory=dict)
+    #: ``"alert"``: detection must raise an alert; ``"silent"``: it must not page (a blip).
+    expect: str = "alert"
+    #: ``"operational"`` (errors, latency, traffic, GPU) or ``"distribution"`` (data, model output, labels).
+    category: str = "operational"
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict (ISO 8601 UTC times)."""
@@ -57,6 +61,8 @@ class Incident:
             "summary": self.summary,
             "signals": list(self.signals),
             "params": dict(self.params),
+            **({"expect": self.expect} if self.expect != "alert" else {}),
+            **({"category": self.category} if self.category != "operational" else {}),
         }
 
 
@@ -78,6 +84,11 @@ class Scenario:
     slo_quantile: float = 0.99
     slo_availability: float = 0.99
     incidents: tuple[Incident, ...] = ()
+    #: Daily load shape (see :data:`obskit.sample.effects.LOAD_SHAPES`).
+    load_shape: str = "weekday"
+    #: A deploy that changes nothing but the version label, from this time on.
+    deploy_at: datetime | None = None
+    deploy_version: str = "v1.4.1"
 
     def incident(self, kind: str) -> Incident | None:
         """The incident of ``kind``, if this day has one."""
@@ -107,11 +118,12 @@ def default_scenario(clean: bool = False, day: datetime = DAY) -> Scenario:
             "confidence falls.",
             ("drift:brightness", "prediction_drift", "confidence"),
             {"feature": "brightness", "from_mean": 118.0, "to_mean": 84.0, "mobile_to_mean": 74.0},
+            category="distribution",
         ),
         Incident(
             "corrections-up", "correction_rate", at(15, 0, day=day), at(24, 0, day=day),
             "Users correct more confident predictions (above 1%), a consequence of the brightness shift.",
-            ("correction_rate",), {"threshold": 0.01},
+            ("correction_rate",), {"threshold": 0.01}, category="distribution",
         ),
         Incident(
             "gpu-memory-pressure", "latency_regression", at(19, 10, day=day), at(19, 55, day=day),

@@ -1,0 +1,179 @@
+"""Score the default alert rules on the scenario library: detected, delay, false alerts.
+
+``python -m benchmarks.detection [--requests N] [--only NAME ...] [--keep DIR]`` generates
+every day of :mod:`obskit.sample.library` (incident days and clean days), backtests the
+default rules over it exactly as a report does (loaders, :func:`signal_frames`,
+:func:`evaluate`), and prints per day:
+
+- ``detected``: an alert whose data was complete between 30 minutes before the incident's
+  start (precursors, such as memory climbing before the failure) and 30 minutes after its end;
+- ``delay``: from the incident's start to the first matching alert's *data-complete* time
+  (what a live system would have known; never the window's start), 0 when it came earlier;
+- ``false``: fired alerts matching no incident, plus *page* alerts on an incident that must
+  stay silent (a short error blip).
+
+It ends with the medians: operational incidents (errors, latency, traffic, GPU) should be
+detected within 5 minutes, distribution incidents (data, model output, labels) within 30,
+and the clean days should have no alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+LEAD = timedelta(minutes=30)
+GRACE = timedelta(minutes=30)
+
+
+@dataclass
+class DayScore:
+    """The score of one library day."""
+
+    name: str
+    kind: str
+    category: str
+    expect: str
+    detected: bool | None
+    delay_min: float | None
+    false_alerts: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def backtest(folder: Path) -> Any:
+    """The default rules over a generated day, as the report computes them."""
+    from obskit.alerts import default_rules, evaluate
+    from obskit.alerts.inputs import signal_frames
+    from obskit.config import load_config
+    from obskit.load.gpu import load_nvidia_smi
+    from obskit.load.logs import attach_feedback, load_feedback, load_reference, load_requests
+
+    cfg = load_config(folder / "obskit.toml")
+    assert cfg.requests is not None
+    df = load_requests(cfg.requests.path, columns=cfg.requests.columns)
+    if cfg.feedback is not None:
+        df = attach_feedback(df, load_feedback(cfg.feedback.path, columns=cfg.feedback.columns))
+    gpu_src = cfg.source("gpu")
+    gpu = load_nvidia_smi(gpu_src.path) if gpu_src is not None and gpu_src.path is not None else None
+    day = _t(json.loads((folder / "incidents.json").read_text())["day"] + "T00:00:00Z")
+    frames = signal_frames(df, reference=load_reference(cfg.reference.path) if cfg.reference else None, gpu=gpu,
+                           features=cfg.features.all, confidence_threshold=cfg.business.confidence_threshold,
+                           slo_ms=cfg.slo.latency_ms, start=day, end=day + timedelta(days=1))
+    return evaluate(default_rules(), frames, start=day, end=day + timedelta(days=1) - timedelta(minutes=1))
+
+
+def score_day(name: str, run: Any, truth: dict[str, Any]) -> list[DayScore]:
+    """Match the run's fired alerts with the day's incidents (one row per incident; one for a clean day)."""
+    fired = run.fired
+    rows = [(r["rule"], r["severity"], r["complete_at"], r["labels"]) for r in fired.iter_rows(named=True)]
+    incidents = truth["incidents"]
+    used: set[int] = set()
+    out = []
+    for inc in incidents:
+        start, end = _t(inc["start"]), _t(inc["end"])
+        match = [i for i, (_, _, c, _) in enumerate(rows) if c is not None and start - LEAD <= c <= end + GRACE]
+        expect = inc.get("expect", "alert")
+        score = DayScore(name, inc["kind"], inc.get("category", "operational"), expect, None, None)
+        if expect == "silent":
+            score.false_alerts = [rows[i][0] for i in match if rows[i][1] == "page"]
+            used.update(i for i in match if rows[i][1] != "page")
+            score.detected = None
+        else:
+            used.update(match)
+            score.detected = bool(match)
+            if match:
+                first = min(rows[i][2] for i in match)
+                score.delay_min = max(0.0, (first - start).total_seconds() / 60)
+                score.rules = sorted({rows[i][0] for i in match})
+        out.append(score)
+    stray = [f"{r}@{c:%H:%M}" for i, (r, _, c, _) in enumerate(rows) if i not in used and c is not None]
+    if not incidents:
+        out.append(DayScore(name, "clean", "-", "none", None, None, stray))
+    else:
+        out[0].false_alerts = out[0].false_alerts + stray
+    return out
+
+
+def run(names: list[str], requests: int, folder: Path) -> list[DayScore]:
+    from obskit.sample import generate
+    from obskit.sample.library import CLEAN_DAYS, INCIDENT_DAYS
+
+    scores: list[DayScore] = []
+    for name in names or [*INCIDENT_DAYS, *CLEAN_DAYS]:
+        out = folder / name
+        t0 = time.perf_counter()
+        generate(out, scenario=name, requests=requests, reference_rows=20_000)
+        truth = json.loads((out / "incidents.json").read_text())
+        day_scores = score_day(name, backtest(out), truth)
+        scores.extend(day_scores)
+        for s in day_scores:
+            print(_line(s) + f"  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    return scores
+
+
+def _line(s: DayScore) -> str:
+    det = "-" if s.detected is None else ("yes" if s.detected else "NO")
+    delay = "-" if s.delay_min is None else f"{s.delay_min:.0f} min"
+    false = ", ".join(s.false_alerts) or "0"
+    return f"{s.name:<22} {s.kind:<22} {s.category:<13} {det:<9} {delay:>8}  false: {false}  {' '.join(s.rules)}"
+
+
+def summary(scores: list[DayScore]) -> dict[str, Any]:
+    """Totals and medians of a library run."""
+    expected = [s for s in scores if s.expect == "alert"]
+    ops = [s.delay_min for s in expected if s.category == "operational" and s.delay_min is not None]
+    dist = [s.delay_min for s in expected if s.category == "distribution" and s.delay_min is not None]
+    clean_false = sum(len(s.false_alerts) for s in scores if s.kind == "clean")
+    return {
+        "incidents": len(expected),
+        "detected": sum(1 for s in expected if s.detected),
+        "median_delay_operational_min": statistics.median(ops) if ops else None,
+        "median_delay_distribution_min": statistics.median(dist) if dist else None,
+        "false_alerts_clean_days": clean_false,
+        "false_alerts_incident_days": sum(len(s.false_alerts) for s in scores if s.kind != "clean"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.detection", description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=100_000, help="requests of an ordinary day (default 100000)")
+    p.add_argument("--only", action="append", default=[], help="one library day (repeatable)")
+    p.add_argument("--keep", type=Path, default=None, help="keep the generated days in this folder")
+    p.add_argument("--json", type=Path, default=None, help="also write the scores as JSON")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="obskit-detection-") as tmp:
+        scores = run(args.only, args.requests, args.keep or Path(tmp))
+    head = f"{'day':<22} {'incident':<22} {'category':<13} {'detected':<9} {'delay':>8}  false alerts, rules"
+    print(head)
+    print("-" * len(head))
+    for s in scores:
+        print(_line(s))
+    total = summary(scores)
+    print("-" * len(head))
+    print(f"detected {total['detected']}/{total['incidents']} incidents; median delay operational "
+          f"{total['median_delay_operational_min']} min, distribution {total['median_delay_distribution_min']} min; "
+          f"false alerts: clean days {total['false_alerts_clean_days']}, incident days "
+          f"{total['false_alerts_incident_days']}")
+    if args.json:
+        args.json.write_text(json.dumps({"summary": total, "days": [s.__dict__ for s in scores]}, indent=2,
+                                        default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["DayScore", "backtest", "main", "run", "score_day", "summary"]

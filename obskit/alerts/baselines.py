@@ -1,0 +1,204 @@
+"""Serving signals against their own trailing baseline: traffic, latency and errors.
+
+Each function returns a *signal frame*: ``timestamp`` (the time the value is known: all of
+its data lies before it), label columns, ``value``. Values compare the recent past with a
+baseline from just before it and are reported only when the difference is both large and
+statistically clear, so a quiet night (few requests) and a busy day are judged by the same
+rule without false alarms:
+
+``traffic_ratio``
+    Requests in the last 3, 10 or 30 minutes / what the hour before them predicts (median
+    requests per minute). A window counts only when a Poisson test says the drop (or the
+    surge) is beyond chance (p < 1e-6); the most extreme clear ratio is reported, 1.0
+    otherwise. An outage reads 0.0 within minutes; minutes without requests exist.
+``latency_ratio``
+    p50 and p99 (label ``quantile``) of the last ``n`` successful requests (at least 10
+    beyond the quantile: 400 for p50, 1000 for p99) / the median of the same statistic over
+    the hour before those requests: windows sized by sample count, so a low-volume service
+    waits for enough requests instead of guessing from a few.
+``error_excess``
+    Errors in the last 10, 30 or 60 minutes / what the previous three hours' error rate
+    predicts, per ``model_version`` (a new version is judged against all traffic's past).
+    Reported when the excess is significant (Poisson p < 1e-6) and at least 3x; 1.0 otherwise.
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, timedelta, UTC
+>>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+>>> ts = [t0 + timedelta(seconds=2 * i) for i in range(5400)]  # 30 per minute for 3 hours
+>>> r = pl.DataFrame({"timestamp": ts[:4500], "status": ["ok"] * 4500, "latency_ms": [10.0] * 4500})
+>>> f = traffic_ratio(r, end=t0 + timedelta(hours=3))
+>>> f.filter(pl.col("timestamp") == t0 + timedelta(minutes=165))["value"].item()
+0.0
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+from scipy.stats import poisson
+
+__all__ = ["error_excess", "latency_ratio", "minute_grid", "traffic_ratio"]
+
+_UTC = pl.Datetime("us", "UTC")
+MIN_US = 60_000_000
+
+
+def minute_grid(requests: pl.DataFrame, start: datetime | None = None, end: datetime | None = None) -> np.ndarray:
+    """Minute boundaries (µs) from the first request's minute (or ``start``) to ``end`` (or the last minute's start)."""
+    t = requests.get_column("timestamp").dt.epoch("us").to_numpy()
+    lo = int(t.min()) // MIN_US * MIN_US if start is None else _us(start)
+    hi = int(t.max()) // MIN_US * MIN_US if end is None else _us(end)
+    return np.arange(lo, hi + 1, MIN_US, dtype=np.int64)
+
+
+def _us(t: datetime) -> int:
+    return int((t - datetime(1970, 1, 1, tzinfo=t.tzinfo)) / timedelta(microseconds=1))
+
+
+def _frame(grid: np.ndarray, value: np.ndarray, **labels: str) -> pl.DataFrame:
+    out = pl.DataFrame({"timestamp": pl.Series(grid).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                        "value": value})
+    return out.with_columns(*[pl.lit(v).alias(k) for k, v in labels.items()]).select(
+        "timestamp", *labels, "value") if labels else out
+
+
+def _per_minute(times_us: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Counts per minute ``[grid[i], grid[i+1])`` (length ``grid.size - 1``)."""
+    return np.diff(np.searchsorted(np.sort(times_us), grid, side="left")).astype(np.float64)
+
+
+def _trailing_median(x: np.ndarray, window: int, lag: int) -> np.ndarray:
+    """Median of ``x[i - lag - window : i - lag]`` (NaN with fewer than half the window)."""
+    s = pl.Series(x).rolling_median(window, min_samples=window // 2).shift(lag + 1)
+    return s.fill_null(np.nan).to_numpy()
+
+
+def traffic_ratio(
+    requests: pl.DataFrame,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    windows: tuple[int, ...] = (3, 10, 30),
+    baseline_minutes: int = 60,
+    alpha: float = 1e-6,
+) -> pl.DataFrame:
+    """Recent traffic / trailing baseline, at every minute (see the module docstring)."""
+    grid = minute_grid(requests, start, end)
+    counts = _per_minute(requests.get_column("timestamp").dt.epoch("us").to_numpy(), grid)
+    csum = np.r_[0.0, np.cumsum(counts)]
+    n = counts.size  # value at grid[i] (i >= 1) uses minutes [.., i)
+    best = np.full(n + 1, np.nan)
+    for w in windows:
+        idx = np.arange(n + 1)
+        obs = np.where(idx >= w, csum[idx] - csum[np.maximum(idx - w, 0)], np.nan)
+        rate = np.r_[np.nan, _trailing_median(counts, baseline_minutes, w - 1)]  # minutes before the window
+        rate = rate[: n + 1]
+        expected = rate * w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = obs / expected
+            low = poisson.cdf(obs, expected) < alpha
+            high = poisson.sf(obs - 1, expected) < alpha
+        clear = (low | high) & (expected > 0)
+        known = np.isfinite(expected) & np.isfinite(obs)
+        cand = np.where(clear, ratio, np.where(known, 1.0, np.nan))
+        # keep the candidate farthest from 1 (in log terms); NaN when no window is known yet
+        far = np.abs(np.log(np.where(cand > 0, cand, 1e-9)))
+        cur = np.abs(np.log(np.where(best > 0, best, 1e-9)))
+        take = np.isnan(best) | (np.isfinite(cand) & (far > cur))
+        best = np.where(take, cand, best)
+    return _frame(grid, best)
+
+
+def latency_ratio(
+    requests: pl.DataFrame,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    n: int = 400,
+    quantiles: tuple[float, ...] = (0.5, 0.99),
+    baseline_minutes: int = 60,
+) -> pl.DataFrame:
+    """Latency quantiles of the last ``n`` successful requests / their trailing median, every minute."""
+    grid = minute_grid(requests, start, end)
+    ok = requests.filter(pl.col("status").cast(pl.String) == "ok").select("timestamp", "latency_ms").drop_nulls()
+    ok = ok.filter(pl.col("latency_ms").is_finite()).sort("timestamp")
+    t = ok.get_column("timestamp").dt.epoch("us").to_numpy()
+    lat = ok.get_column("latency_ms").cast(pl.Float64).to_numpy()
+    hi = np.searchsorted(t, grid, side="left")  # requests strictly before each minute
+    parts = []
+    for q in quantiles:
+        nq = max(n, round(10 / (1 - q)))  # at least 10 answers beyond the quantile (p99: 1000)
+        value = np.full(grid.size, np.nan)
+        have = hi >= nq
+        if have.any():
+            from numpy.lib.stride_tricks import sliding_window_view
+
+            stat = np.full(grid.size, np.nan)
+            rows = np.flatnonzero(have)
+            views = sliding_window_view(lat, nq)  # views[j] = lat[j:j+nq], no copy
+            for c0 in range(0, rows.size, 512):
+                sel = rows[c0:c0 + 512]
+                stat[sel] = np.quantile(views[hi[sel] - nq], q, axis=1)
+            first_t = np.where(have, t[np.clip(hi - nq, 0, max(t.size - 1, 0))], 0)
+            # baseline: the statistic at the minutes of the hour before this window's first request
+            ref_hi = np.searchsorted(grid, first_t, side="right")
+            ref_lo = np.searchsorted(grid, first_t - baseline_minutes * MIN_US, side="left")
+            base = np.full(grid.size, np.nan)
+            for i in np.flatnonzero(have).tolist():
+                seg = stat[ref_lo[i]:ref_hi[i]]
+                seg = seg[np.isfinite(seg)]
+                if seg.size >= baseline_minutes // 3:
+                    base[i] = np.median(seg)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = stat / base
+        parts.append(_frame(grid, value, quantile=f"p{round(q * 100):d}"))
+    return pl.concat(parts)
+
+
+def error_excess(
+    requests: pl.DataFrame,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    windows: tuple[int, ...] = (10, 30, 60),
+    baseline_minutes: int = 180,
+    alpha: float = 1e-6,
+    min_ratio: float = 3.0,
+    floor: float = 1e-4,
+) -> pl.DataFrame:
+    """Recent errors / what the trailing error rate predicts, per model version, every minute."""
+    grid = minute_grid(requests, start, end)
+    t_all = requests.get_column("timestamp").dt.epoch("us").to_numpy()
+    err_all = (requests.get_column("status").cast(pl.String) != "ok").to_numpy()
+    n_all = np.r_[0.0, np.cumsum(_per_minute(t_all, grid))]
+    e_all = np.r_[0.0, np.cumsum(_per_minute(t_all[err_all], grid))]
+    versions = (requests.get_column("model_version").cast(pl.String).fill_null("").to_numpy()
+                if "model_version" in requests.columns else np.full(t_all.size, ""))
+    idx = np.arange(grid.size)
+    parts = []
+    for v in sorted(set(versions.tolist())):
+        m = versions == v
+        n_v = np.r_[0.0, np.cumsum(_per_minute(t_all[m], grid))]
+        e_v = np.r_[0.0, np.cumsum(_per_minute(t_all[m & err_all], grid))]
+        best = np.full(grid.size, np.nan)
+        for w in windows:
+            lo = np.maximum(idx - w, 0)
+            b_lo = np.maximum(idx - w - baseline_minutes, 0)
+            reqs = n_v[idx] - n_v[lo]
+            errs = e_v[idx] - e_v[lo]
+            base_n = n_all[lo] - n_all[b_lo]
+            base_e = e_all[lo] - e_all[b_lo]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = np.maximum(base_e / base_n, floor)
+                expected = rate * reqs
+                ratio = errs / expected
+                clear = (poisson.sf(errs - 1, expected) < alpha) & (ratio >= min_ratio)
+            known = (idx >= w) & (base_n >= 1000) & (reqs > 0)
+            cand = np.where(known, np.where(clear, ratio, 1.0), np.nan)
+            best = np.where(np.isnan(best) | (cand > best), cand, best)
+        parts.append(_frame(grid, best, model_version=v))
+    return pl.concat(parts) if parts else _frame(grid, np.full(grid.size, np.nan), model_version="")

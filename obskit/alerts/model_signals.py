@@ -1,0 +1,226 @@
+"""Model-output and data signals over sliding windows sized by sample count.
+
+Every 5 minutes each signal looks at the last ``n`` answers (or rows) before that time, so
+its delay is bounded by how fast ``n`` samples arrive, not by a clock hour, and its noise is
+the same on a quiet and a busy day. Signal frames: ``timestamp`` (time the value is known),
+labels, ``value``.
+
+``class_mix_shift``
+    Total-variation distance between the predicted-class shares of the last ``n`` answers and
+    those of the reference set (label ``against = "reference"``) and of the ``n`` answers
+    before them (``against = "recent"``). 0 = same mix, 1 = disjoint.
+``class_takeover``
+    The largest ratio of a class's recent share to its reference share (classes with at
+    least 1% of the reference): one class taking over reads 3-5.
+``confidence_shift``
+    Kolmogorov-Smirnov distance between the last ``n`` confidences and the reference's (or,
+    without a reference, the previous ``n``): catches confidence falling *and* inflating.
+``feature_shift``
+    Population stability index of each feature over the last ``n`` rows against the
+    reference (10 reference-quantile bins for numbers, categories for text), label
+    ``feature``.
+``label_arrival``
+    Of the answers of a 20-minute window that ended 10 minutes ago, corrections arrived so
+    far per answer / the same share over the previous three hours: labels arriving late (or
+    not at all) read near 0. Reported only when a Poisson test is clear (p < 1e-4).
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, timedelta, UTC
+>>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+>>> r = pl.DataFrame({"timestamp": [t0 + timedelta(seconds=i) for i in range(3000)],
+...                   "status": ["ok"] * 3000, "prediction": ["a", "b"] * 1000 + ["a"] * 1000})
+>>> ref = pl.DataFrame({"prediction": ["a", "b"] * 500})
+>>> f = class_mix_shift(r, ref, n=500)
+>>> f.filter(pl.col("against") == "reference")["value"].round(2).to_list()[-1]
+0.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+from scipy.stats import poisson
+
+from obskit.alerts.baselines import _frame, minute_grid
+
+__all__ = ["class_mix_shift", "class_takeover", "confidence_shift", "feature_shift", "label_arrival"]
+
+EVERY_MIN = 5
+
+
+def _grid(requests: pl.DataFrame, start: datetime | None, end: datetime | None) -> np.ndarray:
+    g = minute_grid(requests, start, end)
+    return g[::EVERY_MIN]
+
+
+def _answers(requests: pl.DataFrame, column: str) -> pl.DataFrame:
+    return (requests.filter((pl.col("status").cast(pl.String) == "ok") & pl.col(column).is_not_null())
+            .select("timestamp", column).sort("timestamp"))
+
+
+def _onehot_cumsum(codes: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((codes.size + 1, k))
+    np.add.at(out, (np.arange(1, codes.size + 1), codes), 1.0)
+    return np.cumsum(out, axis=0)
+
+
+def class_mix_shift(requests: pl.DataFrame, reference: pl.DataFrame | None = None, *, n: int = 1000,
+                    start: datetime | None = None, end: datetime | None = None,
+                    prediction: str = "prediction") -> pl.DataFrame:
+    """Class-mix distance of the last ``n`` answers to the reference and to the ``n`` before them."""
+    grid = _grid(requests, start, end)
+    ans = _answers(requests, prediction)
+    labels = ans.get_column(prediction).cast(pl.String)
+    ref_labels = (reference.get_column(prediction).cast(pl.String).drop_nulls()
+                  if reference is not None and prediction in reference.columns else None)
+    classes = sorted(set(labels.unique().to_list()) | set(ref_labels.unique().to_list() if ref_labels is not None
+                                                          else []))
+    code = {c: i for i, c in enumerate(classes)}
+    codes = np.array([code[c] for c in labels.to_list()], dtype=np.int64)
+    cum = _onehot_cumsum(codes, len(classes))
+    hi = np.searchsorted(ans.get_column("timestamp").dt.epoch("us").to_numpy(), grid, side="left")
+    recent = np.where((hi >= n)[:, None], (cum[hi] - cum[np.maximum(hi - n, 0)]) / n, np.nan)
+    before = np.where((hi >= 2 * n)[:, None], (cum[np.maximum(hi - n, 0)] - cum[np.maximum(hi - 2 * n, 0)]) / n,
+                      np.nan)
+    parts = [_frame(grid, 0.5 * np.abs(recent - before).sum(axis=1), against="recent")]
+    if ref_labels is not None and ref_labels.len():
+        ref = np.zeros(len(classes))
+        for c, cnt in ref_labels.value_counts().iter_rows():
+            ref[code[c]] = cnt
+        ref /= ref.sum()
+        parts.append(_frame(grid, 0.5 * np.abs(recent - ref).sum(axis=1), against="reference"))
+    return pl.concat(parts)
+
+
+def class_takeover(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int = 1000,
+                   start: datetime | None = None, end: datetime | None = None,
+                   prediction: str = "prediction") -> pl.DataFrame:
+    """Largest recent share / reference share over classes with >= 1% of the reference."""
+    grid = _grid(requests, start, end)
+    ans = _answers(requests, prediction)
+    ref_counts = dict(reference.get_column(prediction).cast(pl.String).drop_nulls().value_counts().iter_rows())
+    total = sum(ref_counts.values())
+    classes = [c for c, v in ref_counts.items() if total and v / total >= 0.01]
+    if not classes:
+        return _frame(grid, np.full(grid.size, np.nan))
+    code = {c: i for i, c in enumerate(classes)}
+    labels = ans.get_column(prediction).cast(pl.String).to_list()
+    codes = np.array([code.get(c, len(classes)) for c in labels], dtype=np.int64)
+    cum = _onehot_cumsum(codes, len(classes) + 1)[:, : len(classes)]
+    hi = np.searchsorted(ans.get_column("timestamp").dt.epoch("us").to_numpy(), grid, side="left")
+    share = (cum[hi] - cum[np.maximum(hi - n, 0)]) / n
+    ref = np.array([ref_counts[c] / total for c in classes])
+    value = np.where(hi >= n, (share / ref).max(axis=1), np.nan)
+    return _frame(grid, value)
+
+
+def _ks(a: np.ndarray, b_sorted: np.ndarray) -> float:
+    a = np.sort(a)
+    pts = np.r_[a, b_sorted]
+    fa = np.searchsorted(a, pts, side="right") / a.size
+    fb = np.searchsorted(b_sorted, pts, side="right") / b_sorted.size
+    return float(np.max(np.abs(fa - fb)))
+
+
+def confidence_shift(requests: pl.DataFrame, reference: pl.DataFrame | None = None, *, n: int = 1000,
+                     start: datetime | None = None, end: datetime | None = None,
+                     confidence: str = "confidence") -> pl.DataFrame:
+    """KS distance of the last ``n`` confidences to the reference's (else to the ``n`` before them)."""
+    grid = _grid(requests, start, end)
+    ans = _answers(requests, confidence)
+    c = ans.get_column(confidence).cast(pl.Float64).to_numpy()
+    hi = np.searchsorted(ans.get_column("timestamp").dt.epoch("us").to_numpy(), grid, side="left")
+    ref = None
+    if reference is not None and confidence in reference.columns:
+        ref = np.sort(reference.get_column(confidence).cast(pl.Float64).drop_nulls().to_numpy())
+        ref = ref if ref.size >= 100 else None
+    value = np.full(grid.size, np.nan)
+    for i, h in enumerate(hi.tolist()):
+        if h < n:
+            continue
+        if ref is not None:
+            value[i] = _ks(c[h - n:h], ref)
+        elif h >= 2 * n:
+            value[i] = _ks(c[h - n:h], np.sort(c[h - 2 * n:h - n]))
+    return _frame(grid, value, against="reference" if ref is not None else "recent")
+
+
+def _psi(cur: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    eps = 1e-4
+    c = np.maximum(cur, eps)
+    r = np.maximum(ref, eps)
+    return ((c - r) * np.log(c / r)).sum(axis=-1)
+
+
+def feature_shift(requests: pl.DataFrame, reference: pl.DataFrame, features: Sequence[str], *, n: int = 1000,
+                  start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+    """PSI of each feature's last ``n`` values against the reference, every 5 minutes."""
+    grid = _grid(requests, start, end)
+    parts = []
+    for feat in features:
+        if feat not in requests.columns or feat not in reference.columns:
+            continue
+        rows = requests.select("timestamp", feat).drop_nulls().sort("timestamp")
+        ref = reference.get_column(feat).drop_nulls()
+        if rows.height == 0 or ref.len() < 100:
+            continue
+        if rows.schema[feat].is_numeric() and ref.dtype.is_numeric():
+            r = ref.cast(pl.Float64).to_numpy()
+            edges = np.unique(np.quantile(r, np.linspace(0.1, 0.9, 9)))
+            codes = np.searchsorted(edges, rows.get_column(feat).cast(pl.Float64).to_numpy(), side="right")
+            ref_share = np.bincount(np.searchsorted(edges, r, side="right"), minlength=edges.size + 1) / r.size
+            k = edges.size + 1
+        else:
+            cats = sorted(set(ref.cast(pl.String).unique().to_list()))
+            idx = {c: i for i, c in enumerate(cats)}
+            codes = np.array([idx.get(v, len(cats)) for v in rows.get_column(feat).cast(pl.String).to_list()])
+            ref_codes = np.array([idx[v] for v in ref.cast(pl.String).to_list()])
+            k = len(cats) + 1  # the last bin: categories the reference never had
+            ref_share = np.bincount(ref_codes, minlength=k) / ref_codes.size
+        cum = _onehot_cumsum(codes.astype(np.int64), k)
+        hi = np.searchsorted(rows.get_column("timestamp").dt.epoch("us").to_numpy(), grid, side="left")
+        share = (cum[hi] - cum[np.maximum(hi - n, 0)]) / n
+        value = np.where(hi >= n, _psi(share, ref_share[None, :]), np.nan)
+        parts.append(_frame(grid, value, feature=feat))
+    if not parts:
+        return pl.DataFrame(schema={"timestamp": pl.Datetime("us", "UTC"), "feature": pl.String, "value": pl.Float64})
+    return pl.concat(parts)
+
+
+def label_arrival(requests: pl.DataFrame, *, start: datetime | None = None, end: datetime | None = None,
+                  window_min: int = 40, wait_min: int = 15, baseline_min: int = 180,
+                  alpha: float = 1e-4) -> pl.DataFrame:
+    """Share of answers corrected within ``wait_min`` minutes: a recent window / the trailing hours.
+
+    The recent window holds the answers from ``wait_min + window_min`` to ``wait_min``
+    minutes ago, so all of them have had ``wait_min`` minutes to be corrected by the time
+    the value is reported; the baseline applies the same rule to the ``baseline_min``
+    minutes before it.
+    """
+    grid = _grid(requests, start, end)
+    if "corrected_at" not in requests.columns:
+        return _frame(grid, np.full(grid.size, np.nan))
+    ans = requests.filter(pl.col("status").cast(pl.String) == "ok").select("timestamp", "corrected_at")
+    ans = ans.sort("timestamp")
+    t = ans.get_column("timestamp").dt.epoch("us").to_numpy()
+    lag = (ans.get_column("corrected_at").dt.epoch("us") - ans.get_column("timestamp").dt.epoch("us"))
+    quick = (lag.fill_null(np.iinfo(np.int64).max).to_numpy() <= wait_min * 60_000_000).astype(np.float64)
+    cum = np.r_[0.0, np.cumsum(quick)]
+    m = 60_000_000
+    w_hi = np.searchsorted(t, grid - wait_min * m)
+    w_lo = np.searchsorted(t, grid - (wait_min + window_min) * m)
+    b_lo = np.searchsorted(t, grid - (wait_min + window_min + baseline_min) * m)
+    got = cum[w_hi] - cum[w_lo]
+    n_now = (w_hi - w_lo).astype(np.float64)
+    n_base = (w_lo - b_lo).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (cum[w_lo] - cum[b_lo]) / n_base * n_now
+        ratio = got / expected
+        clear = poisson.cdf(got, expected) < alpha
+    known = (n_now >= 50) & (n_base >= 500) & (expected >= 5)
+    return _frame(grid, np.where(known, np.where(clear, ratio, 1.0), np.nan))
