@@ -105,7 +105,8 @@ analyses: dict[str, str] = {
         "distributions": ["distributions"],
         "versions": ["busiest_versions", "version_traffic", "version_latency_ratio", "rollout_episodes",
                      "canary_comparison"],
-        "anomaly": ["robust_zscore", "cusum", "pelt", "change_points", "anomalies"],
+        "anomaly": ["robust_zscore", "cusum", "cusum_statistic", "pelt", "change_points", "anomalies"],
+        "detect": ["score", "detect", "knn_distance", "level_deviation"],
         "timeline": ["one_timeline"],
     }.items()
     for name in names

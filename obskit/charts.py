@@ -289,7 +289,8 @@ def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "
     missing = [c for c in (x, *panels) if c not in frame.columns]
     if missing:
         raise AnalysisError(f"timeline needs columns {missing}; the frame has {frame.columns}")
-    marks = {c: m for c, m in (markers or {}).items() if c in panels and m in frame.columns}
+    marks = {c: m for c, m in (markers or {}).items()
+             if c in panels and m in frame.columns and bool(frame[m].fill_null(False).any())}
     frame = with_segments(fill_gaps(frame.select(x, *panels, *dict.fromkeys(marks.values())), x), list(panels))
     point: Any = alt.OverlayMarkDef(size=10) if frame.height <= 120 else False
     for col, label in panels.items():

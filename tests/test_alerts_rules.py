@@ -65,7 +65,7 @@ def test_defaults_and_optional_fields() -> None:
 def test_default_rules_toml_parses() -> None:
     rules = parse_rules(tomllib.loads(DEFAULT_RULES_TOML)["alerts"])
     assert [r.name for r in rules] == [r.name for r in default_rules()]
-    assert {r.signal for r in rules} >= {"error_rate", "slow_request_share", "version_latency_ratio", "kl_divergence",
+    assert {r.signal for r in rules} >= {"error_rate", "slow_request_share", "version_latency_ratio", "feature_shift",
                                          "correction_rate",
                                          "gpu_memory_used_share", "confident_rate", "burn_rate"}
 

@@ -23,7 +23,7 @@ RECORD = {"id": "a1", "rule": "high-error-rate", "severity": "page", "labels": {
 def test_check_and_export_the_sample_rules(samples_dir: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "check", "--config", str(samples_dir / "obskit.toml")]) == 0
-    assert "8 alert rule(s) OK" in capsys.readouterr().out
+    assert "21 alert rule(s) OK" in capsys.readouterr().out
     out = tmp_path / "rules.yml"
     assert main(["alerts", "export", "--config", str(samples_dir / "obskit.toml"), "-o", str(out)]) == 0
     err = capsys.readouterr().err
@@ -115,7 +115,7 @@ def test_report_fail_on_alert_exits_3_and_notifies(tmp_path: Path, hook: str, sa
                         "--out", str(tmp_path), "--fail-on-alert", "--notify"],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 3, r.stderr
-    assert "8 alert(s) fired" in r.stderr and "notify: 8 alert(s) delivered" in r.stdout
-    assert len(_Hook.bodies) == 1 and len(_Hook.bodies[0]["alerts"]) == 8
+    assert "12 alert(s) fired" in r.stderr and "notify: 12 alert(s) delivered" in r.stdout
+    assert len(_Hook.bodies) == 1 and len(_Hook.bodies[0]["alerts"]) == 12
     alerts = json.loads((tmp_path / "2026-11-22" / "alerts.json").read_text())
     assert all(a["delivery"]["status"] == "delivered" for a in alerts["alerts"])

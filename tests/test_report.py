@@ -32,16 +32,16 @@ def test_summary_has_the_key_figures(report: Path) -> None:
     figures = summary["figures"]
     assert figures["requests"] == 150_000
     assert 0.0005 < figures["error_rate"] < 0.01
-    assert figures["alerts_fired"] == 8
+    assert figures["alerts_fired"] == 12
     assert 0.005 < figures["correction_rate"] < 0.05
 
 
 def test_alerts_json_and_summary_on_top(report: Path) -> None:
     alerts = json.loads((report.parent / "alerts.json").read_text())
-    assert alerts["counts"]["fired"] == 8
+    assert alerts["counts"]["fired"] == 12
     assert {a["rule"] for a in alerts["alerts"]} >= {"high-error-rate", "p99-latency-slo", "feature-drift"}
     html = report.read_text()
-    assert html.index("8 alert(s) fired") < html.index("Requests per second")
+    assert html.index("12 alert(s) fired") < html.index("Requests per second")
 
 
 def test_index_lists_the_run(report: Path) -> None:

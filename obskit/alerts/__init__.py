@@ -19,7 +19,7 @@ Examples
 >>> import tomllib
 >>> rules = parse_rules(tomllib.loads(DEFAULT_RULES_TOML)["alerts"])
 >>> sorted({r.signal for r in rules})[:3]
-['burn_rate', 'confident_rate', 'correction_rate']
+['burn_rate', 'class_mix_shift', 'class_takeover']
 """
 
 from obskit.alerts.defaults import DEFAULT_RULES_TOML, default_rules

@@ -141,9 +141,10 @@ def prometheus_export(
             label_map={b: sq.labels[b] for b in series},
             constants=constants,
         )
+        cond = f"absent({record})" if rule.absent else f"{record} {rule.comparison} {_num(rule.threshold)}"
         lines = [
             f"      - alert: {_q(rule.name)}",
-            f"        expr: {_q(f'{record} {rule.comparison} {_num(rule.threshold)}')}",
+            f"        expr: {_q(cond)}",
         ]
         if rule.for_ > timedelta(0):
             lines.append(f"        for: {_q(rule.for_text)}")
