@@ -106,9 +106,16 @@ def score_day(name: str, run: Any, truth: dict[str, Any]) -> list[DayScore]:
     return out
 
 
-def run(names: list[str], requests: int, folder: Path) -> list[DayScore]:
+def run(names: list[str], requests: int, folder: Path, seed_offset: int = 0) -> list[DayScore]:
+    from dataclasses import replace
+
     from obskit.sample import generate
     from obskit.sample.library import CLEAN_DAYS, INCIDENT_DAYS
+
+    if seed_offset:  # the same kinds of day with other random draws: detection must not depend on the seeds
+        for table in (INCIDENT_DAYS, CLEAN_DAYS):
+            for key, spec in table.items():
+                table[key] = replace(spec, seed=spec.seed + seed_offset)
 
     scores: list[DayScore] = []
     for name in names or [*INCIDENT_DAYS, *CLEAN_DAYS]:
@@ -152,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", default=[], help="one library day (repeatable)")
     p.add_argument("--keep", type=Path, default=None, help="keep the generated days in this folder")
     p.add_argument("--json", type=Path, default=None, help="also write the scores as JSON")
+    p.add_argument("--seed-offset", type=int, default=0, help="shift every day's seed (other draws of the same days)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="obskit-detection-") as tmp:
-        scores = run(args.only, args.requests, args.keep or Path(tmp))
+        scores = run(args.only, args.requests, args.keep or Path(tmp), args.seed_offset)
     head = f"{'day':<22} {'incident':<22} {'category':<13} {'detected':<9} {'delay':>8}  false alerts, rules"
     print(head)
     print("-" * len(head))

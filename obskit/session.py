@@ -246,15 +246,29 @@ class Session:
                 confidence_threshold=self.config.business.confidence_threshold, slo_ms=self.config.slo.latency_ms,
                 start=self.start, end=self.end,
             )
+            if any(r.signal == "panel" for r in self.config.alerts):
+                self._signals["panel"] = self.panel_signal()
         return self._signals
 
+    def panel_signal(self) -> pl.DataFrame:
+        """Every ``[[panels]]`` series as one signal frame: ``timestamp``, ``panel``, ``series``, ``value``."""
+        from obskit.panels import panel_series
+
+        parts = [panel_series(d.frame, d.panel.legend).with_columns(pl.lit(d.panel.title).alias("panel"))
+                 for d in self.panels() if d.frame is not None and d.frame.height]
+        if not parts:
+            return pl.DataFrame(schema={"timestamp": pl.Datetime("us", "UTC"), "panel": pl.String,
+                                        "series": pl.String, "value": pl.Float64})
+        return pl.concat([p.select("timestamp", "panel", "series", "value") for p in parts])
+
     def alerts(self) -> AlertRun | None:
-        """The config's alert rules backtested over the period (None without requests or GPU samples)."""
+        """The config's alert rules backtested over the period (None without requests, GPU samples or panel rules)."""
         if "_alerts" not in self._runs:
             from obskit.alerts import evaluate
 
             has_requests = self.requests is not None and self.requests.height > 0
-            if not has_requests and (self.gpu is None or self.gpu.height == 0):
+            has_gpu = self.gpu is not None and self.gpu.height > 0
+            if not has_requests and not has_gpu and not any(r.signal == "panel" for r in self.config.alerts):
                 self._runs["_alerts"] = None
             else:
                 self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=self.start,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -180,3 +181,19 @@ def test_format_duration() -> None:
     assert format_duration(timedelta(seconds=90)) == "1m30s"
     assert format_duration(timedelta(days=1, hours=2)) == "1d2h"
     assert format_duration(timedelta(milliseconds=1500)) == "1s500ms"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"match": {"feature": "brightness"}}, "match: 'feature' is not a series label of 'error_rate'"),
+    ({"match": ["x"]}, "match: expected a table"),
+    ({"min_samples": -1}, "min_samples: expected a number >= 0"),
+    ({"absent": "yes"}, "absent: expected true or false"),
+])
+def test_new_rule_options_are_validated(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(AlertRuleError, match=re.escape(message)):
+        parse_rules([_rule(**raw)])
+
+
+def test_absent_rules_need_no_comparison() -> None:
+    [r] = parse_rules([{"name": "gone", "signal": "gpu_utilization_pct", "absent": True, "window": "5m"}])
+    assert r.absent and r.comparison == "=="

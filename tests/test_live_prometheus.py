@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from obskit.config import load_config
@@ -184,3 +185,48 @@ def test_a_bad_panel_query_does_not_blank_the_others(prom: PrometheusServer, tmp
     assert sec.status == "warning"
     assert {p.source for p in rep.session.problems} == {"panel broken"}
     assert sec.frames["Requests per second by model"].height > 0 and sec.frames["p99 latency of /infer"].height > 0
+
+
+def test_alert_rules_on_panel_queries(prom: PrometheusServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any [[panels]] query is an alert signal: ``signal = "panel"`` with ``match`` picking the panel."""
+    from obskit.session import Session
+
+    monkeypatch.setenv("OBSKIT_TEST_PROM_TOKEN", TOKEN)
+    start, end = _period(prom)
+    cfg = _config(tmp_path, prom.url)
+    cfg.write_text(cfg.read_text() + """
+[[alerts]]
+name = "p99-panel"
+signal = "panel"
+match = { panel = "p99 latency of /infer" }
+comparison = ">"
+threshold = 0
+window = "1m"
+summary = "{panel} {series}: {value:.3f} s"
+
+[[alerts]]
+name = "panel-anomaly"
+signal = "panel"
+match = { panel = "Requests per second by model" }
+anomaly = "ensemble"
+comparison = ">="
+threshold = 0.99999
+window = "1m"
+
+[[alerts]]
+name = "no-such-panel"
+signal = "panel"
+match = { panel = "missing" }
+comparison = ">"
+threshold = 0
+""")
+    session = Session.open(str(cfg), start=start, end=end)
+    run = session.alerts()
+    assert run is not None
+    fired = run.fired.filter(pl.col("rule") == "p99-panel")
+    assert fired.height >= 1
+    labels = json.loads(fired["labels"][0])
+    assert labels["panel"] == "p99 latency of /infer" and labels["series"]
+    assert "p99 latency of /infer" in fired["summary"][0]
+    assert {"rule": "no-such-panel", "reason": "no data in the frame for this signal"} in run.skipped
+    assert "panel-anomaly" not in {s["rule"] for s in run.skipped}

@@ -9,7 +9,8 @@ rule without false alarms:
 ``traffic_ratio``
     Requests in the last 3, 10 or 30 minutes / what the hour before them predicts (median
     requests per minute). A window counts only when a Poisson test says the drop (or the
-    surge) is beyond chance (p < 1e-6); the most extreme clear ratio is reported, 1.0
+    surge) is beyond chance (p < 1e-6) and the window expected at least 100 requests (real
+    traffic is burstier than Poisson); the most extreme clear ratio is reported, 1.0
     otherwise. An outage reads 0.0 within minutes; minutes without requests exist.
 ``latency_ratio``
     p50 and p99 (label ``quantile``) of the last ``n`` successful requests (at least 10
@@ -19,7 +20,9 @@ rule without false alarms:
 ``error_excess``
     Errors in the last 10, 30 or 60 minutes / what the previous three hours' error rate
     predicts, per ``model_version`` (a new version is judged against all traffic's past).
-    Reported when the excess is significant (Poisson p < 1e-6) and at least 3x; 1.0 otherwise.
+    Reported when the excess is significant (a conditional binomial test of the two Poisson
+    rates, p < 1e-6, so a baseline with few errors cannot fake an excess) and at least 3x;
+    1.0 otherwise.
 
 Examples
 --------
@@ -39,7 +42,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 
 __all__ = ["error_excess", "latency_ratio", "minute_grid", "traffic_ratio"]
 
@@ -85,6 +88,7 @@ def traffic_ratio(
     windows: tuple[int, ...] = (3, 10, 30),
     baseline_minutes: int = 60,
     alpha: float = 1e-6,
+    min_expected: float = 100.0,
 ) -> pl.DataFrame:
     """Recent traffic / trailing baseline, at every minute (see the module docstring)."""
     grid = minute_grid(requests, start, end)
@@ -102,7 +106,8 @@ def traffic_ratio(
             ratio = obs / expected
             low = poisson.cdf(obs, expected) < alpha
             high = poisson.sf(obs - 1, expected) < alpha
-        clear = (low | high) & (expected > 0)
+        # a clear change needs enough expected requests: short windows on a quiet night are noise
+        clear = (low | high) & (expected >= min_expected)
         known = np.isfinite(expected) & np.isfinite(obs)
         cand = np.where(clear, ratio, np.where(known, 1.0, np.nan))
         # keep the candidate farthest from 1 (in log terms); NaN when no window is known yet
@@ -193,10 +198,14 @@ def error_excess(
             base_n = n_all[lo] - n_all[b_lo]
             base_e = e_all[lo] - e_all[b_lo]
             with np.errstate(invalid="ignore", divide="ignore"):
-                rate = np.maximum(base_e / base_n, floor)
-                expected = rate * reqs
-                ratio = errs / expected
-                clear = (poisson.sf(errs - 1, expected) < alpha) & (ratio >= min_ratio)
+                # conditional test of two Poisson rates: given all errors of both periods, the share
+                # that falls in the recent window is binomial under "same rate" (the baseline's own
+                # sampling noise is part of the test, so a baseline with few errors cannot fake an excess)
+                share = reqs / (reqs + base_n)
+                p_value = binom.sf(errs - 1, errs + base_e, share)
+                rate = np.maximum(np.maximum(base_e, 1.0) / base_n, floor)
+                ratio = errs / (rate * reqs)
+                clear = (p_value < alpha) & (ratio >= min_ratio)
             known = (idx >= w) & (base_n >= 1000) & (reqs > 0)
             cand = np.where(known, np.where(clear, ratio, 1.0), np.nan)
             best = np.where(np.isnan(best) | (cand > best), cand, best)

@@ -75,13 +75,25 @@ summary = "{value:.1%} of requests slower than the latency SLO (p99 objective) f
 
 [[alerts]]
 name = "latency-regression"
-signal = "latency_ratio"      # p50 (last 400 answers) and p99 (last 1000) / their trailing-hour median
+signal = "latency_ratio"      # p50 of the last 400 answers / its trailing-hour median
+match = { quantile = "p50" }
 comparison = ">"
-threshold = 1.5               # 50% slower than an hour ago, even well below the SLO
+threshold = 1.4               # typical requests 40% slower than an hour ago, even far below the SLO
 interval = "1m"
 for = "3m"
 severity = "page"
-summary = "{quantile} latency {value:.2f}x its trailing-hour level for {duration}"
+summary = "p50 latency {value:.2f}x its trailing-hour level for {duration}"
+
+[[alerts]]
+name = "tail-latency-regression"
+signal = "latency_ratio"      # p99 of the last 1000 answers / its trailing-hour median
+match = { quantile = "p99" }
+comparison = ">"
+threshold = 2.0               # the tail doubled (p99 of 1000 answers is noisier than p50: a higher bar)
+interval = "1m"
+for = "3m"
+severity = "page"
+summary = "p99 latency {value:.2f}x its trailing-hour level for {duration}"
 
 [[alerts]]
 name = "slow-canary"
@@ -99,9 +111,9 @@ summary = "{model_version} is {value:.0%} of the other versions' p50 latency for
 name = "traffic-drop"
 signal = "traffic_ratio"      # requests in the last 3/10/30 min vs the hour before; clear changes only
 comparison = "<"
-threshold = 0.5               # half the traffic is gone (0 = an outage); quiet nights never read this
+threshold = 0.4               # most of the traffic is gone (0 = an outage); bursty dips rarely reach it
 interval = "1m"
-for = "1m"
+for = "2m"
 severity = "page"
 summary = "traffic at {value:.0%} of its trailing level for {duration}"
 
@@ -167,7 +179,7 @@ summary = "only {value:.0%} of predictions are confident (floor {threshold:.0%})
 
 [[alerts]]
 name = "labels-late"
-signal = "label_arrival"      # answers corrected within 15 min, recent vs trailing 3 h; clear changes only
+signal = "label_arrival"      # answers corrected within 15 min (last 40 or 120 min) vs trailing 6 h; clear only
 comparison = "<"
 threshold = 0.3
 interval = "5m"

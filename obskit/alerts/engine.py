@@ -466,6 +466,8 @@ def evaluate(
                 raise _skip(f"unknown signal {rule.signal!r}")
             sig = reg[rule.signal]
             series, agg, at_start = _extract(rule, sig, frames)
+            if rule.match:
+                series = [x for x in series if all(x.labels.get(k) == v for k, v in rule.match.items())]
             if not series:
                 raise _skip("no data in the frame for this signal")
             spacing = _spacing(series)

@@ -19,6 +19,7 @@ Each table is one rule::
     anomaly = "knn"                   # judge the signal with an online detector (threshold: its 0..1 score)
     min_samples = 200                 # ratio signals: no verdict on fewer requests/answers in the window
     absent = true                     # fire when the series has no data in the window (like absent())
+    match = { panel = "GPU temp" }    # only the series whose labels have these values
 
 Only ``name``, ``signal``, ``comparison`` and ``threshold`` are required. See
 :mod:`obskit.alerts.templates` for the fields a ``summary`` may use.
@@ -67,7 +68,7 @@ SEVERITIES: tuple[str, ...] = ("page", "ticket", "info")
 
 _KEYS = {
     "name", "signal", "comparison", "threshold", "window", "for", "keep_firing_for", "interval",
-    "severity", "labels", "by", "summary", "objective", "anomaly", "min_samples", "absent",
+    "severity", "labels", "by", "summary", "objective", "anomaly", "min_samples", "absent", "match",
 }
 _REQUIRED = ("name", "signal", "comparison", "threshold")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,127}\Z")
@@ -114,6 +115,7 @@ class Rule:
     anomaly: str | None = None
     min_samples: float = 0.0
     absent: bool = False
+    match: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def window_text(self) -> str | None:
@@ -237,6 +239,14 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
     if not sig.burn and objective is not None:
         raise AlertRuleError(f"objective: only burn-rate signals use it, not {signal!r}", rule=name)
 
+    match_raw = raw.get("match", {})
+    if not isinstance(match_raw, Mapping) or not all(isinstance(v, str) for v in match_raw.values()):
+        raise AlertRuleError(f"match: expected a table of label = \"value\", got {match_raw!r}", rule=name)
+    unknown_match = [k for k in match_raw if k not in series]
+    if unknown_match:
+        raise AlertRuleError(f"match: {unknown_match[0]!r} is not a series label of {signal!r} "
+                             f"(labels: {', '.join(series) or 'none'})", rule=name)
+
     min_samples = raw.get("min_samples", 0)
     if isinstance(min_samples, bool) or not isinstance(min_samples, (int, float)) or min_samples < 0:
         raise AlertRuleError(f"min_samples: expected a number >= 0, got {min_samples!r}", rule=name)
@@ -262,7 +272,7 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
         name=name, signal=signal, comparison=comparison, threshold=float(threshold), window=window,
         for_=for_, keep_firing_for=keep, interval=interval, severity=severity, labels=labels, by=by,
         summary=summary, objective=None if objective is None else float(objective), anomaly=anomaly,
-        min_samples=float(min_samples), absent=absent,
+        min_samples=float(min_samples), absent=absent, match=dict(match_raw),
     )
 
 

@@ -178,6 +178,8 @@ _ALL: tuple[Signal, ...] = (
              ("host", "gpu"), agg="mean"),
     _derived("gpu_memory_growth", "trailing 30 min slope of GPU memory used, share of total per hour",
              ("host", "gpu")),
+    _derived("panel", "a [[panels]] query's series, in its own unit (pick one with match = {panel = ...})",
+             ("panel", "series"), agg="mean"),
 )
 
 #: The built-in registry: signal name -> :class:`Signal`.
