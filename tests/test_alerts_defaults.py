@@ -65,7 +65,7 @@ def test_library_days(name: str, tmp_path: Path) -> None:
         if s.expect == "alert":
             assert s.detected, name
             assert s.delay_min is not None
-            assert s.delay_min <= (10 if s.category == "operational" else 75), (name, s.delay_min)
+            assert s.delay_min <= (10 if s.category == "operational" else 120), (name, s.delay_min)
 
 
 def test_library_catalogue_and_cli(tmp_path: Path) -> None:

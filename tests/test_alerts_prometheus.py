@@ -239,11 +239,11 @@ def test_promtool_check_rules_accepts_the_export(tmp_path: Path) -> None:
     assert set(skipped) == {"feature-drift", "high-correction-rate", "low-confident-rate", "gpu-by-index",
                             "p99-latency-slo", "slow-canary", "class-takeover", "confidence-shift", "error-excess",
                             "gpu-hot", "gpu-memory-growth", "gpu-power-capped", "gpu-throttled", "labels-late",
-                            "latency-regression", "prediction-mix-shift", "traffic-drop"}
+                            "latency-regression", "prediction-mix-shift", "traffic-drop", "tail-latency-regression"}
     assert "no PromQL equivalent" in skipped["feature-drift"]
     assert "label 'gpu' has no Prometheus equivalent" in skipped["gpu-by-index"]
     assert "#   feature-drift: signal 'feature_shift' has no PromQL equivalent" in export.yaml
-    assert len(export.exported) == len(rules) - 17
+    assert len(export.exported) == len(rules) - 18
     assert "absent(obskit:gpu_utilization_pct" in export.yaml  # absent = true exports as absent()
     n_alerts = export.yaml.count("- alert:")
     assert n_alerts == len(export.exported)
