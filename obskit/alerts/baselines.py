@@ -44,6 +44,8 @@ import numpy as np
 import polars as pl
 from scipy.stats import binom, poisson
 
+from obskit.analyze.online import trailing
+
 __all__ = ["error_excess", "latency_ratio", "minute_grid", "traffic_ratio"]
 
 _UTC = pl.Datetime("us", "UTC")
@@ -74,12 +76,6 @@ def _per_minute(times_us: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.diff(np.searchsorted(np.sort(times_us), grid, side="left")).astype(np.float64)
 
 
-def _trailing_median(x: np.ndarray, window: int, lag: int) -> np.ndarray:
-    """Median of ``x[i - lag - window : i - lag]`` (NaN with fewer than half the window)."""
-    s = pl.Series(x).rolling_median(window, min_samples=window // 2).shift(lag + 1)
-    return s.fill_null(np.nan).to_numpy()
-
-
 def traffic_ratio(
     requests: pl.DataFrame,
     *,
@@ -99,8 +95,9 @@ def traffic_ratio(
     for w in windows:
         idx = np.arange(n + 1)
         obs = np.where(idx >= w, csum[idx] - csum[np.maximum(idx - w, 0)], np.nan)
-        rate = np.r_[np.nan, _trailing_median(counts, baseline_minutes, w - 1)]  # minutes before the window
-        rate = rate[: n + 1]
+        # median per minute of the hour that ends where the window starts (minutes before i - w)
+        med = trailing(counts, baseline_minutes, "median", min_history=baseline_minutes // 2)
+        rate = np.r_[np.full(w, np.nan), med][: n + 1]
         expected = rate * w
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = obs / expected

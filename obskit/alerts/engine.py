@@ -299,10 +299,14 @@ def _spacing(series: Sequence[_Series]) -> int | None:
     return int(np.diff(times).min())
 
 
+def _bounds(s: _Series, grid: np.ndarray, window_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row range ``[lo, hi)`` of the series in ``(t - window, t]`` for each grid time."""
+    return np.searchsorted(s.t, grid - window_us, side="right"), np.searchsorted(s.t, grid, side="right")
+
+
 def _rolled(s: _Series, grid: np.ndarray, window_us: int, agg: str) -> np.ndarray:
     """The signal over ``(t - window, t]`` at each grid time (NaN: no data)."""
-    hi = np.searchsorted(s.t, grid, side="right")
-    lo = np.searchsorted(s.t, grid - window_us, side="right")
+    lo, hi = _bounds(s, grid, window_us)
     count = hi - lo
     out = np.full(grid.size, np.nan)
     has = count > 0
@@ -342,16 +346,14 @@ def _anomaly_score(rule: Rule, values: np.ndarray) -> np.ndarray:
 def _rolled_den(s: _Series, grid: np.ndarray, window_us: int) -> np.ndarray:
     """Sum of the denominator (requests, answers...) over ``(t - window, t]``."""
     assert s.den is not None
-    hi = np.searchsorted(s.t, grid, side="right")
-    lo = np.searchsorted(s.t, grid - window_us, side="right")
+    lo, hi = _bounds(s, grid, window_us)
     cd = np.concatenate([[0.0], np.cumsum(s.den)])
     return np.asarray(cd[hi] - cd[lo])
 
 
 def _no_rows(s: _Series, grid: np.ndarray, window_us: int) -> np.ndarray:
     """True where no row of the series falls in ``(t - window, t]`` (after its first row)."""
-    hi = np.searchsorted(s.t, grid, side="right")
-    lo = np.searchsorted(s.t, grid - window_us, side="right")
+    lo, hi = _bounds(s, grid, window_us)
     return np.asarray((hi == lo) & (grid >= s.t[0]))
 
 

@@ -45,7 +45,7 @@ from datetime import datetime
 
 import numpy as np
 import polars as pl
-from scipy.stats import poisson
+from scipy.stats import ks_2samp, poisson
 
 from obskit.alerts.baselines import _frame, minute_grid
 
@@ -120,14 +120,6 @@ def class_takeover(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int = 
     return _frame(grid, value)
 
 
-def _ks(a: np.ndarray, b_sorted: np.ndarray) -> float:
-    a = np.sort(a)
-    pts = np.r_[a, b_sorted]
-    fa = np.searchsorted(a, pts, side="right") / a.size
-    fb = np.searchsorted(b_sorted, pts, side="right") / b_sorted.size
-    return float(np.max(np.abs(fa - fb)))
-
-
 def confidence_shift(requests: pl.DataFrame, reference: pl.DataFrame | None = None, *, n: int = 1000,
                      start: datetime | None = None, end: datetime | None = None,
                      confidence: str = "confidence") -> pl.DataFrame:
@@ -145,9 +137,9 @@ def confidence_shift(requests: pl.DataFrame, reference: pl.DataFrame | None = No
         if h < n:
             continue
         if ref is not None:
-            value[i] = _ks(c[h - n:h], ref)
+            value[i] = ks_2samp(c[h - n:h], ref).statistic
         elif h >= 2 * n:
-            value[i] = _ks(c[h - n:h], np.sort(c[h - 2 * n:h - n]))
+            value[i] = ks_2samp(c[h - n:h], c[h - 2 * n:h - n]).statistic
     return _frame(grid, value, against="reference" if ref is not None else "recent")
 
 

@@ -72,7 +72,7 @@ def trailing(x: np.ndarray, window: int, stat: Stat, *, min_history: int | None 
     elif stat == "min":
         r = s.rolling_min(window, min_samples=mp)
     elif stat.startswith("q"):
-        r = s.rolling_quantile(int(stat[1:]) / 100.0, "linear", window_size=window, min_samples=mp)
+        return _trailing_q(np.asarray(x, dtype=np.float64), window, int(stat[1:]) / 100.0, mp)
     else:  # pragma: no cover - guarded by the Literal
         raise ValueError(f"unknown statistic {stat!r}")
     return r.shift(1).fill_null(np.nan).to_numpy().astype(np.float64)
