@@ -77,13 +77,11 @@ from scipy.special import rel_entr
 from obskit.analyze.stattests import (
     KINDS,
     ArrayLike,
+    DriftOptions,
     Kind,
     Sample,
-    StatTest,
     binned_shares,
-    default_test,
     fill_empty_bins,
-    get_test,
     joint_counts,
     normed_wasserstein,
 )
@@ -346,29 +344,13 @@ def resolve_columns(
     return out
 
 
-def _per_column(value: T | Mapping[str, T] | None, name: str) -> T | None:
-    if isinstance(value, Mapping):
-        return value.get(name)
-    return value
-
-
-def _pick_test(ref: Sample, cur: Sample, method: str | None, name: str) -> StatTest:
-    if method is None:
-        return default_test(ref, cur)
-    try:
-        return get_test(method, ref.kind)
-    except AnalysisError as err:
-        raise AnalysisError(err.reason, column=name) from None
-
-
 def _drift_rows(
     names: Sequence[str],
     get_reference: Callable[[str], Sample],
     current: pl.DataFrame,
     *,
     parallel: bool,
-    method: str | Mapping[str, str] | None,
-    threshold: float | Mapping[str, float] | None,
+    options: DriftOptions,
     fdr_alpha: float,
     ci_level: float,
     seed: int,
@@ -384,9 +366,8 @@ def _drift_rows(
             if skip_small:
                 return {}
             raise AnalysisError("no non-null values in the current data", column=name)
-        test = _pick_test(ref, cur, _per_column(method, name), name)
-        thr = _per_column(threshold, name)
-        thr = test.default_threshold if thr is None else float(thr)
+        test = options.test_for(ref, cur)
+        thr = options.threshold_for(name, test)
         stat = test.compute(ref, cur)
         rng = _seed_for(seed, name)
         if ref.kind == "numeric":
@@ -480,6 +461,7 @@ def column_drift(
     seed: int = 0,
     n_boot: int = 200,
     min_effect: float | Mapping[Kind, float] | None = None,
+    options: DriftOptions | None = None,
 ) -> pl.DataFrame:
     """Drift of each column of ``current`` against ``reference``.
 
@@ -510,6 +492,10 @@ def column_drift(
         Bootstrap resamples (0: no interval; the bounds equal the point estimate).
     min_effect
         Practical minimum effect for p-value tests (default :data:`MIN_EFFECT`).
+    options
+        A :class:`~obskit.analyze.stattests.DriftOptions` (the same object the over-time,
+        streaming and Dask paths take); ``columns``, ``kinds``, ``method`` and
+        ``threshold`` given here override its fields.
 
     Returns
     -------
@@ -537,7 +523,8 @@ def column_drift(
     _check_args(fdr_alpha, ci_level, n_boot)
     if not 0 < drift_share <= 1:
         raise AnalysisError(f"drift_share must be in (0, 1], got {drift_share}")
-    resolved = resolve_columns(reference, current, columns, kinds)
+    opts = DriftOptions.of(options, columns=columns, kinds=kinds, method=method, threshold=threshold)
+    resolved = resolve_columns(reference, current, opts.columns, opts.kinds)
     if current.height == 0:
         raise AnalysisError("the current frame is empty")
     # Each reference column is cleaned and sorted inside its own task and dropped after
@@ -548,8 +535,7 @@ def column_drift(
         lambda name: _reference_sample(reference, name, resolved[name], not parallel),
         current,
         parallel=parallel,
-        method=method,
-        threshold=threshold,
+        options=opts,
         fdr_alpha=fdr_alpha,
         ci_level=ci_level,
         seed=seed,
@@ -747,6 +733,7 @@ def drift_over_time(
     n_boot: int = 200,
     min_effect: float | Mapping[Kind, float] | None = None,
     min_rows: int = 1,
+    options: DriftOptions | None = None,
 ) -> pl.DataFrame:
     """Column drift of each time window of ``current`` against the whole ``reference``.
 
@@ -784,7 +771,8 @@ def drift_over_time(
         raise AnalysisError(
             f"timestamp must be a Datetime or Date, got {ts_dtype}", column=timestamp
         )
-    resolved = resolve_columns(reference, current, columns, kinds, exclude=(timestamp,))
+    opts = DriftOptions.of(options, columns=columns, kinds=kinds, method=method, threshold=threshold)
+    resolved = resolve_columns(reference, current, opts.columns, opts.kinds, exclude=(timestamp,))
     resolved.pop(timestamp, None)
     if not resolved:
         raise AnalysisError("no column to test for drift besides the timestamp")
@@ -805,8 +793,7 @@ def drift_over_time(
             ref_samples.__getitem__,
             part,
             parallel=reference.height + part.height >= _PARALLEL_ROWS,
-            method=method,
-            threshold=threshold,
+            options=opts,
             fdr_alpha=fdr_alpha,
             ci_level=ci_level,
             seed=seed,
@@ -839,6 +826,7 @@ def prediction_drift_over_time(
     seed: int = 0,
     n_boot: int = 200,
     min_rows: int = 1,
+    options: DriftOptions | None = None,
 ) -> pl.DataFrame:
     """Drift over time of the predicted class mix and of the confidence distribution.
 
@@ -866,10 +854,7 @@ def prediction_drift_over_time(
         current,
         timestamp=timestamp,
         every=every,
-        columns=columns,
-        kinds=kinds,
-        method=method,
-        threshold=threshold,
+        options=DriftOptions.of(options, columns=columns, kinds=kinds, method=method, threshold=threshold),
         fdr_alpha=fdr_alpha,
         ci_level=ci_level,
         seed=seed,

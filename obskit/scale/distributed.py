@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from obskit.analyze.serving import DEFAULT_QUANTILES
+from obskit.analyze.stattests import DriftOptions
 from obskit.errors import AnalysisError
 from obskit.scale.sketches import DEFAULT_ALPHA, DEFAULT_MIN_VALUE
 from obskit.scale.streaming import (
@@ -145,6 +146,7 @@ def dask_drift(
     kinds: Mapping[str, str] | None = None,
     method: str | Mapping[str, str] | None = None,
     threshold: float | Mapping[str, float] | None = None,
+    options: DriftOptions | None = None,
     bins: int = DEFAULT_BINS,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     column_map: Mapping[str, str] | None = None,
@@ -157,8 +159,8 @@ def dask_drift(
     """
     ref = _as_reference(reference)
     files = _files(paths)
-    plan = drift_spec(ref, files, columns=columns, kinds=kinds, method=method, threshold=threshold,
-                      bins=bins, batch_rows=batch_rows, column_map=column_map)
+    opts = DriftOptions.of(options, columns=columns, kinds=kinds, method=method, threshold=threshold)
+    plan = drift_spec(ref, files, options=opts, bins=bins, batch_rows=batch_rows, column_map=column_map)
     chunks = _chunks(files, files_per_task)
 
     def run(spec: DriftSpec) -> DriftState:

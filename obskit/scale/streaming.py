@@ -69,8 +69,6 @@ Examples
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,20 +76,18 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
-from scipy.spatial import distance
 
 from obskit.analyze.drift import infer_kind
 from obskit.analyze.serving import DEFAULT_QUANTILES, quantile_column
 from obskit.analyze.stattests import (
-    BINNING_UNIQUE,
     FEW_VALUES,
-    SMALL_REFERENCE,
+    DriftOptions,
     Kind,
     Sample,
     StatTest,
-    fill_empty_bins,
-    get_test,
+    auto_test,
+    many_values,
+    stream_mode,
     sturges_edges,
 )
 from obskit.errors import AnalysisError, SourceError
@@ -132,8 +128,6 @@ SourceSpec = str | Path | Sequence[str | Path]
 DEFAULT_BINS = 2048
 #: Default rows per record batch when reading parquet for drift.
 DEFAULT_BATCH_ROWS = 1_000_000
-#: Tests a histogram state cannot compute.
-UNSUPPORTED = ("anderson", "cramer_von_mises", "mannw", "t_test")
 
 DRIFT_SCHEMA = pl.Schema(
     {
@@ -440,8 +434,7 @@ class DriftPlan:
     spec: DriftSpec
     reference: dict[str, Sample]
     reference_counts: dict[str, CategoricalCounts]
-    method: str | Mapping[str, str] | None = None
-    threshold: float | Mapping[str, float] | None = None
+    options: DriftOptions = field(default_factory=DriftOptions)
 
 
 def _resolve(
@@ -482,10 +475,7 @@ def drift_spec(
     reference: pl.DataFrame,
     source: SourceSpec,
     *,
-    columns: Sequence[str] | None = None,
-    kinds: Mapping[str, str] | None = None,
-    method: str | Mapping[str, str] | None = None,
-    threshold: float | Mapping[str, float] | None = None,
+    options: DriftOptions | None = None,
     bins: int = DEFAULT_BINS,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     column_map: Mapping[str, str] | None = None,
@@ -497,32 +487,36 @@ def drift_spec(
     ``column_map``, canonical -> file name), minus ``exclude``, with a drift kind
     (:func:`~obskit.analyze.drift.infer_kind` on the reference).
     """
+    opts = options or DriftOptions()
     cmap = dict(column_map or {})
     files = parquet_files(source)
     source_names = list(pl.read_parquet_schema(files[0]).keys())
-    resolved = _resolve(reference, source_names, columns, kinds, cmap, exclude)
+    resolved = _resolve(reference, source_names, opts.columns, opts.kinds, cmap, exclude)
     specs: list[ColumnSpec] = []
     samples: dict[str, Sample] = {}
     counts: dict[str, CategoricalCounts] = {}
     for name, kind in resolved.items():
-        m = method.get(name) if isinstance(method, Mapping) else method
-        if m is not None:
-            test = get_test(m, kind)
-            if test.name in UNSUPPORTED or (test.name == "hellinger" and kind == "numeric"):
-                raise AnalysisError(f"test {test.name!r} needs every value; not available on streamed data",
-                                    column=name)
         sample = Sample(reference.get_column(name), kind, name)
         if sample.n == 0:
             raise AnalysisError("no non-null values in the reference data", column=name)
         samples[name] = sample
         src = cmap.get(name, name)
+        track = not many_values(sample)
+        m = opts.method_for(name)
+        if m is not None:
+            _check_streamable(opts.asked_test(sample, m), sample, track)
         if kind == "numeric":
-            track = sample.n_unique_capped(BINNING_UNIQUE) <= BINNING_UNIQUE
             specs.append(ColumnSpec(name, src, kind, reference_edges(sample.sorted, bins), track))
         else:
             counts[name] = CategoricalCounts.from_values(reference.get_column(name))
             specs.append(ColumnSpec(name, src, kind))
-    return DriftPlan(DriftSpec(tuple(specs), batch_rows), samples, counts, method, threshold)
+    return DriftPlan(DriftSpec(tuple(specs), batch_rows), samples, counts, opts)
+
+
+def _check_streamable(test: StatTest, reference: Sample, tracked: bool) -> None:
+    if stream_mode(test, reference, tracked) is None:
+        raise AnalysisError(f"test {test.name!r} needs every value; not available on streamed data",
+                            column=reference.name)
 
 
 # --------------------------------------------------------------------------- drift: state
@@ -574,51 +568,6 @@ def _joint(ref_keys: Any, ref_counts: IntArray, cur_keys: Any, cur_counts: IntAr
     return a, b
 
 
-def _count_stat(name: str, rc: IntArray, cc: IntArray) -> float:
-    """Evidently's count-based statistics from aligned reference/current counts."""
-    nr, nc = int(rc.sum()), int(cc.sum())
-    rp, cp = rc / nr, cc / nc
-    if name == "jensenshannon":
-        return float(distance.jensenshannon(rp, cp))
-    if name == "psi":
-        rp, cp = fill_empty_bins(rp), fill_empty_bins(cp)
-        return float(np.sum((rp - cp) * np.log(rp / cp)))
-    if name == "kl_div":
-        rp, cp = fill_empty_bins(rp), fill_empty_bins(cp)
-        return float(stats.entropy(rp, cp))
-    if name == "hellinger":
-        return float(np.sqrt(1 - np.clip(float(np.sum(np.sqrt(rp * cp))), 0, 1)))
-    if name == "chisquare":
-        f_exp = rc * (nc / nr)
-        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return float(stats.chisquare(cc.astype(np.float64), f_exp)[1])
-    if name == "z":
-        if rc.size == 1:
-            return 1.0
-        p1, p2 = float(nr - rc[0]) / nr, float(nc - cc[0]) / nc
-        pooled = (p1 * nr + p2 * nc) / (nr + nc)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / nr + 1.0 / nc))
-        return float(2 * (1 - stats.norm.cdf(np.abs(z))))
-    raise AnalysisError(f"test {name!r} is not count-based")
-
-
-def _ks_pvalue(d: float, n1: int, n2: int) -> float:
-    """p-value of the two-sided two-sample KS distance ``d`` as ``scipy.stats.ks_2samp(method="auto")``."""
-    if max(n1, n2) <= 10_000:
-        try:
-            from scipy.stats._stats_py import _attempt_exact_2kssamp
-
-            ok, _, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
-            if ok:
-                return float(np.clip(prob, 0, 1))
-        except (ImportError, TypeError, ValueError):  # pragma: no cover - scipy internals moved
-            pass
-    m, n = sorted([float(n1), float(n2)], reverse=True)
-    return float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
-
-
 def _current_counts(state: NumericHistogram | CategoricalCounts | FixedHistogram) -> tuple[Any, IntArray, int]:
     if isinstance(state, CategoricalCounts):
         c = state.counts.sort("value")
@@ -638,10 +587,10 @@ def _reference_counts(plan: DriftPlan, name: str) -> tuple[Any, IntArray]:
 
 def _choose(plan: DriftPlan, name: str, cur: Any) -> StatTest:
     ref = plan.reference[name]
-    m = plan.method.get(name) if isinstance(plan.method, Mapping) else plan.method
+    m = plan.options.method_for(name)
     if m is not None:
-        return get_test(m, ref.kind)
-    # Evidently's automatic choice (stattests.default_test) from counts
+        return plan.options.asked_test(ref, m)
+    # the automatic choice needs the distinct values of both samples, up to FEW_VALUES + 1
     if ref.kind == "numeric" and (
         ref.n_unique_capped(FEW_VALUES) > FEW_VALUES or not isinstance(cur, NumericHistogram)
         or not cur.track_values or cur.values_overflow
@@ -651,22 +600,11 @@ def _choose(plan: DriftPlan, name: str, cur: Any) -> StatTest:
         rk, _ = _reference_counts(plan, name)
         ck, _, _ = _current_counts(cur)
         n_values = min(int(np.union1d(np.asarray(rk), np.asarray(ck)).size), FEW_VALUES + 1)
-    if ref.n <= SMALL_REFERENCE:
-        if ref.kind == "numeric" and n_values > FEW_VALUES:
-            return get_test("ks")
-        return get_test("chisquare" if n_values > 2 else "z")
-    if ref.kind == "numeric" and n_values > FEW_VALUES:
-        return get_test("wasserstein")
-    return get_test("jensenshannon")
+    return auto_test(ref.kind, ref.n, n_values)
 
 
-def _needs_sturges(plan: DriftPlan, name: str, test: StatTest) -> bool:
-    ref = plan.reference[name]
-    return (
-        ref.kind == "numeric"
-        and test.name in ("psi", "kl_div", "jensenshannon")
-        and ref.n_unique_capped(BINNING_UNIQUE) > BINNING_UNIQUE
-    )
+def _tracked(cur: Any) -> bool:
+    return not isinstance(cur, NumericHistogram) or (cur.track_values and not cur.values_overflow)
 
 
 def second_pass_spec(plan: DriftPlan, state: DriftState) -> DriftSpec | None:
@@ -675,7 +613,7 @@ def second_pass_spec(plan: DriftPlan, state: DriftState) -> DriftSpec | None:
     for c in plan.spec.columns:
         cur = state.columns[c.name]
         test = _choose(plan, c.name, cur)
-        if _needs_sturges(plan, c.name, test):
+        if stream_mode(test, plan.reference[c.name], _tracked(cur)) == "sturges":
             assert isinstance(cur, NumericHistogram)
             if cur.n == 0:
                 continue
@@ -699,39 +637,30 @@ def finish_drift(plan: DriftPlan, state: DriftState, sturges: DriftState | None 
         if n_cur == 0:
             raise AnalysisError("no non-null values in the current data", column=name)
         test = _choose(plan, name, cur)
-        thr = plan.threshold.get(name) if isinstance(plan.threshold, Mapping) else plan.threshold
-        thr = test.default_threshold if thr is None else float(thr)
+        thr = plan.options.threshold_for(name, test)
+        mode = stream_mode(test, ref, _tracked(cur))
         exact = True
-        if test.name in UNSUPPORTED or (test.name == "hellinger" and ref.kind == "numeric"):
+        if mode is None:
             raise AnalysisError(f"test {test.name!r} needs every value", column=name)
-        if _needs_sturges(plan, name, test):
+        if mode == "sturges":
             if sturges is None or name not in sturges.columns:
                 raise AnalysisError("this test needs the second (Sturges bins) pass", column=name)
             hist = sturges.columns[name]
-            assert isinstance(hist, FixedHistogram)
+            assert isinstance(hist, FixedHistogram) and test.on_counts is not None
             rc = np.histogram(ref.sorted, hist.edges)[0].astype(np.int64)
-            stat = _count_stat(test.name, rc, hist.counts)
-            lo = hi = stat
-        elif test.name == "wasserstein":
-            assert isinstance(cur, NumericHistogram)
-            norm = max(ref.std, 0.001)
-            est, lo_, hi_ = cur.wasserstein_bounds(ref.sorted)
-            stat, lo, hi = est / norm, lo_ / norm, hi_ / norm
+            stat = lo = hi = test.on_counts(rc, hist.counts)
+        elif mode == "histogram":
+            assert isinstance(cur, NumericHistogram) and test.on_histogram is not None
+            stat, lo, hi = test.on_histogram(cur, ref)
             exact = hi == lo
-        elif test.name == "ks":
-            assert isinstance(cur, NumericHistogram)
-            d, d_lo, d_hi = cur.ks_bounds(ref.sorted)
-            stat = _ks_pvalue(d, ref.n, n_cur)
-            lo, hi = _ks_pvalue(d_hi, ref.n, n_cur), _ks_pvalue(d_lo, ref.n, n_cur)
-            exact = d_lo == d_hi
         else:
+            assert test.on_counts is not None
             rk, rcounts = _reference_counts(plan, name)
             ck, ccounts, _ = _current_counts(cur)
             if ref.kind == "categorical":
                 rk, ck = rk.astype(str), ck.astype(str)
             rc, cc = _joint(rk, rcounts, ck, ccounts)
-            stat = _count_stat(test.name, rc, cc)
-            lo = hi = stat
+            stat = lo = hi = test.on_counts(rc, cc)
         drifted = test.drifted(stat, thr)
         rows.append({
             "column": name,
@@ -767,6 +696,7 @@ def stream_drift(
     kinds: Mapping[str, str] | None = None,
     method: str | Mapping[str, str] | None = None,
     threshold: float | Mapping[str, float] | None = None,
+    options: DriftOptions | None = None,
     bins: int = DEFAULT_BINS,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     column_map: Mapping[str, str] | None = None,
@@ -779,7 +709,7 @@ def stream_drift(
         The training/reference frame (or a file :func:`~obskit.load.logs.load_reference` reads).
     source
         Parquet file, folder (hive partitions), glob or list.
-    columns, kinds, method, threshold
+    columns, kinds, method, threshold, options
         As :func:`~obskit.analyze.drift.column_drift` (tests that need every value are refused).
     bins
         Reference-quantile bins of numeric histograms (the Wasserstein/KS bound shrinks with it).
@@ -799,8 +729,8 @@ def stream_drift(
     """
     ref = _as_reference(reference)
     files = parquet_files(source)
-    plan = drift_spec(ref, files, columns=columns, kinds=kinds, method=method, threshold=threshold,
-                      bins=bins, batch_rows=batch_rows, column_map=column_map)
+    opts = DriftOptions.of(options, columns=columns, kinds=kinds, method=method, threshold=threshold)
+    plan = drift_spec(ref, files, options=opts, bins=bins, batch_rows=batch_rows, column_map=column_map)
     state = drift_state(files, plan.spec)
     spec2 = second_pass_spec(plan, state)
     sturges = drift_state(files, spec2) if spec2 is not None else None
