@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,18 @@ def require_binary(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (apt-get install {name}; .ci/run does it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[object]:
+    """A real two-process ``dask.distributed`` LocalCluster, shared by every Dask test."""
+    distributed = pytest.importorskip("dask.distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()

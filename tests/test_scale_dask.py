@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -13,20 +12,7 @@ from obskit.analyze.serving import window_stats
 from obskit.scale.streaming import stream_drift, stream_window_stats
 from tests.test_scale_streaming import KEYS, assert_window_stats_close, load_day, write_hive
 
-distributed = pytest.importorskip("dask.distributed")
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
-    )
-    c = distributed.Client(cluster)
-    try:
-        yield c
-    finally:
-        c.close()
-        cluster.close()
+pytest.importorskip("dask.distributed")
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +25,28 @@ def hive(day: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_hive(day, tmp_path_factory.mktemp("dask_requests"))
 
 
-def test_dask_window_stats_equal_local_and_within_sketch_error(client: object, day: pl.DataFrame, hive: Path) -> None:
+def test_dask_window_stats_equal_local_and_within_sketch_error(
+    dask_client: object, day: pl.DataFrame, hive: Path
+) -> None:
     from obskit.scale.distributed import dask_window_stats
 
-    dist = dask_window_stats(client, hive)
+    dist = dask_window_stats(dask_client, hive)
     local = stream_window_stats(hive)
     assert dist.schema == local.schema and dist.height == local.height
     # identical except the float sum behind mean_ms, whose addition order differs
     assert dist.drop("mean_ms").equals(local.drop("mean_ms"))
     assert ((dist["mean_ms"] - local["mean_ms"]).abs() <= 1e-12 * local["mean_ms"]).all()
     assert_window_stats_close(dist, window_stats(day, by=("model_version",)))
-    grouped = dask_window_stats(client, hive, every="1h", by=(), files_per_task=5)
+    grouped = dask_window_stats(dask_client, hive, every="1h", by=(), files_per_task=5)
     assert grouped.height == 24 and grouped["requests"].sum() == day.height
     assert grouped.columns[0] == "window_start" and KEYS[1] not in grouped.columns
 
 
-def test_dask_drift_same_verdicts_as_local_and_exact(client: object, day: pl.DataFrame, hive: Path) -> None:
+def test_dask_drift_same_verdicts_as_local_and_exact(dask_client: object, day: pl.DataFrame, hive: Path) -> None:
     from obskit.scale.distributed import dask_drift
 
     reference = pl.read_parquet(Path(__file__).resolve().parents[1] / "data" / "samples" / "reference.parquet")
-    dist = dask_drift(client, reference, hive)
+    dist = dask_drift(dask_client, reference, hive)
     local = stream_drift(reference, hive)
     exact = column_drift(reference, day)
     assert dist.schema == local.schema
@@ -73,7 +61,7 @@ def test_dask_drift_same_verdicts_as_local_and_exact(client: object, day: pl.Dat
     assert (j["method"] == j["method_d"]).all() and (j["drifted"] == j["drifted_d"]).all()
     assert dist["verdict_certain"].all()
     # a two-pass test (Sturges bins) through the cluster is exact
-    psi = dask_drift(client, reference, hive, method="psi", columns=["brightness", "client"])
+    psi = dask_drift(dask_client, reference, hive, method="psi", columns=["brightness", "client"])
     ex = column_drift(reference, day, method="psi", columns=["brightness", "client"])
     assert psi["statistic"].to_list() == pytest.approx(ex["statistic"].to_list(), rel=1e-9)
     assert psi["drifted"].to_list() == ex["drifted"].to_list()
