@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -82,6 +83,8 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
                 return html.escape(str(v))
         if isinstance(v, float):
             return html.escape(f"{v:.4g}")
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return html.escape(v.isoformat())
         if hasattr(v, "strftime"):
             return html.escape(v.strftime("%Y-%m-%d %H:%M"))
         return html.escape(str(v))

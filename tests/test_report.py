@@ -158,7 +158,7 @@ def test_cli_exit_code_says_degraded(tmp_path: Path, samples_dir: Path) -> None:
     assert (tmp_path / "index.html").is_file()
 
 
-def test_a_new_day_updates_the_index_with_both_days_and_trends(tmp_path: Path, samples_dir: Path) -> None:
+def test_a_new_day_updates_the_index_and_the_trends_report(tmp_path: Path, samples_dir: Path) -> None:
     from obskit.sample import generate
 
     generate(tmp_path / "day2", requests=20_000, seed=3, clean=True, day="2026-11-23", reference_rows=5_000)
@@ -170,6 +170,16 @@ def test_a_new_day_updates_the_index_with_both_days_and_trends(tmp_path: Path, s
     assert index.index("2026-11-23") < index.index("2026-11-22")  # newest first
     assert "vs previous" in index  # run-over-run change, e.g. "p99 -12% vs previous"
     assert index.count("<svg") >= 4  # sparklines
+    # each night saved its rollup; the trends report merges them without reading a log
+    assert (out / "2026-11-22" / "rollup" / "meta.json").is_file() and (out / "2026-11-23" / "rollup").is_dir()
+    res = run_report(samples_dir / "obskit.toml", notebook="trends", out=out, start="2026-11-20", end="2026-11-24")
+    assert res.html == out / "2026-11-23" / "trends.html"
+    summary = json.loads((out / "2026-11-23" / "trends.summary.json").read_text())
+    assert summary["figures"]["requests"] == 170_000 and summary["figures"]["days"] == 2
+    assert summary["status"] == "incomplete" and summary["flags"] == ["incomplete"]  # 2 of 4 days: never "ok"
+    page = render(res.html, screenshot=ARTIFACTS / "trends_report.png")
+    charts = re.findall(r'<div class="obskit-chart[ "][^>]*>', page.dom)
+    assert len(charts) >= 4 and all('data-rendered="ok"' in c for c in charts), charts
 
 
 @pytest.mark.parametrize("name", available_notebooks())
@@ -180,4 +190,6 @@ def test_papermill_sees_each_notebooks_parameters(name: str) -> None:
     assert "config" in params
     assert params["config"]["inferred_type_name"] == "str"
     if name.endswith("_report"):
-        assert {"start", "end", "model", "version", "window", "output_dir"} <= set(params)
+        assert {"start", "end", "output_dir"} <= set(params)
+    if name.endswith("_report") and name != "trends_report":  # trends read saved rollups, not request rows
+        assert {"model", "version", "window"} <= set(params)

@@ -10,8 +10,8 @@ Examples
 --------
 >>> "health_report" in available_notebooks()
 True
->>> resolve_notebook("health_report").name
-'health_report.ipynb'
+>>> resolve_notebook("health_report").name, resolve_notebook("trends").name
+('health_report.ipynb', 'trends_report.ipynb')
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def resolve_notebook(notebook: str | Path) -> Path:
     text = str(notebook)
     looks_like_path = text.endswith(".ipynb") or os.sep in text or "/" in text
     if not looks_like_path:
-        path = shipped_notebooks_dir() / f"{text}.ipynb"
-        if text and text.isidentifier() and path.is_file():
-            return path
+        for stem in (text, f"{text}_report"):  # "trends" is trends_report
+            path = shipped_notebooks_dir() / f"{stem}.ipynb"
+            if text and text.isidentifier() and path.is_file():
+                return path
         raise ConfigError(f"unknown notebook {text!r} (shipped: {', '.join(available_notebooks())}; "
                           "or give a path to an .ipynb file)")
     path = Path(text).expanduser()

@@ -166,6 +166,8 @@ def run_report(
         raise ConfigError(f"cannot write reports there: {exc.strerror or exc}", path=out_root) from None
     try:
         params["output_dir"] = str(work.resolve()) if "output_dir" in defaults else ""
+        if "reports_dir" in defaults and not params.get("reports_dir"):
+            params["reports_dir"] = str(out_root.resolve())
         executed = work / f"{name}.ipynb"
         try:
             papermill.execute_notebook(
@@ -221,6 +223,7 @@ def run_report(
             (dest / alerts_name).unlink(missing_ok=True)  # an older run's alerts are not this run's
         else:
             atomic_write_text(dest / alerts_name, alerts_src.read_text(encoding="utf-8"))
+        _keep_rollup(work, dest)
         from obskit.history import write_index
 
         write_index(out_root, title=f"{cfg.project.name}: reports")
@@ -228,6 +231,22 @@ def run_report(
         return ReportResult(html_path, final_summary, status, nb_path, fired, flags, alerts_path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _keep_rollup(work: Path, dest: Path) -> None:
+    """Move the run's rollup (if the notebook saved one) into the day folder, replacing an older one."""
+    from obskit.scale.rollup import ROLLUP_DIR
+
+    src = work / ROLLUP_DIR
+    if not src.is_dir():
+        return
+    target = dest / ROLLUP_DIR
+    old = dest / f".{ROLLUP_DIR}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    src.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 @functools.cache

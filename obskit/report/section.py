@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
@@ -281,6 +282,24 @@ class ReportContext:
         st = run_status(self)
         self.session.write_summary(self.output_dir, self.figures,
                                    status={"status": st.status, "flags": list(st.flags), "reasons": list(st.reasons)})
+        self.save_rollup()
+
+    def save_rollup(self) -> Path | None:
+        """Save the period's rollup (:mod:`obskit.scale.rollup`) into ``<output_dir>/rollup``.
+
+        The trends report merges these day by day. Nothing is saved without an output
+        folder, without requests, or when the report keeps only one model version (a
+        partial day would undercount the month).
+        """
+        requests = self.requests
+        if not self.output_dir or requests is None or self.session.version:
+            return None
+        from obskit.scale.rollup import ROLLUP_DIR, build_rollup
+
+        cfg = self.config
+        rollup = build_rollup(requests, slo_ms=cfg.slo.latency_ms,
+                              confidence_threshold=cfg.business.confidence_threshold)
+        return rollup.save(Path(self.output_dir) / ROLLUP_DIR)
 
 
 def open_report(config: str = "", *, start: str = "", end: str = "", model: str = "", version: str = "",

@@ -115,6 +115,7 @@ __all__ = [
     "drift_spec",
     "drift_state",
     "finish_drift",
+    "frame_window_state",
     "parquet_files",
     "second_pass_spec",
     "stream_drift",
@@ -174,7 +175,7 @@ def _scan(files: Sequence[str], column_map: Mapping[str, str] | None) -> pl.Lazy
 # --------------------------------------------------------------------------- window stats
 
 
-_COUNTERS = ("requests", "errors", "confident", "corrected")
+_COUNTERS = ("requests", "errors", "confident", "corrected", "within_slo")
 
 
 @dataclass(frozen=True)
@@ -253,8 +254,33 @@ def window_state(
     ``column_map`` maps canonical names to the files' names (``{"timestamp": "ts"}``).
     """
     files = parquet_files(source)
+    return frame_window_state(
+        _scan(files, column_map),
+        every=every,
+        by=by,
+        alpha=alpha,
+        min_value=min_value,
+        confidence_threshold=confidence_threshold,
+    )
+
+
+def frame_window_state(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    every: str = "5m",
+    by: Sequence[str] = ("model_version",),
+    alpha: float = DEFAULT_ALPHA,
+    min_value: float = DEFAULT_MIN_VALUE,
+    confidence_threshold: float = 0.8,
+    slo_ms: float | None = None,
+) -> WindowState:
+    """Window-stats state of a request frame, eager or lazy (collected with the streaming engine).
+
+    Same columns as :func:`window_state`. With ``slo_ms``, the counter ``within_slo`` counts
+    the requests whose latency is at most ``slo_ms`` (exact, unlike a sketch's estimate).
+    """
+    lf = frame.lazy()
     every_s = polars_every(every)
-    lf = _scan(files, column_map)
     names = set(lf.collect_schema().names())
     need = {"timestamp", "latency_ms"} | ({"status"} if "status_code" not in names else set())
     missing = need - names
@@ -267,6 +293,7 @@ def window_state(
     present = set()
     confident = pl.lit(0, pl.Int64)
     corrected = pl.lit(0, pl.Int64)
+    within = pl.lit(0, pl.Int64)
     if "confidence" in names:
         confident = (pl.col("confidence") >= confidence_threshold).fill_null(False).cast(pl.Int64)
         present.add("confident")
@@ -275,6 +302,9 @@ def window_state(
         present.add("corrected")
     lat = pl.col("latency_ms").cast(pl.Float64)
     lat = pl.when(lat.is_finite()).then(lat).otherwise(None).alias("__lat")
+    if slo_ms is not None:
+        within = (pl.col("__lat") <= slo_ms).fill_null(False).cast(pl.Int64)
+        present.add("within_slo")
     keys = ["window_start", *by]
     sign, bucket = SketchTable.bucket_exprs(pl.col("__lat"), alpha, min_value)
     fine = (
@@ -286,12 +316,11 @@ def window_state(
             corrected.alias("corrected"),
             lat,
         )
+        .with_columns(within.alias("within_slo"))
         .group_by([*keys, sign, bucket])
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
-            pl.col("errors").sum(),
-            pl.col("confident").sum(),
-            pl.col("corrected").sum(),
+            *[pl.col(c).sum() for c in _COUNTERS[1:]],
             *SketchTable.summary_aggs(pl.col("__lat")),
         )
         .collect(engine="streaming")
