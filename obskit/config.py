@@ -93,6 +93,7 @@ class BusinessConfig:
 @dataclass(frozen=True)
 class ReportConfig:
     window: str = "5m"
+    max_rows: int = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -242,8 +243,11 @@ def load_config(path: str | Path) -> Config:
         if not 0 <= share <= 1:  # NaN fails this too
             raise r.fail(f"business.{key}", f"must be a share in [0, 1], got {share}")
     rep_t = r.table(raw.get("report"), "report")
-    r.keys(rep_t, "report", {"window"})
-    report = ReportConfig(window=r.typed(rep_t, "report", "window", str, "5m"))
+    r.keys(rep_t, "report", {"window", "max_rows"})
+    report = ReportConfig(window=r.typed(rep_t, "report", "window", str, "5m"),
+                          max_rows=r.typed(rep_t, "report", "max_rows", int, 20_000_000))
+    if report.max_rows < 0:
+        raise r.fail("report.max_rows", f"must be >= 0, got {report.max_rows}")
     from obskit.timeutil import parse_duration
 
     for key, value in (("slo.window", slo.window), ("report.window", report.window)):

@@ -69,6 +69,9 @@ class Session:
     _runs: dict[str, AlertRun | None] = field(default_factory=dict, repr=False)
     _signals: dict[str, pl.DataFrame] | None = field(default=None, repr=False)
     _panels: list[PanelData] | None = field(default=None, repr=False)
+    #: Set by a report at scale (:mod:`obskit.report.scale`): the request rows are never loaded.
+    scale: Any = None
+    scale_span: tuple[datetime, datetime] | None = None
 
     @classmethod
     def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
@@ -105,6 +108,9 @@ class Session:
 
         def load() -> pl.DataFrame:
             from obskit.load.registry import KINDS, LoadContext
+
+            if self.scale is not None and src.kind == "requests":
+                raise _AlreadyRecorded  # at scale the rows are streamed, never loaded
 
             kind = KINDS[src.kind]
             ctx = LoadContext(self.quarantine, self.config.project.timezone, self.config.project.model)
@@ -221,6 +227,8 @@ class Session:
 
     def data_span(self) -> tuple[datetime, datetime] | None:
         """The period, or where it is open, the span of the data (requests, else GPU samples, metrics)."""
+        if self.scale_span is not None:
+            return self.start or self.scale_span[0], self.end or self.scale_span[1]
         for frame in ("requests", "gpu", "metrics", "gpu_processes"):
             if not self.config.sources_for(frame):
                 continue

@@ -65,3 +65,16 @@ def test_dask_drift_same_verdicts_as_local_and_exact(dask_client: object, day: p
     ex = column_drift(reference, day, method="psi", columns=["brightness", "client"])
     assert psi["statistic"].to_list() == pytest.approx(ex["statistic"].to_list(), rel=1e-9)
     assert psi["drifted"].to_list() == ex["drifted"].to_list()
+
+
+def test_dask_rollup_equals_local(dask_client: object, day: pl.DataFrame, hive: Path) -> None:
+    from obskit.scale.distributed import dask_rollup
+    from obskit.scale.rollup import build_rollup
+
+    dist = dask_rollup(dask_client, hive, slo_ms=200.0, files_per_task=3)
+    local = build_rollup(hive, slo_ms=200.0)
+    a, b = dist.table(), local.table()
+    assert a.drop("mean_ms").equals(b.drop("mean_ms"))
+    assert ((a["mean_ms"] - b["mean_ms"]).abs() <= 1e-12 * b["mean_ms"]).all()
+    assert dist.messages.sort(pl.all()).equals(local.messages.sort(pl.all()))
+    assert dist.requests == day.height and dist.slo_ms == 200.0

@@ -20,6 +20,7 @@ import polars as pl
 
 from obskit import charts
 from obskit.errors import AnalysisError
+from obskit.report import scale
 from obskit.report.section import ReportContext, Section
 
 __all__ = [
@@ -41,6 +42,8 @@ NO_REQUESTS = "no request logs for this period"
 
 
 def _no_requests(rep: ReportContext) -> str:
+    if rep.scale is not None:
+        return "no request in this period, model and version (request files read at scale)"
     if rep.config.requests is None:
         return "no [sources.requests] in the config"
     if rep.session.requests is None:
@@ -52,6 +55,8 @@ def window_stats(rep: ReportContext) -> pl.DataFrame | None:
     """Exact per-window stats of the period's requests (shared by several sections), or None."""
     from obskit.analyze.serving import window_stats as compute
 
+    if rep.scale is not None:
+        return scale.window_stats(rep)
     requests = rep.requests
     if requests is None:
         return None
@@ -64,6 +69,11 @@ def alerts(rep: ReportContext) -> Section:
     from obskit import views
 
     sec = Section("Alerts")
+    if rep.scale is not None:
+        reason = f"alert rules are backtested on request rows, and {scale.NOT_AT_SCALE}"
+        return rep.record(sec.note(f"Alerts were not evaluated: {reason}. Run the same rules in Prometheus "
+                                   "(`obskit alerts export`) or report a shorter period.", kind="warning")
+                          .skip(reason))
     run = rep.session.alerts()
     if run is None:
         return rep.record(sec.note(f"Alerts were not evaluated: {_no_requests(rep)}.", kind="warning")
@@ -81,6 +91,8 @@ def summary(rep: ReportContext) -> Section:
     from obskit import views
 
     sec = Section("Summary")
+    if rep.scale is not None and window_stats(rep) is not None:
+        return rep.record(scale.summary(rep, sec))
     if rep.requests is None:
         return rep.record(sec.note(f"No headline numbers: {_no_requests(rep)}.", kind="warning")
                           .skip(_no_requests(rep)))
@@ -102,6 +114,8 @@ def latency(rep: ReportContext) -> Section:
 
     sec = Section("Latency and SLOs")
     stats = window_stats(rep)
+    if rep.scale is not None and stats is not None:
+        return rep.record(scale.latency(rep, sec, stats))
     requests = rep.requests
     if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
@@ -127,10 +141,10 @@ def errors(rep: ReportContext) -> Section:
     sec = Section("Errors")
     stats = window_stats(rep)
     requests = rep.requests
-    if stats is None or requests is None:
+    if stats is None or (requests is None and rep.scale is None):
         return rep.record(sec.skip(_no_requests(rep)))
     sec.chart(charts.error_rate_chart(stats, threshold=0.01))
-    top = top_errors(requests)
+    top = scale.top_errors(rep) if requests is None else top_errors(requests)
     if top.height:
         sec.table(top, formats={"share": "{:.1%}"}, caption="Error messages", name="top_errors")
     else:
@@ -174,6 +188,8 @@ def drift(rep: ReportContext) -> Section:
     from obskit.report.drift import drift_inputs, feature_drift, unchecked_features
 
     sec = Section("Drift against the training set")
+    if rep.scale is not None:
+        return rep.record(scale.drift(rep, sec))
     inputs = drift_inputs(rep)  # the same checks and cached drift as the drift report's sections
     if isinstance(inputs, str):
         return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
@@ -204,6 +220,8 @@ def drift(rep: ReportContext) -> Section:
 def business(rep: ReportContext) -> Section:
     """Confident-prediction rate and correction rate per hour (the frame the alert rules read)."""
     sec = Section("Business signals")
+    if rep.scale is not None and window_stats(rep) is not None:
+        return rep.record(scale.business(rep, sec))
     requests = rep.requests
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
@@ -232,6 +250,8 @@ def versions(rep: ReportContext) -> Section:
     from obskit.analyze.versions import busiest_versions, canary_comparison, version_traffic
 
     sec = Section("Versions")
+    if rep.scale is not None and window_stats(rep) is not None:
+        return rep.record(scale.versions(rep, sec))
     requests = rep.requests
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
@@ -258,10 +278,15 @@ def timeline(rep: ReportContext) -> Section:
 
     sec = Section("One timeline")
     requests = rep.requests
-    if requests is None:
+    stats = window_stats(rep)
+    if requests is None and (rep.scale is None or stats is None):
         return rep.record(sec.skip(_no_requests(rep)))
-    tl = one_timeline(requests, gpu=rep.gpu, every=rep.window,
-                      confidence_threshold=rep.config.business.confidence_threshold)
+    if requests is None:
+        assert stats is not None
+        tl, _ = scale.timeline(rep, sec, stats)
+    else:
+        tl = one_timeline(requests, gpu=rep.gpu, every=rep.window,
+                          confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
     tl, markers, found = _anomaly_markers(tl, panels)
     if found:

@@ -202,6 +202,11 @@ class ReportContext:
         return self.session.config
 
     @property
+    def scale(self) -> Any:
+        """The :class:`~obskit.report.scale.ScaleSource` when the run is at scale (rows never loaded), else None."""
+        return self.session.scale
+
+    @property
     def requests(self) -> pl.DataFrame | None:
         """The period's requests, or None when there are none (missing source or no matching row)."""
         df = self.session.requests
@@ -291,11 +296,18 @@ class ReportContext:
         folder, without requests, or when the report keeps only one model version (a
         partial day would undercount the month).
         """
-        requests = self.requests
-        if not self.output_dir or requests is None or self.session.version:
-            return None
         from obskit.scale.rollup import ROLLUP_DIR, build_rollup
 
+        if not self.output_dir or self.session.version:
+            return None
+        if self.scale is not None:
+            from obskit.report.scale import rollup as scale_rollup
+
+            at_scale = scale_rollup(self)
+            return at_scale.save(Path(self.output_dir) / ROLLUP_DIR) if at_scale.requests else None
+        requests = self.requests
+        if requests is None:
+            return None
         cfg = self.config
         rollup = build_rollup(requests, slo_ms=cfg.slo.latency_ms,
                               confidence_threshold=cfg.business.confidence_threshold)
@@ -336,6 +348,8 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
 
     session = Session.open(config or default_config(), start=start, end=end, model=model, version=version)
     rep = ReportContext(session, window or session.config.report.window, output_dir, params=dict(params))
+    if _open_at_scale(rep):
+        return rep
     span = session.data_span()
     if span is not None:
         rep.window = auto_window(span[1] - span[0], rep.window)
@@ -346,3 +360,25 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
         rep.figures.update(views.key_figures(rep.requests, slo_ms=cfg.slo.latency_ms,
                                              slo_quantile=cfg.slo.latency_quantile))
     return rep
+
+
+def _open_at_scale(rep: ReportContext) -> bool:
+    """Switch the run to the scale path when the request source is too large to load (:mod:`obskit.report.scale`)."""
+    from datetime import timedelta
+
+    from obskit.report import scale
+    from obskit.timeutil import auto_window
+
+    source = scale.scale_source(rep.config)
+    if source is None:
+        return False
+    session = rep.session
+    session.scale = source
+    r = scale.rollup(rep)
+    span = r.span
+    if span is not None:
+        session.scale_span = (span[0], span[1] + timedelta(seconds=r.state.every_s))
+        lo, hi = session.data_span() or session.scale_span
+        rep.window = auto_window(hi - lo, rep.window)
+    rep.figures.update(scale.figures(rep))
+    return True

@@ -12,6 +12,9 @@ Flags, most serious first (the status is the first that applies):
     below the availability SLO — whether or not an alert rule says so.
 ``alerting``
     An alert rule fired.
+``alerts_unchecked``
+    Alert rules are configured but were not evaluated (a report at scale: the backtest needs
+    the request rows).
 ``ok``
     Checked, and none of the above.
 
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ORDER", "RunStatus", "run_status", "slo_breaches"]
 
-ORDER = ("degraded", "no_data", "slo_breached", "alerting")
+ORDER = ("degraded", "no_data", "slo_breached", "alerting", "alerts_unchecked")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,22 @@ def run_status(rep: ReportContext) -> RunStatus:
     elif rep.sections and all(s.status == "skipped" for s in rep.sections) and "degraded" not in flags:
         flags.append("no_data")
         reasons.append("no section had data to show")
+    if rep.scale is not None:
+        from obskit.report.scale import rollup
+
+        figures = rep.figures
+        if not figures.get("requests"):
+            flags.append("no_data")
+            reasons.append("no request in this period (request files read at scale)")
+        else:
+            slo = rep.config.slo
+            sketch = rollup(rep).state.latency.sketch()
+            breaches = slo_breaches(latency_q=slo.latency_quantile, latency_ms=slo.latency_ms,
+                                    observed_ms=sketch.quantile(slo.latency_quantile) if sketch.count else None,
+                                    availability=slo.availability, success=1 - figures["error_rate"])
+            if breaches:
+                flags.append("slo_breached")
+                reasons += breaches
     if requests is not None and requests.height:
         slo = rep.config.slo
         lat = requests["latency_ms"].drop_nans().quantile(slo.latency_quantile, "linear")
@@ -86,5 +105,8 @@ def run_status(rep: ReportContext) -> RunStatus:
     if run is not None and run.fired.height:
         flags.append("alerting")
         reasons.append(f"{run.fired.height} alert(s) fired")
+    if rep.scale is not None and rep.config.alerts:
+        flags.append("alerts_unchecked")
+        reasons.append(f"{len(rep.config.alerts)} alert rule(s) not evaluated at scale")
     ordered = tuple(f for f in ORDER if f in flags)
     return RunStatus(ordered[0] if ordered else "ok", ordered, tuple(reasons))

@@ -101,6 +101,18 @@ class Rollup:
         w = self.state.counts.frame["window_start"]
         return (w.min(), w.max()) if w.len() else None  # type: ignore[return-value]
 
+    def merge(self, other: Rollup) -> Rollup:
+        """The rollup of both inputs' rows (exact; use :func:`combine` when they may overlap)."""
+        keys = ["window_start", *self.state.by, "error"]
+        messages = (
+            pl.concat([self.messages, other.messages], how="vertical_relaxed")
+            .group_by(keys)
+            .agg(pl.col("count").sum())
+            .sort(keys, nulls_last=True)
+        )
+        newer = max(self.generated_at, other.generated_at)
+        return replace(self, state=self.state.merge(other.state), messages=messages, generated_at=newer)
+
     def coarsen(self, every: str, *, by: Sequence[str] | None = None) -> Rollup:
         """The same rows in windows of ``every`` (a multiple of the current window), grouped by ``by``.
 

@@ -1,0 +1,146 @@
+"""The health report at scale: rows never loaded, sections from the rollup and streaming drift, same answers.
+
+The sample day is written as raw hive-partitioned parquet (the log's own field names, ISO
+string timestamps, HTTP codes) and reported twice: in memory, and at scale
+(``[report] max_rows`` below its row count).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from obskit.report import health, run_report
+from obskit.report.section import ReportContext, open_report
+from obskit.scale.sketches import DEFAULT_ALPHA
+
+SECTIONS = (health.alerts, health.summary, health.traffic, health.latency, health.errors, health.gpu, health.drift,
+            health.business, health.versions, health.metrics, health.timeline)
+
+
+def _config(folder: Path, samples: Path, requests: str, max_rows: int) -> Path:
+    text = (samples / "obskit.toml").read_text()
+    text = text.replace('path = "', f'path = "{samples}/').replace('"prometheus/', f'"{samples}/prometheus/')
+    text = text.replace(f'path = "{samples}/requests.jsonl.gz"', f'path = "{requests}"')
+    text = text.replace('format = "jsonl"', 'format = "parquet"')
+    text = re.sub(r"\[report\]", f"[report]\nmax_rows = {max_rows}", text) if "[report]" in text else (
+        text + f"\n[report]\nmax_rows = {max_rows}\n")
+    path = folder / f"obskit-{max_rows}.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> tuple[Path, Path]:
+    """(config at scale, config in memory) over the same raw parquet files."""
+    root = tmp_path_factory.mktemp("scale_day")
+    raw = pl.read_ndjson(io.BytesIO(gzip.decompress((samples_dir / "requests.jsonl.gz").read_bytes())),
+                         infer_schema_length=None)
+    raw = raw.with_columns(pl.col("ts").str.slice(11, 2).alias("__h"))
+    for (h,), part in raw.partition_by("__h", as_dict=True).items():
+        d = root / "requests" / "day=2026-11-22" / f"hour={h}"
+        d.mkdir(parents=True)
+        part.drop("__h").write_parquet(d / "part.parquet")
+    return (_config(root, samples_dir, str(root / "requests"), 1000),
+            _config(root, samples_dir, str(root / "requests"), 10_000_000))
+
+
+@pytest.fixture(scope="module")
+def both(day: tuple[Path, Path]) -> tuple[ReportContext, ReportContext]:
+    big, small = (open_report(str(c)) for c in day)
+    for rep in (big, small):
+        for section in SECTIONS:
+            section(rep)
+    return big, small
+
+
+def _section(rep: ReportContext, title: str) -> object:
+    return next(s for s in rep.sections if s.title == title)
+
+
+def test_rows_are_never_loaded_at_scale(both: tuple[ReportContext, ReportContext]) -> None:
+    big, small = both
+    assert big.scale is not None and big.scale.rows == 150_000 and small.scale is None
+    assert big.session.requests is None and "source:requests" in big.session._cache
+    assert big.session._cache["source:requests"] is None and not big.session.problems
+    assert big.window == small.window
+
+
+def test_counts_exact_and_percentiles_within_the_bound(both: tuple[ReportContext, ReportContext]) -> None:
+    big, small = both
+    for key in ("requests", "errors", "error_rate", "slo_latency_met_share"):
+        assert big.figures[key] == small.figures[key], key
+    for key in ("p50_ms", "p99_ms"):
+        assert abs(big.figures[key] - small.figures[key]) <= DEFAULT_ALPHA * small.figures[key] * (1 + 1e-9)
+    a = _section(big, "Traffic").frames["stats"]  # type: ignore[attr-defined]
+    b = _section(small, "Traffic").frames["stats"]  # type: ignore[attr-defined]
+    j = b.join(a, on="window_start", suffix="_s")
+    assert j.height == b.height == a.height
+    assert (j["requests"].cast(pl.Int64) == j["requests_s"]).all() and (j["errors"] == j["errors_s"]).all()
+    assert ((j["p99_ms_s"] - j["p99_ms"]).abs() <= DEFAULT_ALPHA * j["p99_ms"] * (1 + 1e-9)).all()
+
+
+def test_budgets_errors_and_versions_equal_the_rows(both: tuple[ReportContext, ReportContext]) -> None:
+    big, small = both
+    cols = ["slo", "total_to_date", "bad_to_date", "allowed_bad", "budget_remaining"]
+    assert _section(big, "Latency and SLOs").frames["budgets"].select(cols).equals(  # type: ignore[attr-defined]
+        _section(small, "Latency and SLOs").frames["budgets"].select(cols))  # type: ignore[attr-defined]
+    top_big = _section(big, "Errors").frames["top_errors"]  # type: ignore[attr-defined]
+    top_small = _section(small, "Errors").frames["top_errors"]  # type: ignore[attr-defined]
+    per_message = top_small.group_by("error").agg(pl.col("requests").sum()).sort("error")
+    assert top_big.select("error", "requests").sort("error").equals(
+        per_message.with_columns(pl.col("requests").cast(pl.Int64)))
+    versions = _section(big, "Versions").frames["versions"]  # type: ignore[attr-defined]
+    assert int(versions["requests"].sum()) == 150_000 and versions.height == 2
+
+
+def test_drift_verdicts_match_the_in_memory_report(both: tuple[ReportContext, ReportContext]) -> None:
+    big, small = both
+    streamed = _section(big, "Drift against the training set").frames["drift"]  # type: ignore[attr-defined]
+    exact = _section(small, "Drift against the training set").frames["drift"]  # type: ignore[attr-defined]
+    j = exact.join(streamed, on="column", suffix="_s")
+    assert j.height == exact.height
+    assert (j["method"] == j["method_s"]).all() and (j["drifted"] == j["drifted_s"]).all()
+    assert streamed["verdict_certain"].all()
+
+
+def test_what_is_not_at_scale_says_so(both: tuple[ReportContext, ReportContext]) -> None:
+    from obskit.report.status import run_status
+
+    big, small = both
+    alerts = _section(big, "Alerts")
+    assert alerts.status == "skipped" and "request rows" in alerts.reason  # type: ignore[attr-defined]
+    assert any("correction" in n for n in _section(big, "Business signals").notes)  # type: ignore[attr-defined]
+    st = run_status(big)
+    assert "alerts_unchecked" in st.flags and st.status != "ok"
+    assert run_status(small).status == "alerting"
+
+
+def test_period_and_version_filters_apply_at_scale(day: tuple[Path, Path]) -> None:
+    big = open_report(str(day[0]), start="2026-11-22T06:00:00Z", end="2026-11-22T09:00:00Z", version="v1.4.0")
+    small = open_report(str(day[1]), start="2026-11-22T06:00:00Z", end="2026-11-22T09:00:00Z", version="v1.4.0")
+    assert big.scale is not None and small.requests is not None
+    assert big.figures["requests"] == small.requests.height > 0
+    assert big.figures["errors"] == small.figures["errors"]
+    empty = open_report(str(day[0]), start="2030-01-01", end="2030-01-02")
+    assert health.traffic(empty).status == "skipped"
+    from obskit.report.status import run_status
+
+    assert run_status(empty).status == "no_data"
+
+
+def test_full_report_at_scale_saves_its_rollup(day: tuple[Path, Path], tmp_path: Path) -> None:
+    res = run_report(day[0], out=tmp_path)
+    summary = json.loads(res.summary.read_text())
+    assert summary["status"] == "alerts_unchecked" and summary["figures"]["requests"] == 150_000
+    assert (res.html.parent / "rollup" / "meta.json").is_file()
+    html = res.html.read_text()
+    assert "At scale (150,000 request rows" in html and "within 0.5%" in html
+    shutil.rmtree(tmp_path)
