@@ -90,15 +90,11 @@ def pipeline(source: str, reference: str, out: str) -> dict[str, Any]:
     }
 
 
-def scale_row(n: int, tmp: Path) -> dict[str, Any]:
+def scale_row(n: int, folder: Path, root: Path) -> dict[str, Any]:
     from benchmarks._measure import measure
-    from benchmarks.bench_scale import generate
 
-    folder = tmp / f"day-{n}"
-    root = generate(folder, n, rows_per_file=min(1_000_000, max(n // 24, 1000)))
     disk_mb = sum(f.stat().st_size for f in root.rglob("*.parquet")) / 1e6
     ob = measure("benchmarks.bench_report:pipeline", [str(root), str(folder / "reference.parquet"), str(folder)], 1)
-    shutil.rmtree(folder)
     d = ob["digest"]
     ok = d["requests"] == n and d["drifted"] == ["brightness"] and d["abs_peak_mb"] < LIMIT_MB and ob["s"] < LIMIT_S
     return {
@@ -134,17 +130,12 @@ max_rows = 0
 """
 
 
-def health_at_scale_row(n: int, tmp: Path) -> dict[str, Any]:
-    from benchmarks.bench_scale import generate
-
-    folder = tmp / f"health-{n}"
-    root = generate(folder, n, rows_per_file=min(1_000_000, max(n // 24, 1000)))
+def health_at_scale_row(n: int, folder: Path, root: Path) -> dict[str, Any]:
     cfg = folder / "obskit.toml"
     cfg.write_text(SCALE_CONFIG.format(requests=root, reference=folder / "reference.parquet"))
     wall, peak_mb, page = _report(folder)
     summary = json.loads(next((folder / "reports").glob("*/summary.json")).read_text())
     html = next((folder / "reports").glob("*/health.html")).read_text()
-    shutil.rmtree(folder)
     ok = (summary["figures"].get("requests") == n and "within 0.5%" in html and peak_mb < LIMIT_MB
           and wall < LIMIT_S)
     return {
@@ -158,6 +149,7 @@ def health_at_scale_row(n: int, tmp: Path) -> dict[str, Any]:
 def run(quick: bool = False, sizes: tuple[int, ...] | None = None,
         scale_sizes: tuple[int, ...] | None = None, health_sizes: tuple[int, ...] | None = None,
         ) -> list[dict[str, Any]]:
+    from benchmarks.bench_scale import generate as generate_parquet
     """One row per size of each curve (see the module docstring)."""
     from obskit.sample import generate
 
@@ -180,10 +172,14 @@ def run(quick: bool = False, sizes: tuple[int, ...] | None = None,
     health_sizes = health_sizes if health_sizes is not None else (
         (100_000,) if quick else (1_000_000, 10_000_000, 100_000_000))
     with tempfile.TemporaryDirectory(prefix="obskit-report-scale-") as tmp:
-        for n in scale_sizes:
-            rows.append(scale_row(n, Path(tmp)))
-        for n in health_sizes:
-            rows.append(health_at_scale_row(n, Path(tmp)))
+        for n in sorted(set(scale_sizes) | set(health_sizes)):
+            folder = Path(tmp) / f"day-{n}"  # one day of parquet per size, for (b) and (c)
+            root = generate_parquet(folder, n, rows_per_file=min(1_000_000, max(n // 24, 1000)))
+            if n in scale_sizes:
+                rows.append(scale_row(n, folder, root))
+            if n in health_sizes:
+                rows.append(health_at_scale_row(n, folder, root))
+            shutil.rmtree(folder)
     return rows
 
 
