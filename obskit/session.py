@@ -72,6 +72,8 @@ class Session:
     #: Set by a report at scale (:mod:`obskit.report.scale`): the request rows are never loaded.
     scale: Any = None
     scale_span: tuple[datetime, datetime] | None = None
+    #: A large parquet request source of which only the period is read (filters pushed into the scan).
+    pushdown: Any = None
 
     @classmethod
     def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
@@ -111,6 +113,11 @@ class Session:
 
             if self.scale is not None and src.kind == "requests":
                 raise _AlreadyRecorded  # at scale the rows are streamed, never loaded
+            if self.pushdown is not None and src.kind == "requests":
+                from obskit.report.scale import load_period
+
+                return load_period(self.pushdown, start=self.start, end=self.end, model=self.model,
+                                   version=self.version)
 
             kind = KINDS[src.kind]
             ctx = LoadContext(self.quarantine, self.config.project.timezone, self.config.project.model)

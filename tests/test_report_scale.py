@@ -136,6 +136,26 @@ def test_period_and_version_filters_apply_at_scale(day: tuple[Path, Path]) -> No
     assert run_status(empty).status == "no_data"
 
 
+def test_a_short_period_of_a_large_source_reads_only_its_rows(day: tuple[Path, Path], tmp_path: Path) -> None:
+    from obskit.report import canary, drift
+
+    cfg = Path(str(day[0]).replace("-1000.toml", "-40000.toml"))
+    cfg.write_text(day[0].read_text().replace("max_rows = 1000", "max_rows = 40000"))
+    period = {"start": "2026-11-22T06:00:00Z", "end": "2026-11-22T09:00:00Z"}
+    pushed = open_report(str(cfg), **period)
+    loaded = open_report(str(day[1]), **period)
+    assert pushed.scale is None and pushed.session.pushdown is not None
+    assert pushed.requests is not None and loaded.requests is not None
+    assert pushed.requests.height == loaded.requests.height < 40_000
+    assert pushed.figures == loaded.figures
+    assert "corrected_label" in pushed.requests.columns  # the feedback join still applies
+    # the whole day is above the limit: the drift and canary reports say why they need fewer rows
+    whole = open_report(str(cfg))
+    assert whole.scale is not None
+    for section in (drift.features(whole), canary.verdict(whole)):
+        assert section.status == "skipped" and "above [report] max_rows" in section.reason
+
+
 def test_full_report_at_scale_saves_its_rollup(day: tuple[Path, Path], tmp_path: Path) -> None:
     res = run_report(day[0], out=tmp_path)
     summary = json.loads(res.summary.read_text())

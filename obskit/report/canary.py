@@ -40,7 +40,7 @@ def rollouts(rep: ReportContext) -> Section:
     sec = Section("Rollouts")
     requests = rep.requests
     if requests is None:
-        return rep.record(sec.skip("no request logs for this period"))
+        return rep.record(sec.skip(_no_rows(rep)))
     return rep.record(sec.table(rollout_episodes(requests, every=rep.window), caption="Rollouts and rollbacks",
                                 name="episodes"))
 
@@ -52,7 +52,7 @@ def traffic(rep: ReportContext) -> Section:
     sec = Section("Traffic and latency ratio")
     requests = rep.requests
     if requests is None:
-        return rep.record(sec.skip("no request logs for this period"))
+        return rep.record(sec.skip(_no_rows(rep)))
     if not pair(rep)[1]:
         return rep.record(sec.skip("one version served this period"))
     sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
@@ -70,7 +70,7 @@ def verdict(rep: ReportContext) -> Section:
     sec = Section("Verdict")
     requests = rep.requests
     if requests is None:
-        return rep.record(sec.skip("no request logs for this period"))
+        return rep.record(sec.skip(_no_rows(rep)))
     base, new = pair(rep)
     if not new:
         return rep.record(sec.note("Only one version served in this period: nothing to compare.")
@@ -86,3 +86,11 @@ def verdict(rep: ReportContext) -> Section:
     if cmp.slower:
         sec.warn(cmp.verdict)
     return rep.record(sec)
+
+
+def _no_rows(rep: ReportContext) -> str:
+    if rep.scale is not None:
+        from obskit.report.scale import too_big
+
+        return too_big(rep)
+    return "no request logs for this period"

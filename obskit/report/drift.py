@@ -41,6 +41,10 @@ def checked_features(rep: ReportContext) -> tuple[list[str], str]:
         return [], "no reference set ([sources.reference])"
     if reference is None:
         return [], "the reference set could not be loaded"
+    if requests is None and rep.scale is not None:
+        from obskit.report.scale import too_big
+
+        return [], too_big(rep)
     if requests is None:
         return [], "no request matches this period" if rep.config.requests is not None else "no request logs"
     rep.check_features()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from obskit.report.section import ReportContext
     from obskit.scale.rollup import Rollup
 
-__all__ = ["DEFAULT_MAX_ROWS", "ScaleSource", "canonical_scan", "scale_source"]
+__all__ = ["DEFAULT_MAX_ROWS", "ScaleSource", "canonical_scan", "load_period", "period_rows", "scale_source"]
 
 #: Above this many request rows, the health report runs at scale (``[report] max_rows``).
 DEFAULT_MAX_ROWS = 20_000_000
@@ -54,6 +54,7 @@ class ScaleSource:
     status_convention: str
     timestamp_format: str
     timezone: str
+    period_rows: int = 0
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
@@ -102,6 +103,8 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
     fixes += [status.alias("status"), code.alias("status_code")]
     if "model_version" in schema:
         fixes.append(pl.col("model_version").cast(pl.String))
+    if "model" not in schema:  # as the loader does: rows that name no model are the project's
+        fixes.append(pl.lit(model or None, pl.String).alias("model"))
     lf = lf.with_columns(fixes)
     if start is not None:
         lf = lf.filter(pl.col("timestamp") >= start)
@@ -112,6 +115,37 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
     if version:
         lf = lf.filter(pl.col("model_version") == version)
     return lf
+
+
+def load_period(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
+                model: str = "", version: str = "") -> pl.DataFrame:
+    """The period's rows of a large source, read with the filters pushed into the scan (not the whole files).
+
+    Columns of the ``requests`` schema get its dtypes; rows keep every other column.
+    """
+    from obskit.schemas import REQUESTS
+
+    lf = canonical_scan(src, start=start, end=end, model=model, version=version)
+    schema = lf.collect_schema()
+    casts = [pl.col(c.name).cast(c.dtype, strict=False) for c in REQUESTS.columns
+             if c.name in schema and c.name not in ("timestamp", "status", "status_code")]
+    return lf.with_columns(casts).collect(engine="streaming")
+
+
+def period_rows(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
+                model: str = "", version: str = "") -> int:
+    """Rows of the period (one streaming pass over the timestamp and filter columns)."""
+    lf = canonical_scan(src, start=start, end=end, model=model, version=version)
+    return int(lf.select(pl.len()).collect(engine="streaming").item())
+
+
+def too_big(rep: ReportContext) -> str:
+    """Why a section that needs the rows does not run at scale."""
+    sc = rep.scale
+    rows = f"{sc.period_rows:,}" if sc is not None else "too many"
+    return (f"this section needs the request rows in memory, and the period has {rows} (above [report] max_rows "
+            f"= {rep.config.report.max_rows:,}): report a shorter period or one version, or see the health "
+            "report's streaming sections")
 
 
 # --------------------------------------------------------------------------- report inputs
@@ -169,7 +203,7 @@ def figures(rep: ReportContext) -> dict[str, Any]:
 def bound_note(rep: ReportContext) -> str:
     """The sentence every scale section shows about what is exact and what is bounded."""
     sc = rep.scale
-    rows = f"{sc.rows:,} request rows" if sc is not None else "the request rows"
+    rows = f"{sc.period_rows:,} request rows" if sc is not None else "the request rows"
     alpha = rollup(rep).state.latency.alpha
     return (f"At scale ({rows} in parquet, above [report] max_rows): counts are exact; latency percentiles come "
             f"from sketches and are within {alpha:.1%} (relative) of the exact value.")

@@ -25,7 +25,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -373,7 +373,12 @@ def _open_at_scale(rep: ReportContext) -> bool:
     if source is None:
         return False
     session = rep.session
-    session.scale = source
+    n = scale.period_rows(source, start=session.start, end=session.end, model=session.model,
+                          version=session.version)
+    if n <= rep.config.report.max_rows:
+        session.pushdown = source  # a small period of a large source: read only its rows
+        return False
+    session.scale = replace(source, period_rows=n)
     r = scale.rollup(rep)
     span = r.span
     if span is not None:
