@@ -93,7 +93,7 @@ class BusinessConfig:
 @dataclass(frozen=True)
 class ReportConfig:
     window: str = "5m"
-    max_rows: int = 20_000_000
+    max_rows: int = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ def load_config(path: str | Path) -> Config:
     rep_t = r.table(raw.get("report"), "report")
     r.keys(rep_t, "report", {"window", "max_rows"})
     report = ReportConfig(window=r.typed(rep_t, "report", "window", str, "5m"),
-                          max_rows=r.typed(rep_t, "report", "max_rows", int, 20_000_000))
+                          max_rows=r.typed(rep_t, "report", "max_rows", int, 5_000_000))
     if report.max_rows < 0:
         raise r.fail("report.max_rows", f"must be >= 0, got {report.max_rows}")
     from obskit.timeutil import parse_duration

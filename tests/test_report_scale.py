@@ -149,11 +149,19 @@ def test_a_short_period_of_a_large_source_reads_only_its_rows(day: tuple[Path, P
     assert pushed.requests.height == loaded.requests.height < 40_000
     assert pushed.figures == loaded.figures
     assert "corrected_label" in pushed.requests.columns  # the feedback join still applies
-    # the whole day is above the limit: the drift and canary reports say why they need fewer rows
+    # the whole day is above the limit: the drift and canary reports run on a uniform sample and say so
     whole = open_report(str(cfg))
     assert whole.scale is not None
-    for section in (drift.features(whole), canary.verdict(whole)):
-        assert section.status == "skipped" and "above [report] max_rows" in section.reason
+    from obskit.report import scale
+
+    scale_sample = scale.sample(whole)
+    assert scale_sample.height == 37_500  # every 4th of 150,000 rows: at most max_rows
+    assert scale_sample["timestamp"].is_sorted() and scale_sample["timestamp"].dt.hour().n_unique() == 24
+    for section in (drift.features(whole), drift.quality(whole), canary.verdict(whole), canary.rollouts(whole)):
+        assert section.status != "skipped", section.reason
+        assert any("uniform sample of 37,500" in n for n in section.notes)
+    streamed = drift.features(whole).frames["drift"]
+    assert set(streamed.filter("drifted")["column"]) == {"brightness"}
 
 
 def test_full_report_at_scale_saves_its_rollup(day: tuple[Path, Path], tmp_path: Path) -> None:

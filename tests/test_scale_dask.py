@@ -78,3 +78,18 @@ def test_dask_rollup_equals_local(dask_client: object, day: pl.DataFrame, hive: 
     assert ((a["mean_ms"] - b["mean_ms"]).abs() <= 1e-12 * b["mean_ms"]).all()
     assert dist.messages.sort(pl.all()).equals(local.messages.sort(pl.all()))
     assert dist.requests == day.height and dist.slo_ms == 200.0
+
+
+def test_object_storage_urls_are_listed_with_fsspec(dask_client: object, day: pl.DataFrame, hive: Path) -> None:
+    from obskit.errors import SourceError
+    from obskit.scale.distributed import dask_rollup, remote_files
+
+    url = f"file://{hive}"  # the same code path as s3://, gs://, az:// (fsspec lists, polars reads)
+    files = remote_files(url)
+    assert len(files) == 24 and all(f.startswith("file://") for f in files)
+    assert remote_files(f"{url}/day=*/hour=0*/*.parquet") == files[:10]
+    assert dask_rollup(dask_client, url, files_per_task=6).requests == day.height
+    with pytest.raises(SourceError, match="no parquet"):
+        remote_files(f"file://{hive}/nothing-here")
+    with pytest.raises(SourceError, match="cannot list"):
+        remote_files("nosuchstore://bucket/requests")

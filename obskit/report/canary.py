@@ -11,6 +11,8 @@ Examples
 from __future__ import annotations
 
 from obskit import charts
+from obskit.report.drift import _sampled
+from obskit.report.scale import rows
 from obskit.report.section import ReportContext, Section
 
 __all__ = ["pair", "rollouts", "traffic", "verdict"]
@@ -23,7 +25,7 @@ def pair(rep: ReportContext) -> tuple[str, str]:
     """
     from obskit.analyze.versions import busiest_versions
 
-    requests = rep.requests
+    requests = rows(rep)
     if requests is None:
         return str(rep.params.get("baseline") or ""), str(rep.params.get("canary") or "")
     busiest = busiest_versions(requests)["model_version"].to_list()
@@ -38,9 +40,10 @@ def rollouts(rep: ReportContext) -> Section:
     from obskit.analyze.versions import rollout_episodes
 
     sec = Section("Rollouts")
-    requests = rep.requests
+    requests = rows(rep)
     if requests is None:
-        return rep.record(sec.skip(_no_rows(rep)))
+        return rep.record(sec.skip("no request logs for this period"))
+    _sampled(rep, sec)
     return rep.record(sec.table(rollout_episodes(requests, every=rep.window), caption="Rollouts and rollbacks",
                                 name="episodes"))
 
@@ -50,9 +53,10 @@ def traffic(rep: ReportContext) -> Section:
     from obskit.analyze.versions import version_latency_ratio, version_traffic
 
     sec = Section("Traffic and latency ratio")
-    requests = rep.requests
+    requests = rows(rep)
     if requests is None:
-        return rep.record(sec.skip(_no_rows(rep)))
+        return rep.record(sec.skip("no request logs for this period"))
+    _sampled(rep, sec)
     if not pair(rep)[1]:
         return rep.record(sec.skip("one version served this period"))
     sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
@@ -68,9 +72,10 @@ def verdict(rep: ReportContext) -> Section:
     from obskit.analyze.versions import canary_comparison
 
     sec = Section("Verdict")
-    requests = rep.requests
+    requests = rows(rep)
     if requests is None:
-        return rep.record(sec.skip(_no_rows(rep)))
+        return rep.record(sec.skip("no request logs for this period"))
+    _sampled(rep, sec)
     base, new = pair(rep)
     if not new:
         return rep.record(sec.note("Only one version served in this period: nothing to compare.")
@@ -87,10 +92,3 @@ def verdict(rep: ReportContext) -> Section:
         sec.warn(cmp.verdict)
     return rep.record(sec)
 
-
-def _no_rows(rep: ReportContext) -> str:
-    if rep.scale is not None:
-        from obskit.report.scale import too_big
-
-        return too_big(rep)
-    return "no request logs for this period"

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from obskit import charts
+from obskit.report.scale import rows
 from obskit.report.section import ReportContext, Section
 
 __all__ = [
@@ -34,17 +35,13 @@ __all__ = [
 
 def checked_features(rep: ReportContext) -> tuple[list[str], str]:
     """The configured features present in both the period's requests and the reference, or why none."""
-    requests, reference = rep.requests, rep.reference
+    requests, reference = rows(rep), rep.reference
     if not rep.config.features.all:
         return [], "no [features] in the config"
     if rep.config.reference is None:
         return [], "no reference set ([sources.reference])"
     if reference is None:
         return [], "the reference set could not be loaded"
-    if requests is None and rep.scale is not None:
-        from obskit.report.scale import too_big
-
-        return [], too_big(rep)
     if requests is None:
         return [], "no request matches this period" if rep.config.requests is not None else "no request logs"
     rep.check_features()
@@ -63,7 +60,7 @@ def unchecked_features(rep: ReportContext) -> list[str]:
 
 
 def _ok(rep: ReportContext) -> pl.DataFrame:
-    requests = rep.requests
+    requests = rows(rep)
     assert requests is not None
     ok: pl.DataFrame = rep.cached("ok_requests", lambda: requests.filter(pl.col("status") == "ok"))
     return ok
@@ -115,6 +112,7 @@ def verdict(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
     cols, reference, ok = inputs
+    _sampled(rep, sec)
     result = feature_drift(rep, cols)
     ds = dataset_drift(result)
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
@@ -161,6 +159,7 @@ def features(rep: ReportContext) -> Section:
     cols, reason = checked_features(rep)
     if not cols:
         return rep.record(sec.skip(reason))
+    _sampled(rep, sec)
     result = feature_drift(rep, cols)
     skipped = unchecked_features(rep)
     if skipped:
@@ -182,6 +181,7 @@ def over_time(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
+    _sampled(rep, sec)
     frame = drift_over_time(reference, ok, every="1h", columns=cols, method="kl_div", n_boot=50)
     sec.keep(over_time=frame)
     sec.chart(charts.heatmap_chart(frame, title="KL divergence per feature and hour", color_title="KL"))
@@ -201,6 +201,7 @@ def distributions(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
+    _sampled(rep, sec)
     order = feature_drift(rep, cols).sort("effect_size", descending=True, nulls_last=True)["column"].to_list()
     for col in order:
         sec.chart(charts.distribution_chart(dist(reference, ok, col), title=col, x_title=col))
@@ -213,10 +214,11 @@ def prediction(rep: ReportContext) -> Section:
     from obskit.analyze.drift import prediction_drift_over_time
 
     sec = Section("Prediction drift")
-    reference = rep.reference
-    if rep.requests is None or reference is None:
+    reference, requests = rep.reference, rows(rep)
+    if requests is None or reference is None:
         return rep.record(sec.skip("needs the period's requests and the reference set"))
-    if "prediction" not in reference.columns or "prediction" not in rep.requests.columns:
+    _sampled(rep, sec)
+    if "prediction" not in reference.columns or "prediction" not in requests.columns:
         return rep.record(sec.skip("no prediction column in the requests or the reference"))
     pred = prediction_drift_over_time(reference, _ok(rep), every="1h")
     sec.keep(prediction=pred)
@@ -233,6 +235,7 @@ def multivariate(rep: ReportContext, *, max_rows: int = 10_000) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
+    _sampled(rep, sec)
     mv = _domain(rep, cols, reference, ok, max_rows)
     sec.note(mv.summary(), kind="warning" if mv.drifted else "info")
     sec.table(mv.importance, caption="What drives it", name="importance")
@@ -251,6 +254,7 @@ def quality(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
+    _sampled(rep, sec)
     violations = check_quality(infer_baseline(reference, columns=cols), ok.select(cols))
     sec.keep(violations=violations)
     if violations.height:
@@ -259,3 +263,11 @@ def quality(rep: ReportContext) -> Section:
         sec.note("No data-quality violation.")
     rep.figures["quality_violations"] = violations.height
     return rep.record(sec)
+
+
+def _sampled(rep: ReportContext, sec: Section) -> None:
+    """At scale, say that the section ran on the uniform sample."""
+    if rep.scale is not None:
+        from obskit.report.scale import sample_note
+
+        sec.note(sample_note(rep))

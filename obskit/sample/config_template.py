@@ -85,6 +85,7 @@ correction_rate_max = 0.01
 
 [report]
 window = "5m"                    # aggregation window of the charts
+# max_rows = 5000000             # more requests in the period, from parquet: report at scale (streamed)
 """
 
 

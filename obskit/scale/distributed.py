@@ -61,7 +61,7 @@ from obskit.scale.streaming import (
     window_state,
 )
 
-__all__ = ["dask_drift", "dask_rollup", "dask_window_stats", "tree_reduce"]
+__all__ = ["dask_drift", "dask_rollup", "dask_window_stats", "remote_files", "tree_reduce"]
 
 T = TypeVar("T")
 
@@ -101,10 +101,42 @@ def _chunks(files: list[str], per_task: int) -> list[list[str]]:
 
 
 def _files(paths: SourceSpec) -> list[str]:
-    # Remote URLs cannot be listed here: pass them as a list of files.
     if isinstance(paths, (list, tuple)) and all("://" in str(p) for p in paths):
         return [str(p) for p in paths]
+    if isinstance(paths, str) and "://" in paths:
+        return remote_files(paths)
     return parquet_files(paths)
+
+
+def remote_files(url: str) -> list[str]:
+    """The parquet files under an object-storage folder or glob (``s3://bucket/requests/``), listed with fsspec.
+
+    A folder is searched recursively (hive partitions); a URL with ``*``/``?``/``[`` is a
+    glob. Listing needs ``fsspec`` and the store's package (``s3fs``, ``gcsfs``, ``adlfs``)
+    on the client; the workers read the returned URLs with polars' own object-store
+    reader, with credentials from their environment (``AWS_*``, ``GOOGLE_*``, ``AZURE_*``).
+
+    Raises
+    ------
+    SourceError
+        fsspec or the store's package is missing, or nothing matched.
+    """
+    from obskit.errors import SourceError
+    from obskit.redact import scrub
+
+    try:
+        import fsspec  # type: ignore[import-untyped]
+
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise SourceError(f"cannot list {scrub(url)}: {exc} (install fsspec and the store's package, or pass "
+                          "a list of file URLs)") from None
+    pattern = root if any(ch in root for ch in "*?[") else root.rstrip("/") + "/**/*.parquet"
+    protocol = url.split("://", 1)[0]
+    found = sorted(str(f) for f in fs.glob(pattern) if str(f).endswith(".parquet"))
+    if not found:
+        raise SourceError("no parquet files found", path=scrub(url))
+    return [f if "://" in f else f"{protocol}://{f}" for f in found]
 
 
 def dask_window_stats(

@@ -155,13 +155,17 @@ DRIFT_SCHEMA = pl.Schema(
 def parquet_files(source: SourceSpec) -> list[str]:
     """The parquet files of a file, folder (searched recursively: hive partitions), glob or list.
 
+    URLs (``s3://bucket/part.parquet``) are kept as they are: polars reads them.
+
     >>> parquet_files([])
     Traceback (most recent call last):
     ...
     obskit.errors.SourceError: no parquet files found
     """
     items = [source] if isinstance(source, (str, Path)) else list(source)
-    out = [str(f) for item in items for f in local_files(item, (".parquet",))]
+    # object-storage URLs (s3://...) are files already listed (see obskit.scale.distributed.remote_files)
+    out = [str(item) if "://" in str(item) else str(f)
+           for item in items for f in ([item] if "://" in str(item) else local_files(item, (".parquet",)))]
     if not out:
         raise SourceError("no parquet files found", path=str(source) if items else None)
     return out
