@@ -172,3 +172,19 @@ def test_full_report_at_scale_saves_its_rollup(day: tuple[Path, Path], tmp_path:
     html = res.html.read_text()
     assert "At scale (150,000 request rows" in html and "within 0.5%" in html
     shutil.rmtree(tmp_path)
+
+
+def test_rows_without_a_timestamp_are_counted_not_charted(day: tuple[Path, Path], tmp_path: Path) -> None:
+    files = sorted((Path(str(day[0]).rsplit("/", 1)[0]) / "requests").rglob("*.parquet"))
+    raw = pl.read_parquet(files[0]).head(2000)
+    raw = raw.with_columns(pl.when(pl.int_range(pl.len()) < 10).then(pl.lit("not a time")).otherwise(pl.col("ts"))
+                           .alias("ts"))
+    (tmp_path / "logs").mkdir()
+    raw.write_parquet(tmp_path / "logs" / "part.parquet")
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(day[0].read_text().replace(str(files[0].parents[2]), str(tmp_path / "logs"))
+                   .replace("max_rows = 1000", "max_rows = 100"))
+    rep = open_report(str(cfg))
+    assert rep.scale is not None and rep.figures["requests"] == 1990
+    summary = health.summary(rep)
+    assert summary.status == "warning" and any("10 rows have no parseable timestamp" in n for n in summary.notes)

@@ -121,3 +121,10 @@ def test_coarsen_refuses_finer_windows_and_unknown_groups(day: pl.DataFrame) -> 
     with pytest.raises(AnalysisError, match="cannot group"):
         r.coarsen("1h", by=("region",))
     assert r.table()["within_slo"].null_count() == r.table().height  # no SLO given: not counted
+
+
+def test_rollups_of_different_windows_combine(day: pl.DataFrame) -> None:
+    a = build_rollup(day.filter(pl.col("timestamp").dt.hour() < 6), every="2m")
+    b = build_rollup(day.filter(pl.col("timestamp").dt.hour() >= 6))
+    total = combine([a, b])
+    assert total.state.every_s == 600 and total.requests == day.height

@@ -169,6 +169,9 @@ def gpu(rep: ReportContext) -> Section:
     if pressure.height:
         sec.warn(f"{pressure.height} memory-pressure episode(s)")
     requests = rep.requests
+    if rep.scale is not None:
+        sec.note(f"No capacity advice or energy per inference at scale: they pair GPU samples with request rows, "
+                 f"and {scale.NOT_AT_SCALE}.")
     if requests is not None:
         try:
             sec.note(replicas_needed(requests, frame).explanation)

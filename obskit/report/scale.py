@@ -143,6 +143,15 @@ def period_rows(src: ScaleSource, *, start: datetime | None = None, end: datetim
     return int(lf.select(pl.len()).collect(engine="streaming").item())
 
 
+def period_span(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
+                model: str = "", version: str = "") -> tuple[datetime, datetime] | None:
+    """First and last timestamp of the period's rows, or None when there is none."""
+    lf = canonical_scan(src, start=start, end=end, model=model, version=version)
+    lo, hi = lf.select(pl.col("timestamp").min().alias("lo"), pl.col("timestamp").max().alias("hi")).collect(
+        engine="streaming").row(0)
+    return (lo, hi) if isinstance(lo, datetime) and isinstance(hi, datetime) else None
+
+
 #: Rows of the uniform sample that sections needing rows read at scale.
 SAMPLE_ROWS = 1_000_000
 
@@ -214,11 +223,32 @@ def rollup(rep: ReportContext) -> Rollup:
 
     def build() -> Rollup:
         lf = canonical_scan(rep.scale, start=s.start, end=s.end, model=s.model, version=s.version)
-        return build_rollup(lf, slo_ms=rep.config.slo.latency_ms,
-                            confidence_threshold=rep.config.business.confidence_threshold, every=every)
+        built = build_rollup(lf, slo_ms=rep.config.slo.latency_ms,
+                             confidence_threshold=rep.config.business.confidence_threshold, every=every)
+        return _without_untimed(rep, built)
 
     built: Rollup = rep.cached("scale_rollup", build)
     return built
+
+
+def _without_untimed(rep: ReportContext, r: Rollup) -> Rollup:
+    """Leave out the rows whose timestamp did not parse (no window), counting them for the page."""
+    from dataclasses import replace
+
+    from obskit.scale.rollup import Rollup as _Rollup
+    from obskit.scale.sketches import RateCounts
+    from obskit.scale.streaming import WindowState
+
+    counts = r.state.counts.frame
+    untimed = counts.filter(pl.col("window_start").is_null())
+    if not untimed.height:
+        return r
+    rep.figures["rows_without_timestamp"] = int(untimed["requests"].sum())
+    timed = pl.col("window_start").is_not_null()
+    st = r.state
+    latency = replace(st.latency, buckets=st.latency.buckets.filter(timed), summary=st.latency.summary.filter(timed))
+    state = WindowState(st.every_s, st.by, RateCounts(st.counts.keys, counts.filter(timed)), latency, st.present)
+    return _Rollup(state, r.messages.filter(timed), r.slo_ms, r.confidence_threshold, r.generated_at)
 
 
 def window_stats(rep: ReportContext) -> pl.DataFrame | None:
@@ -268,7 +298,13 @@ def summary(rep: ReportContext, sec: Section) -> Section:
     """Headline numbers from the rollup."""
     from obskit import views
 
-    return sec.note(bound_note(rep)).html(views.kpi_html(rep.figures))
+    sec.note(bound_note(rep))
+    untimed = rep.figures.get("rows_without_timestamp")
+    if untimed:
+        sec.note(f"{untimed:,} rows have no parseable timestamp and are left out of every figure (at scale rows "
+                 "are not checked one by one: load a shorter period to list them).", kind="warning")
+        sec.warn(f"{untimed:,} rows without a timestamp")
+    return sec.html(views.kpi_html(rep.figures))
 
 
 def latency(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> Section:

@@ -364,8 +364,6 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
 
 def _open_at_scale(rep: ReportContext) -> bool:
     """Switch the run to the scale path when the request source is too large to load (:mod:`obskit.report.scale`)."""
-    from datetime import timedelta
-
     from obskit.report import scale
     from obskit.timeutil import auto_window
 
@@ -379,11 +377,12 @@ def _open_at_scale(rep: ReportContext) -> bool:
         session.pushdown = source  # a small period of a large source: read only its rows
         return False
     session.scale = replace(source, period_rows=n)
-    r = scale.rollup(rep)
-    span = r.span
+    span = scale.period_span(session.scale, start=session.start, end=session.end, model=session.model,
+                             version=session.version)
     if span is not None:
-        session.scale_span = (span[0], span[1] + timedelta(seconds=r.state.every_s))
-        lo, hi = session.data_span() or session.scale_span
+        session.scale_span = span
+        lo, hi = session.data_span() or span
         rep.window = auto_window(hi - lo, rep.window)
+    scale.rollup(rep)  # one streaming pass, at the final window
     rep.figures.update(scale.figures(rep))
     return True

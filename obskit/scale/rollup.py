@@ -35,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -318,13 +319,20 @@ def build_rollup(
 def combine(rollups: Sequence[Rollup]) -> Rollup:
     """One rollup of many; where several cover the same window, only the newest one's counts are kept.
 
+    Rollups saved at different windows are first coarsened to one window they all divide.
+
     Raises
     ------
     AnalysisError
-        No rollup, or rollups with different windows, groupings or sketch parameters.
+        No rollup, or rollups with different groupings or sketch parameters.
     """
     if not rollups:
         raise AnalysisError("no rollup to combine")
+    steps = {r.state.every_s for r in rollups}
+    if len(steps) > 1:  # saved at different windows: bring them all to a window each one divides
+        common = math.lcm(*steps)
+        common = common if 86400 % common == 0 else 86400
+        rollups = [r.coarsen(f"{common}s") for r in rollups]
     ordered = sorted(rollups, key=lambda r: r.generated_at)
     # the newest rollup covering a window owns it
     owner = (
