@@ -188,3 +188,17 @@ def test_rows_without_a_timestamp_are_counted_not_charted(day: tuple[Path, Path]
     assert rep.scale is not None and rep.figures["requests"] == 1990
     summary = health.summary(rep)
     assert summary.status == "warning" and any("10 rows have no parseable timestamp" in n for n in summary.notes)
+
+
+def test_the_explorer_reads_a_period_of_a_large_source(day: tuple[Path, Path]) -> None:
+    from obskit import explore
+    from obskit.errors import ObskitError
+
+    with pytest.raises(ObskitError, match="150,000 requests, above"):
+        explore(day[0], chart_backend="output")
+    cfg = Path(str(day[0]).replace("-1000.toml", "-explore.toml"))
+    cfg.write_text(day[0].read_text().replace("max_rows = 1000", "max_rows = 20000"))
+    app = explore(cfg, start="2026-11-22T04:00:00Z", end="2026-11-22T05:00:00Z", chart_backend="output",
+                  flywheel_path=cfg.parent / "flywheel.parquet")
+    assert 0 < app.data.requests.height <= 20_000
+    assert app.data.requests["timestamp"].dt.hour().unique().to_list() == [4]

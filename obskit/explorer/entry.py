@@ -30,6 +30,8 @@ def explore(
     reference: pl.DataFrame | None = None,
     gpu: pl.DataFrame | None = None,
     every: str = "5m",
+    start: str = "",
+    end: str = "",
     **options: Any,
 ) -> Explorer:
     """Open the explorer on a project's data (``config``) or on frames.
@@ -44,6 +46,11 @@ def explore(
         Canonical frames; each one given overrides the config's source.
     every
         Window length of the per-window analyses and of the slider.
+    start, end
+        The period of the config's sources (ISO 8601; empty: all the data). A parquet request
+        source larger than ``[report] max_rows`` is read for this period only (filters pushed
+        into the scan); a period still above the limit is refused with the row count, since
+        the explorer holds its rows in memory.
     **options
         Passed to :class:`Explorer` (``features``, ``slo_ms``, ``confidence_threshold``,
         ``drift_every``, ``flywheel_path``, ``top``, ``chart_backend``, ...).
@@ -67,9 +74,10 @@ def explore(
     if config is not None:
         from obskit.session import Session
 
-        session = Session.open(config)
+        session = Session.open(config, start=start, end=end)
         cfg = session.config
         if requests is None:
+            _large_source(session)
             requests = session.requests
         if reference is None and cfg.reference is not None:
             reference = session.reference
@@ -107,3 +115,19 @@ def explore(
     finally:
         if bar is not None:
             bar.close()
+
+
+def _large_source(session: Any) -> None:
+    """Read only the period of a large parquet source, or refuse a period too large to hold in memory."""
+    from obskit.report.scale import period_rows, scale_source
+
+    source = scale_source(session.config)
+    if source is None:
+        return
+    n = period_rows(source, start=session.start, end=session.end, model=session.model, version=session.version)
+    limit = session.config.report.max_rows
+    if n > limit:
+        raise ObskitError(f"explore: the period holds {n:,} requests, above [report] max_rows = {limit:,}; pass "
+                          "start= and end= for a shorter period (the explorer keeps its rows in memory)",
+                          path=str(session.config.path))
+    session.pushdown = source
