@@ -181,12 +181,16 @@ def test_notebooks_are_thin(name: str) -> None:
         assert calls <= 2, f"{name}: more than one call in a cell:\n{cell.source}"
 
 
-@pytest.mark.parametrize("name", ["health_report", "drift_report", "gpu_report", "canary_report"])
+@pytest.mark.parametrize("name", ["health_report", "drift_report", "gpu_report", "canary_report", "trends_report"])
 def test_every_report_section_function_is_called_by_its_notebook(name: str) -> None:
-    module = {"health_report": health, "drift_report": drift, "gpu_report": gpu, "canary_report": canary}[name]
+    from obskit.report import trends
+
+    module = {"health_report": health, "drift_report": drift, "gpu_report": gpu, "canary_report": canary,
+              "trends_report": trends}[name]
     source = "\n".join(c.source for c in _code_cells(name))
-    called = set(re.findall(rf"\b{module.__name__.rsplit('.', 1)[1]}\.(\w+)\(rep\)", source))
-    sections = {n for n in module.__all__ if inspect.signature(getattr(module, n)).return_annotation == "Section"}
+    called = set(re.findall(rf"\b{module.__name__.rsplit('.', 1)[1]}\.(\w+)\((?:rep|tr)\)", source))
+    sections = {n for n in module.__all__ if inspect.isfunction(getattr(module, n))
+                and inspect.signature(getattr(module, n)).return_annotation == "Section"}
     assert len(sections) >= 3
     assert called == sections
 

@@ -11,8 +11,7 @@ Examples
 from __future__ import annotations
 
 from obskit import charts
-from obskit.report.drift import _sampled
-from obskit.report.scale import rows
+from obskit.report.scale import note_sample, rows
 from obskit.report.section import ReportContext, Section
 
 __all__ = ["pair", "rollouts", "traffic", "verdict"]
@@ -43,7 +42,7 @@ def rollouts(rep: ReportContext) -> Section:
     requests = rows(rep)
     if requests is None:
         return rep.record(sec.skip("no request logs for this period"))
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     return rep.record(sec.table(rollout_episodes(requests, every=rep.window), caption="Rollouts and rollbacks",
                                 name="episodes"))
 
@@ -56,7 +55,7 @@ def traffic(rep: ReportContext) -> Section:
     requests = rows(rep)
     if requests is None:
         return rep.record(sec.skip("no request logs for this period"))
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     if not pair(rep)[1]:
         return rep.record(sec.skip("one version served this period"))
     sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
@@ -75,7 +74,7 @@ def verdict(rep: ReportContext) -> Section:
     requests = rows(rep)
     if requests is None:
         return rep.record(sec.skip("no request logs for this period"))
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     base, new = pair(rep)
     if not new:
         return rep.record(sec.note("Only one version served in this period: nothing to compare.")

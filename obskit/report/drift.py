@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from obskit import charts
-from obskit.report.scale import rows
+from obskit.report.scale import note_sample, rows
 from obskit.report.section import ReportContext, Section
 
 __all__ = [
@@ -112,7 +112,7 @@ def verdict(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
     cols, reference, ok = inputs
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     result = feature_drift(rep, cols)
     ds = dataset_drift(result)
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
@@ -159,7 +159,7 @@ def features(rep: ReportContext) -> Section:
     cols, reason = checked_features(rep)
     if not cols:
         return rep.record(sec.skip(reason))
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     result = feature_drift(rep, cols)
     skipped = unchecked_features(rep)
     if skipped:
@@ -181,7 +181,7 @@ def over_time(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     frame = drift_over_time(reference, ok, every="1h", columns=cols, method="kl_div", n_boot=50)
     sec.keep(over_time=frame)
     sec.chart(charts.heatmap_chart(frame, title="KL divergence per feature and hour", color_title="KL"))
@@ -201,7 +201,7 @@ def distributions(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     order = feature_drift(rep, cols).sort("effect_size", descending=True, nulls_last=True)["column"].to_list()
     for col in order:
         sec.chart(charts.distribution_chart(dist(reference, ok, col), title=col, x_title=col))
@@ -217,7 +217,7 @@ def prediction(rep: ReportContext) -> Section:
     reference, requests = rep.reference, rows(rep)
     if requests is None or reference is None:
         return rep.record(sec.skip("needs the period's requests and the reference set"))
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     if "prediction" not in reference.columns or "prediction" not in requests.columns:
         return rep.record(sec.skip("no prediction column in the requests or the reference"))
     pred = prediction_drift_over_time(reference, _ok(rep), every="1h")
@@ -235,7 +235,7 @@ def multivariate(rep: ReportContext, *, max_rows: int = 10_000) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     mv = _domain(rep, cols, reference, ok, max_rows)
     sec.note(mv.summary(), kind="warning" if mv.drifted else "info")
     sec.table(mv.importance, caption="What drives it", name="importance")
@@ -254,7 +254,7 @@ def quality(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    _sampled(rep, sec)
+    note_sample(rep, sec)
     violations = check_quality(infer_baseline(reference, columns=cols), ok.select(cols))
     sec.keep(violations=violations)
     if violations.height:
@@ -264,10 +264,3 @@ def quality(rep: ReportContext) -> Section:
     rep.figures["quality_violations"] = violations.height
     return rep.record(sec)
 
-
-def _sampled(rep: ReportContext, sec: Section) -> None:
-    """At scale, say that the section ran on the uniform sample."""
-    if rep.scale is not None:
-        from obskit.report.scale import sample_note
-
-        sec.note(sample_note(rep))

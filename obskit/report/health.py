@@ -20,7 +20,7 @@ import polars as pl
 
 from obskit import charts
 from obskit.errors import AnalysisError
-from obskit.report import scale
+from obskit.report import scale, scale_sections
 from obskit.report.section import ReportContext, Section
 
 __all__ = [
@@ -92,7 +92,7 @@ def summary(rep: ReportContext) -> Section:
 
     sec = Section("Summary")
     if rep.scale is not None and window_stats(rep) is not None:
-        return rep.record(scale.summary(rep, sec))
+        return rep.record(scale_sections.summary(rep, sec))
     if rep.requests is None:
         return rep.record(sec.note(f"No headline numbers: {_no_requests(rep)}.", kind="warning")
                           .skip(_no_requests(rep)))
@@ -115,7 +115,7 @@ def latency(rep: ReportContext) -> Section:
     sec = Section("Latency and SLOs")
     stats = window_stats(rep)
     if rep.scale is not None and stats is not None:
-        return rep.record(scale.latency(rep, sec, stats))
+        return rep.record(scale_sections.latency(rep, sec, stats))
     requests = rep.requests
     if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
@@ -144,7 +144,7 @@ def errors(rep: ReportContext) -> Section:
     if stats is None or (requests is None and rep.scale is None):
         return rep.record(sec.skip(_no_requests(rep)))
     sec.chart(charts.error_rate_chart(stats, threshold=0.01))
-    top = scale.top_errors(rep) if requests is None else top_errors(requests)
+    top = scale_sections.top_errors(rep) if requests is None else top_errors(requests)
     if top.height:
         sec.table(top, formats={"share": "{:.1%}"}, caption="Error messages", name="top_errors")
     else:
@@ -192,7 +192,7 @@ def drift(rep: ReportContext) -> Section:
 
     sec = Section("Drift against the training set")
     if rep.scale is not None:
-        return rep.record(scale.drift(rep, sec))
+        return rep.record(scale_sections.drift(rep, sec))
     inputs = drift_inputs(rep)  # the same checks and cached drift as the drift report's sections
     if isinstance(inputs, str):
         return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
@@ -224,7 +224,7 @@ def business(rep: ReportContext) -> Section:
     """Confident-prediction rate and correction rate per hour (the frame the alert rules read)."""
     sec = Section("Business signals")
     if rep.scale is not None and window_stats(rep) is not None:
-        return rep.record(scale.business(rep, sec))
+        return rep.record(scale_sections.business(rep, sec))
     requests = rep.requests
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
@@ -254,7 +254,7 @@ def versions(rep: ReportContext) -> Section:
 
     sec = Section("Versions")
     if rep.scale is not None and window_stats(rep) is not None:
-        return rep.record(scale.versions(rep, sec))
+        return rep.record(scale_sections.versions(rep, sec))
     requests = rep.requests
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
@@ -286,7 +286,7 @@ def timeline(rep: ReportContext) -> Section:
         return rep.record(sec.skip(_no_requests(rep)))
     if requests is None:
         assert stats is not None
-        tl, _ = scale.timeline(rep, sec, stats)
+        tl, _ = scale_sections.timeline(rep, sec, stats)
     else:
         tl = one_timeline(requests, gpu=rep.gpu, every=rep.window,
                           confidence_threshold=rep.config.business.confidence_threshold)

@@ -32,15 +32,27 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from obskit import charts
-from obskit.report.section import Section
-
 if TYPE_CHECKING:
     from obskit.config import Config
-    from obskit.report.section import ReportContext
+    from obskit.report.section import ReportContext, Section
     from obskit.scale.rollup import Rollup
 
-__all__ = ["DEFAULT_MAX_ROWS", "ScaleSource", "canonical_scan", "load_period", "period_rows", "scale_source"]
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "ScaleSource",
+    "canonical_scan",
+    "figures",
+    "load_period",
+    "note_sample",
+    "period_rows",
+    "period_span",
+    "rollup",
+    "rows",
+    "sample",
+    "sample_note",
+    "scale_source",
+    "window_stats",
+]
 
 #: Above this many request rows, the health report runs at scale (``[report] max_rows``): about 4 GB
 #: of peak memory for an in-memory health report (10M rows took 7.4 GB).
@@ -201,6 +213,12 @@ def sample_note(rep: ReportContext) -> str:
             "the page are exact.")
 
 
+def note_sample(rep: ReportContext, sec: Section) -> None:
+    """At scale, add :func:`sample_note` to a section computed on the sample (nothing otherwise)."""
+    if rep.scale is not None:
+        sec.note(sample_note(rep))
+
+
 def rows(rep: ReportContext) -> pl.DataFrame | None:
     """The period's requests in memory, or at scale the uniform sample (see :func:`sample`)."""
     if rep.scale is None:
@@ -280,160 +298,3 @@ def figures(rep: ReportContext) -> dict[str, Any]:
         "slo_latency_met_share": int(counts["within_slo"].sum()) / n,
         "latency_sketch_alpha": r.state.latency.alpha,
     }
-
-
-def bound_note(rep: ReportContext) -> str:
-    """The sentence every scale section shows about what is exact and what is bounded."""
-    sc = rep.scale
-    rows = f"{sc.period_rows:,} request rows" if sc is not None else "the request rows"
-    alpha = rollup(rep).state.latency.alpha
-    return (f"At scale ({rows} in parquet, above [report] max_rows): counts are exact; latency percentiles come "
-            f"from sketches and are within {alpha:.1%} (relative) of the exact value.")
-
-
-# --------------------------------------------------------------------------- sections at scale
-
-
-def summary(rep: ReportContext, sec: Section) -> Section:
-    """Headline numbers from the rollup."""
-    from obskit import views
-
-    sec.note(bound_note(rep))
-    untimed = rep.figures.get("rows_without_timestamp")
-    if untimed:
-        sec.note(f"{untimed:,} rows have no parseable timestamp and are left out of every figure (at scale rows "
-                 "are not checked one by one: load a shorter period to list them).", kind="warning")
-        sec.warn(f"{untimed:,} rows without a timestamp")
-    return sec.html(views.kpi_html(rep.figures))
-
-
-def latency(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> Section:
-    """Sketch percentiles per window, and the exact SLO error budgets from the rollup's counts."""
-    from obskit.analyze.slo import error_budget
-
-    slo = rep.config.slo
-    sec.note(bound_note(rep))
-    sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms,
-                                   title=f"Latency percentiles (sketch, within {rollup(rep).state.latency.alpha:.1%})"))
-    base = stats.select("window_start", pl.col("requests").alias("total"))
-    lat = base.with_columns((pl.col("total") - stats["within_slo"]).alias("bad"),
-                            pl.lit(slo.latency_quantile).alias("objective"))
-    avail = base.with_columns(stats["errors"].alias("bad"), pl.lit(slo.availability).alias("objective"))
-    budgets = pl.concat([error_budget(lat).tail(1).with_columns(pl.lit("latency").alias("slo")),
-                         error_budget(avail).tail(1).with_columns(pl.lit("availability").alias("slo"))])
-    budgets = budgets.select("slo", "total_to_date", "bad_to_date", "allowed_bad", "budget_remaining")
-    sec.table(budgets, formats={"budget_remaining": "{:.1%}"}, caption="Error budget left at the end of the period",
-              name="budgets")
-    spent = budgets.filter(pl.col("budget_remaining") < 0)["slo"].to_list()
-    if spent:
-        sec.warn(f"error budget spent: {', '.join(spent)}")
-    return sec
-
-
-def top_errors(rep: ReportContext) -> pl.DataFrame:
-    """Error messages of the period from the rollup: ``error``, ``requests``, ``share``."""
-    msgs = rollup(rep).messages
-    out = msgs.group_by("error").agg(pl.col("count").sum().alias("requests"))
-    return out.with_columns((pl.col("requests") / pl.col("requests").sum()).alias("share")).sort(
-        ["requests", "error"], descending=[True, False])
-
-
-def business(rep: ReportContext, sec: Section) -> Section:
-    """Confident-prediction rate per window from the rollup (corrections need the feedback join)."""
-    r = rollup(rep)
-    if "confident" not in r.state.present:
-        return sec.note("No business signals: the requests have no confidence column.", kind="warning").skip(
-            "no confidence column")
-    every = "1h" if int(r.state.every_s) <= 3600 else f"{r.state.every_s}s"
-    biz = r.coarsen(every, by=()).table().select(
-        "window_start", "requests", "confident", (pl.col("confident") / pl.col("requests")).alias("confident_rate"))
-    sec.keep(business=biz)
-    sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
-    rep.figures["confident_rate"] = int(biz["confident"].sum()) / max(int(biz["requests"].sum()), 1)
-    rep.figures["correction_rate"] = None
-    return sec.note(f"No correction rate at scale: the feedback join needs the rows ({NOT_AT_SCALE}).",
-                    kind="warning")
-
-
-def versions(rep: ReportContext, sec: Section) -> Section:
-    """Traffic share per version and a per-version table from the rollup."""
-    r = rollup(rep)
-    if "model_version" not in r.state.by:
-        return sec.skip("the requests have no model_version column")
-    per = r.coarsen(rep.window).table()
-    share = per.with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
-    sec.chart(charts.lines_chart(share, ["share"], color_by="model_version", title="Traffic share per version",
-                                 y_format="%"))
-    totals = r.state.counts.frame.group_by("model_version").agg(pl.col("requests", "errors", "confident").sum())
-    out = totals.join(_version_quantiles(r), on="model_version", how="left").with_columns(
-        (pl.col("errors") / pl.col("requests")).alias("error_rate")).sort("requests", descending=True)
-    sec.table(out, caption="Per version (percentiles from sketches)", name="versions",
-              formats={"error_rate": "{:.3%}", "requests": "{:,}"})
-    if out.height >= 2:
-        sec.note(f"The statistical comparison of versions needs the rows ({NOT_AT_SCALE}): run the canary report "
-                 "on a period or version small enough to load.")
-    else:
-        sec.note("One version served this period: nothing to compare.")
-    return sec
-
-
-def _version_quantiles(r: Rollup) -> pl.DataFrame:
-    from obskit.scale.sketches import SketchTable
-
-    t = r.state.latency
-    keys = ("model_version",)
-    buckets = t.buckets.group_by("model_version", "sign", "bucket").agg(pl.col("count").sum())
-    summary = t.summary.group_by("model_version").agg(pl.col("count").sum(), pl.col("sum").sum(),
-                                                     pl.col("min").min(), pl.col("max").max())
-    q = SketchTable(keys, buckets, summary, t.alpha, t.min_value).quantiles([0.5, 0.95, 0.99],
-                                                                           names=["p50_ms", "p95_ms", "p99_ms"])
-    return q.drop("count")
-
-
-def timeline(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The timeline frame at scale: rate, errors, p99 and confident rate per window."""
-    tl = stats.select("window_start", "rps", "error_rate", "p99_ms",
-                      (pl.col("confident") / pl.col("requests")).alias("confident_rate"))
-    sec.note(f"At scale the timeline shows the request signals only ({NOT_AT_SCALE}); the GPU section has the "
-             "GPU series.")
-    return tl, {}
-
-
-def drift(rep: ReportContext, sec: Section) -> Section:
-    """Feature drift by streaming the files against the reference (every row of the files)."""
-    from obskit.scale.streaming import stream_drift
-
-    src, reference = rep.scale, rep.reference
-    assert src is not None
-    if reference is None:
-        reason = "no reference set ([sources.reference])"
-        return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-    names = set(pl.scan_parquet(list(src.files[:1]), hive_partitioning=True).collect_schema().names())
-    present = {k for k, v in src.columns.items() if v in names} | (names - set(src.columns.values()))
-    cols = [c for c in rep.config.features.all if c in reference.columns and c in present]
-    missing = [c for c in rep.config.features.all if c not in cols]
-    if not cols:
-        reason = "no configured feature is in both the request files and the reference set"
-        return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-
-    def compute() -> pl.DataFrame:
-        mapping = {k: v for k, v in src.columns.items() if k in cols}
-        return stream_drift(reference, list(src.files), columns=cols, column_map=mapping or None)
-
-    result: pl.DataFrame = rep.cached("scale_drift", compute)
-    sec.note("At scale, drift streams through every row of the request files (the period, model and version "
-             "filters and the successful-only filter of the in-memory path are not applied). Categorical and "
-             "binned statistics are exact; wasserstein and ks lie in [statistic_low, statistic_high].")
-    if missing:
-        sec.note(f"Not checked (absent from the request files or the reference): {', '.join(missing)}.",
-                 kind="warning")
-    sec.table(result.select("column", "method", "statistic", "statistic_low", "statistic_high", "threshold",
-                            "drifted", "verdict_certain", "exact"), caption="Feature drift, whole files", name="drift")
-    drifted = result.filter(pl.col("drifted"))["column"].to_list()
-    rep.figures["drifted_features"] = drifted
-    if drifted:
-        sec.warn(f"drifted: {', '.join(drifted)}")
-    uncertain = result.filter(~pl.col("verdict_certain"))["column"].to_list()
-    if uncertain:
-        sec.note(f"Verdict uncertain within the streaming bound: {', '.join(uncertain)}.", kind="warning")
-    return sec
