@@ -176,11 +176,21 @@ def _span_of(frame: pl.DataFrame, x: str) -> timedelta:
     return hi - lo if isinstance(lo, datetime) and isinstance(hi, datetime) else timedelta(0)
 
 
+def _daily(frame: pl.DataFrame, x: str) -> bool:
+    """Windows of a day or more (a trend): points joined by lines, not steps."""
+    step = regular_step(frame[x]) if x in frame.columns and isinstance(frame.schema[x], pl.Datetime) else None
+    return step is not None and step >= timedelta(days=1)
+
+
 def time_x(frame: pl.DataFrame, x: str = "window_start") -> alt.X:
-    """A UTC, 24-hour time axis; the date appears in labels when the span passes two days."""
+    """A UTC, 24-hour time axis; the date appears in labels when the span passes two days, alone for daily data."""
     fmt = "%H:%M" if _span_of(frame, x) <= timedelta(days=2) else "%m-%d %H:%M"
     if _span_of(frame, x) < timedelta(minutes=5):
         fmt = "%H:%M:%S"
+    if _daily(frame, x):
+        fmt = "%Y-%m-%d"
+        return alt.X(f"{x}:T", title="UTC", scale=alt.Scale(type="utc"),
+                     axis=alt.Axis(format=fmt, labelAngle=0, tickCount={"interval": "utcday", "step": 1}))
     return alt.X(f"{x}:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format=fmt, labelAngle=0))
 
 
@@ -237,7 +247,7 @@ def lines_chart(
     # few windows: mark each one, so a lone window between gaps still shows
     point: Any = alt.OverlayMarkDef(size=14) if frame[x].n_unique() <= 120 else False
     line = (
-        base.mark_line(interpolate="step-after" if not log else "linear", point=point)
+        base.mark_line(interpolate="linear" if log or _daily(frame, x) else "step-after", point=point)
         .encode(
             x=time_x(frame, x),
             y=alt.Y("value:Q", title=y_title, axis=axis, scale=scale),
