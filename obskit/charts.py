@@ -190,7 +190,7 @@ def time_x(frame: pl.DataFrame, x: str = "window_start") -> alt.X:
     if _daily(frame, x):
         fmt = "%Y-%m-%d"
         return alt.X(f"{x}:T", title="UTC", scale=alt.Scale(type="utc"),
-                     axis=alt.Axis(format=fmt, labelAngle=0, tickCount={"interval": "utcday", "step": 1}))
+                     axis=alt.Axis(format=fmt, labelAngle=0, tickCount={"interval": "day", "step": 1}))
     return alt.X(f"{x}:T", title="UTC", scale=alt.Scale(type="utc"), axis=alt.Axis(format=fmt, labelAngle=0))
 
 

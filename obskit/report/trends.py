@@ -240,7 +240,8 @@ def coverage(tr: TrendsContext) -> Section:
         s.warn(f"{len(found.missing)} day(s) without a rollup")
     if found.unreadable:
         s.warn(f"{len(found.unreadable)} unreadable rollup(s)")
-    s.table(days.select(pl.col("day").dt.date(), "requests"), caption="Requests per day with a rollup", name="days")
+    s.table(days.select(pl.col("day").dt.date(), "requests"), caption="Requests per day with a rollup", name="days",
+            formats={"requests": "{:,}"})
     return tr.record(s)
 
 
