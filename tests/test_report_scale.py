@@ -109,6 +109,11 @@ def test_drift_verdicts_match_the_in_memory_report(both: tuple[ReportContext, Re
     assert j.height == exact.height
     assert (j["method"] == j["method_s"]).all() and (j["drifted"] == j["drifted_s"]).all()
     assert streamed["verdict_certain"].all()
+    # the same rows as in memory: the period's successful requests
+    counted = small.requests.filter(pl.col("status") == "ok")  # type: ignore[union-attr]
+    for row in streamed.iter_rows(named=True):
+        values = counted[row["column"]].drop_nulls()
+        assert row["n_current"] == (values.drop_nans() if values.dtype.is_float() else values).len(), row["column"]
 
 
 def test_what_is_not_at_scale_says_so(both: tuple[ReportContext, ReportContext]) -> None:

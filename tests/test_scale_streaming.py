@@ -154,3 +154,15 @@ def test_drift_refuses_tests_that_need_values(reference: pl.DataFrame, hive: Pat
         stream_drift(reference, hive, columns=["contrast"], method="anderson")
     with pytest.raises(AnalysisError, match="missing"):
         stream_drift(reference, hive, columns=["label"])
+
+
+def test_drift_of_a_lazy_query_equals_the_filtered_frame(day: pl.DataFrame, reference: pl.DataFrame,
+                                                         hive: Path) -> None:
+    cols = ["brightness", "client", "region", "width"]
+    afternoon = pl.col("timestamp").dt.hour() >= 15
+    lazy = pl.scan_parquet(parquet_files(hive), hive_partitioning=True).filter(afternoon)
+    stream = stream_drift(reference, lazy, columns=cols, method="psi", batch_rows=7_000)
+    exact = column_drift(reference, day.filter(afternoon), columns=cols, method="psi")
+    assert stream["exact"].all() and stream["n_current"].to_list() == exact["n_current"].to_list()
+    assert np.allclose(stream["statistic"].to_numpy(), exact["statistic"].to_numpy(), rtol=1e-9)
+    assert stream["drifted"].to_list() == exact["drifted"].to_list()

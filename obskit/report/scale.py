@@ -9,8 +9,8 @@ in-memory health report), :func:`obskit.report.section.open_report` never loads 
   report's traffic, latency (sketch percentiles within their bound, exact SLO budgets),
   errors, business, versions and timeline sections read it, and each says what is exact
   and what is bounded;
-* the health report's drift streams every row through
-  :func:`~obskit.scale.streaming.stream_drift` (exact or bounded statistics);
+* the health report's drift streams the period's successful requests (the same rows as in
+  memory) through :func:`~obskit.scale.streaming.stream_drift` (exact or bounded statistics);
 * sections that need rows (the drift report's effect sizes, distributions, domain classifier
   and data quality; the canary comparison) read a systematic sample of at most 1M rows
   (:func:`sample`) and say so on the page;

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from obskit import charts
-from obskit.report.scale import NOT_AT_SCALE, rollup
+from obskit.report.scale import NOT_AT_SCALE, canonical_scan, rollup
 from obskit.report.section import Section
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def timeline(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> tuple[pl.
 
 
 def drift(rep: ReportContext, sec: Section) -> Section:
-    """Feature drift by streaming the files against the reference (every row of the files)."""
+    """Feature drift of the period's successful requests, streamed against the reference."""
     from obskit.scale.streaming import stream_drift
 
     src, reference = rep.scale, rep.reference
@@ -144,27 +144,24 @@ def drift(rep: ReportContext, sec: Section) -> Section:
     if reference is None:
         reason = "no reference set ([sources.reference])"
         return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-    names = set(pl.scan_parquet(list(src.files[:1]), hive_partitioning=True).collect_schema().names())
-    present = {k for k, v in src.columns.items() if v in names} | (names - set(src.columns.values()))
+    s = rep.session
+    ok = canonical_scan(src, start=s.start, end=s.end, model=s.model, version=s.version).filter(
+        pl.col("status") == "ok")  # as in memory: the successful requests of the period
+    present = set(ok.collect_schema().names())
     cols = [c for c in rep.config.features.all if c in reference.columns and c in present]
     missing = [c for c in rep.config.features.all if c not in cols]
     if not cols:
         reason = "no configured feature is in both the request files and the reference set"
         return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-
-    def compute() -> pl.DataFrame:
-        mapping = {k: v for k, v in src.columns.items() if k in cols}
-        return stream_drift(reference, list(src.files), columns=cols, column_map=mapping or None)
-
-    result: pl.DataFrame = rep.cached("scale_drift", compute)
-    sec.note("At scale, drift streams through every row of the request files (the period, model and version "
-             "filters and the successful-only filter of the in-memory path are not applied). Categorical and "
-             "binned statistics are exact; wasserstein and ks lie in [statistic_low, statistic_high].")
+    result: pl.DataFrame = rep.cached("scale_drift", lambda: stream_drift(reference, ok, columns=cols))
+    sec.note("At scale, drift streams through every successful request of the period. Categorical and binned "
+             "statistics are exact; wasserstein and ks lie in [statistic_low, statistic_high].")
     if missing:
         sec.note(f"Not checked (absent from the request files or the reference): {', '.join(missing)}.",
                  kind="warning")
     sec.table(result.select("column", "method", "statistic", "statistic_low", "statistic_high", "threshold",
-                            "drifted", "verdict_certain", "exact"), caption="Feature drift, whole files", name="drift")
+                            "drifted", "verdict_certain", "exact", "n_current"), caption="Feature drift, whole period",
+              name="drift")
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
     rep.figures["drifted_features"] = drifted
     if drifted:

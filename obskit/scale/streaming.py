@@ -506,7 +506,7 @@ def _resolve(
 
 def drift_spec(
     reference: pl.DataFrame,
-    source: SourceSpec,
+    source: SourceSpec | pl.LazyFrame,
     *,
     options: DriftOptions | None = None,
     bins: int = DEFAULT_BINS,
@@ -522,8 +522,10 @@ def drift_spec(
     """
     opts = options or DriftOptions()
     cmap = dict(column_map or {})
-    files = parquet_files(source)
-    source_names = list(pl.read_parquet_schema(files[0]).keys())
+    if isinstance(source, pl.LazyFrame):
+        source_names = source.collect_schema().names()
+    else:
+        source_names = list(pl.read_parquet_schema(parquet_files(source)[0]).keys())
     resolved = _resolve(reference, source_names, opts.columns, opts.kinds, cmap, exclude)
     specs: list[ColumnSpec] = []
     samples: dict[str, Sample] = {}
@@ -569,12 +571,17 @@ def _batches(files: Sequence[str], columns: list[str], batch_rows: int) -> Itera
             yield frame
 
 
-def drift_state(source: SourceSpec, spec: DriftSpec) -> DriftState:
-    """Partial drift state of some parquet files, read ``spec.batch_rows`` rows at a time."""
-    files = parquet_files(source)
+def drift_state(source: SourceSpec | pl.LazyFrame, spec: DriftSpec) -> DriftState:
+    """Partial drift state of some parquet files (or a lazy query), read ``spec.batch_rows`` rows at a time."""
     state = spec.empty_state()
     wanted = sorted({c.source for c in spec.columns})
-    for frame in _batches(files, wanted, spec.batch_rows):
+    if isinstance(source, pl.LazyFrame):
+        names = set(source.collect_schema().names())
+        batches: Iterator[pl.DataFrame] = iter(source.select([c for c in wanted if c in names]).collect_batches(
+            chunk_size=spec.batch_rows, engine="streaming"))
+    else:
+        batches = _batches(parquet_files(source), wanted, spec.batch_rows)
+    for frame in batches:
         for c in spec.columns:
             if c.source not in frame.columns:
                 continue
@@ -723,7 +730,7 @@ def _as_reference(reference: pl.DataFrame | str | Path) -> pl.DataFrame:
 
 def stream_drift(
     reference: pl.DataFrame | str | Path,
-    source: SourceSpec,
+    source: SourceSpec | pl.LazyFrame,
     *,
     columns: Sequence[str] | None = None,
     kinds: Mapping[str, str] | None = None,
@@ -734,14 +741,15 @@ def stream_drift(
     batch_rows: int = DEFAULT_BATCH_ROWS,
     column_map: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """Column drift of parquet files against an in-memory reference, with bounded memory.
+    """Column drift of parquet files (or a lazy query over them) against an in-memory reference, with bounded memory.
 
     Parameters
     ----------
     reference
         The training/reference frame (or a file :func:`~obskit.load.logs.load_reference` reads).
     source
-        Parquet file, folder (hive partitions), glob or list.
+        Parquet file, folder (hive partitions), glob or list; or a ``LazyFrame`` (e.g. a scan
+        with a period filter), read in batches by polars' streaming engine.
     columns, kinds, method, threshold, options
         As :func:`~obskit.analyze.drift.column_drift` (tests that need every value are refused).
     bins
@@ -761,7 +769,7 @@ def stream_drift(
         gives the same verdict.
     """
     ref = _as_reference(reference)
-    files = parquet_files(source)
+    files = source if isinstance(source, pl.LazyFrame) else parquet_files(source)
     opts = DriftOptions.of(options, columns=columns, kinds=kinds, method=method, threshold=threshold)
     plan = drift_spec(ref, files, options=opts, bins=bins, batch_rows=batch_rows, column_map=column_map)
     state = drift_state(files, plan.spec)
