@@ -47,6 +47,7 @@ __all__ = [
     "burn_rate_alerts",
     "error_budget",
     "latency_slo",
+    "period_budgets",
 ]
 
 
@@ -231,6 +232,33 @@ def error_budget(slo: pl.DataFrame) -> pl.DataFrame:
         .with_columns((1.0 - pl.col("budget_spent")).alias("budget_remaining"))
         .sort(["window_start", *keys])
     )
+
+
+def period_budgets(latency: pl.DataFrame, availability: pl.DataFrame) -> pl.DataFrame:
+    """The error budget left at the end of the period for the latency and the availability SLO.
+
+    ``latency`` and ``availability`` are SLO frames (at least ``window_start``, ``total``,
+    ``bad`` and ``objective``: the output of :func:`latency_slo` / :func:`availability_slo`,
+    or the same counts from a rollup).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``slo`` (``latency``, ``availability``), ``total_to_date``, ``bad_to_date``,
+        ``allowed_bad``, ``budget_remaining``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> w = [datetime(2026, 1, 1, tzinfo=UTC)]
+    >>> lat = pl.DataFrame({"window_start": w, "total": [100], "bad": [2], "objective": [0.99]})
+    >>> av = pl.DataFrame({"window_start": w, "total": [100], "bad": [0], "objective": [0.99]})
+    >>> [round(x, 6) for x in period_budgets(lat, av)["budget_remaining"]]
+    [-1.0, 1.0]
+    """
+    parts = [error_budget(frame).tail(1).with_columns(pl.lit(name).alias("slo"))
+             for name, frame in (("latency", latency), ("availability", availability))]
+    return pl.concat(parts).select("slo", "total_to_date", "bad_to_date", "allowed_bad", "budget_remaining")
 
 
 def _infer_every(slo: pl.DataFrame, keys: list[str]) -> int:

@@ -119,12 +119,13 @@ def explore(
 
 def _large_source(session: Any) -> None:
     """Read only the period of a large parquet source, or refuse a period too large to hold in memory."""
-    from obskit.report.scale import period_rows, scale_source
+    from obskit.report.scale import period_extent, scale_source
 
     source = scale_source(session.config)
     if source is None:
         return
-    n = period_rows(source, start=session.start, end=session.end, model=session.model, version=session.version)
+    n, _ = period_extent(source, start=session.start, end=session.end, model=session.model,
+                         version=session.version)
     limit = session.config.report.max_rows
     if n > limit:
         raise ObskitError(f"explore: the period holds {n:,} requests, above [report] max_rows = {limit:,}; pass "

@@ -110,7 +110,7 @@ def traffic(rep: ReportContext) -> Section:
 
 def latency(rep: ReportContext) -> Section:
     """Exact latency percentiles per window, SLO compliance and the error budget left."""
-    from obskit.analyze.slo import availability_slo, error_budget, latency_slo
+    from obskit.analyze.slo import availability_slo, latency_slo, period_budgets
 
     sec = Section("Latency and SLOs")
     stats = window_stats(rep)
@@ -123,15 +123,17 @@ def latency(rep: ReportContext) -> Section:
     sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms))
     lat = latency_slo(requests, slo.latency_ms, slo.latency_quantile, every=rep.window)
     avail = availability_slo(requests, slo.availability, every=rep.window)
-    budgets = pl.concat([error_budget(lat).tail(1).with_columns(pl.lit("latency").alias("slo")),
-                         error_budget(avail).tail(1).with_columns(pl.lit("availability").alias("slo"))])
-    budgets = budgets.select("slo", "total_to_date", "bad_to_date", "allowed_bad", "budget_remaining")
+    return rep.record(show_budgets(sec, period_budgets(lat, avail)))
+
+
+def show_budgets(sec: Section, budgets: pl.DataFrame) -> Section:
+    """The budgets table of the latency section, and a warning when one is spent."""
     sec.table(budgets, formats={"budget_remaining": "{:.1%}"}, caption="Error budget left at the end of the period",
               name="budgets")
     spent = budgets.filter(pl.col("budget_remaining") < 0)["slo"].to_list()
     if spent:
         sec.warn(f"error budget spent: {', '.join(spent)}")
-    return rep.record(sec)
+    return sec
 
 
 def errors(rep: ReportContext) -> Section:

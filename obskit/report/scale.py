@@ -44,8 +44,7 @@ __all__ = [
     "figures",
     "load_period",
     "note_sample",
-    "period_rows",
-    "period_span",
+    "period_extent",
     "rollup",
     "rows",
     "sample",
@@ -148,20 +147,14 @@ def load_period(src: ScaleSource, *, start: datetime | None = None, end: datetim
     return lf.with_columns(casts).collect(engine="streaming")
 
 
-def period_rows(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
-                model: str = "", version: str = "") -> int:
-    """Rows of the period (one streaming pass over the timestamp and filter columns)."""
+def period_extent(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
+                  model: str = "", version: str = "") -> tuple[int, tuple[datetime, datetime] | None]:
+    """Rows of the period and their first and last timestamp (None when there is none), in one streaming pass."""
     lf = canonical_scan(src, start=start, end=end, model=model, version=version)
-    return int(lf.select(pl.len()).collect(engine="streaming").item())
-
-
-def period_span(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
-                model: str = "", version: str = "") -> tuple[datetime, datetime] | None:
-    """First and last timestamp of the period's rows, or None when there is none."""
-    lf = canonical_scan(src, start=start, end=end, model=model, version=version)
-    lo, hi = lf.select(pl.col("timestamp").min().alias("lo"), pl.col("timestamp").max().alias("hi")).collect(
+    n, lo, hi = lf.select(pl.len(), pl.col("timestamp").min(), pl.col("timestamp").max().alias("hi")).collect(
         engine="streaming").row(0)
-    return (lo, hi) if isinstance(lo, datetime) and isinstance(hi, datetime) else None
+    span = (lo, hi) if isinstance(lo, datetime) and isinstance(hi, datetime) else None
+    return int(n), span
 
 
 #: Rows of the uniform sample that sections needing rows read at scale.
@@ -251,22 +244,11 @@ def rollup(rep: ReportContext) -> Rollup:
 
 def _without_untimed(rep: ReportContext, r: Rollup) -> Rollup:
     """Leave out the rows whose timestamp did not parse (no window), counting them for the page."""
-    from dataclasses import replace
-
-    from obskit.scale.rollup import Rollup as _Rollup
-    from obskit.scale.sketches import RateCounts
-    from obskit.scale.streaming import WindowState
-
-    counts = r.state.counts.frame
-    untimed = counts.filter(pl.col("window_start").is_null())
+    untimed = r.state.counts.frame.filter(pl.col("window_start").is_null())
     if not untimed.height:
         return r
     rep.figures["rows_without_timestamp"] = int(untimed["requests"].sum())
-    timed = pl.col("window_start").is_not_null()
-    st = r.state
-    latency = replace(st.latency, buckets=st.latency.buckets.filter(timed), summary=st.latency.summary.filter(timed))
-    state = WindowState(st.every_s, st.by, RateCounts(st.counts.keys, counts.filter(timed)), latency, st.present)
-    return _Rollup(state, r.messages.filter(timed), r.slo_ms, r.confidence_threshold, r.generated_at)
+    return r.where(pl.col("window_start").is_not_null())
 
 
 def window_stats(rep: ReportContext) -> pl.DataFrame | None:

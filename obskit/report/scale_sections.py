@@ -45,7 +45,8 @@ def summary(rep: ReportContext, sec: Section) -> Section:
 
 def latency(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> Section:
     """Sketch percentiles per window, and the exact SLO error budgets from the rollup's counts."""
-    from obskit.analyze.slo import error_budget
+    from obskit.analyze.slo import period_budgets
+    from obskit.report.health import show_budgets
 
     slo = rep.config.slo
     sec.note(bound_note(rep))
@@ -55,15 +56,7 @@ def latency(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> Section:
     lat = base.with_columns((pl.col("total") - stats["within_slo"]).alias("bad"),
                             pl.lit(slo.latency_quantile).alias("objective"))
     avail = base.with_columns(stats["errors"].alias("bad"), pl.lit(slo.availability).alias("objective"))
-    budgets = pl.concat([error_budget(lat).tail(1).with_columns(pl.lit("latency").alias("slo")),
-                         error_budget(avail).tail(1).with_columns(pl.lit("availability").alias("slo"))])
-    budgets = budgets.select("slo", "total_to_date", "bad_to_date", "allowed_bad", "budget_remaining")
-    sec.table(budgets, formats={"budget_remaining": "{:.1%}"}, caption="Error budget left at the end of the period",
-              name="budgets")
-    spent = budgets.filter(pl.col("budget_remaining") < 0)["slo"].to_list()
-    if spent:
-        sec.warn(f"error budget spent: {', '.join(spent)}")
-    return sec
+    return show_budgets(sec, period_budgets(lat, avail))
 
 
 def top_errors(rep: ReportContext) -> pl.DataFrame:

@@ -371,14 +371,12 @@ def _open_at_scale(rep: ReportContext) -> bool:
     if source is None:
         return False
     session = rep.session
-    n = scale.period_rows(source, start=session.start, end=session.end, model=session.model,
-                          version=session.version)
+    n, span = scale.period_extent(source, start=session.start, end=session.end, model=session.model,
+                                  version=session.version)
     if n <= rep.config.report.max_rows:
         session.pushdown = source  # a small period of a large source: read only its rows
         return False
     session.scale = replace(source, period_rows=n)
-    span = scale.period_span(session.scale, start=session.start, end=session.end, model=session.model,
-                             version=session.version)
     if span is not None:
         session.scale_span = span
         lo, hi = session.data_span() or span

@@ -102,6 +102,18 @@ class Rollup:
         w = self.state.counts.frame["window_start"]
         return (w.min(), w.max()) if w.len() else None  # type: ignore[return-value]
 
+    def where(self, windows: pl.Expr) -> Rollup:
+        """The rollup of the windows where ``windows`` (an expression on ``window_start``) holds."""
+        s = self.state
+        state = WindowState(
+            s.every_s,
+            s.by,
+            RateCounts(s.counts.keys, s.counts.frame.filter(windows)),
+            replace(s.latency, buckets=s.latency.buckets.filter(windows), summary=s.latency.summary.filter(windows)),
+            s.present,
+        )
+        return replace(self, state=state, messages=self.messages.filter(windows))
+
     def merge(self, other: Rollup) -> Rollup:
         """The rollup of both inputs' rows (exact; use :func:`combine` when they may overlap)."""
         keys = ["window_start", *self.state.by, "error"]
@@ -343,22 +355,8 @@ def combine(rollups: Sequence[Rollup]) -> Rollup:
         .group_by("window_start")
         .agg(pl.col("__owner").max())
     )
-    parts: list[Rollup] = []
-    for i, r in enumerate(ordered):
-        mine = owner.filter(pl.col("__owner") == i).select("window_start")
-
-        def keep(frame: pl.DataFrame, mine: pl.DataFrame = mine) -> pl.DataFrame:
-            return frame.join(mine, on="window_start", how="semi")
-
-        s = r.state
-        state = WindowState(
-            s.every_s,
-            s.by,
-            RateCounts(s.counts.keys, keep(s.counts.frame)),
-            replace(s.latency, buckets=keep(s.latency.buckets), summary=keep(s.latency.summary)),
-            s.present,
-        )
-        parts.append(replace(r, state=state, messages=keep(r.messages)))
+    parts = [r.where(pl.col("window_start").is_in(owner.filter(pl.col("__owner") == i)["window_start"].implode()))
+             for i, r in enumerate(ordered)]
     newest = ordered[-1]
     messages = pl.concat([p.messages for p in parts], how="vertical_relaxed")
     return Rollup(
@@ -404,24 +402,11 @@ def find_rollups(root: str | Path, start: datetime, end: datetime) -> Found:
         lo, hi = pl.lit(start).cast(pl.Datetime("us", "UTC")), pl.lit(end).cast(pl.Datetime("us", "UTC"))
         if r.span is None:
             continue
-        cut = _cut(r, lo, hi)
+        cut = r.where((pl.col("window_start") >= lo) & (pl.col("window_start") < hi))
         if cut.span is None:
             continue
         days = set(cut.state.counts.frame["window_start"].dt.date().unique().to_list())
         covered |= days & wanted
         rollups.append(cut)
     return Found(rollups, sorted(covered), sorted(wanted - covered), unreadable)
-
-
-def _cut(r: Rollup, lo: pl.Expr, hi: pl.Expr) -> Rollup:
-    inside = (pl.col("window_start") >= lo) & (pl.col("window_start") < hi)
-    s = r.state
-    state = WindowState(
-        s.every_s,
-        s.by,
-        RateCounts(s.counts.keys, s.counts.frame.filter(inside)),
-        replace(s.latency, buckets=s.latency.buckets.filter(inside), summary=s.latency.summary.filter(inside)),
-        s.present,
-    )
-    return replace(r, state=state, messages=r.messages.filter(inside))
 
