@@ -207,3 +207,19 @@ def test_the_explorer_reads_a_period_of_a_large_source(day: tuple[Path, Path]) -
                   flywheel_path=cfg.parent / "flywheel.parquet")
     assert 0 < app.data.requests.height <= 20_000
     assert app.data.requests["timestamp"].dt.hour().unique().to_list() == [4]
+
+
+def test_requests_only_at_scale_tells_what_was_checked(day: tuple[Path, Path], tmp_path: Path) -> None:
+    folder = Path(str(day[0]).rsplit("/", 1)[0]) / "requests"
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(f'[project]\nname = "x"\nmodel = "resnet50"\n[sources.requests]\npath = "{folder}"\n'
+                   'format = "parquet"\n[sources.requests.columns]\ntimestamp = "ts"\nstatus_code = "http_status"\n'
+                   "[report]\nmax_rows = 1000\n")
+    rep = open_report(str(cfg))
+    shown = {s.title: s for s in (f(rep) for f in SECTIONS)}
+    assert rep.scale is not None and shown["Traffic"].status == "ok"
+    assert shown["Alerts"].reason == "no alert rules" and shown["GPU"].status == "skipped"
+    assert "reference" in shown["Drift against the training set"].reason
+    from obskit.report.status import run_status
+
+    assert "alerts_unchecked" not in run_status(rep).flags

@@ -69,6 +69,9 @@ def alerts(rep: ReportContext) -> Section:
     from obskit import views
 
     sec = Section("Alerts")
+    if rep.scale is not None and not rep.config.alerts:
+        return rep.record(sec.note("No [[alerts]] rule in the config: nothing was checked.", kind="warning")
+                          .skip("no alert rules"))
     if rep.scale is not None:
         reason = f"alert rules are backtested on request rows, and {scale.NOT_AT_SCALE}"
         return rep.record(sec.note(f"Alerts were not evaluated: {reason}. Run the same rules in Prometheus "
