@@ -108,6 +108,30 @@ def synthetic_requests(
     )
 
 
+def write_day(folder: Path, n: int, *, rows_per_file: int = 2_000_000) -> Path:
+    """Write ``n`` requests of :func:`synthetic_requests` as hive-partitioned parquet (``hour=HH``) under ``folder``.
+
+    Each file is one slice of the day (its own seed, time-ordered); the request ids stay unique.
+    Returns the folder.
+    """
+    n_files = max(1, -(-n // rows_per_file))
+    span = 86_400 * 1_000_000 // n_files
+    for k in range(n_files):
+        m = min(rows_per_file, n - k * rows_per_file)
+        part = synthetic_requests(m, seed=1000 + k)
+        shift = pl.col("timestamp").dt.epoch("us") - _DAY_US
+        ts = (pl.lit(_DAY_US + k * span) + shift * span // (86_400 * 1_000_000)).cast(pl.Datetime("us", "UTC"))
+        part = part.with_columns(
+            ts.alias("timestamp"),
+            pl.format("f{}-{}", pl.lit(k), pl.col("request_id")).alias("request_id"),
+            pl.col("corrected_at") - pl.col("timestamp") + ts,
+        )
+        out = folder / f"hour={k * 24 // n_files:02d}"
+        out.mkdir(parents=True, exist_ok=True)
+        part.write_parquet(out / f"part-{k:04d}.parquet", compression="zstd", row_group_size=256_000)
+    return folder
+
+
 def synthetic_reference(n: int = 20_000, *, seed: int = 11) -> pl.DataFrame:
     """A reference set with the features, ``label``, ``prediction`` and ``confidence`` of :func:`synthetic_requests`.
 

@@ -38,9 +38,11 @@ from obskit.analyze._frames import require, window_expr
 from obskit.errors import AnalysisError
 
 __all__ = [
+    "BUSINESS_COUNTS",
     "HISTORICAL_CONFIDENT_RATE",
     "Calibration",
     "business_metrics",
+    "business_rates",
     "classification_metrics",
     "fit_calibration",
     "quality_estimate",
@@ -50,6 +52,29 @@ HISTORICAL_CONFIDENT_RATE = 0.7349
 """Share of confident predictions one production team reported as its historical norm."""
 
 _OK = pl.col("status").cast(pl.String) == "ok"
+
+#: The count columns of :func:`business_metrics` (they add up over versions and windows).
+BUSINESS_COUNTS = ("attempts", "answered", "confident", "corrections", "corrected_confident")
+
+
+def business_rates() -> list[pl.Expr]:
+    """The rates of :func:`business_metrics` from its counts, e.g. after summing them over versions.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> c = pl.DataFrame({"answered": [4, 0], "confident": [2, 0], "corrections": [1, 0],
+    ...                   "corrected_confident": [1, 0]})
+    >>> c.with_columns(business_rates()).select("confident_rate", "correction_rate").rows()
+    [(0.5, 0.5), (None, None)]
+    """
+    return [
+        pl.when(pl.col("answered") > 0).then(pl.col("confident") / pl.col("answered")).alias("confident_rate"),
+        pl.when(pl.col("confident") > 0)
+        .then(pl.col("corrected_confident") / pl.col("confident"))
+        .alias("correction_rate"),
+        pl.when(pl.col("answered") > 0).then(pl.col("corrections") / pl.col("answered")).alias("any_correction_rate"),
+    ]
 
 
 def business_metrics(
@@ -116,15 +141,7 @@ def business_metrics(
                 (pl.col("_fix") & pl.col("_conf")).sum().cast(pl.Int64) if has_fix else pl.lit(None, dtype=pl.Int64)
             ).alias("corrected_confident"),
         )
-        .with_columns(
-            pl.when(pl.col("answered") > 0).then(pl.col("confident") / pl.col("answered")).alias("confident_rate"),
-            pl.when(pl.col("confident") > 0)
-            .then(pl.col("corrected_confident") / pl.col("confident"))
-            .alias("correction_rate"),
-            pl.when(pl.col("answered") > 0).then(pl.col("corrections") / pl.col("answered")).alias(
-                "any_correction_rate"
-            ),
-        )
+        .with_columns(business_rates())
         .sort(["window_start", *by])
         .collect()
     )

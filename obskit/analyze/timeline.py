@@ -25,7 +25,7 @@ from obskit.analyze._frames import every_us, require, window_expr
 from obskit.analyze.serving import quantile_column
 from obskit.errors import AnalysisError
 
-__all__ = ["one_timeline"]
+__all__ = ["one_timeline", "timeline_from_windows"]
 
 
 def one_timeline(
@@ -73,7 +73,6 @@ def one_timeline(
     lf = requests.lazy()
     require(lf, ["timestamp", "latency_ms", "status"], "one_timeline")
     names = lf.collect_schema().names()
-    step = every_us(every)
     ok = pl.col("status").cast(pl.String) == "ok"
     confident = ok & (pl.col("confidence") >= confidence_threshold) if "confidence" in names else pl.lit(False)
     answered = ok & pl.col("confidence").is_not_null() if "confidence" in names else pl.lit(False)
@@ -101,6 +100,54 @@ def one_timeline(
     )
     if stats.is_empty():
         raise AnalysisError("one_timeline: no requests")
+    windows = stats.rename({"_ans": "answered", "_conf": "confident", "_fix": "corrected_confident"}).with_columns(
+        *[pl.lit(None, pl.Int64).alias(c) for c, col in (("answered", "confidence"), ("confident", "confidence"),
+                                                          ("corrected_confident", "corrected_label"))
+          if col not in names]
+    )
+    return timeline_from_windows(windows, gpu, drift, every, quantile=quantile, drift_column=drift_column)
+
+
+def timeline_from_windows(
+    windows: pl.DataFrame,
+    gpu: pl.DataFrame | None = None,
+    drift: pl.DataFrame | None = None,
+    every: str = "5m",
+    *,
+    quantile: float = 0.99,
+    drift_column: str | None = None,
+) -> pl.DataFrame:
+    """The one timeline from per-window counts already aggregated (e.g. from a rollup at scale).
+
+    Parameters
+    ----------
+    windows
+        One row per window with requests: ``window_start``, ``requests``, ``error_rate``, the
+        ``pXX_ms`` column of ``quantile``, and the counts ``answered``, ``confident`` and
+        ``corrected_confident`` (null where the logs lack ``confidence`` or corrections).
+    gpu, drift, every, quantile, drift_column
+        As in :func:`one_timeline`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> w = pl.DataFrame({"window_start": [datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 0, 10, tzinfo=UTC)],
+    ...                   "requests": [4, 2], "error_rate": [0.25, 0.0], "p99_ms": [30.0, 12.0],
+    ...                   "answered": [3, 2], "confident": [3, 1], "corrected_confident": [1, 0]})
+    >>> timeline_from_windows(w).select("requests", "confident_rate", "correction_rate").rows()
+    [(4, 1.0, 0.3333333333333333), (0, None, None), (2, 0.5, 0.0)]
+    """
+    step = every_us(every)
+    qcol = quantile_column(quantile)
+    require(windows, ["window_start", "requests", "error_rate", qcol, "answered", "confident",
+                      "corrected_confident"], "timeline_from_windows")
+    if windows.is_empty():
+        raise AnalysisError("timeline_from_windows: no requests")
+    stats = windows.select("window_start", "requests", "error_rate", qcol, pl.col("answered").alias("_ans"),
+                           pl.col("confident").alias("_conf"), pl.col("corrected_confident").alias("_fix"))
+    has_conf = stats.get_column("_ans").null_count() < stats.height
+    has_fix = stats.get_column("_fix").null_count() < stats.height
     first, last = stats.get_column("window_start").min(), stats.get_column("window_start").max()
     assert isinstance(first, datetime) and isinstance(last, datetime)
     grid = pl.DataFrame(
@@ -119,9 +166,9 @@ def one_timeline(
         pl.when(pl.col("_ans") > 0).then(pl.col("_conf") / pl.col("_ans")).alias("confident_rate"),
         pl.when(pl.col("_conf") > 0).then(pl.col("_fix") / pl.col("_conf")).alias("correction_rate"),
     )
-    if "confidence" not in names:
+    if not has_conf:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("confident_rate"))
-    if "corrected_label" not in names:
+    if not has_fix:
         out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias("correction_rate"))
     cols = ["window_start", "requests", "rps", "error_rate", qcol, "confident_rate", "correction_rate"]
     out = out.select(cols)

@@ -105,6 +105,12 @@ class ExplorerData:
     """
 
     steps = 7
+    #: How the latency percentiles were computed (the traffic tab's chart title says it).
+    latency_method = "exact"
+    #: Said under the drift tab when drift reads a sample of the rows (empty: all rows).
+    sample_note = ""
+    #: Said under the failed-requests table when it holds only some failures (empty: all).
+    failed_note = ""
 
     def __init__(self, requests: pl.DataFrame, *, reference: pl.DataFrame | None = None,
                  gpu: pl.DataFrame | None = None, every: str = "5m", features: Sequence[str] | None = None,
@@ -127,17 +133,8 @@ class ExplorerData:
         req = req.with_columns(pl.col("model", "model_version").cast(pl.String))
         self.requests = req if req.get_column("timestamp").is_sorted() else req.sort("timestamp", maintain_order=True)
         self._ts = self.requests.get_column("timestamp").dt.epoch("us").to_numpy()
-        self.reference = reference
-        self.gpu = gpu
-        ref_cols = [] if reference is None else list(reference.columns)
-        if features is None:
-            features = [c for c in ref_cols if c in self.requests.columns and c not in CANONICAL]
-        self.features: list[str] = [f for f in features if f in self.requests.columns]
-        self.drift_features = [f for f in self.features if f in ref_cols]
-        pairs = self.requests.select(*GROUP).unique().sort(list(GROUP)).rows()
-        self.pairs: list[tuple[str, str]] = [(str(m), str(v)) for m, v in pairs]
-        self.all: Key = frozenset(self.pairs)
-        self.has_confidence = "confidence" in self.requests.columns
+        self._setup(self.requests.columns, self.requests.select(*GROUP).unique().sort(list(GROUP)).rows(),
+                    reference, gpu, features)
 
         self._cache: dict[str, dict[Key, pl.DataFrame]] = {}
         self._fns: dict[str, Callable[[pl.DataFrame | pl.LazyFrame, Sequence[str]], pl.DataFrame]] = {}
@@ -154,17 +151,35 @@ class ExplorerData:
         tick("drill-down subsets")
         self._precompute_drilldowns()
         tick("GPU")
-        self.gpu_stats = gpu_stats(gpu, every) if gpu is not None and gpu.height else None
-        self.gpu_pressure = memory_pressure(gpu) if gpu is not None and gpu.height else None
+        self._finish_setup()
+
+    def _setup(self, columns: Sequence[str], pairs: Sequence[tuple[Any, Any]], reference: pl.DataFrame | None,
+               gpu: pl.DataFrame | None, features: Sequence[str] | None) -> None:
+        """The attributes every data layer has: columns, groups, features, the reference and GPU frames."""
+        self.columns = frozenset(columns)
+        self.reference = reference
+        self.gpu = gpu
+        ref_cols = [] if reference is None else list(reference.columns)
+        if features is None:
+            features = [c for c in ref_cols if c in self.columns and c not in CANONICAL]
+        self.features: list[str] = [f for f in features if f in self.columns]
+        self.drift_features = [f for f in self.features if f in ref_cols]
+        self.pairs: list[tuple[str, str]] = [(str(m), str(v)) for m, v in pairs]
+        self.all: Key = frozenset(self.pairs)
+        self.has_confidence = "confidence" in self.columns
+
+    def _finish_setup(self) -> None:
+        """The GPU frames, the lazy caches, the window bounds and a full selection."""
+        self.gpu_stats = gpu_stats(self.gpu, self.every) if self.gpu is not None and self.gpu.height else None
+        self.gpu_pressure = memory_pressure(self.gpu) if self.gpu is not None and self.gpu.height else None
         self._cache["timeline"] = {}
         self._cache["drift_time"] = {}
         self._drift_cache: dict[tuple[Key, int, int], pl.DataFrame] = {}
-
         all_stats = self._cache["stats"][self.all]
         first = all_stats.get_column("window_start").min()
         last = all_stats.get_column("window_start").max()
         assert isinstance(first, datetime) and isinstance(last, datetime)
-        self.step = parse_duration(every)
+        self.step = parse_duration(self.every)
         n = int((last - first) / self.step) + 1
         self.bounds: list[datetime] = [first + i * self.step for i in range(n + 1)]
         self.lo, self.hi = 0, n
@@ -176,12 +191,22 @@ class ExplorerData:
         # One call per (model, version) on its rows (a filter is a cheap scan; polars'
         # grouped exact quantiles over string keys cost more), and one over everything.
         self._fns[name] = fn
-        cache: dict[Key, pl.DataFrame] = {}
-        for pair in self.pairs:
-            key = frozenset({pair})
-            cache[key] = fn(self.requests.lazy().filter(self.key_expr(key)), ())
-        cache[self.all] = fn(self.requests, ())
-        self._cache[name] = cache
+        self._cache[name] = {}
+        for key in [*(frozenset({pair}) for pair in self.pairs), self.all]:
+            self._cache[name][key] = self._compute(name, key)
+
+    def _compute(self, name: str, key: Key) -> pl.DataFrame:
+        """The per-window analysis ``name`` of the groups ``key``, over every window."""
+        rows = self.requests if key == self.all else self.requests.lazy().filter(self.key_expr(key))
+        return self._fns[name](rows, ())
+
+    def _full(self, name: str, key: Key) -> pl.DataFrame:
+        """The cached per-window analysis ``name`` of ``key`` over every window (computed the first time)."""
+        cache = self._cache[name]
+        if key not in cache:
+            with self.busy(f"computing {name} for the selected versions"):
+                cache[key] = self._compute(name, key)
+        return cache[key]
 
     def _precompute_drilldowns(self) -> None:
         step_us = int(parse_duration(self.every).total_seconds() * 1_000_000)
@@ -292,12 +317,7 @@ class ExplorerData:
 
     def windowed(self, name: str) -> pl.DataFrame:
         """A per-window analysis (``stats``, ``errors``, ``business``) of the selection, in the range."""
-        key = self.selection
-        cache = self._cache[name]
-        if key not in cache:
-            with self.busy(f"computing {name} for the selected versions"):
-                cache[key] = self._fns[name](self.requests.lazy().filter(self.key_expr(key)), ())
-        return self.in_range(cache[key])
+        return self.in_range(self._full(name, self.selection))
 
     def rows(self) -> pl.DataFrame:
         """The requests of the current range and selection (a zero-copy slice, then a filter)."""
@@ -309,6 +329,15 @@ class ExplorerData:
     def corrected_rows(self) -> pl.DataFrame:
         """Corrected requests of the range and selection (the flywheel's candidates)."""
         return self.in_selection(self.corrected)
+
+    def failure_counts(self) -> pl.DataFrame:
+        """Failed requests of the range and selection per ``status_code`` and ``error`` message, most first."""
+        failed = self.in_selection(self.failed)
+        group = [c for c in ("status_code", "error") if c in failed.columns]
+        if not group:
+            return pl.DataFrame({"requests": [failed.height]})
+        return failed.group_by(group).agg(pl.len().cast(pl.Int64).alias("requests")).sort(
+            "requests", *group, descending=[True] + [False] * len(group), nulls_last=True)
 
     def totals(self) -> tuple[int, int, float | None]:
         """Requests, errors and the worst window's p99 of the range and selection."""
@@ -325,11 +354,15 @@ class ExplorerData:
         if key not in cache:
             assert self.reference is not None
             with self.busy("computing drift over time"):
-                cur = self.requests.lazy().filter(self.key_expr(key)).select(
+                cur = self._drift_rows().lazy().filter(self.key_expr(key)).select(
                     "timestamp", *self.drift_features).collect()
                 cache[key] = (drift_over_time(self.reference, cur, every=self.drift_every,
                                               columns=self.drift_features) if cur.height else pl.DataFrame())
         return cache[key]
+
+    def _drift_rows(self) -> pl.DataFrame:
+        """The rows drift reads (all of them here; a sample at scale)."""
+        return self.requests
 
     def range_drift(self) -> pl.DataFrame:
         """Column drift of the selected rows against the reference (cached per selection)."""

@@ -26,7 +26,7 @@ def _in_kernel() -> bool:
 def explore(
     config: str | Path | None = None,
     *,
-    requests: pl.DataFrame | None = None,
+    requests: pl.DataFrame | pl.LazyFrame | None = None,
     reference: pl.DataFrame | None = None,
     gpu: pl.DataFrame | None = None,
     every: str = "5m",
@@ -43,14 +43,15 @@ def explore(
         :func:`obskit.report.notebooks.default_config`); its sources give the frames not passed explicitly, and its
         ``[features]``, ``[slo]`` and ``[business]`` tables the defaults.
     requests, reference, gpu
-        Canonical frames; each one given overrides the config's source.
+        Canonical frames; each one given overrides the config's source. ``requests`` may be
+        a lazy scan: the explorer then works at scale.
     every
         Window length of the per-window analyses and of the slider.
     start, end
         The period of the config's sources (ISO 8601; empty: all the data). A parquet request
         source larger than ``[report] max_rows`` is read for this period only (filters pushed
-        into the scan); a period still above the limit is refused with the row count, since
-        the explorer holds its rows in memory.
+        into the scan); a period still above the limit is explored at scale: its rows are
+        never held (see :class:`~obskit.explorer.scaled.ScaledExplorerData`).
     **options
         Passed to :class:`Explorer` (``features``, ``slo_ms``, ``confidence_threshold``,
         ``drift_every``, ``flywheel_path``, ``top``, ``chart_backend``, ...).
@@ -77,7 +78,8 @@ def explore(
         session = Session.open(config, start=start, end=end)
         cfg = session.config
         if requests is None:
-            _large_source(session)
+            requests = _large_source(session)
+        if requests is None:
             requests = session.requests
         if reference is None and cfg.reference is not None:
             reference = session.reference
@@ -117,18 +119,26 @@ def explore(
             bar.close()
 
 
-def _large_source(session: Any) -> None:
-    """Read only the period of a large parquet source, or refuse a period too large to hold in memory."""
-    from obskit.report.scale import period_extent, scale_source
+def _large_source(session: Any) -> pl.LazyFrame | None:
+    """A lazy scan of the period of a large parquet source (explored at scale), or None.
+
+    A period within ``[report] max_rows`` is read into memory with its filters pushed into
+    the scan (``session.pushdown``); a larger one is returned as a scan, and the explorer
+    keeps only counts, sketches, drill-down rows and a sample.
+    """
+    from obskit.report.scale import period_extent, period_scan, scale_source
 
     source = scale_source(session.config)
     if source is None:
-        return
+        return None
     n, _ = period_extent(source, start=session.start, end=session.end, model=session.model,
                          version=session.version)
-    limit = session.config.report.max_rows
-    if n > limit:
-        raise ObskitError(f"explore: the period holds {n:,} requests, above [report] max_rows = {limit:,}; pass "
-                          "start= and end= for a shorter period (the explorer keeps its rows in memory)",
-                          path=str(session.config.path))
+    if n > session.config.report.max_rows:
+        from obskit.load.logs import attach_feedback
+
+        scan = period_scan(source, start=session.start, end=session.end, model=session.model,
+                           version=session.version)
+        feedback = session.frame("feedback")  # corrections are few: held, and joined as the rows stream
+        return scan if feedback is None else attach_feedback(scan, feedback)
     session.pushdown = source
+    return None

@@ -112,7 +112,7 @@ def tab_traffic(data: ExplorerData, o: TabOptions) -> TabResult:
     built = {
         "rps": _lines(stats, ["rps"], title="Requests per second", y_title="requests/s", width=o.width,
                       height=o.height, brush=b),
-        "latency": _lines(stats, qcols, title="Latency percentiles (exact)", y_title="ms", log=True,
+        "latency": _lines(stats, qcols, title=f"Latency percentiles ({data.latency_method})", y_title="ms", log=True,
                           thresholds={"SLO": o.slo_ms} if o.slo_ms else None, width=o.width, height=o.height,
                           brush=b),
         "versions": _lines(versions.select("window_start", "model_version", "requests"), ["requests"],
@@ -127,12 +127,7 @@ def tab_errors(data: ExplorerData, o: TabOptions) -> TabResult:
     errors = data.windowed("errors")
     episodes = sustained(errors, "error_rate", ">", 0.01, for_=data.every, every=data.every)
     failed = data.in_selection(data.failed)
-    group = [c for c in ("status_code", "error") if c in failed.columns]
-    if group:
-        messages = failed.group_by(group).agg(pl.len().cast(pl.Int64).alias("requests")).sort(
-            "requests", *group, descending=[True] + [False] * len(group), nulls_last=True)
-    else:
-        messages = pl.DataFrame({"requests": [failed.height]})
+    messages = data.failure_counts()
     frames = {"errors": errors, "episodes": episodes, "messages": messages, "failed": failed.drop("model")}
     built = {"error_rate": _lines(errors, ["error_rate"], title="Error rate", y_title="errors / requests",
                                   y_format="%", thresholds={"1% threshold": 0.01}, width=o.width, height=o.height,
@@ -140,7 +135,7 @@ def tab_errors(data: ExplorerData, o: TabOptions) -> TabResult:
     tables = {"episodes": table_html(episodes, title="Error rate above 1% for more than one window"),
               "messages": table_html(messages, title="Failures by code and message"),
               "failed": table_html(frames["failed"], title="Failed requests in the range", max_rows=data.top)}
-    return TabResult(frames, built, tables)
+    return TabResult(frames, built, tables, data.failed_note)
 
 
 def tab_gpu(data: ExplorerData, o: TabOptions) -> TabResult:
@@ -196,7 +191,7 @@ def tab_drift(data: ExplorerData, o: TabOptions) -> TabResult:
                          "obskit_drifted", "n_current")
     return TabResult({"drift": drift, "over_time": over, "histogram": hist}, built,
                      {"drift": table_html(shown, title="Drift of the selected range",
-                                          max_rows=len(data.drift_features))})
+                                          max_rows=len(data.drift_features))}, data.sample_note)
 
 
 def tab_business(data: ExplorerData, o: TabOptions) -> TabResult:
@@ -216,7 +211,7 @@ def tab_business(data: ExplorerData, o: TabOptions) -> TabResult:
         for r in corrected.head(500).iter_rows(named=True):
             label = f"{cell_text(r['timestamp'])}  {r['request_id']}  {r.get('prediction')} → {r['corrected_label']}"
             picks.append((label, r["request_id"]))
-    note = "" if "corrected_label" in data.requests.columns else \
+    note = "" if "corrected_label" in data.columns else \
         "No feedback source: the correction rate is unknown (add a feedback source to the config)."
     return TabResult({"metrics": metrics, "low_confidence": low, "corrected": shown}, built,
                      {"low_confidence": table_html(low, title="Least confident answers in the range",

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -46,6 +47,7 @@ from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
 
 __all__ = ["attach_feedback", "load_feedback", "load_reference", "load_requests", "scan_requests"]
 
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 _SOURCE = "__obskit_source"
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
 _TEXT_OK = {"ok", "success", "succeeded", "true", "200"}
@@ -422,8 +424,11 @@ def load_feedback(
     return fb.sort("corrected_at").unique("request_id", keep="last", maintain_order=True)
 
 
-def attach_feedback(requests: pl.DataFrame, feedback: pl.DataFrame) -> pl.DataFrame:
+def attach_feedback(requests: _Frame, feedback: pl.DataFrame) -> _Frame:
     """Join corrections onto requests (``corrected_label``, ``corrected_at``) by request_id.
+
+    ``requests`` may be a lazy scan (the explorer at scale): the join then streams, holding
+    only the corrections.
 
     >>> import polars as pl
     >>> r = pl.DataFrame({"request_id": ["a", "b"]})
@@ -431,8 +436,12 @@ def attach_feedback(requests: pl.DataFrame, feedback: pl.DataFrame) -> pl.DataFr
     >>> attach_feedback(r, f)["corrected_label"].to_list()
     [None, 'cat']
     """
-    base = requests.drop([c for c in ("corrected_label", "corrected_at") if c in requests.columns])
+    names = requests.collect_schema().names() if isinstance(requests, pl.LazyFrame) else requests.columns
+    base = requests.drop([c for c in ("corrected_label", "corrected_at") if c in names])
     fb = feedback.select("request_id", "corrected_label", pl.col("corrected_at").cast(TIMESTAMP))
+    if isinstance(base, pl.LazyFrame):
+        joined: _Frame = base.join(fb.lazy(), on="request_id", how="left", maintain_order="left")
+        return joined
     return base.join(fb, on="request_id", how="left", maintain_order="left")
 
 

@@ -138,13 +138,19 @@ def load_period(src: ScaleSource, *, start: datetime | None = None, end: datetim
 
     Columns of the ``requests`` schema get its dtypes; rows keep every other column.
     """
+    return period_scan(src, start=start, end=end, model=model, version=version).collect(engine="streaming")
+
+
+def period_scan(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
+                model: str = "", version: str = "") -> pl.LazyFrame:
+    """:func:`canonical_scan` with the ``requests`` schema's dtypes (what the explorer at scale reads)."""
     from obskit.schemas import REQUESTS
 
     lf = canonical_scan(src, start=start, end=end, model=model, version=version)
     schema = lf.collect_schema()
     casts = [pl.col(c.name).cast(c.dtype, strict=False) for c in REQUESTS.columns
              if c.name in schema and c.name not in ("timestamp", "status", "status_code")]
-    return lf.with_columns(casts).collect(engine="streaming")
+    return lf.with_columns(casts)
 
 
 def period_extent(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
