@@ -39,5 +39,5 @@ from obskit.explorer.scaled import ScaledExplorerData
 from obskit.explorer.tables import table_html
 from obskit.explorer.tabs import TABS, TabOptions, TabResult, build
 
-__all__ = ["TABS", "Explorer", "ExplorerData", "ScaledExplorerData", "TabOptions", "TabResult", "build", "explore", "has_jupyter_chart",
-           "table_html"]
+__all__ = ["TABS", "Explorer", "ExplorerData", "ScaledExplorerData", "TabOptions", "TabResult", "build", "explore",
+           "has_jupyter_chart", "table_html"]
