@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import altair as alt
+from altair.utils import schemapi
 import polars as pl
 
 from obskit.errors import AnalysisError
@@ -94,14 +95,19 @@ def _values(df: pl.DataFrame) -> alt.Data:
         + [pl.when(pl.col(c).is_finite()).then(pl.col(c).round_sig_figs(4)).otherwise(None).alias(c)
            for c, t in df.schema.items() if t.is_float()]
     )
-    return alt.Data(values=out.to_dicts())
+    # Rows we built ourselves: altair's check on construction would walk every one of them
+    # (most of a chart's build time).
+    with schemapi.debug_mode(False):
+        return alt.Data(values=out.to_dicts())
 
 
 def _rules(thresholds: Mapping[str, float] | None) -> list[alt.Chart]:
     rules = []
     for label, value in (thresholds or {}).items():
         base = alt.Chart(alt.Data(values=[{"y": value, "label": label}]))
-        rules.append(base.mark_rule(strokeDash=[4, 4], color="#c0392b").encode(y="y:Q", tooltip=["label:N", "y:Q"]))
+        # channel objects, not shorthand strings: altair resolves a string through a costly schema lookup
+        rules.append(base.mark_rule(strokeDash=[4, 4], color="#c0392b").encode(
+            y=alt.Y("y:Q"), tooltip=[alt.Tooltip("label:N"), alt.Tooltip("y:Q")]))
     return rules
 
 
@@ -212,8 +218,11 @@ def lines_chart(
     thresholds: Mapping[str, float] | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
+    params: Sequence[Any] = (),
 ) -> alt.TopLevelMixin:
     """One line per column (or per value of ``color_by``) over time, with dashed thresholds.
+
+    ``params`` (e.g. a brush selection) are added to the lines.
 
     >>> import polars as pl
     >>> from datetime import datetime, UTC
@@ -238,11 +247,12 @@ def lines_chart(
     if color_by is None:
         # wide rows (one per window), folded to long in the browser: the time is stored once
         fold: list[Any] = list(cols)
-        base = alt.Chart(_values(frame.select(x, "_seg", *cols)), title=title).transform_fold(
-            fold, as_=["series", "value"])
+        values = _values(frame.select(x, "_seg", *cols))
+        base = alt.Chart(title=title).transform_fold(fold, as_=["series", "value"])
         series = "series"
     else:
-        base = alt.Chart(_values(frame.select(x, "_seg", color_by, pl.col(cols[0]).alias("value"))), title=title)
+        values = _values(frame.select(x, "_seg", color_by, pl.col(cols[0]).alias("value")))
+        base = alt.Chart(title=title)
         series = color_by
     # few windows: mark each one, so a lone window between gaps still shows
     point: Any = alt.OverlayMarkDef(size=14) if frame[x].n_unique() <= 120 else False
@@ -252,16 +262,18 @@ def lines_chart(
             x=time_x(frame, x),
             y=alt.Y("value:Q", title=y_title, axis=axis, scale=scale),
             color=alt.Color(f"{series}:N", sort=list(cols) if color_by is None else "ascending", title=None),
-            detail="_seg:N",  # a gap (a window without data) ends one path and starts another
-            tooltip=[time_tooltip(x), f"{series}:N", alt.Tooltip("value:Q", format=tip_fmt)],
+            detail=alt.Detail("_seg:N"),  # a gap (a window without data) ends one path and starts another
+            tooltip=[time_tooltip(x), alt.Tooltip(f"{series}:N"), alt.Tooltip("value:Q", format=tip_fmt)],
         )
         .properties(width=width, height=height)
     )
+    if params:
+        line = line.add_params(*params)
     rules = _rules(thresholds)
-    if not rules:
-        return line
-    layered: alt.TopLevelMixin = alt.layer(line, *rules)
-    return layered
+    out: alt.TopLevelMixin = alt.layer(line, *rules) if rules else line
+    # The rows go in last: altair copies a chart (and its data) at every method call.
+    (out.layer[0] if rules else out).data = values  # type: ignore[attr-defined]
+    return out
 
 
 def traffic_chart(stats: pl.DataFrame, *, title: str = "Requests per second") -> alt.TopLevelMixin:

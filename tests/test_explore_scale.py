@@ -75,11 +75,11 @@ def _by_time(frame: pl.DataFrame) -> pl.DataFrame:
 @pytest.mark.parametrize(("seed", "shape"), [(1, "full"), (2, "no_confidence"), (3, "no_feedback"),
                                              (4, "no_error_columns"), (5, "outage")])
 def test_scaled_layer_answers_as_in_memory(tmp_path: Path, reference: pl.DataFrame, seed: int, shape: str) -> None:
-    frame = _shape(synthetic_requests(30_000, seed=seed), shape)
+    frame = _shape(synthetic_requests(20_000, seed=seed), shape)
     mem, big = _layers(tmp_path, frame, reference)
     assert big.pairs == mem.pairs and big.bounds == mem.bounds and big.columns == mem.columns
     assert big.latency_method.startswith("sketch") and mem.latency_method == "exact"
-    for selection in SELECTIONS:
+    for i, selection in enumerate(SELECTIONS):
         for data in (mem, big):
             _select(data, *selection)
         names = ["errors", "business"] if mem.has_confidence else ["errors"]
@@ -99,6 +99,8 @@ def test_scaled_layer_answers_as_in_memory(tmp_path: Path, reference: pl.DataFra
         assert big.failure_counts().equals(mem.failure_counts()), selection
         corrected = mem.corrected_rows()
         assert _by_time(big.corrected_rows().select(corrected.columns)).equals(_by_time(corrected))
+        if i % 2:  # the timeline and drift (slower) on every other selection
+            continue
         ours_tl, exact_tl = big.timeline(), mem.timeline()
         assert ours_tl.drop("p99_ms").equals(exact_tl.drop("p99_ms")), selection
         # The whole sample is every row here, so drift is the same test on the same rows.

@@ -95,8 +95,7 @@ def _lines(frame: pl.DataFrame, columns: Sequence[str], brush: Any, **kw: Any) -
     cols = [c for c in columns if c in frame.columns]
     if frame.is_empty() or all(frame.get_column(c).null_count() == frame.height for c in cols):
         return empty_chart(str(kw.get("title", "")), int(kw.get("width", WIDTH)))
-    chart: Any = charts.lines_chart(frame, columns, **kw)
-    out: alt.TopLevelMixin = chart.add_params(brush)
+    out: alt.TopLevelMixin = charts.lines_chart(frame, columns, params=[brush], **kw)
     return out
 
 
