@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import altair as alt
-from altair.utils import schemapi
 import polars as pl
+from altair.utils import schemapi
 
 from obskit.errors import AnalysisError
 
