@@ -126,13 +126,14 @@ def _large_source(session: Any) -> pl.LazyFrame | None:
     the scan (``session.pushdown``); a larger one is returned as a scan, and the explorer
     keeps only counts, sketches, drill-down rows and a sample.
     """
-    from obskit.report.scale import period_extent, period_scan, scale_source
+    from obskit.report.scale import keep_rejects, period_extent, period_scan, scale_source
 
     source = scale_source(session.config)
     if source is None:
         return None
     n, _ = period_extent(source, start=session.start, end=session.end, model=session.model,
                          version=session.version)
+    keep_rejects(session, source)
     if n > session.config.report.max_rows:
         from obskit.load.logs import attach_feedback
 

@@ -336,7 +336,9 @@ _PATH = Option("path", "path", None, "a file, a glob, a folder or an http(s) URL
 register(SourceKind(
     "requests", "requests", "load_requests", "request logs (JSONL, CSV, Parquet; gzip/zstd; globs, hive folders)",
     (_PATH, _FORMAT, _COLUMNS, _TS_FORMAT,
-     Option("status_convention", "str", "auto", "", ("auto", "http", "text", "bool", "grpc")), _TZ),
+     Option("status_convention", "str", "auto", "", ("auto", "http", "text", "bool", "grpc")), _TZ,
+     Option("stage", "path", None, "a folder: each input file is converted once to canonical parquet there, so a "
+            "day above [report] max_rows is reported at scale (see obskit.scale.staging)")),
     _load_requests))
 register(SourceKind(
     "otlp", "requests", "load_otlp_spans", "OpenTelemetry OTLP JSON trace exports, one row per request span",

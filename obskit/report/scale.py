@@ -34,6 +34,7 @@ import polars as pl
 
 if TYPE_CHECKING:
     from obskit.config import Config
+    from obskit.load.registry import SourceConfig
     from obskit.report.section import ReportContext, Section
     from obskit.scale.rollup import Rollup
 
@@ -42,9 +43,11 @@ __all__ = [
     "ScaleSource",
     "canonical_scan",
     "figures",
+    "keep_rejects",
     "load_period",
     "note_sample",
     "period_extent",
+    "period_scan",
     "rollup",
     "rows",
     "sample",
@@ -70,13 +73,17 @@ class ScaleSource:
     timestamp_format: str
     timezone: str
     period_rows: int = 0
+    rejects: tuple[str, ...] = ()  # staged sources: the rows the loader rejected (parquet files)
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
     """The request source as a :class:`ScaleSource` when it is parquet with more than ``max_rows`` rows.
 
-    None for any other source (several request sources, JSONL/CSV, OpenTelemetry, fewer
-    rows): those are loaded in memory as before. Counting reads only parquet metadata.
+    A JSONL/CSV source with ``stage = "<folder>"`` is staged first (each new input file
+    converted once to canonical parquet, :mod:`obskit.scale.staging`) and then read like
+    parquet. None for any other source (several request sources, JSONL/CSV without
+    ``stage``, OpenTelemetry, fewer rows): those are loaded in memory as before. Counting
+    reads only parquet metadata.
     """
     from obskit.errors import SourceError
     from obskit.scale.streaming import parquet_files
@@ -87,6 +94,8 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
         return None
     src = sources[0]
     path, fmt = src.options.get("path"), src.get("format")
+    if src.get("stage") is not None:
+        return _staged(config, src, limit)
     if path is None or fmt not in (None, "parquet"):
         return None
     try:
@@ -102,6 +111,22 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
     return ScaleSource(tuple(files), rows, dict(src.get("columns") or {}), str(src.get("status_convention") or "auto"),
                        str(src.get("timestamp_format") or "iso8601"),
                        str(src.get("timezone") or config.project.timezone))
+
+
+def _staged(config: Config, src: SourceConfig, limit: int) -> ScaleSource | None:
+    """The staged parquet of a JSONL/CSV source (converting its new files first), when above ``limit`` rows."""
+    from obskit.scale.staging import stage_requests
+
+    staged = stage_requests(src, src.get("stage"), timezone=config.project.timezone, model=config.project.model)
+    if staged.rows <= limit:
+        return None  # loaded in memory from the source itself, as without staging
+    return ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC", rejects=staged.rejects)
+
+
+def keep_rejects(session: Any, src: ScaleSource) -> None:
+    """Put the rows the loader rejected while staging into the session's quarantine (reported as usual)."""
+    for path in src.rejects:
+        session.quarantine.extend(pl.read_parquet(path))
 
 
 def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,

@@ -373,6 +373,7 @@ def _open_at_scale(rep: ReportContext) -> bool:
     session = rep.session
     n, span = scale.period_extent(source, start=session.start, end=session.end, model=session.model,
                                   version=session.version)
+    scale.keep_rejects(session, source)
     if n <= rep.config.report.max_rows:
         session.pushdown = source  # a small period of a large source: read only its rows
         return False

@@ -1,0 +1,148 @@
+"""Staging: a request source of many JSONL/CSV files, converted once to canonical parquet for the scale path.
+
+A day of 100M requests logged as JSONL.gz cannot be loaded in memory, and JSON cannot be
+scanned with filters pushed down. With ``stage = "<folder>"`` on a ``[sources.requests]``
+table, each input file is read by the ordinary loader (validated row by row: bad rows are
+rejected with file, line and reason, as always) and written to ``<folder>`` as one
+canonical parquet file, with its rejected rows beside it. A file is converted once: its
+output is named after its path, size, modification time and the source's options, so a
+nightly run converts only the new files. Reports and the explorer then read the staged
+parquet like any large parquet source (:mod:`obskit.report.scale`).
+
+Memory is bounded by the largest input file (one is loaded at a time), not by the day.
+
+Examples
+--------
+>>> import tempfile, gzip, json
+>>> from pathlib import Path
+>>> from obskit.load.registry import SourceConfig
+>>> tmp = Path(tempfile.mkdtemp())
+>>> for h in range(2):
+...     rows = [{"timestamp": f"2026-01-01T0{h}:00:0{i}Z", "request_id": f"r{h}{i}", "model": "m",
+...              "model_version": "v1", "latency_ms": 10.0, "status": "ok"} for i in range(3)]
+...     _ = (tmp / f"h{h}.jsonl.gz").write_bytes(gzip.compress("\\n".join(map(json.dumps, rows)).encode()))
+>>> src = SourceConfig("requests", "requests", {"path": tmp / "*.jsonl.gz"})
+>>> staged = stage_requests(src, tmp / "staged")
+>>> staged.rows, staged.rejected, staged.converted
+(6, 0, 2)
+>>> stage_requests(src, tmp / "staged").converted  # the second night converts nothing
+0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+
+from obskit.errors import SourceError
+from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
+from obskit.load._sources import resolve
+from obskit.load.registry import KINDS, LoadContext, SourceConfig
+
+__all__ = ["FORMAT", "Staged", "stage_requests"]
+
+#: Version of the staged layout; a change re-stages every file.
+FORMAT = 1
+_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The staged parquet files of a request source.
+
+    Attributes
+    ----------
+    files
+        One canonical parquet file per input file that had rows, in input order.
+    rows
+        Rows staged (accepted by the loader).
+    rejected
+        Rows the loader rejected, over every input file.
+    rejects
+        The parquet files of the rejected rows (``source``, ``line``, ``reason``, ``raw``).
+    converted
+        Input files converted by this call (the others were already staged).
+    """
+
+    files: tuple[str, ...]
+    rows: int
+    rejected: int
+    rejects: tuple[str, ...]
+    converted: int
+
+    def rejected_rows(self) -> pl.DataFrame:
+        """Every rejected row with its file, line and reason."""
+        if not self.rejects:
+            return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.concat([pl.read_parquet(f) for f in self.rejects], how="vertical_relaxed")
+
+
+def _key(src: SourceConfig, path: str, timezone: str, model: str) -> str:
+    st = os.stat(path)
+    options = {k: str(v) for k, v in sorted(src.options.items()) if k not in ("path", "stage")}
+    blob = json.dumps([FORMAT, os.path.abspath(path), st.st_size, st.st_mtime_ns, options, timezone, model])
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _write(frame: pl.DataFrame, dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    frame.write_parquet(tmp, compression="zstd", row_group_size=256_000)
+    tmp.replace(dest)  # never half-written
+
+
+def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UTC", model: str = "") -> Staged:
+    """Convert each input file of the request source ``src`` to canonical parquet in ``folder`` (once).
+
+    Parameters
+    ----------
+    src
+        A ``requests`` source (JSONL, CSV or parquet files; a glob or a folder).
+    folder
+        Where the staged files go (created). Files of inputs that no longer exist stay
+        until removed; only the current inputs' files are returned.
+    timezone, model
+        The project's timezone (naive timestamps) and model (rows that name none).
+
+    Raises
+    ------
+    SourceError
+        No input file, an input the loader cannot read at all, or an unwritable folder.
+    """
+    if src.kind != "requests":
+        raise SourceError(f"only request sources are staged, not {src.kind!r}", path=str(src.options.get("path")))
+    dest = Path(folder)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SourceError(f"cannot create the staging folder: {exc.strerror}", path=str(dest)) from None
+    inputs = [i for i in resolve(str(src.options.get("path")), suffixes=_SUFFIXES) if i.path is not None]
+    files: list[str] = []
+    rejects: list[str] = []
+    rows = rejected = converted = 0
+    for inp in inputs:
+        path = str(inp.path)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name)[:80]
+        base = dest / f"{stem}-{_key(src, path, timezone, model)}"
+        out, bad, meta = (base.with_suffix(base.suffix + s) for s in (".parquet", ".rejected.parquet", ".json"))
+        if not meta.exists():
+            q = Quarantine()
+            frame = KINDS["requests"].load(replace(src, options={**src.options, "path": inp.path}),
+                                           LoadContext(q, timezone, model))
+            _write(frame, out)
+            _write(q.frame(), bad)
+            meta.write_text(json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
+            converted += 1
+        info = json.loads(meta.read_text())
+        rows += int(info["rows"])
+        rejected += int(info["rejected"])
+        if info["rows"]:
+            files.append(str(out))
+        if info["rejected"]:
+            rejects.append(str(bad))
+    return Staged(tuple(files), rows, rejected, tuple(rejects), converted)
