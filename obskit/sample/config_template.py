@@ -23,6 +23,7 @@ path = "requests.jsonl.gz"       # a file, a glob ("logs/*.jsonl.gz") or a hive-
 format = "jsonl"                 # jsonl | csv | parquet (default: from the file name)
 timestamp_format = "iso8601"     # iso8601 | s | ms | us | ns (epoch numbers)
 status_convention = "http"       # http (code < 400 is ok) | text ("ok"/"error") | bool | grpc (0 is ok)
+# stage = "staged/requests"     # many JSONL.gz files of a large day: converted once to parquet, reported at scale
 
 [sources.requests.columns]       # canonical name = "field in your logs"
 timestamp = "ts"
