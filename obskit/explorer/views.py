@@ -8,7 +8,37 @@ from typing import Any
 import altair as alt
 import ipywidgets as widgets
 
-__all__ = ["ChartView"]
+__all__ = ["ChartView", "spec_of"]
+
+_ROWS = "obskit_rows"
+
+
+def spec_of(chart: Any) -> dict[str, Any]:
+    """The Vega-Lite spec of ``chart``, its inline rows moved to a named dataset untouched.
+
+    ``to_dict`` walks every data row through altair's converters, most of a redraw's time;
+    the rows of :func:`obskit.charts.lines_chart` are plain JSON values already. Other
+    charts (no list of inline rows on the chart or its first layer) go through ``to_dict``.
+
+    >>> import altair as alt
+    >>> c = alt.Chart(alt.Data(values=[{"x": 1}])).mark_point().encode(x="x:Q")
+    >>> spec = spec_of(c)
+    >>> spec["data"], spec["datasets"]["obskit_rows"]
+    ({'name': 'obskit_rows'}, [{'x': 1}])
+    """
+    holder = chart.layer[0] if isinstance(chart, alt.LayerChart) else chart
+    data = getattr(holder, "data", None)
+    values = getattr(data, "values", None) if isinstance(data, alt.Data) else None
+    if not isinstance(holder, alt.Chart) or not isinstance(values, list):
+        out: dict[str, Any] = chart.to_dict(validate=False)
+        return out
+    holder.data = alt.NamedData(name=_ROWS)
+    try:
+        spec: dict[str, Any] = chart.to_dict(validate=False)
+    finally:
+        holder.data = data
+    spec.setdefault("datasets", {})[_ROWS] = values
+    return spec
 
 
 class ChartView:
@@ -40,14 +70,14 @@ class ChartView:
             else:
                 # Later charts only replace the spec, unvalidated: every chart of a view has the
                 # same "brush" parameter, and altair's schema check walks every data row.
-                self._jc.spec = chart.to_dict(validate=False)
+                self._jc.spec = spec_of(chart)
                 return
             sel = getattr(self._jc, "selections", None)
             if sel is not None and "brush" in sel.trait_names():
                 sel.observe(self._brushed, names=["brush"])
                 self._wired = True
             return
-        spec = chart.to_dict(validate=False)
+        spec = spec_of(chart)
         # JupyterLab 4 renders Vega-Lite 5 natively; these v6 specs render there too.
         bundle = {"application/vnd.vegalite.v5+json": spec, "text/plain": "<obskit chart>"}
         self._out.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
