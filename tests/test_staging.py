@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from obskit.errors import ObskitError
@@ -104,3 +105,22 @@ def test_staging_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ObskitError, match="only request sources"):
         stage_requests(SourceConfig("g", "nvidia_smi", {"path": tmp_path / "a.jsonl"}), tmp_path / "s")
     assert not list((tmp_path / "staged").glob("*.parquet"))  # nothing half-written
+
+
+def test_files_are_staged_in_parallel_processes_with_the_same_result(logs: Path, tmp_path: Path) -> None:
+    src = SourceConfig("requests", "requests", {"path": logs / "*.jsonl.gz", "columns": {
+        "timestamp": "ts", "status_code": "http_status", "prediction": "pred_label"}, "status_convention": "http"})
+    serial = stage_requests(src, tmp_path / "one", model="resnet50", workers=1)
+    parallel = stage_requests(src, tmp_path / "two", model="resnet50", workers=2)
+    assert (serial.rows, serial.rejected, serial.converted) == (parallel.rows, parallel.rejected, 24) == (
+        150_000, 3, 24)
+    for a, b in zip(serial.files, parallel.files, strict=True):
+        assert pl.read_parquet(a).equals(pl.read_parquet(b))
+    assert serial.rejected_rows().equals(parallel.rejected_rows())
+    # a file the loader refuses fails the whole call, with its path, from a worker process too
+    (logs.parent / "broken").mkdir(exist_ok=True)
+    for i in range(2):
+        (logs.parent / "broken" / f"{i}.jsonl").write_text('{"timestamp": "2026-01-01T00:00:00Z"}\n')
+    bad = SourceConfig("requests", "requests", {"path": logs.parent / "broken" / "*.jsonl"})
+    with pytest.raises(ObskitError, match=r"broken/[01]\.jsonl.*request_id"):
+        stage_requests(bad, tmp_path / "three", workers=2)

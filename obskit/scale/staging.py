@@ -9,7 +9,7 @@ output is named after its path, size, modification time and the source's options
 nightly run converts only the new files. Reports and the explorer then read the staged
 parquet like any large parquet source (:mod:`obskit.report.scale`).
 
-Memory is bounded by the largest input file (one is loaded at a time), not by the day.
+Memory is bounded by the largest input files (one per worker process), not by the day.
 
 Examples
 --------
@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -49,6 +51,7 @@ __all__ = ["FORMAT", "Staged", "stage_requests"]
 
 #: Version of the staged layout; a change re-stages every file.
 FORMAT = 1
+_PARALLEL_BYTES = 32 << 20
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
 
 
@@ -96,7 +99,19 @@ def _write(frame: pl.DataFrame, dest: Path) -> None:
     tmp.replace(dest)  # never half-written
 
 
-def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UTC", model: str = "") -> Staged:
+def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str) -> None:
+    """Load one input file and write its canonical parquet, its rejected rows, then its metadata (last)."""
+    out, bad, meta = (base.with_suffix(base.suffix + s) for s in (".parquet", ".rejected.parquet", ".json"))
+    q = Quarantine()
+    frame = KINDS["requests"].load(replace(src, options={**src.options, "path": Path(path)}),
+                                   LoadContext(q, timezone, model))
+    _write(frame, out)
+    _write(q.frame(), bad)
+    meta.write_text(json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
+
+
+def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UTC", model: str = "",
+                   workers: int | None = None) -> Staged:
     """Convert each input file of the request source ``src`` to canonical parquet in ``folder`` (once).
 
     Parameters
@@ -108,6 +123,9 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
         until removed; only the current inputs' files are returned.
     timezone, model
         The project's timezone (naive timestamps) and model (rows that name none).
+    workers
+        Files converted at once, each in its own process. Default: one per CPU, or all in
+        this process when the files to convert hold under 32 MB in all.
 
     Raises
     ------
@@ -122,22 +140,29 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
     except OSError as exc:
         raise SourceError(f"cannot create the staging folder: {exc.strerror}", path=str(dest)) from None
     inputs = [i for i in resolve(str(src.options.get("path")), suffixes=_SUFFIXES) if i.path is not None]
-    files: list[str] = []
-    rejects: list[str] = []
-    rows = rejected = converted = 0
+    plan: list[tuple[str, Path]] = []
     for inp in inputs:
         path = str(inp.path)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name)[:80]
-        base = dest / f"{stem}-{_key(src, path, timezone, model)}"
+        plan.append((path, dest / f"{stem}-{_key(src, path, timezone, model)}"))
+    todo = [(path, base) for path, base in plan if not base.with_suffix(base.suffix + ".json").exists()]
+    size = sum(os.stat(path).st_size for path, _ in todo)
+    auto = (os.cpu_count() or 1) if size >= _PARALLEL_BYTES else 1
+    n = min(workers or auto, len(todo))
+    if n > 1:
+        # one file per process (spawned: polars' threads and fork do not mix); memory is n files
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for future in [pool.submit(_convert, src, path, base, timezone, model) for path, base in todo]:
+                future.result()
+    else:
+        for path, base in todo:
+            _convert(src, path, base, timezone, model)
+    files: list[str] = []
+    rejects: list[str] = []
+    rows = rejected = 0
+    converted = len(todo)
+    for _, base in plan:
         out, bad, meta = (base.with_suffix(base.suffix + s) for s in (".parquet", ".rejected.parquet", ".json"))
-        if not meta.exists():
-            q = Quarantine()
-            frame = KINDS["requests"].load(replace(src, options={**src.options, "path": inp.path}),
-                                           LoadContext(q, timezone, model))
-            _write(frame, out)
-            _write(q.frame(), bad)
-            meta.write_text(json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
-            converted += 1
         info = json.loads(meta.read_text())
         rows += int(info["rows"])
         rejected += int(info["rejected"])
