@@ -30,6 +30,7 @@ Run: ``python -m benchmarks --only explore [--quick]``; the at-scale row alone:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -161,7 +162,8 @@ def synthetic_reference(n: int = 20_000, *, seed: int = 11) -> pl.DataFrame:
     })
 
 
-def _raw_filter(requests: pl.DataFrame, start: str, end: str, versions: Sequence[str]) -> pl.DataFrame:
+def _raw_filter(requests: pl.DataFrame | pl.LazyFrame, start: str, end: str,
+                versions: Sequence[str]) -> pl.DataFrame | pl.LazyFrame:
     lo = datetime.fromisoformat(start)
     hi = datetime.fromisoformat(end)
     return requests.filter(
@@ -194,9 +196,14 @@ def _digest(stats: pl.DataFrame) -> list[list[Any]]:
         "window_start", "requests", "errors", "error_rate", "mean_ms", "p50_ms", "p95_ms", "p99_ms").iter_rows()]
 
 
-def worker(which: str, n: int, runs: int) -> dict[str, Any]:
-    """One side of the benchmark in this process: timings, peak MB and the last result's digest."""
-    requests = synthetic_requests(n)
+def worker(which: str, source: str, runs: int) -> dict[str, Any]:
+    """One side of the benchmark in this process: timings, peak MB and the last result's digest.
+
+    ``source`` is a row count (a synthetic day generated in memory) or a parquet folder
+    (a lazy scan of it: the explorer at scale, and a peer that re-scans it per filter).
+    """
+    requests: pl.DataFrame | pl.LazyFrame = _scan(source) if not source.isdigit() else synthetic_requests(
+        int(source))
     reference = synthetic_reference()
     before = _reset_peak()
     times: list[float] = []
@@ -220,7 +227,9 @@ def worker(which: str, n: int, runs: int) -> dict[str, Any]:
         for i in range(runs):
             start, end, versions = FILTERS[i % 2]
             t0 = time.perf_counter()
-            stats = window_stats(_raw_filter(requests, start, end, versions), every="5m")
+            streamed = isinstance(requests, pl.LazyFrame)  # a scan is streamed; rows in memory stay as they are
+            with pl.Config(engine_affinity="streaming") if streamed else contextlib.nullcontext():
+                stats = window_stats(_raw_filter(requests, start, end, versions), every="5m")
             times.append(time.perf_counter() - t0)
     out.update(s=statistics.median(times), max_s=max(times), peak_mb=(_kb("VmHWM:") - before) / 1024,
                rows=_digest(stats))
@@ -229,39 +238,6 @@ def worker(which: str, n: int, runs: int) -> dict[str, Any]:
 
 def _scan(folder: str) -> pl.LazyFrame:
     return pl.scan_parquet(folder, hive_partitioning=True).drop("hour")
-
-
-def scale_worker(which: str, folder: str, runs: int) -> dict[str, Any]:
-    """The explorer at scale on a lazy scan of ``folder`` (obskit), or re-scanning it per filter (peer)."""
-    reference = synthetic_reference()
-    before = _reset_peak()
-    times: list[float] = []
-    out: dict[str, Any] = {}
-    if which == "obskit":
-        from obskit.explorer import Explorer
-
-        t0 = time.perf_counter()
-        ex = Explorer(_scan(folder), reference=reference, every="5m", chart_backend="output")
-        out["load_s"] = time.perf_counter() - t0
-        for i in range(runs):
-            start, end, versions = FILTERS[i % 2]
-            t0 = time.perf_counter()
-            ex.set_range(start, end)
-            ex.set_versions(list(versions))
-            times.append(time.perf_counter() - t0)
-        stats = ex.frames["traffic"]["stats"]
-    else:
-        from obskit.analyze.serving import window_stats
-
-        for i in range(runs):
-            start, end, versions = FILTERS[i % 2]
-            t0 = time.perf_counter()
-            with pl.Config(engine_affinity="streaming"):
-                stats = window_stats(_raw_filter(_scan(folder), start, end, versions), every="5m")
-            times.append(time.perf_counter() - t0)
-    out.update(s=statistics.median(times), max_s=max(times), peak_mb=(_kb("VmHWM:") - before) / 1024,
-               rows=_digest(stats))
-    return out
 
 
 def _agree_within_sketch(ours: list[list[Any]], exact: list[list[Any]]) -> bool:
@@ -292,8 +268,8 @@ def scale_row(n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="obskit-explore-scale-") as tmp:
         folder = write_day(Path(tmp) / "requests", n)
         disk_mb = sum(f.stat().st_size for f in folder.rglob("*.parquet")) / 1e6
-        ours = _measure("scale-obskit", folder, 10)
-        peer = _measure("scale-peer", folder, 4)
+        ours = _measure("obskit", folder, 10)
+        peer = _measure("peer", folder, 4)
     return {
         "work": f"explorer at scale re-filter (range+version), {n / 1e6:g}M requests ({disk_mb:.0f} MB parquet)",
         "obskit_s": round(ours["s"], 4),
@@ -334,11 +310,7 @@ def run(quick: bool = False, scale_rows: int | None = None) -> list[dict[str, An
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        if sys.argv[2].startswith("scale-"):
-            result = scale_worker(sys.argv[2].removeprefix("scale-"), sys.argv[3], int(sys.argv[4]))
-        else:
-            result = worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-        print(json.dumps(result, default=str))
+        print(json.dumps(worker(sys.argv[2], sys.argv[3], int(sys.argv[4])), default=str))
     elif "--scale-rows" in sys.argv:
         print(json.dumps(scale_row(int(sys.argv[sys.argv.index("--scale-rows") + 1]))))
     else:

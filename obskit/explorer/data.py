@@ -48,7 +48,7 @@ from obskit.analyze.versions import version_traffic
 from obskit.errors import AnalysisError
 from obskit.timeutil import parse_duration, parse_time
 
-__all__ = ["CANONICAL", "DRILL_COLUMNS", "ExplorerData", "Key", "to_datetime"]
+__all__ = ["CANONICAL", "DRILL_COLUMNS", "ExplorerData", "Key", "by_message", "to_datetime"]
 
 GROUP = ("model", "model_version")
 CANONICAL = {
@@ -332,12 +332,7 @@ class ExplorerData:
 
     def failure_counts(self) -> pl.DataFrame:
         """Failed requests of the range and selection per ``status_code`` and ``error`` message, most first."""
-        failed = self.in_selection(self.failed)
-        group = [c for c in ("status_code", "error") if c in failed.columns]
-        if not group:
-            return pl.DataFrame({"requests": [failed.height]})
-        return failed.group_by(group).agg(pl.len().cast(pl.Int64).alias("requests")).sort(
-            "requests", *group, descending=[True] + [False] * len(group), nulls_last=True)
+        return by_message(self.in_selection(self.failed).with_columns(pl.lit(1, pl.Int64).alias("requests")))
 
     def totals(self) -> tuple[int, int, float | None]:
         """Requests, errors and the worst window's p99 of the range and selection."""
@@ -387,9 +382,26 @@ class ExplorerData:
                 d = self.drift_over_time(key)
                 drift = d if d.height else None
             with self.busy("computing the timeline"):
-                cache[key] = one_timeline(self.requests.lazy().filter(self.key_expr(key)), self.gpu, drift,
-                                          self.every, confidence_threshold=self.confidence_threshold)
+                cache[key] = self._timeline_of(key, drift)
         return self.in_range(cache[key])
+
+    def _timeline_of(self, key: Key, drift: pl.DataFrame | None) -> pl.DataFrame:
+        """The one timeline of the groups ``key`` over every window (from their rows here)."""
+        return one_timeline(self.requests.lazy().filter(self.key_expr(key)), self.gpu, drift, self.every,
+                            confidence_threshold=self.confidence_threshold)
+
+
+def by_message(failures: pl.DataFrame) -> pl.DataFrame:
+    """The ``requests`` column of ``failures`` summed per ``status_code`` and ``error``, most first.
+
+    >>> by_message(pl.DataFrame({"error": ["a", "b", "a"], "requests": [1, 2, 2]})).rows()
+    [('a', 3), ('b', 2)]
+    """
+    group = [c for c in ("status_code", "error") if c in failures.columns]
+    if not group:
+        return pl.DataFrame({"requests": [int(failures.get_column("requests").sum())]})
+    return failures.group_by(group).agg(pl.col("requests").sum().cast(pl.Int64)).sort(
+        "requests", *group, descending=[True] + [False] * len(group), nulls_last=True)
 
 
 def _us(t: datetime) -> int:

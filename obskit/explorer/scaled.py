@@ -42,7 +42,7 @@ import polars as pl
 from obskit.analyze.business import BUSINESS_COUNTS, business_metrics, business_rates
 from obskit.analyze.timeline import timeline_from_windows
 from obskit.errors import AnalysisError
-from obskit.explorer.data import DRILL_COLUMNS, GROUP, ExplorerData, Key, Progress, _quiet
+from obskit.explorer.data import DRILL_COLUMNS, GROUP, ExplorerData, Key, Progress, _quiet, by_message
 from obskit.scale.rollup import Rollup
 from obskit.scale.sketches import DEFAULT_ALPHA
 from obskit.scale.streaming import WindowState, frame_window_state
@@ -116,7 +116,7 @@ class ScaledExplorerData(ExplorerData):
             .with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
             .sort("window_start", "model_version")
         )
-        tick("drill-down subsets (two streaming passes)")
+        tick("drill-down subsets and failures (two streaming passes)")
         self._drilldowns()
         tick("a sample for drift")
         self._sample = self._read_sample(sample_rows)
@@ -150,9 +150,15 @@ class ScaledExplorerData(ExplorerData):
             conf_bin = (pl.col("confidence").cast(pl.Float64) * _CONF_BINS).floor().cast(pl.Int64)
             bins["_low"] = (conf_bin, _ANSWERED, False)
         lf = self._lf.with_columns(win)
-        hists = pl.collect_all(
-            [lf.filter(cond.fill_null(False)).select(*_KEYS, b.alias("_bin")).drop_nulls("_bin")
-             .group_by(*_KEYS, "_bin").agg(pl.len().alias("_n")) for b, cond, _ in bins.values()],
+        group = [c for c in ("status_code", "error") if c in self.columns]
+        failures = (  # every failure per window, group, code and message: collected in the same pass
+            self._lf.filter(_FAILED.fill_null(False))
+            .select(pl.col("timestamp").dt.truncate(polars_every(self.every)).alias("window_start"), *GROUP, *group)
+            .group_by("window_start", *GROUP, *group).agg(pl.len().cast(pl.Int64).alias("requests"))
+        )
+        *hists, self._failures = pl.collect_all(
+            [*(lf.filter(cond.fill_null(False)).select(*_KEYS, b.alias("_bin")).drop_nulls("_bin")
+               .group_by(*_KEYS, "_bin").agg(pl.len().alias("_n")) for b, cond, _ in bins.values()), failures],
             engine="streaming",
         )
         cuts: pl.DataFrame | None = None
@@ -187,12 +193,6 @@ class ScaledExplorerData(ExplorerData):
             self.corrected = found.clear().drop("_win", "_slow", "_fail", "_low", "_is_slow", strict=False)
         self.failed_note = (f"At this volume the table holds the first {self.top} failed requests of each "
                             f"{self.every} window and version; the counts above are of every failure.")
-        group = [c for c in ("status_code", "error") if c in self.columns]
-        self._failures = _streaming(
-            self._lf.filter(_FAILED.fill_null(False))
-            .select(pl.col("timestamp").dt.truncate(polars_every(self.every)).alias("window_start"), *GROUP, *group)
-            .group_by("window_start", *GROUP, *group).agg(pl.len().cast(pl.Int64).alias("requests"))
-        )
 
     def _read_sample(self, size: int) -> pl.DataFrame:
         step = max(1, -(-self.n_requests // max(size, 1)))
@@ -248,33 +248,18 @@ class ScaledExplorerData(ExplorerData):
     def failure_counts(self) -> pl.DataFrame:
         """Failed requests of the range and selection per ``status_code`` and ``error`` (every failure)."""
         part = self.in_range(self._failures)
-        if self.selection != self.all:
-            part = part.filter(self.key_expr(self.selection))
-        group = [c for c in ("status_code", "error") if c in part.columns]
-        if not group:
-            return pl.DataFrame({"requests": [int(part.get_column("requests").sum())]})
-        return part.group_by(group).agg(pl.col("requests").sum()).sort(
-            "requests", *group, descending=[True] + [False] * len(group), nulls_last=True)
+        return by_message(part if self.selection == self.all else part.filter(self.key_expr(self.selection)))
 
-    def timeline(self) -> pl.DataFrame:
-        """The one timeline of the selection, in the range, from the counts and sketches (cached per selection)."""
-        key = self.selection
-        cache = self._cache["timeline"]
-        if key not in cache:
-            drift = None
-            if self.reference is not None and self.drift_features:
-                d = self.drift_over_time(key)
-                drift = d if d.height else None
-            stats = self._full("stats", key).select("window_start", "requests", "error_rate", "p99_ms")
-            if self._business is not None:
-                biz = self._full("business", key).select("window_start", "answered", "confident",
-                                                         "corrected_confident")
-                windows = stats.join(biz, on="window_start", how="left")
-            else:
-                windows = stats.with_columns(pl.lit(None, pl.Int64).alias(c)
-                                             for c in ("answered", "confident", "corrected_confident"))
-            cache[key] = timeline_from_windows(windows, self.gpu, drift, self.every)
-        return self.in_range(cache[key])
+    def _timeline_of(self, key: Key, drift: pl.DataFrame | None) -> pl.DataFrame:
+        """The one timeline of the groups ``key`` from the counts and sketches."""
+        stats = self._full("stats", key).select("window_start", "requests", "error_rate", "p99_ms")
+        if self._business is not None:
+            biz = self._full("business", key).select("window_start", "answered", "confident", "corrected_confident")
+            windows = stats.join(biz, on="window_start", how="left")
+        else:
+            windows = stats.with_columns(pl.lit(None, pl.Int64).alias(c)
+                                         for c in ("answered", "confident", "corrected_confident"))
+        return timeline_from_windows(windows, self.gpu, drift, self.every)
 
 
 def _cut(hist: pl.DataFrame, name: str, top: int, *, descending: bool) -> pl.DataFrame:

@@ -99,9 +99,15 @@ def _write(frame: pl.DataFrame, dest: Path) -> None:
     tmp.replace(dest)  # never half-written
 
 
+def _paths(base: Path) -> tuple[Path, Path, Path]:
+    """The staged rows, the rejected rows and the metadata (written last) of one input file."""
+    return (base.with_name(base.name + ".parquet"), base.with_name(base.name + ".rejected.parquet"),
+            base.with_name(base.name + ".json"))
+
+
 def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str) -> None:
     """Load one input file and write its canonical parquet, its rejected rows, then its metadata (last)."""
-    out, bad, meta = (base.with_suffix(base.suffix + s) for s in (".parquet", ".rejected.parquet", ".json"))
+    out, bad, meta = _paths(base)
     q = Quarantine()
     frame = KINDS["requests"].load(replace(src, options={**src.options, "path": Path(path)}),
                                    LoadContext(q, timezone, model))
@@ -145,7 +151,7 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
         path = str(inp.path)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name)[:80]
         plan.append((path, dest / f"{stem}-{_key(src, path, timezone, model)}"))
-    todo = [(path, base) for path, base in plan if not base.with_suffix(base.suffix + ".json").exists()]
+    todo = [(path, base) for path, base in plan if not _paths(base)[2].exists()]
     size = sum(os.stat(path).st_size for path, _ in todo)
     auto = (os.cpu_count() or 1) if size >= _PARALLEL_BYTES else 1
     n = min(workers or auto, len(todo))
@@ -162,7 +168,7 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
     rows = rejected = 0
     converted = len(todo)
     for _, base in plan:
-        out, bad, meta = (base.with_suffix(base.suffix + s) for s in (".parquet", ".rejected.parquet", ".json"))
+        out, bad, meta = _paths(base)
         info = json.loads(meta.read_text())
         rows += int(info["rows"])
         rejected += int(info["rejected"])
