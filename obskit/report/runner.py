@@ -12,7 +12,6 @@ header, table of contents, Vega JS inlined once), and writes
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -169,17 +168,22 @@ def run_report(
         if "reports_dir" in defaults and not params.get("reports_dir"):
             params["reports_dir"] = str(out_root.resolve())
         executed = work / f"{name}.ipynb"
+        # the kernel's connection file and sockets live in a private folder of this run, never
+        # beside the notebook: an installed package may be read-only or shared by other runs
+        sockets = Path(tempfile.mkdtemp(prefix="obskit-kernel-"))
         try:
             papermill.execute_notebook(
                 str(nb_path), str(executed), parameters=params, kernel_name=kernel_name,
                 cwd=str(nb_path.parent), progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager(),
+                execution_timeout=timeout, kernel_manager_class=private_kernel_manager(sockets),
             )
         except papermill.PapermillExecutionError as exc:
             raise ReportError(
                 f"{name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}".strip(),
                 path=nb_path, cell=exc.cell_index,
             ) from None
+        finally:
+            shutil.rmtree(sockets, ignore_errors=True)
         summary_path = work / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         day = summary.get("day") or f"{datetime.now(UTC):%Y-%m-%d}"
@@ -249,16 +253,23 @@ def _keep_rollup(work: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-@functools.cache
-def _ipc_kernel_manager() -> type:
-    """A kernel manager whose kernel talks over Unix sockets: no TCP port, no transport warning."""
+def private_kernel_manager(folder: Path) -> type:
+    """A kernel manager whose kernel talks over Unix sockets kept in ``folder``.
+
+    No TCP port is opened, and the connection file and the ``ipc`` sockets are created in
+    ``folder`` (a private temporary folder of one run), never in the working directory: two
+    reports started at the same moment cannot pick the same socket names, and a read-only
+    install runs reports.
+    """
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, Unicode
 
-    class IpcKernelManager(AsyncKernelManager):
+    class PrivateIpcKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+        connection_file = Unicode(str(folder / "kernel.json"), config=True)
+        ip = Unicode(str(folder / "ipc"), config=True)
 
-    return IpcKernelManager
+    return PrivateIpcKernelManager
 
 
 def _check_period(start: str, end: str) -> None:
