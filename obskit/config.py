@@ -30,8 +30,10 @@ from typing import Any
 
 from obskit.alerts.rules import Rule, parse_rules
 from obskit.errors import ConfigError
+from obskit.limits import SHORTEST_WINDOW
 from obskit.load.registry import SourceConfig
 from obskit.promql_map import PromqlMapping, parse_promql
+from obskit.timeutil import bounded_duration
 
 __all__ = [
     "BusinessConfig",
@@ -210,6 +212,7 @@ def load_config(path: str | Path) -> Config:
         model=r.typed(proj, "project", "model", str, ""),
         timezone=r.typed(proj, "project", "timezone", str, "UTC"),
     )
+    check_timezone(r, "project.timezone", project.timezone)
     sources = _sources(r, r.table(raw.get("sources"), "sources"), project)
     feat = r.table(raw.get("features"), "features")
     r.keys(feat, "features", {"numeric", "categorical"})
@@ -248,14 +251,11 @@ def load_config(path: str | Path) -> Config:
                           max_rows=r.typed(rep_t, "report", "max_rows", int, 5_000_000))
     if report.max_rows < 0:
         raise r.fail("report.max_rows", f"must be >= 0, got {report.max_rows}")
-    from obskit.timeutil import parse_duration
-
     for key, value in (("slo.window", slo.window), ("report.window", report.window)):
         try:
-            if parse_duration(value).total_seconds() <= 0:
-                raise ValueError(f"must be positive, got {value!r}")
-        except ValueError as exc:
-            raise r.fail(key, str(exc)) from None
+            bounded_duration(key, value, shortest=SHORTEST_WINDOW)
+        except ConfigError as exc:
+            raise ConfigError(exc.reason, path=p) from None
     _check_mappings(r, sources, features)
     return Config(
         path=p,
@@ -341,3 +341,15 @@ def _check_mappings(r: _Reader, sources: tuple[SourceConfig, ...], features: Fea
                 raise r.fail(f"sources.{src.name}.columns.{key}",
                              f"not a canonical column{' or a [features] name' if src.kind != 'feedback' else ''} "
                              f"(canonical: {', '.join(sorted(allowed - set(features.all)))})")
+
+
+def check_timezone(r: _Reader, key: str, name: str) -> None:
+    """An IANA timezone name (``Europe/Berlin``, ``UTC``) or a ConfigError naming ``key``."""
+    import zoneinfo
+
+    try:
+        if not name or name != name.strip() or "\x00" in name:
+            raise ValueError(name)
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise r.fail(key, f"unknown timezone {name!r} (use an IANA name such as 'UTC' or 'Europe/Berlin')") from None

@@ -11,6 +11,7 @@ parsing messages::
     ├── ParseError                   a record in a source is malformed (strict mode)
     ├── SchemaError                  a frame violates a canonical schema (.violations)
     ├── AnalysisError                an analysis cannot run on the data it was given
+    ├── InvalidArgument              a public function got a bad argument (also a ValueError)
     ├── AlertRuleError               an alert rule is invalid (.rule)
     ├── ReportError                  a report failed to execute or render
     └── MissingDependencyError       an optional component (NVML, a binary) is absent
@@ -35,6 +36,7 @@ __all__ = [
     "AlertRuleError",
     "AnalysisError",
     "ConfigError",
+    "InvalidArgument",
     "MissingDependencyError",
     "ObskitError",
     "ParseError",
@@ -77,7 +79,7 @@ class ObskitError(Exception):
 
     def __reduce__(self) -> tuple[object, ...]:
         # pickling keeps every structured field (subclasses add theirs to __dict__), not only the message
-        return (_rebuild, (type(self), dict(self.__dict__)))
+        return (_rebuild, (type(self), dict(self.__dict__), str(self)))
 
     def _format(self) -> str:
         where = ""
@@ -92,10 +94,11 @@ class ObskitError(Exception):
         return f"{where}: {self.reason}" if where else self.reason
 
 
-def _rebuild(cls: type[ObskitError], state: dict[str, object]) -> ObskitError:
+def _rebuild(cls: type[ObskitError], state: dict[str, object], message: str | None = None) -> ObskitError:
     err = cls.__new__(cls)
     err.__dict__.update(state)
-    Exception.__init__(err, err._format())
+    # the message as it was: a subclass may have formatted it from more than its fields
+    Exception.__init__(err, err._format() if message is None else message)
     return err
 
 
@@ -179,6 +182,17 @@ class SchemaError(ObskitError):
 
 class AnalysisError(ObskitError):
     """An analysis cannot run on the data it was given (empty window, missing column...)."""
+
+
+class InvalidArgument(ObskitError, ValueError):
+    """A public function was called with a bad argument (a malformed duration, an unknown option...).
+
+    It is also a :class:`ValueError`, so callers that caught ``ValueError`` keep working.
+
+    >>> err = InvalidArgument("every: expected a duration like '5m', got '5x'")
+    >>> isinstance(err, ValueError), str(err)
+    (True, "every: expected a duration like '5m', got '5x'")
+    """
 
 
 class AlertRuleError(ObskitError):

@@ -5,21 +5,24 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_duration", "parse_time", "polars_every"]
+from obskit.errors import ConfigError, InvalidArgument
+from obskit.limits import LONGEST_PERIOD, fmt_duration
+
+__all__ = ["bounded_duration", "parse_duration", "parse_time", "polars_every"]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse a Prometheus-style duration.
+    """Parse a Prometheus-style duration, at most :data:`~obskit.limits.LONGEST_PERIOD`.
 
     >>> parse_duration("1h30m")
     datetime.timedelta(seconds=5400)
     >>> parse_duration("5x")
     Traceback (most recent call last):
     ...
-    ValueError: invalid duration '5x' (use e.g. 30s, 5m, 1h, 1d)
+    obskit.errors.InvalidArgument: invalid duration '5x' (use e.g. 30s, 5m, 1h, 1d)
     """
     t = text.strip()
     pos, total = 0, 0.0
@@ -29,8 +32,29 @@ def parse_duration(text: str) -> timedelta:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if not t or pos != len(t) or total <= 0:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h, 1d)")
+        raise InvalidArgument(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h, 1d)")
+    if total > LONGEST_PERIOD.total_seconds():
+        raise InvalidArgument(f"duration {text!r} is longer than the longest period, {fmt_duration(LONGEST_PERIOD)}")
     return timedelta(seconds=total)
+
+
+def bounded_duration(key: str, value: str, *, shortest: timedelta | None = None) -> timedelta:
+    """Parse the duration of config key or argument ``key``; a bad or out-of-bounds one is a ConfigError.
+
+    >>> bounded_duration("report.window", "5m")
+    datetime.timedelta(seconds=300)
+    >>> bounded_duration("report.window", "1ms", shortest=timedelta(seconds=1))
+    Traceback (most recent call last):
+    ...
+    obskit.errors.ConfigError: report.window: '1ms' is shorter than the shortest window, 1s
+    """
+    try:
+        d = parse_duration(value)
+    except InvalidArgument as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    if shortest is not None and d < shortest:
+        raise ConfigError(f"{key}: {value!r} is shorter than the shortest window, {fmt_duration(shortest)}")
+    return d
 
 
 def polars_every(text: str) -> str:
@@ -59,10 +83,13 @@ def parse_time(text: str | datetime) -> datetime:
         try:
             dt = datetime.fromisoformat(s)
         except ValueError:
-            raise ValueError(f"invalid time {text!r} (use ISO 8601, e.g. 2026-11-22T00:00:00Z)") from None
+            raise InvalidArgument(f"invalid time {text!r} (use ISO 8601, e.g. 2026-11-22T00:00:00Z)") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise InvalidArgument(f"invalid time {text!r}: out of range") from None
 
 
 _NICE = ("1s", "5s", "10s", "15s", "30s", "1m", "2m", "5m", "10m", "15m", "30m", "1h", "2h", "3h", "6h", "12h",

@@ -84,3 +84,39 @@ def test_reference_must_not_be_empty() -> None:
     assert [str(v) for v in validate(pl.DataFrame({"x": []}), "reference")] == [
         "*: frame has 0 rows, needs at least 1"
     ]
+
+
+# ----------------------------------------------------------------------------- every error round-trips pickle
+
+def _every_error() -> list[Exception]:
+    from obskit import errors as e
+
+    return [
+        e.ObskitError("plain"), e.ObskitError("where", path="a.jsonl", line=3, column="latency_ms"),
+        e.ConfigError("unknown key 'sorces'", path="obskit.toml"), e.SourceError("file not found", path="/x"),
+        e.RemoteError("HTTP 503", url="http://127.0.0.1:9/api", status=503),
+        e.ParseError("expected a number", path="m.prom", line=12, column=5),
+        e.SchemaError("requests", [e.Violation("latency_ms", "missing column")], path="a.csv"),
+        e.AnalysisError("empty window"), e.InvalidArgument("every: expected a duration, got '5x'"),
+        e.AlertRuleError("unknown signal 'eror_rate'", rule="high-errors", path="obskit.toml"),
+        e.ReportError("cell 3 failed", path="health.ipynb", cell=3),
+        e.MissingDependencyError("NVML not found"),
+    ]
+
+
+@pytest.mark.parametrize("err", _every_error(), ids=lambda err: type(err).__name__)
+def test_every_error_round_trips_pickle_with_the_same_message_and_fields(err: Exception) -> None:
+    import pickle
+
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is type(err)
+    assert str(back) == str(err)
+    assert back.__dict__ == err.__dict__
+
+
+def test_invalid_argument_is_also_a_value_error() -> None:
+    from obskit.errors import InvalidArgument, ObskitError
+
+    with pytest.raises(ValueError, match="5x"):
+        raise InvalidArgument("every: got '5x'")
+    assert issubclass(InvalidArgument, ObskitError)

@@ -50,6 +50,7 @@ from typing import Any
 from obskit.alerts.signals import SIGNALS, Signal, known_signals
 from obskit.alerts.templates import BUILTIN_FIELDS, check_template
 from obskit.errors import AlertRuleError
+from obskit.limits import SHORTEST_WINDOW, fmt_duration
 from obskit.timeutil import parse_duration
 
 __all__ = ["COMPARATORS", "SEVERITIES", "Rule", "format_duration", "parse_rules"]
@@ -139,7 +140,8 @@ class Rule:
         return not math.isnan(value) and bool(COMPARATORS[self.comparison](value, self.threshold))
 
 
-def _duration(raw: Mapping[str, Any], key: str, name: str, *, allow_zero: bool) -> timedelta | None:
+def _duration(raw: Mapping[str, Any], key: str, name: str, *, allow_zero: bool,
+              shortest: timedelta | None = None) -> timedelta | None:
     if key not in raw:
         return None
     value = raw[key]
@@ -150,9 +152,13 @@ def _duration(raw: Mapping[str, Any], key: str, name: str, *, allow_zero: bool) 
     if allow_zero and value.strip() in ("0", "0s", "0m", "0h"):
         return timedelta(0)
     try:
-        return parse_duration(value)
+        d = parse_duration(value)
     except ValueError as exc:
         raise AlertRuleError(f"{key}: {exc}", rule=name) from None
+    if shortest is not None and d < shortest:
+        raise AlertRuleError(f"{key}: {value!r} is shorter than the shortest window, {fmt_duration(shortest)}",
+                             rule=name)
+    return d
 
 
 def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
@@ -193,10 +199,10 @@ def _parse_one(raw: Any, index: int, registry: Mapping[str, Signal]) -> Rule:
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
         raise AlertRuleError(f"threshold: expected a finite number, got {threshold!r}", rule=name)
 
-    window = _duration(raw, "window", name, allow_zero=False)
+    window = _duration(raw, "window", name, allow_zero=False, shortest=SHORTEST_WINDOW)
     for_ = _duration(raw, "for", name, allow_zero=True) or timedelta(0)
     keep = _duration(raw, "keep_firing_for", name, allow_zero=True) or timedelta(0)
-    interval = _duration(raw, "interval", name, allow_zero=False)
+    interval = _duration(raw, "interval", name, allow_zero=False, shortest=SHORTEST_WINDOW)
 
     severity = raw.get("severity", "ticket")
     if severity not in SEVERITIES:

@@ -24,6 +24,7 @@ from typing import Any
 from obskit._atomic import atomic_write_text
 from obskit.config import load_config
 from obskit.errors import ConfigError, ReportError
+from obskit.limits import SHORTEST_WINDOW, check_period
 from obskit.report.notebooks import default_config, notebook_parameters, resolve_notebook, template_dir
 
 __all__ = ["ReportResult", "run_report", "vega_bundle"]
@@ -285,16 +286,13 @@ def _check_period(start: str, end: str) -> None:
                 raise ConfigError(f"{key}: {exc}") from None
     if len(bounds) == 2 and bounds["--start"] >= bounds["--end"]:
         raise ConfigError(f"--start {start} is not before --end {end}: the period is empty")
+    check_period(bounds.get("--start"), bounds.get("--end"), key="--start/--end")
 
 
 def _check_duration(key: str, value: str) -> None:
-    from obskit.timeutil import parse_duration
+    from obskit.timeutil import bounded_duration
 
-    try:
-        if parse_duration(value).total_seconds() <= 0:
-            raise ValueError(f"must be positive, got {value!r}")
-    except ValueError as exc:
-        raise ConfigError(f"parameter {key!r}: {exc}") from None
+    bounded_duration(f"parameter {key!r}", value, shortest=SHORTEST_WINDOW)
 
 
 def _host_tag() -> str:

@@ -1,0 +1,163 @@
+"""The one home of obskit's limits: how long, how fine, how big, how deep, how plausible.
+
+Every bound a user can hit is a constant here, documented in the README with its value, and
+checked where the input enters (config load, CLI arguments, loaders, URL reads). A refusal is
+one :class:`~obskit.errors.ObskitError` line naming the key, or the file and line.
+
+====================================  ================================  =========================
+limit                                 value                             checked at
+====================================  ================================  =========================
+:data:`LONGEST_PERIOD`                400 days                          ``--last``, ``--start/--end``,
+                                                                        every duration in the config
+:data:`SHORTEST_WINDOW`               1 s                               ``[report] window``, rule
+                                                                        ``interval``/``window``, ``-p window``
+:data:`MOST_WINDOWS`                  200,000 windows per series        a period cut by a window
+:data:`URL_MAX_BYTES`                 256 MiB per response              every URL read
+:data:`URL_DEADLINE_S`                120 s per response, in all        every URL read (not per read)
+:data:`DEEPEST_JSON`                  64 levels of nesting              every JSON reader
+:data:`PLAUSIBLE_YEARS`               1990 to 2200                      every loader's timestamps
+:data:`GPU_RANGES`                    physical ranges of GPU values     nvidia-smi, dmon, pmon, DCGM
+====================================  ================================  =========================
+
+Examples
+--------
+>>> check_windows(timedelta(days=1), timedelta(minutes=5))
+289
+>>> too_deep(b'[' * 100_000)
+True
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from obskit.errors import ConfigError
+
+__all__ = [
+    "DEEPEST_JSON",
+    "GPU_RANGES",
+    "LONGEST_PERIOD",
+    "MOST_WINDOWS",
+    "PLAUSIBLE_YEARS",
+    "SHORTEST_WINDOW",
+    "URL_DEADLINE_S",
+    "URL_MAX_BYTES",
+    "check_period",
+    "fmt_duration",
+    "check_windows",
+    "plausible_time",
+    "too_deep",
+]
+
+#: The longest period a report, a ``--last``, a rule window or any duration may cover.
+LONGEST_PERIOD = timedelta(days=400)
+#: The shortest window or evaluation interval (a finer one makes millions of empty windows).
+SHORTEST_WINDOW = timedelta(seconds=1)
+#: The most windows a period cut by a window may make (a chart, a rule's series, a timeline).
+MOST_WINDOWS = 200_000
+#: The most bytes one URL response may have; a larger one is refused, not read whole.
+URL_MAX_BYTES = 256 * 1024 * 1024
+#: The most seconds one URL response may take in all (connect and every read together).
+URL_DEADLINE_S = 120.0
+#: The deepest nesting of objects and arrays any JSON record may have.
+DEEPEST_JSON = 64
+#: Timestamps outside these years are rejected by every loader (a 9999 or 0001 is a bug).
+PLAUSIBLE_YEARS = (1990, 2200)
+#: Physical ranges of GPU values: (lowest, highest) inclusive; a value outside is a rejected row.
+GPU_RANGES: dict[str, tuple[float, float]] = {
+    "utilization_pct": (0.0, 100.0),
+    "memory_utilization_pct": (0.0, 100.0),
+    "memory_used_mib": (0.0, 16.0 * 1024 * 1024),
+    "memory_total_mib": (0.0, 16.0 * 1024 * 1024),
+    "temperature_c": (-40.0, 150.0),
+    "power_w": (0.0, 5_000.0),
+    "power_limit_w": (0.0, 5_000.0),
+    "sm_clock_mhz": (0.0, 10_000.0),
+    "mem_clock_mhz": (0.0, 50_000.0),
+}
+
+_PLAUSIBLE_LO = datetime(PLAUSIBLE_YEARS[0], 1, 1, tzinfo=UTC)
+_PLAUSIBLE_HI = datetime(PLAUSIBLE_YEARS[1], 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def fmt_duration(d: timedelta) -> str:
+    """A duration in its largest whole unit (``"400d"``, ``"90m"``, ``"0.5s"``)."""
+    secs = d.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs >= size and secs % size == 0:
+            return f"{int(secs // size)}{unit}"
+    return f"{secs:g}s"
+
+
+def check_period(start: datetime | None, end: datetime | None, *, key: str = "period") -> None:
+    """A period's bounds are plausible times, and it is at most :data:`LONGEST_PERIOD` long."""
+    for name, t in (("start", start), ("end", end)):
+        if t is not None and not plausible_time(t):
+            raise ConfigError(f"{key}: {name} {t.isoformat()} is outside the years "
+                              f"{PLAUSIBLE_YEARS[0]}–{PLAUSIBLE_YEARS[1]}")
+    if start is not None and end is not None and end - start > LONGEST_PERIOD:
+        raise ConfigError(f"{key}: {start.isoformat()} to {end.isoformat()} is longer than the longest period, "
+                          f"{fmt_duration(LONGEST_PERIOD)}")
+
+
+def check_windows(span: timedelta, window: timedelta, *, key: str = "window") -> int:
+    """How many windows ``span`` makes at ``window``; more than :data:`MOST_WINDOWS` is a ConfigError."""
+    if window <= timedelta(0):
+        raise ConfigError(f"{key}: must be positive")
+    n = int(span / window) + 1
+    if n > MOST_WINDOWS:
+        raise ConfigError(f"{key}: {fmt_duration(window)} windows over {fmt_duration(span)} make {n:,} windows, "
+                          f"more than the {MOST_WINDOWS:,} allowed (use a longer window)")
+    return n
+
+
+def plausible_time(t: datetime) -> bool:
+    """Whether ``t`` lies in :data:`PLAUSIBLE_YEARS` (naive times are taken as UTC).
+
+    >>> plausible_time(datetime(2026, 11, 22, tzinfo=UTC)), plausible_time(datetime(9999, 1, 1, tzinfo=UTC))
+    (True, False)
+    """
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return _PLAUSIBLE_LO <= t <= _PLAUSIBLE_HI
+
+
+_BRACKETS = re.compile(rb'[\[\]{}"\\]')
+
+
+def too_deep(data: bytes | str, *, limit: int = DEEPEST_JSON) -> bool:
+    """Whether a JSON text nests objects and arrays deeper than ``limit``, without parsing it.
+
+    Python's ``json`` module recurses once per level, so a line of a hundred thousand ``[``
+    would end the run with a ``RecursionError``; this scan stops as soon as the depth passes
+    ``limit``. Brackets inside strings do not count.
+
+    >>> too_deep('{"a": "[[[["}', limit=2), too_deep('[' * 1000), too_deep('{"a": [1, {"b": 2}]}', limit=3)
+    (False, True, False)
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # cannot be deeper than its number of brackets
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for m in _BRACKETS.finditer(raw):
+        c = m.group()
+        if in_string:
+            if m.start() == escaped_at:
+                continue  # the character after a backslash
+            if c == b"\\":
+                escaped_at = m.end()
+            elif c == b'"':
+                in_string = False
+            continue
+        if c == b'"':
+            in_string = True
+        elif c in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return False
