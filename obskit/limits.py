@@ -44,8 +44,8 @@ __all__ = [
     "URL_DEADLINE_S",
     "URL_MAX_BYTES",
     "check_period",
-    "fmt_duration",
     "check_windows",
+    "fmt_duration",
     "plausible_time",
     "too_deep",
 ]
