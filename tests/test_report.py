@@ -123,6 +123,46 @@ def test_other_reports_render_offline(name: str, tmp_path: Path, samples_dir: Pa
     page = render(res.html, screenshot=ARTIFACTS / f"{name}.png")
     charts = re.findall(r'<div class="obskit-chart[ "][^>]*>', page.dom)
     assert len(charts) >= 2 and all('data-rendered="ok"' in c for c in charts), charts
+    # each page concludes what the sample day's injected incidents imply, not only that it ran
+    summary = json.loads((tmp_path / "2026-11-22" / f"{short}.summary.json").read_text())
+    figures = summary["figures"]
+    sections = {s["title"]: s for s in figures["sections"]}
+    if name == "canary_report":  # v1.5.0 is deliberately slower in its tail
+        assert (figures["baseline"], figures["canary"]) == ("v1.4.0", "v1.5.0")
+        assert figures["canary_verdict"].startswith("v1.5.0 is slower: p95 +")
+        assert re.search(r"p95 \+\d+% \[CI \+\d+%, \+\d+%\]", figures["canary_verdict"])
+        assert sections["Verdict"]["status"] == "warning"
+        assert "v1.5.0 is slower" in html
+    elif name == "drift_report":  # brightness shifts from 16:00
+        assert figures["features_drifted"] == ["brightness"]
+        assert sections["Verdict"]["status"] == "warning" and "brightness" in sections["Verdict"]["reason"]
+    else:  # one GPU memory-pressure episode
+        assert figures["gpu_memory_pressure_episodes"] == 1
+        assert sections["Utilization and memory"]["status"] == "warning"
+
+
+def test_no_shipped_notebook_cell_rebinds_a_parameter() -> None:
+    """A cell that assigns or imports a parameter's name silently replaces the user's value."""
+    import ast
+
+    import nbformat
+
+    for name in available_notebooks():
+        path = resolve_notebook(name)
+        params = set(notebook_parameters(path))
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                bound: list[str] = []
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    bound = [(a.asname or a.name).split(".")[0] for a in node.names]
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    bound = [node.id]
+                elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    bound = [node.name]
+                assert not params & set(bound), f"{name}: a cell rebinds parameter(s) {params & set(bound)}"
 
 
 @pytest.mark.parametrize("name", [n for n in available_notebooks() if n.endswith("_report")])
