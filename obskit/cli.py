@@ -153,6 +153,15 @@ def _report(args: argparse.Namespace) -> int:
     from obskit.report import run_report
     from obskit.timeutil import parse_duration
 
+    if args.notify:  # before the run: a bad webhook must not turn a finished report's exit 3 into 2
+        import os
+
+        from obskit.alerts.notify import check_webhook_url
+
+        url = os.environ.get("OBSKIT_ALERT_WEBHOOK", "")
+        if not url:
+            raise ConfigError("--notify needs the webhook URL in $OBSKIT_ALERT_WEBHOOK")
+        check_webhook_url(url)
     start, end = args.start, args.end
     if args.last:
         if start or end:
@@ -243,6 +252,12 @@ def _alerts(args: argparse.Namespace) -> int:
 def _schedule(args: argparse.Namespace) -> int:
     from obskit.errors import ConfigError
     from obskit.schedule import crontab_line, install_crontab, systemd_units
+    from obskit.timeutil import parse_duration
+
+    try:
+        parse_duration(args.last)
+    except ValueError as exc:
+        raise ConfigError(f"--last: {exc}") from None
 
     if args.systemd:
         for name, text in systemd_units(args.config, args.out, at=args.at, last=args.last).items():

@@ -29,10 +29,13 @@ True
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from obskit.errors import ConfigError
+from obskit.errors import ConfigError, InvalidArgument
 
 __all__ = [
     "DEEPEST_JSON",
@@ -43,10 +46,13 @@ __all__ = [
     "SHORTEST_WINDOW",
     "URL_DEADLINE_S",
     "URL_MAX_BYTES",
+    "WEBHOOK_REPLY_BYTES",
     "check_period",
     "check_windows",
     "fmt_duration",
+    "loads_json",
     "plausible_time",
+    "read_body",
     "too_deep",
 ]
 
@@ -60,6 +66,8 @@ MOST_WINDOWS = 200_000
 URL_MAX_BYTES = 256 * 1024 * 1024
 #: The most seconds one URL response may take in all (connect and every read together).
 URL_DEADLINE_S = 120.0
+#: The most bytes of a webhook's answer that are read (it is only logged).
+WEBHOOK_REPLY_BYTES = 64 * 1024
 #: The deepest nesting of objects and arrays any JSON record may have.
 DEEPEST_JSON = 64
 #: Timestamps outside these years are rejected by every loader (a 9999 or 0001 is a bug).
@@ -161,3 +169,61 @@ def too_deep(data: bytes | str, *, limit: int = DEEPEST_JSON) -> bool:
         elif c in (b"]", b"}"):
             depth -= 1
     return False
+
+
+def loads_json(raw: str | bytes, *, limit: int = DEEPEST_JSON) -> Any:
+    """``json.loads`` that refuses a document nested deeper than ``limit`` levels.
+
+    The refusal is a :class:`json.JSONDecodeError` (a ``ValueError``), so callers that reject
+    invalid JSON reject it the same way, with the reason "nested deeper than N levels". A
+    document over 1 MiB (a whole API response) is not scanned first: there the bound is the
+    parser's own recursion limit, which it reports instead of crashing.
+
+    >>> loads_json('{"a": [1]}')
+    {'a': [1]}
+    >>> loads_json('[' * 100_000)
+    Traceback (most recent call last):
+    ...
+    json.decoder.JSONDecodeError: nested deeper than 64 levels: line 1 column 1 (char 0)
+    """
+    if len(raw) <= _SCANNED_BYTES and too_deep(raw, limit=limit):
+        raise json.JSONDecodeError(f"nested deeper than {limit} levels", "", 0)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise json.JSONDecodeError(f"nested deeper than {limit} levels", "", 0) from None
+
+
+_SCANNED_BYTES = 1 << 20
+
+
+class _Readable(Protocol):
+    def read1(self, n: int = ..., /) -> bytes: ...
+
+
+def read_body(resp: _Readable, *, limit: int = URL_MAX_BYTES, deadline: float | None = None,
+              what: str = "response") -> bytes:
+    """Read a response body of at most ``limit`` bytes before ``deadline`` (a ``time.monotonic()`` value).
+
+    A socket timeout bounds each read, so a server that trickles a byte every few seconds
+    would never time out; the deadline bounds the whole answer. ``read1`` returns after one
+    receive, so the deadline is checked between receives. Past the deadline: ``TimeoutError``
+    (an ``OSError``); over the limit: :class:`~obskit.errors.InvalidArgument`, and nothing more
+    is read.
+
+    >>> import io
+    >>> read_body(io.BufferedReader(io.BytesIO(b"abc")), limit=10)
+    b'abc'
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not complete after {URL_DEADLINE_S:g} s in all")
+        chunk = resp.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            raise InvalidArgument(f"{what}: larger than {limit >> 20} MiB, the most a response may have")
+        chunks.append(chunk)

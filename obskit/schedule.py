@@ -3,7 +3,9 @@
 :func:`crontab_line` and :func:`systemd_units` only build text; :func:`install_crontab`
 changes the user's crontab and is called by the CLI only with explicit consent (``--yes``).
 Paths are quoted with :func:`shlex.quote`, so a config path with spaces or shell
-characters cannot become a command.
+characters cannot become a command. Quoting does not stop a newline (a new crontab line, a
+new systemd directive) nor cron's ``%`` (the rest of the line becomes stdin) nor systemd's
+``%`` specifiers and ``$`` expansion: such values are refused.
 """
 
 from __future__ import annotations
@@ -29,13 +31,27 @@ def _at(at: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f%$]")
+
+
+def _safe(what: str, value: str) -> str:
+    """``value`` without control characters (newlines), ``%`` (cron, systemd) or ``$`` (systemd)."""
+    if _UNSAFE.search(value):
+        raise ConfigError(f"{what}: {value!r} holds a control character, '%' or '$', which a crontab line "
+                          "or a systemd unit cannot carry safely")
+    return value
+
+
 def report_command(config: Path, out: Path, *, last: str = "24h", fail_on_alert: bool = False) -> str:
     """The shell command a scheduler runs (absolute paths, quoted).
 
     >>> report_command(Path("/srv/my cfg.toml"), Path("/srv/reports")).split()[-4:]
     ["'/srv/my", "cfg.toml'", '--out', '/srv/reports']
     """
-    exe = shutil.which("obskit") or f"{sys.executable} -m obskit.cli"
+    _safe("--config", str(config))
+    _safe("--out", str(out))
+    _safe("--last", last)
+    exe = _safe("the obskit executable", shutil.which("obskit") or f"{sys.executable} -m obskit.cli")
     parts = [exe, "report", "--last", shlex.quote(last), "--config", shlex.quote(str(config)),
              "--out", shlex.quote(str(out))]
     if fail_on_alert:
@@ -52,7 +68,7 @@ def crontab_line(config: Path, out: Path, *, at: str = "06:00", last: str = "24h
     hour, minute = _at(at)
     logfile = (log or (out / "obskit-cron.log")).resolve()
     cmd = report_command(config.resolve(), out.resolve(), last=last)
-    return f"{minute} {hour} * * * {cmd} >> {shlex.quote(str(logfile))} 2>&1 {_MARK}"
+    return f"{minute} {hour} * * * {cmd} >> {shlex.quote(_safe('log', str(logfile)))} 2>&1 {_MARK}"
 
 
 def systemd_units(config: Path, out: Path, *, at: str = "06:00", last: str = "24h") -> dict[str, str]:

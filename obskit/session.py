@@ -79,9 +79,12 @@ class Session:
     def open(cls, config: str | Path, *, start: str = "", end: str = "", model: str = "",
              version: str = "") -> Session:
         """Read the config and set the period (empty strings mean "all the data")."""
+        from obskit.limits import check_period
+
         cfg = load_config(config)
-        return cls(cfg, parse_time(start) if start else None, parse_time(end) if end else None,
-                   model or cfg.project.model, version)
+        lo, hi = parse_time(start) if start else None, parse_time(end) if end else None
+        check_period(lo, hi)
+        return cls(cfg, lo, hi, model or cfg.project.model, version)
 
     # ------------------------------------------------------------------ loading
     def _load(self, name: str, loader: Any, *, problem: str = "") -> pl.DataFrame | None:

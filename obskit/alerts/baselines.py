@@ -57,6 +57,12 @@ def minute_grid(requests: pl.DataFrame, start: datetime | None = None, end: date
     t = requests.get_column("timestamp").dt.epoch("us").to_numpy()
     lo = int(t.min()) // MIN_US * MIN_US if start is None else _us(start)
     hi = int(t.max()) // MIN_US * MIN_US if end is None else _us(end)
+    from obskit.limits import LONGEST_PERIOD
+
+    if hi - lo > _us(datetime(1970, 1, 1) + LONGEST_PERIOD):
+        from obskit.errors import AnalysisError
+
+        raise AnalysisError(f"the requests span more than {LONGEST_PERIOD.days} days: choose a period (--start/--end)")
     return np.arange(lo, hi + 1, MIN_US, dtype=np.int64)
 
 

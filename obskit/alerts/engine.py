@@ -58,6 +58,7 @@ from obskit.alerts.rules import COMPARATORS, Rule, format_duration
 from obskit.alerts.signals import SIGNALS, Signal
 from obskit.alerts.templates import render
 from obskit.errors import AnalysisError
+from obskit.limits import check_windows
 from obskit.timeutil import parse_duration, parse_time
 
 __all__ = ["STATES", "AlertRun", "evaluate", "run_state_machine"]
@@ -490,6 +491,13 @@ def evaluate(
         t_last = max(int(s.t[-1]) for s in series)
         g0 = t_first if start_us is None else start_us
         g1 = t_last if end_us is None else end_us
+        try:
+            check_windows(timedelta(microseconds=max(g1 - g0, 0)), timedelta(microseconds=step_us), key="interval")
+        except ValueError as exc:
+            if strict:
+                raise AnalysisError(f"alert rule {rule.name!r}: {exc}") from None
+            skipped.append({"rule": rule.name, "reason": str(exc)})
+            continue
         grid = np.arange(g0, g1 + 1, step_us, dtype=np.int64) if g1 >= g0 else np.empty(0, np.int64)
         if grid.size == 0:
             skipped.append({"rule": rule.name, "reason": "empty evaluation period"})

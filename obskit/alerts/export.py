@@ -78,6 +78,17 @@ def _num(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _matchers(match: Mapping[str, str]) -> str:
+    """``{version="v2"}`` (PromQL string literals share JSON's escapes), or "" for no filter.
+
+    >>> _matchers({"version": 'v"2'})
+    '{version="v\\\\"2"}'
+    """
+    if not match:
+        return ""
+    return "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(match.items())) + "}"
+
+
 def _record_name(rule: Rule, prom_by: Sequence[str], window: str) -> str:
     parts = ["obskit", rule.signal]
     if prom_by:
@@ -141,7 +152,10 @@ def prometheus_export(
             label_map={b: sq.labels[b] for b in series},
             constants=constants,
         )
-        cond = f"absent({record})" if rule.absent else f"{record} {rule.comparison} {_num(rule.threshold)}"
+        # the rule's match filter, as PromQL label matchers on the recorded series (every match
+        # key is a series label, checked by parse_rules, and every series label is mapped above)
+        selector = record + _matchers({sq.labels[k]: v for k, v in rule.match.items()})
+        cond = f"absent({selector})" if rule.absent else f"{selector} {rule.comparison} {_num(rule.threshold)}"
         lines = [
             f"      - alert: {_q(rule.name)}",
             f"        expr: {_q(cond)}",

@@ -24,6 +24,7 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -40,9 +41,11 @@ from typing import IO, Any
 import polars as pl
 
 from obskit.alerts.engine import AlertRun
+from obskit.limits import URL_DEADLINE_S, WEBHOOK_REPLY_BYTES, read_body
 from obskit.redact import redact_url
 
-__all__ = ["Delivery", "DeliveryReport", "WebhookNotifier", "alert_records", "alerts_json", "redact_url"]
+__all__ = ["Delivery", "DeliveryReport", "WebhookNotifier", "alert_records", "alerts_json", "check_webhook_url",
+           "redact_url"]
 
 logger = logging.getLogger("obskit.alerts")
 
@@ -160,6 +163,24 @@ class DeliveryReport:
         }
 
 
+def check_webhook_url(url: str) -> urllib.parse.SplitResult:
+    """``url`` split, if it is an http(s) URL with a host; the CLI calls it before a report runs.
+
+    Raises :class:`~obskit.errors.InvalidArgument` (a ValueError, as before; never showing the URL's secrets).
+    """
+    from obskit.errors import InvalidArgument
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a bad port raises ValueError
+    except ValueError:
+        ok = False
+    if not ok or any(c in url for c in "\r\n\x00 "):
+        raise InvalidArgument(f"webhook url must be an http(s) URL with a host, got {redact_url(url)}")
+    return parts
+
+
 class WebhookNotifier:
     """POST alerts to a webhook (generic JSON, or Slack's ``{"text": ...}``).
 
@@ -190,9 +211,7 @@ class WebhookNotifier:
         backoff: float = 0.5,
         slack: bool = False,
     ) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook url must be an http(s) URL with a host, got {redact_url(url)}")
+        parts = check_webhook_url(url)
         if retries < 0 or timeout <= 0 or backoff < 0:
             raise ValueError("retries and backoff must be >= 0 and timeout > 0")
         self._url = url
@@ -246,10 +265,13 @@ class WebhookNotifier:
             for k, v in self._headers.items():
                 req.add_unredirected_header(k, v)
             retryable = True
+            deadline = _time.monotonic() + URL_DEADLINE_S
             try:
                 with self._opener.open(req, timeout=self.timeout) as resp:
                     status = int(resp.status)
-                    resp.read(65536)
+                    # the answer is only logged: a long or slow one is not a failed delivery
+                    with contextlib.suppress(ValueError, OSError):
+                        read_body(resp, limit=WEBHOOK_REPLY_BYTES, deadline=deadline, what="webhook answer")
                 if 200 <= status < 300:
                     logger.info("webhook %s: delivered %d bytes (HTTP %d)", self.target, len(data), status)
                     return True, attempt + 1, status, ""

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from obskit.errors import SourceError
+from obskit.limits import loads_json
 from obskit.load._quarantine import Quarantine, reject
 from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, raw_bytes, salvage
 
@@ -134,7 +135,7 @@ def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
             reject(q, strict, name, i, f"invalid UTF-8 at byte {exc.start}", raw.decode("utf-8", "replace"))
             continue
         try:
-            obj = json.loads(text)
+            obj = loads_json(text)
         except json.JSONDecodeError as exc:
             reject(q, strict, name, i, f"invalid JSON: {exc.msg} at column {exc.colno}", text)
             continue

@@ -64,9 +64,16 @@ def _fetch(url: str, timeout: float = 30.0) -> Input:
         password = urllib.parse.unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         req.add_unredirected_header("Authorization", f"Basic {token}")
+    import time
+
+    from obskit.limits import URL_DEADLINE_S, URL_MAX_BYTES, read_body
+
+    deadline = time.monotonic() + URL_DEADLINE_S  # ``timeout`` bounds each read; this, the whole download
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only, checked by caller
-            data = resp.read()
+            data = read_body(resp, limit=URL_MAX_BYTES, deadline=deadline, what="download")
+    except ValueError as exc:  # over URL_MAX_BYTES
+        raise SourceError(str(exc), path=shown) from None
     except urllib.error.HTTPError as exc:
         raise SourceError(f"HTTP {exc.code} {exc.reason}", path=shown) from None
     except (urllib.error.URLError, OSError) as exc:

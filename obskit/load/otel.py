@@ -41,6 +41,7 @@ from typing import Any
 
 import polars as pl
 
+from obskit.limits import loads_json
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import SourceLike, decompressed_bytes, resolve
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
@@ -168,7 +169,7 @@ def load_otlp_spans(
             if not raw.strip():
                 continue
             try:
-                doc = json.loads(raw)
+                doc = loads_json(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 reject(q, strict, inp.name, i, f"invalid JSON: {exc}", raw[:200].decode("utf-8", "replace"))
                 continue

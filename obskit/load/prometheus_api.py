@@ -96,6 +96,7 @@ from typing import IO, Any
 import polars as pl
 
 from obskit.errors import ParseError, RemoteError
+from obskit.limits import URL_DEADLINE_S, URL_MAX_BYTES, loads_json, read_body
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import decompressed_bytes, resolve
 from obskit.schemas import empty
@@ -409,7 +410,7 @@ def load_prometheus_json(
             quarantine.stats.files.append(inp.name)
             quarantine.stats.bytes += inp.size
         try:
-            obj = json.loads(raw)
+            obj = loads_json(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ParseError(f"invalid JSON: {exc}", path=inp.name) from None
         data = _unwrap_envelope(obj, source=inp.name)
@@ -710,15 +711,19 @@ class PrometheusClient:
             for k, v in self._headers.items():
                 req.add_unredirected_header(k, v.reveal())
             logger.debug("POST %s (attempt %d of %d)", url, attempt + 1, attempts)
+            # self.timeout bounds each socket read; the deadline bounds the whole answer
+            deadline = _time.monotonic() + URL_DEADLINE_S
             try:
                 with self._opener.open(req, timeout=self.timeout) as resp:
                     status = int(resp.status)
-                    raw = resp.read()
+                    raw = read_body(resp, limit=URL_MAX_BYTES, deadline=deadline, what="Prometheus answer")
+            except ValueError as exc:  # over URL_MAX_BYTES: retrying gets the same answer
+                raise RemoteError(str(exc), url=url) from None
             except urllib.error.HTTPError as exc:
                 status = int(exc.code)
                 try:
-                    raw = exc.read()
-                except (OSError, HTTPException):
+                    raw = read_body(exc, limit=64 << 10, deadline=deadline, what="error body")
+                except (OSError, HTTPException, ValueError, AttributeError):
                     raw = b""
                 finally:
                     exc.close()
@@ -761,7 +766,7 @@ class PrometheusClient:
 
     def _decode(self, raw: bytes, url: str, status: int) -> Any:
         try:
-            obj = json.loads(raw)
+            obj = loads_json(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             snippet = raw[:200].decode("utf-8", "replace")
             raise RemoteError(self._scrub(f"response is not JSON: {snippet!r}"), url=url, status=status) from None

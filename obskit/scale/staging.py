@@ -5,8 +5,9 @@ scanned with filters pushed down. With ``stage = "<folder>"`` on a ``[sources.re
 table, each input file is read by the ordinary loader (validated row by row: bad rows are
 rejected with file, line and reason, as always) and written to ``<folder>`` as one
 canonical parquet file, with its rejected rows beside it. A file is converted once: its
-output is named after its path, size, modification time and the source's options, so a
-nightly run converts only the new files. Reports and the explorer then read the staged
+output is named after its path, size, modification time, a hash of its first and last
+64 KiB and the source's options, so a nightly run converts only the new files (a file
+rewritten with the same size and a restored mtime is converted again). Reports and the explorer then read the staged
 parquet like any large parquet source (:mod:`obskit.report.scale`).
 
 Memory is bounded by the largest input files (one per worker process), not by the day.
@@ -42,6 +43,7 @@ from pathlib import Path
 
 import polars as pl
 
+from obskit._atomic import atomic_write_text
 from obskit.errors import SourceError
 from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
 from obskit.load._sources import resolve
@@ -50,7 +52,8 @@ from obskit.load.registry import KINDS, LoadContext, SourceConfig
 __all__ = ["FORMAT", "Staged", "stage_requests"]
 
 #: Version of the staged layout; a change re-stages every file.
-FORMAT = 1
+FORMAT = 2
+_EDGE = 64 << 10
 _PARALLEL_BYTES = 32 << 20
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
 
@@ -86,10 +89,22 @@ class Staged:
         return pl.concat([pl.read_parquet(f) for f in self.rejects], how="vertical_relaxed")
 
 
+def _edges(path: str, size: int) -> str:
+    """blake2b of the file's first and last 64 KiB (the whole file when smaller)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        h.update(f.read(_EDGE))
+        if size > _EDGE:
+            f.seek(max(size - _EDGE, _EDGE))
+            h.update(f.read(_EDGE))
+    return h.hexdigest()
+
+
 def _key(src: SourceConfig, path: str, timezone: str, model: str) -> str:
     st = os.stat(path)
     options = {k: str(v) for k, v in sorted(src.options.items()) if k not in ("path", "stage")}
-    blob = json.dumps([FORMAT, os.path.abspath(path), st.st_size, st.st_mtime_ns, options, timezone, model])
+    blob = json.dumps([FORMAT, os.path.abspath(path), st.st_size, st.st_mtime_ns, _edges(path, st.st_size),
+                       options, timezone, model])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -113,7 +128,16 @@ def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str
                                    LoadContext(q, timezone, model))
     _write(frame, out)
     _write(q.frame(), bad)
-    meta.write_text(json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
+    atomic_write_text(meta, json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
+
+
+def _meta(meta: Path) -> dict[str, int] | None:
+    """A staged file's metadata, or None when it is missing or unreadable (an interrupted write)."""
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        return {"rows": int(info["rows"]), "rejected": int(info["rejected"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UTC", model: str = "",
@@ -151,7 +175,7 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
         path = str(inp.path)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name)[:80]
         plan.append((path, dest / f"{stem}-{_key(src, path, timezone, model)}"))
-    todo = [(path, base) for path, base in plan if not _paths(base)[2].exists()]
+    todo = [(path, base) for path, base in plan if _meta(_paths(base)[2]) is None]  # new, or metadata broken
     size = sum(os.stat(path).st_size for path, _ in todo)
     auto = (os.cpu_count() or 1) if size >= _PARALLEL_BYTES else 1
     n = min(workers or auto, len(todo))
@@ -169,7 +193,10 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
     converted = len(todo)
     for _, base in plan:
         out, bad, meta = _paths(base)
-        info = json.loads(meta.read_text())
+        info = _meta(meta)
+        if info is None:
+            raise SourceError("staged metadata unreadable after conversion; remove the file to stage again",
+                              path=str(meta))
         rows += int(info["rows"])
         rejected += int(info["rejected"])
         if info["rows"]:
