@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from obskit.alerts.rules import Rule, parse_rules
-from obskit.errors import ConfigError
+from obskit.errors import ConfigError, InvalidArgument
 from obskit.limits import SHORTEST_WINDOW
 from obskit.load.registry import SourceConfig
 from obskit.promql_map import PromqlMapping, parse_promql
@@ -349,7 +349,7 @@ def check_timezone(r: _Reader, key: str, name: str) -> None:
 
     try:
         if not name or name != name.strip() or "\x00" in name:
-            raise ValueError(name)
+            raise InvalidArgument(name)
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise r.fail(key, f"unknown timezone {name!r} (use an IANA name such as 'UTC' or 'Europe/Berlin')") from None

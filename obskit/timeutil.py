@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from obskit.errors import ConfigError, InvalidArgument
-from obskit.limits import LONGEST_PERIOD, fmt_duration
+from obskit.limits import LONGEST_PERIOD, SHORTEST_WINDOW, fmt_duration
 
 __all__ = ["bounded_duration", "parse_duration", "parse_time", "polars_every"]
 
@@ -63,7 +63,10 @@ def polars_every(text: str) -> str:
     >>> polars_every("5m")
     '300s'
     """
-    return f"{int(parse_duration(text).total_seconds())}s"
+    seconds = int(parse_duration(text).total_seconds())
+    if seconds < SHORTEST_WINDOW.total_seconds():
+        raise InvalidArgument(f"window {text!r} is shorter than the shortest window, {fmt_duration(SHORTEST_WINDOW)}")
+    return f"{seconds}s"
 
 
 def parse_time(text: str | datetime) -> datetime:

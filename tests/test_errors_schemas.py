@@ -120,3 +120,38 @@ def test_invalid_argument_is_also_a_value_error() -> None:
     with pytest.raises(ValueError, match="5x"):
         raise InvalidArgument("every: got '5x'")
     assert issubclass(InvalidArgument, ObskitError)
+
+
+def test_no_bare_value_or_type_error_is_raised_in_obskit() -> None:
+    """Every bad argument is an InvalidArgument (an ObskitError and a ValueError), never a bare one."""
+    import ast
+    from pathlib import Path
+
+    root = Path(errors.__file__).parent
+    bare = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if isinstance(exc, ast.Name) and exc.id in ("ValueError", "TypeError"):
+                    bare.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    assert not bare, bare
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    ("obskit.session:Session.open", "invalid time 'yesterday'"),
+    ("obskit.analyze.serving:window_stats", "invalid duration '5x'"),
+])
+def test_public_functions_raise_invalid_argument(call: str, match: str, samples_dir: object) -> None:
+    from pathlib import Path
+
+    import obskit.analyze.serving as serving
+    from obskit.session import Session
+
+    with pytest.raises(errors.InvalidArgument, match=match):
+        if call.endswith("Session.open"):
+            Session.open(Path(str(samples_dir)) / "obskit.toml", start="yesterday")
+        else:
+            frame = pl.DataFrame({"timestamp": [datetime(2026, 11, 22, tzinfo=UTC)], "latency_ms": [1.0],
+                                  "status": ["ok"]})
+            serving.window_stats(frame, every="5x")

@@ -41,6 +41,7 @@ from typing import IO, Any
 import polars as pl
 
 from obskit.alerts.engine import AlertRun
+from obskit.errors import InvalidArgument
 from obskit.limits import URL_DEADLINE_S, WEBHOOK_REPLY_BYTES, read_body
 from obskit.redact import redact_url
 
@@ -168,7 +169,6 @@ def check_webhook_url(url: str) -> urllib.parse.SplitResult:
 
     Raises :class:`~obskit.errors.InvalidArgument` (a ValueError, as before; never showing the URL's secrets).
     """
-    from obskit.errors import InvalidArgument
 
     try:
         parts = urllib.parse.urlsplit(url)
@@ -213,7 +213,7 @@ class WebhookNotifier:
     ) -> None:
         parts = check_webhook_url(url)
         if retries < 0 or timeout <= 0 or backoff < 0:
-            raise ValueError("retries and backoff must be >= 0 and timeout > 0")
+            raise InvalidArgument("retries and backoff must be >= 0 and timeout > 0")
         self._url = url
         self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
         self.target = redact_url(url)

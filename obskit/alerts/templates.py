@@ -42,6 +42,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from obskit.errors import InvalidArgument
+
 __all__ = ["BUILTIN_FIELDS", "SafeFormatter", "check_template", "render", "template_fields", "to_go_template"]
 
 #: Fields every summary may use, besides label names.
@@ -66,16 +68,16 @@ class SafeFormatter(string.Formatter):
 
     def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, str]:
         if "." in field_name or "[" in field_name:
-            raise ValueError(f"field {field_name!r}: attribute access and indexing are not allowed")
+            raise InvalidArgument(f"field {field_name!r}: attribute access and indexing are not allowed")
         if not _NAME.match(field_name):
-            raise ValueError(f"field {field_name!r}: only named fields are allowed, e.g. {{value}}")
+            raise InvalidArgument(f"field {field_name!r}: only named fields are allowed, e.g. {{value}}")
         if field_name not in kwargs:
             raise KeyError(field_name)
         return kwargs[field_name], field_name
 
     def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         if not isinstance(key, str):
-            raise ValueError("positional fields are not allowed, use a name such as {value}")
+            raise InvalidArgument("positional fields are not allowed, use a name such as {value}")
         return kwargs[key]
 
     def convert_field(self, value: Any, conversion: str | None) -> Any:
@@ -85,11 +87,11 @@ class SafeFormatter(string.Formatter):
             return str(value)
         if conversion == "r":
             return repr(value)
-        raise ValueError(f"conversion !{conversion} is not allowed (use !s or !r)")
+        raise InvalidArgument(f"conversion !{conversion} is not allowed (use !s or !r)")
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if _BIG_NUMBER.search(format_spec):
-            raise ValueError(f"format spec {format_spec!r}: width or precision too large")
+            raise InvalidArgument(f"format spec {format_spec!r}: width or precision too large")
         if value is None:
             value = _Now()
         return format(value, format_spec)
@@ -140,23 +142,23 @@ def check_template(template: str, labels: Sequence[str]) -> None:
     active alert's ``end`` is ``None`` and renders as ``now``.
     """
     if not isinstance(template, str):
-        raise ValueError(f"expected a string, got {type(template).__name__}")
+        raise InvalidArgument(f"expected a string, got {type(template).__name__}")
     allowed = dummy_fields(labels)
     try:
         for name, _spec, _conv in template_fields(template):
             if "." in name or "[" in name:
-                raise ValueError(f"field {name!r}: attribute access and indexing are not allowed")
+                raise InvalidArgument(f"field {name!r}: attribute access and indexing are not allowed")
             if name == "" or name.isdigit():
-                raise ValueError("positional fields are not allowed, use a name such as {value}")
+                raise InvalidArgument("positional fields are not allowed, use a name such as {value}")
             if name not in allowed:
                 known = ", ".join(sorted(allowed))
-                raise ValueError(f"unknown field {{{name}}} (available: {known})")
+                raise InvalidArgument(f"unknown field {{{name}}} (available: {known})")
         render(template, allowed)
         render(template, {**allowed, "end": None})
     except KeyError as exc:
-        raise ValueError(f"unknown field {{{exc.args[0]}}}") from None
+        raise InvalidArgument(f"unknown field {{{exc.args[0]}}}") from None
     except (IndexError, TypeError) as exc:
-        raise ValueError(str(exc)) from None
+        raise InvalidArgument(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- Prometheus

@@ -34,6 +34,8 @@ import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 
+from obskit.errors import InvalidArgument
+
 __all__ = ["refractory", "tail_probability", "trailing"]
 
 Stat = Literal["median", "mean", "std", "max", "min", "q10", "q25", "q75", "q90", "q99"]
@@ -74,7 +76,7 @@ def trailing(x: np.ndarray, window: int, stat: Stat, *, min_history: int | None 
     elif stat.startswith("q"):
         return _trailing_q(np.asarray(x, dtype=np.float64), window, int(stat[1:]) / 100.0, mp)
     else:  # pragma: no cover - guarded by the Literal
-        raise ValueError(f"unknown statistic {stat!r}")
+        raise InvalidArgument(f"unknown statistic {stat!r}")
     return r.shift(1).fill_null(np.nan).to_numpy().astype(np.float64)
 
 

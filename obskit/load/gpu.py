@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from obskit.errors import ConfigError, ParseError, SourceError
+from obskit.errors import ConfigError, InvalidArgument, ParseError, SourceError
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
 from obskit.schemas import GPU, GPU_PROCESSES
@@ -1008,7 +1008,7 @@ class _Clock:
             text = values["Date"]
             try:
                 if len(text) != 8:
-                    raise ValueError(text)
+                    raise InvalidArgument(text)
                 return date(int(text[:4]), int(text[4:6]), int(text[6:]))
             except ValueError:
                 raise _BadValue(f"expected YYYYMMDD, got {text!r}", "Date") from None

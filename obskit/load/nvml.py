@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from obskit.errors import MissingDependencyError
+from obskit.errors import InvalidArgument, MissingDependencyError
 from obskit.schemas import GPU, GPU_PROCESSES
 
 __all__ = ["NvmlSampler", "sample_nvml"]
@@ -122,7 +122,7 @@ def _open_devices(nvml: Any, devices: Sequence[int] | None) -> list[_Device]:
     out = []
     for i in wanted:
         if not 0 <= i < count:
-            raise ValueError(f"no GPU with index {i} (this machine has {count})")
+            raise InvalidArgument(f"no GPU with index {i} (this machine has {count})")
         handle = nvml.nvmlDeviceGetHandleByIndex(i)
         uuid = _text(_optional(nvml, partial(nvml.nvmlDeviceGetUUID, handle)))
         name = _text(_optional(nvml, partial(nvml.nvmlDeviceGetName, handle)))
@@ -219,7 +219,7 @@ class NvmlSampler:
         processes: bool = True,
     ) -> None:
         if interval <= 0:
-            raise ValueError(f"interval must be > 0 seconds, got {interval}")
+            raise InvalidArgument(f"interval must be > 0 seconds, got {interval}")
         self.interval = interval
         self._nvml_arg = nvml
         self._devices_arg = devices
@@ -373,7 +373,7 @@ def sample_nvml(
     2
     """
     if interval <= 0:
-        raise ValueError(f"interval must be > 0 seconds, got {interval}")
+        raise InvalidArgument(f"interval must be > 0 seconds, got {interval}")
     mod = _import_nvml(nvml)
     _init(mod)
     rows: list[dict[str, Any]] = []

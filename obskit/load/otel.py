@@ -41,6 +41,7 @@ from typing import Any
 
 import polars as pl
 
+from obskit.errors import InvalidArgument
 from obskit.limits import loads_json
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import SourceLike, decompressed_bytes, resolve
@@ -95,7 +96,7 @@ def _row(span: Mapping[str, Any], resource: Mapping[str, Any], names: Mapping[st
     merged = {**resource, **attrs}
     start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
     if end < start:
-        raise ValueError("endTimeUnixNano is before startTimeUnixNano")
+        raise InvalidArgument("endTimeUnixNano is before startTimeUnixNano")
     code = _first(attrs, _HTTP)
     grpc = _first(attrs, _GRPC)
     st = span.get("status") or {}

@@ -95,7 +95,7 @@ from typing import IO, Any
 
 import polars as pl
 
-from obskit.errors import ParseError, RemoteError
+from obskit.errors import InvalidArgument, ParseError, RemoteError
 from obskit.limits import URL_DEADLINE_S, URL_MAX_BYTES, loads_json, read_body
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import decompressed_bytes, resolve
@@ -135,27 +135,27 @@ class PrometheusWarning(UserWarning):
 def _parse_value(raw: Any) -> float:
     """Prometheus' string encoding of a float (``"1.5"``, ``"NaN"``, ``"+Inf"``)."""
     if isinstance(raw, bool):
-        raise ValueError(f"expected a number string, got {raw!r}")
+        raise InvalidArgument(f"expected a number string, got {raw!r}")
     if isinstance(raw, (int, float)):
         return float(raw)
     if isinstance(raw, str):
         return float(raw)
-    raise ValueError(f"expected a number string, got {type(raw).__name__}")
+    raise InvalidArgument(f"expected a number string, got {type(raw).__name__}")
 
 
 def _parse_ts_us(raw: Any) -> int:
     """Seconds since the epoch (float or numeric string) as integer microseconds."""
     if isinstance(raw, bool):
-        raise ValueError(f"expected a timestamp, got {raw!r}")
+        raise InvalidArgument(f"expected a timestamp, got {raw!r}")
     if isinstance(raw, str):
         return int((Decimal(raw) * 1_000_000).to_integral_value())
     if isinstance(raw, int):
         return raw * 1_000_000
     if isinstance(raw, float):
         if not math.isfinite(raw):
-            raise ValueError(f"expected a finite timestamp, got {raw!r}")
+            raise InvalidArgument(f"expected a finite timestamp, got {raw!r}")
         return round(raw * 1_000_000)
-    raise ValueError(f"expected a timestamp, got {type(raw).__name__}")
+    raise InvalidArgument(f"expected a timestamp, got {type(raw).__name__}")
 
 
 class _Rows:
@@ -235,7 +235,7 @@ def _series_name(labels: Mapping[str, Any], expr: str | None) -> str:
 
 def _add_histogram(rows: _Rows, sample: Any, name: str, series: int) -> None:
     if not isinstance(sample, (list, tuple)) or len(sample) != 2 or not isinstance(sample[1], Mapping):
-        raise ValueError("expected [timestamp, {count, sum, buckets}]")
+        raise InvalidArgument("expected [timestamp, {count, sum, buckets}]")
     ts = _parse_ts_us(sample[0])
     h = sample[1]
     count = _parse_value(h.get("count"))
@@ -244,10 +244,10 @@ def _add_histogram(rows: _Rows, sample: Any, name: str, series: int) -> None:
     parsed: list[tuple[str, str, str, float]] = []
     for b in buckets:
         if not isinstance(b, (list, tuple)) or len(b) != 4:
-            raise ValueError("expected bucket [boundary_rule, lower, upper, count]")
+            raise InvalidArgument("expected bucket [boundary_rule, lower, upper, count]")
         rule, lower, upper, n = b
         if rule not in _BOUNDS:
-            raise ValueError(f"unknown bucket boundary rule {rule!r}")
+            raise InvalidArgument(f"unknown bucket boundary rule {rule!r}")
         parsed.append((_BOUNDS[rule], str(lower), str(upper), _parse_value(n)))
         _parse_value(lower)
         _parse_value(upper)
@@ -312,7 +312,7 @@ def _frame_from_data(
             for sample in floats:
                 try:
                     if not isinstance(sample, (list, tuple)) or len(sample) != 2:
-                        raise ValueError("expected [timestamp, value]")
+                        raise InvalidArgument("expected [timestamp, value]")
                     rows.add(_parse_ts_us(sample[0]), name, _parse_value(sample[1]), series)
                 except (ValueError, ArithmeticError) as exc:
                     bad(f"bad sample of {name or '{}'}: {exc}", sample)
@@ -475,7 +475,7 @@ def parse_duration(value: DurationLike) -> int:
     if isinstance(value, timedelta):
         ms = round(value.total_seconds() * 1000)
     elif isinstance(value, bool):
-        raise ValueError(f"invalid duration {value!r}")
+        raise InvalidArgument(f"invalid duration {value!r}")
     elif isinstance(value, (int, float)):
         ms = round(value * 1000)
     elif isinstance(value, str):
@@ -490,12 +490,12 @@ def parse_duration(value: DurationLike) -> int:
                 ms_f += float(m.group(1)) * _UNIT_MS[m.group(2)]
                 pos = m.end()
             if pos != len(text) or not text:
-                raise ValueError(f"invalid duration {value!r}; use e.g. 15s, 1m, 1h30m") from None
+                raise InvalidArgument(f"invalid duration {value!r}; use e.g. 15s, 1m, 1h30m") from None
             ms = round(ms_f)
     else:
-        raise ValueError(f"invalid duration {value!r}")
+        raise InvalidArgument(f"invalid duration {value!r}")
     if not isinstance(ms, int) or ms <= 0 or not math.isfinite(ms):
-        raise ValueError(f"duration must be positive, got {value!r}")
+        raise InvalidArgument(f"duration must be positive, got {value!r}")
     return ms
 
 
@@ -523,12 +523,12 @@ def parse_time(value: TimeLike) -> int:
         delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
         return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     if isinstance(value, bool):
-        raise ValueError(f"invalid time {value!r}")
+        raise InvalidArgument(f"invalid time {value!r}")
     if isinstance(value, int):
         return value * 1000
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"invalid time {value!r}")
+            raise InvalidArgument(f"invalid time {value!r}")
         return round(value * 1000)
     if isinstance(value, str):
         text = value.strip()
@@ -539,8 +539,8 @@ def parse_time(value: TimeLike) -> int:
         try:
             return parse_time(datetime.fromisoformat(text))
         except ValueError:
-            raise ValueError(f"invalid time {value!r}; use RFC 3339 or epoch seconds") from None
-    raise ValueError(f"invalid time {value!r}")
+            raise InvalidArgument(f"invalid time {value!r}; use RFC 3339 or epoch seconds") from None
+    raise InvalidArgument(f"invalid time {value!r}")
 
 
 def _fmt_s(ms: int) -> str:
@@ -631,7 +631,7 @@ class PrometheusClient:
     ) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("base_url must be an http(s) URL with a host")
+            raise InvalidArgument("base_url must be an http(s) URL with a host")
         if parts.username is not None or parts.password is not None:
             if basic_auth is None and bearer_token is None:
                 basic_auth = (
@@ -644,9 +644,9 @@ class PrometheusClient:
             parts = parts._replace(netloc=host)
         self.base_url = urllib.parse.urlunsplit(parts._replace(query="", fragment="")).rstrip("/")
         if bearer_token is not None and basic_auth is not None:
-            raise ValueError("give either bearer_token or basic_auth, not both")
+            raise InvalidArgument("give either bearer_token or basic_auth, not both")
         if retries < 0 or timeout <= 0 or backoff < 0 or max_points < 1:
-            raise ValueError("retries and backoff must be >= 0, timeout > 0, max_points >= 1")
+            raise InvalidArgument("retries and backoff must be >= 0, timeout > 0, max_points >= 1")
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.backoff = float(backoff)
@@ -853,10 +853,10 @@ class PrometheusClient:
         """
         start_ms, end_ms, step_ms = parse_time(start), parse_time(end), parse_duration(step)
         if end_ms < start_ms:
-            raise ValueError("end is before start")
+            raise InvalidArgument("end is before start")
         limit = self.max_points if max_points is None else int(max_points)
         if limit < 1:
-            raise ValueError("max_points must be >= 1")
+            raise InvalidArgument("max_points must be >= 1")
         url = f"{self.base_url}/api/v1/query_range"
         frames = []
         for a, b in _chunks(start_ms, end_ms, step_ms, limit):

@@ -66,7 +66,7 @@ from typing import Literal
 
 import polars as pl
 
-from obskit.errors import ParseError, SourceError
+from obskit.errors import InvalidArgument, ParseError, SourceError
 from obskit.load._exposition import (
     LABEL_PREFIX,
     OPENMETRICS,
@@ -392,7 +392,7 @@ def parse_exposition(
     (('up', 1.0, 'a'), 'text')
     """
     if format not in ("auto", TEXT, OPENMETRICS):
-        raise ValueError(f"format must be 'auto', 'text' or 'openmetrics', not {format!r}")
+        raise InvalidArgument(f"format must be 'auto', 'text' or 'openmetrics', not {format!r}")
     default_us = _now_us() if default_timestamp is None else _utc_us(default_timestamp)
     exp, rejected = _parse(data, name, default_us, format)
     count = _settle(rejected, name, strict, quarantine)
@@ -545,7 +545,7 @@ def load_prometheus_text(
     '2026-11-22T10:00:00+00:00'
     """
     if format not in ("auto", TEXT, OPENMETRICS):
-        raise ValueError(f"format must be 'auto', 'text' or 'openmetrics', not {format!r}")
+        raise InvalidArgument(f"format must be 'auto', 'text' or 'openmetrics', not {format!r}")
     inputs = resolve(source, suffixes=SUFFIXES)
     docs = [d for inp in inputs for d in _documents(inp)]
     if not docs:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from obskit.errors import InvalidArgument
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -134,7 +136,7 @@ def register(kind: SourceKind) -> SourceKind:
     """Add (or replace) a kind in :data:`KINDS`; returns it."""
     names = [o.name for o in kind.options]
     if len(set(names)) != len(names) or "kind" in names:
-        raise ValueError(f"{kind.name}: option names must be unique and not 'kind'")
+        raise InvalidArgument(f"{kind.name}: option names must be unique and not 'kind'")
     KINDS[kind.name] = kind
     return kind
 
