@@ -30,7 +30,7 @@ True
 from __future__ import annotations
 
 import json
-import re
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from obskit.errors import ConfigError, InvalidArgument
 __all__ = [
     "DEEPEST_JSON",
     "GPU_RANGES",
+    "GPU_USED_TOLERANCE_MIB",
     "LONGEST_PERIOD",
     "MOST_WINDOWS",
     "PLAUSIBLE_YEARS",
@@ -72,18 +73,17 @@ WEBHOOK_REPLY_BYTES = 64 * 1024
 DEEPEST_JSON = 64
 #: Timestamps outside these years are rejected by every loader (a 9999 or 0001 is a bug).
 PLAUSIBLE_YEARS = (1990, 2200)
-#: Physical ranges of GPU values: (lowest, highest) inclusive; a value outside is a rejected row.
+#: Physical range of each kind of GPU reading, by unit (lowest, highest; inclusive). A value
+#: outside it is a broken sensor or a corrupt log, never a measurement (150 %, -5 MiB, -300 °C).
 GPU_RANGES: dict[str, tuple[float, float]] = {
-    "utilization_pct": (0.0, 100.0),
-    "memory_utilization_pct": (0.0, 100.0),
-    "memory_used_mib": (0.0, 16.0 * 1024 * 1024),
-    "memory_total_mib": (0.0, 16.0 * 1024 * 1024),
-    "temperature_c": (-40.0, 150.0),
-    "power_w": (0.0, 5_000.0),
-    "power_limit_w": (0.0, 5_000.0),
-    "sm_clock_mhz": (0.0, 10_000.0),
-    "mem_clock_mhz": (0.0, 50_000.0),
+    "pct": (0.0, 100.0),
+    "mib": (0.0, math.inf),
+    "w": (0.0, math.inf),
+    "mhz": (0.0, math.inf),
+    "c": (-40.0, 150.0),
 }
+#: How far memory used may exceed memory total (the two readings are rounded separately).
+GPU_USED_TOLERANCE_MIB = 1.0
 
 _PLAUSIBLE_LO = datetime(PLAUSIBLE_YEARS[0], 1, 1, tzinfo=UTC)
 _PLAUSIBLE_HI = datetime(PLAUSIBLE_YEARS[1], 12, 31, 23, 59, 59, tzinfo=UTC)

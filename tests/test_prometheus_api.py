@@ -217,7 +217,8 @@ def test_saved_malformed() -> None:
         load_prometheus_json({"resultType": "table", "result": []})
     bad = {
         "resultType": "matrix",
-        "result": [{"metric": {"__name__": "x"}, "values": [[1, "1"], [2, "abc"], [3, "3"]]}],
+        "result": [{"metric": {"__name__": "x"},
+                    "values": [[1700000001, "1"], [1700000002, "abc"], [1700000003, "3"]]}],
     }
     with pytest.raises(ParseError, match="abc"):
         load_prometheus_json(bad, strict=True)
@@ -230,7 +231,7 @@ def test_saved_malformed() -> None:
 def test_label_clashing_with_canonical_column_is_renamed() -> None:
     data = {
         "resultType": "vector",
-        "result": [{"metric": {"__name__": "x", "value": "v", "metric": "m"}, "value": [1, "2"]}],
+        "result": [{"metric": {"__name__": "x", "value": "v", "metric": "m"}, "value": [1700000001, "2"]}],
     }
     frame = load_prometheus_json(data)
     assert frame.columns == ["timestamp", "metric", "value", "label_metric", "label_value"]

@@ -45,6 +45,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from obskit.errors import ConfigError, InvalidArgument, ParseError, SourceError
+from obskit.limits import GPU_RANGES, GPU_USED_TOLERANCE_MIB
+from obskit.load._plausible import OUTLIER_REASON, far_from_bulk, implausible_us
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
 from obskit.schemas import GPU, GPU_PROCESSES
@@ -232,6 +235,26 @@ _UNITS: dict[str, dict[str, float]] = {
     "mhz": {"MHz": 1.0, "GHz": 1e3, "kHz": 1e-3},
     "c": {"C": 1.0, "°C": 1.0},
 }
+_RANGES = GPU_RANGES
+_USED_TOLERANCE_MIB = GPU_USED_TOLERANCE_MIB
+
+
+def _in_range(value: float | None, kind: str) -> float | None:
+    lo, hi = _RANGES.get(kind, (-math.inf, math.inf))
+    if value is not None and not (math.isfinite(value) and lo <= value <= hi):
+        raise _BadValue(f"{value:g} is outside the physical range [{lo:g}, {hi:g}]")
+    return value
+
+
+def _plausible_time(stamp: datetime | None) -> datetime | None:
+    if stamp is not None:
+        why = implausible_us((stamp - _EPOCH) // timedelta(microseconds=1))
+        if why:
+            raise _BadValue(f"timestamp {stamp.isoformat()} {why}", "timestamp")
+    return stamp
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUM_RE = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*)?$")
 _TS_RE = re.compile(
     r"^(\d{4})[/-](\d{2})[/-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6})\d*)?$"
@@ -566,9 +589,17 @@ class _CsvBlock:
         for column, idx, convert in self.convert:
             try:
                 values[column] = convert(parts[idx])
+                if column == "timestamp":
+                    _plausible_time(values[column])  # type: ignore[arg-type]
             except _BadValue as exc:
                 self.sink.reject(self.source, line, str(exc), column=self.header.names[idx])
                 return
+        used, total = values.get("memory_used_mib"), values.get("memory_total_mib")
+        if isinstance(used, float) and isinstance(total, float) and used > total + _USED_TOLERANCE_MIB:
+            idx = self.chosen["memory_used_mib"]
+            self.sink.reject(self.source, line, f"memory used {used:g} MiB exceeds memory total {total:g} MiB",
+                             column=self.header.names[idx])
+            return
         for name, idx in self.extra.items():
             values[name] = _string(parts[idx])
         for name, col in self.rows.items():
@@ -585,10 +616,10 @@ def _fast_number(kind: str, unit: str | None, dash: bool = False) -> Callable[[s
         body = text[: -len(suffix)] if suffix and text.endswith(suffix) else text
         if body[:1].isdigit():
             try:
-                return float(body) * factor
+                return _in_range(float(body) * factor, kind)
             except ValueError:
                 pass
-        return _number(text, kind, unit, dash)
+        return _in_range(_number(text, kind, unit, dash), kind)
 
     return convert
 
@@ -703,7 +734,23 @@ def _query_frame(
     else:
         _reject_null(block, "pid", sink, "pid is missing")
         _fill_process_gpu(block)
-    return _frame(block.rows, block.spec.schema, block.extra)
+    return _frame(block.rows, block.spec.schema, block.extra).with_columns(
+        pl.Series(_LINE_COL, block.lines, dtype=pl.Int64), pl.lit(block.source).alias(_SOURCE_COL))
+
+
+_LINE_COL, _SOURCE_COL = "__obskit_line", "__obskit_source"
+
+
+def _reject_far_from_bulk(frame: pl.DataFrame, sink: _Sink) -> pl.DataFrame:
+    """Reject rows whose timestamp is far from the bulk of the load (a year-9999 row, a clock jump)."""
+    if _LINE_COL not in frame.columns:
+        return frame
+    far = far_from_bulk(frame["timestamp"]) if frame.height else pl.Series([], dtype=pl.Boolean)
+    if far.any():
+        for source, line, ts in frame.filter(far).select(_SOURCE_COL, _LINE_COL, "timestamp").iter_rows():
+            sink.reject(source, (line, ""), f"timestamp {ts.isoformat()} {OUTLIER_REASON}", column="timestamp")
+        frame = frame.filter(~far)
+    return frame.drop(_LINE_COL, _SOURCE_COL)
 
 
 def _fill_process_gpu(block: _CsvBlock) -> None:
@@ -736,7 +783,7 @@ def _load_query(
         for block in _blocks(inp, kind, spec.what):
             for csv_block in _csv_blocks(block, spec, zone, sink, fields):
                 frames.append(_query_frame(csv_block, sink, anchor, kind == "query-gpu"))
-    frame = _concat(frames, spec.schema)
+    frame = _reject_far_from_bulk(_concat(frames, spec.schema), sink)
     sink.finish(inputs, frame.height, spec.what)
     return frame
 
@@ -1068,6 +1115,7 @@ def _mon_frame(job: _MonJob, header: _MonHeader, lines: list[Line], source: str,
     broken = _check_mon_units(header, job.mapping, job.sink, source)
     rows = _columns([*job.schema, "process_type"])
     sample, seen = offset, set[tuple[str, str]]()
+    kept: list[int] = []
     for line in lines:
         values = _mon_values(line, names, tail_text=is_pmon and names[-1] == "command")
         if values is None:
@@ -1082,13 +1130,17 @@ def _mon_frame(job: _MonJob, header: _MonHeader, lines: list[Line], source: str,
             continue  # '-' row: the GPU runs no process in this sample
         try:
             row = _mon_row(job, values, broken, clock, sample, problem)
+            _plausible_time(row["timestamp"])  # type: ignore[arg-type]
         except _BadValue as exc:
             job.sink.reject(source, line, str(exc), column=exc.column)
             continue
         for name, col in rows.items():
             col.append(row.get(name))
+        kept.append(line[0])
     extra = ["process_type"] if is_pmon else []
-    return _frame(rows, job.schema, extra), sample + 1 - offset if seen else 0
+    frame = _frame(rows, job.schema, extra).with_columns(
+        pl.Series(_LINE_COL, kept, dtype=pl.Int64), pl.lit(source).alias(_SOURCE_COL))
+    return frame, sample + 1 - offset if seen else 0
 
 
 def _mon_row(
@@ -1156,7 +1208,7 @@ def _load_mon(
                 frame, samples = _mon_frame(file_job, header, lines, block.source, offset)
                 frames.append(frame)
                 offset += samples
-    frame = _concat(frames, schema)
+    frame = _reject_far_from_bulk(_concat(frames, schema), sink)
     sink.finish(inputs, frame.height, f"nvidia-smi {tool}")
     return frame
 

@@ -27,13 +27,15 @@ import json
 import re
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 
 from obskit.errors import SchemaError, SourceError, Violation
+from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
+from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
+from obskit.load._plausible import YEARS_REASON, far_from_bulk, implausible
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
 from obskit.load._records import LINE as _LINE
 from obskit.load._records import LineRemap
@@ -206,8 +208,7 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         (unparsed, "timestamp: cannot parse"),
         (pl.col("timestamp").is_null(), "timestamp: missing"),
         (pl.col("request_id").is_null(), "request_id: missing"),
-        (pl.col("timestamp").dt.year().is_between(*PLAUSIBLE_YEARS).not_(),
-         f"timestamp: outside the years {PLAUSIBLE_YEARS[0]}–{PLAUSIBLE_YEARS[1]}"),
+        (implausible("timestamp"), f"timestamp: {YEARS_REASON}"),
         (pl.col("latency_ms").is_null(), "latency_ms: missing or not a number"),
         (pl.col("latency_ms").is_finite().not_(), "latency_ms: not a finite number (NaN or infinity)"),
         (pl.col("latency_ms") < 0, "latency_ms: negative"),
@@ -237,10 +238,8 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
     return out.drop("__reason")
 
 
-#: Timestamps outside these years are rejected whatever the log (a 9999 or 0001 is a bug, not a request).
-PLAUSIBLE_YEARS = (1990, 2200)
-#: How far a timestamp may lie from the bulk of its log before it is an outlier (see _reject_across_files).
-OUTLIER_MARGIN = timedelta(days=7)
+# PLAUSIBLE_YEARS and OUTLIER_MARGIN live in obskit.load._plausible (shared by every loader);
+# they stay importable from here.
 
 
 def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool,
@@ -258,14 +257,10 @@ def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool,
     if "request_id" in df.columns:
         dup = pl.col("request_id").is_duplicated() & ~pl.col("request_id").is_first_distinct()
         reasons = pl.when(dup).then(pl.lit("request_id: duplicate (kept its first occurrence)")).otherwise(reasons)
-    if df.height >= 100:
-        ts = df["timestamp"]
-        lo, hi = ts.quantile(0.01, "nearest"), ts.quantile(0.99, "nearest")
-        if isinstance(lo, datetime) and isinstance(hi, datetime):
-            margin = max(OUTLIER_MARGIN, hi - lo)
-            far = (pl.col("timestamp") < lo - margin) | (pl.col("timestamp") > hi + margin)
-            reasons = pl.when(far).then(pl.lit("timestamp: far outside the rest of the log (clock jump or typo?)")
-                                        ).otherwise(reasons)
+    far = far_from_bulk(df["timestamp"])
+    if far.any():
+        reasons = pl.when(pl.lit(far)).then(pl.lit("timestamp: far outside the rest of the log (clock jump or typo?)")
+                                            ).otherwise(reasons)
     flagged = df.with_columns(reasons.alias("__reason"))
     bad = flagged.filter(pl.col("__reason").is_not_null())
     if not bad.height:

@@ -36,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +44,7 @@ import polars as pl
 
 from obskit.errors import InvalidArgument
 from obskit.limits import loads_json
+from obskit.load._plausible import implausible_us
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import SourceLike, decompressed_bytes, resolve
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
@@ -60,27 +62,63 @@ _GRPC = ("rpc.grpc.status_code",)
 _SERVER = 2
 
 
-def _value(v: Mapping[str, Any]) -> Any:
-    """The Python value of an OTLP ``AnyValue``."""
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _plain(v: Any) -> Any:
+    """The Python value of an OTLP ``AnyValue``; arrays and kvlists stay Python lists/dicts."""
+    if not isinstance(v, Mapping):
+        raise ValueError(f"attribute value is not an AnyValue object: {type(v).__name__}")
     if "stringValue" in v:
-        return v["stringValue"]
+        return str(v["stringValue"])
     if "intValue" in v:
-        return int(v["intValue"])
+        n = int(v["intValue"])
+        if not _INT64[0] <= n <= _INT64[1]:
+            raise ValueError(f"intValue {n} does not fit in 64 bits")
+        return n
     if "doubleValue" in v:
-        return float(v["doubleValue"])
+        return float(v["doubleValue"])  # OTLP allows NaN and infinities here
     if "boolValue" in v:
         return bool(v["boolValue"])
     if "arrayValue" in v:
-        return json.dumps([_value(x) for x in v["arrayValue"].get("values", [])])
+        return [_plain(x) for x in (v["arrayValue"] or {}).get("values") or []]
     if "kvlistValue" in v:
-        return json.dumps({kv["key"]: _value(kv.get("value", {})) for kv in v["kvlistValue"].get("values", [])})
+        return {_key(kv): _plain(kv.get("value", {})) for kv in (v["kvlistValue"] or {}).get("values") or []}
     if "bytesValue" in v:
-        return v["bytesValue"]
+        return str(v["bytesValue"])
     return None
 
 
+def _value(v: Any) -> Any:
+    """An attribute's column value: scalars as they are, arrays and kvlists as one JSON text.
+
+    Serialising once at the top (not at every level) keeps nested kvlists linear in size:
+    escaping JSON inside JSON doubled the backslashes per level (1.4 KB in, 67 MB out).
+    """
+    out = _plain(v)
+    return json.dumps(out) if isinstance(out, (list, dict)) else out
+
+
+def _key(kv: Any) -> str:
+    if not isinstance(kv, Mapping) or not isinstance(kv.get("key"), str):
+        raise ValueError("attribute without a string 'key'")
+    return kv["key"]
+
+
 def _attrs(items: Any) -> dict[str, Any]:
-    return {kv["key"]: _value(kv.get("value", {})) for kv in items or []}
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise ValueError(f"attributes is not a list: {type(items).__name__}")
+    return {_key(kv): _value(kv.get("value", {})) for kv in items}
+
+
+def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, Mapping) for x in value):
+        raise ValueError(f"{what} is not a list of objects")
+    return value
 
 
 def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
@@ -97,6 +135,9 @@ def _row(span: Mapping[str, Any], resource: Mapping[str, Any], names: Mapping[st
     start, end = int(span["startTimeUnixNano"]), int(span["endTimeUnixNano"])
     if end < start:
         raise InvalidArgument("endTimeUnixNano is before startTimeUnixNano")
+    why = implausible_us(start // 1000) or implausible_us(end // 1000)
+    if why:
+        raise InvalidArgument(f"start or end time {why}")
     code = _first(attrs, _HTTP)
     grpc = _first(attrs, _GRPC)
     st = span.get("status") or {}
@@ -109,12 +150,15 @@ def _row(span: Mapping[str, Any], resource: Mapping[str, Any], names: Mapping[st
             if "exception.message" in ev_attrs:
                 message = str(ev_attrs["exception.message"])
                 break
+    status_code = None if code is None and grpc is None else int(code if code is not None else grpc)
+    if status_code is not None and not 0 <= status_code <= 999:
+        raise ValueError(f"status code {status_code} is not an HTTP or gRPC code")
     row: dict[str, Any] = {
         "timestamp": start // 1000,
         "request_id": span["spanId"],
         "latency_ms": (end - start) / 1e6,
         "status": "error" if failed else "ok",
-        "status_code": None if code is None and grpc is None else int(code if code is not None else grpc),
+        "status_code": status_code,
         "error": message if failed else None,
         "trace_id": span.get("traceId"),
         "span_name": span.get("name"),
@@ -122,6 +166,10 @@ def _row(span: Mapping[str, Any], resource: Mapping[str, Any], names: Mapping[st
     for canon, keys in names.items():
         val = _first(merged, keys)
         row[canon] = val
+    conf = row.get("confidence")
+    if conf is not None and not (isinstance(conf, (int, float)) and not isinstance(conf, bool)
+                                 and math.isfinite(conf) and 0 <= conf <= 1):
+        raise ValueError(f"confidence {conf!r} is outside [0, 1] or not a number")
     for k, v in attrs.items():
         col = k.replace(".", "_")
         if col not in row and k not in _HTTP + _GRPC:
@@ -177,21 +225,28 @@ def load_otlp_spans(
             if not isinstance(doc, dict) or "resourceSpans" not in doc:
                 reject(q, strict, inp.name, i, "not an OTLP trace export (no 'resourceSpans')")
                 continue
-            for rs in doc["resourceSpans"] or []:
-                resource = _attrs((rs.get("resource") or {}).get("attributes"))
-                for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
-                    for span in ss.get("spans") or []:
-                        if root_only and span.get("parentSpanId"):
-                            continue
-                        if not root_only and span.get("kind") not in (_SERVER, "SPAN_KIND_SERVER"):
-                            continue
-                        if span_name is not None and span.get("name") != span_name:
-                            continue
-                        try:
-                            rows.append(_row(span, resource, names))
-                        except (KeyError, ValueError, TypeError) as exc:
-                            reason = f"bad span {span.get('spanId', '?')}: {exc}"
-                            reject(q, strict, inp.name, i, reason)
+            try:  # the structure around the spans: one line, one rejection
+                scopes = []
+                for rs in _objects(doc["resourceSpans"], "resourceSpans"):
+                    resource = _attrs((rs.get("resource") or {}).get("attributes"))
+                    for ss in _objects(rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans"), "scopeSpans"):
+                        scopes.append((resource, _objects(ss.get("spans"), "spans")))
+            except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+                reject(q, strict, inp.name, i, f"malformed OTLP export: {exc}", raw[:200].decode("utf-8", "replace"))
+                continue
+            for resource, spans in scopes:
+                for span in spans:
+                    if root_only and span.get("parentSpanId"):
+                        continue
+                    if not root_only and span.get("kind") not in (_SERVER, "SPAN_KIND_SERVER"):
+                        continue
+                    if span_name is not None and span.get("name") != span_name:
+                        continue
+                    try:
+                        rows.append(_row(span, resource, names))
+                    except (KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+                        reason = f"bad span {span.get('spanId', '?')}: {exc}"
+                        reject(q, strict, inp.name, i, reason)
     if quarantine is None:
         warn_unquarantined(q.count - before, "load_otlp_spans")
     if not rows:
@@ -212,3 +267,26 @@ def load_otlp_spans(
     q.stats.rejected += q.count - before
     canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
     return df.select(canon + [c for c in df.columns if c not in canon]).sort("timestamp", maintain_order=True)
+
+
+def _stringify_mixed(rows: list[dict[str, Any]]) -> None:
+    """An attribute key seen with values of different kinds (number, bool, text) becomes text in every row.
+
+    Otherwise the column type depends on which spans a file holds (``true`` next to ``1.5``
+    silently became ``1.0``).
+    """
+    kinds: dict[str, set[type]] = {}
+    for row in rows:
+        for k, v in row.items():
+            if v is not None:
+                kind = bool if isinstance(v, bool) else float if isinstance(v, int) else type(v)
+                kinds.setdefault(k, set()).add(kind)
+    mixed = [k for k, ks in kinds.items() if len(ks) > 1 and k not in _FIXED]
+    for row in rows:
+        for k in mixed:
+            v = row.get(k)
+            if v is not None and not isinstance(v, str):
+                row[k] = json.dumps(v)
+
+
+_FIXED = frozenset({"timestamp", "latency_ms", "status_code", "confidence"})

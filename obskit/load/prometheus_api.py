@@ -97,6 +97,7 @@ import polars as pl
 
 from obskit.errors import InvalidArgument, ParseError, RemoteError
 from obskit.limits import URL_DEADLINE_S, URL_MAX_BYTES, loads_json, read_body
+from obskit.load._plausible import implausible_us
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import decompressed_bytes, resolve
 from obskit.schemas import empty
@@ -144,7 +145,15 @@ def _parse_value(raw: Any) -> float:
 
 
 def _parse_ts_us(raw: Any) -> int:
-    """Seconds since the epoch (float or numeric string) as integer microseconds."""
+    """Seconds since the epoch (float or numeric string) as integer microseconds, within 1990–2200."""
+    us = _ts_us(raw)
+    why = implausible_us(us)
+    if why:
+        raise ValueError(f"timestamp {raw!r} {why}")
+    return us
+
+
+def _ts_us(raw: Any) -> int:
     if isinstance(raw, bool):
         raise InvalidArgument(f"expected a timestamp, got {raw!r}")
     if isinstance(raw, str):
@@ -233,10 +242,15 @@ def _series_name(labels: Mapping[str, Any], expr: str | None) -> str:
     return expr if expr is not None else ""
 
 
-def _add_histogram(rows: _Rows, sample: Any, name: str, series: int) -> None:
+_DUPLICATE = "duplicate timestamp: the same series twice at one time (first occurrence kept)"
+
+
+def _add_histogram(rows: _Rows, sample: Any, name: str, series: int, seen: set[int]) -> None:
     if not isinstance(sample, (list, tuple)) or len(sample) != 2 or not isinstance(sample[1], Mapping):
         raise InvalidArgument("expected [timestamp, {count, sum, buckets}]")
     ts = _parse_ts_us(sample[0])
+    if ts in seen:
+        raise InvalidArgument(_DUPLICATE)
     h = sample[1]
     count = _parse_value(h.get("count"))
     total = _parse_value(h.get("sum"))
@@ -251,6 +265,7 @@ def _add_histogram(rows: _Rows, sample: Any, name: str, series: int) -> None:
         parsed.append((_BOUNDS[rule], str(lower), str(upper), _parse_value(n)))
         _parse_value(lower)
         _parse_value(upper)
+    seen.add(ts)
     rows.add(ts, f"{name}_count", count, series)
     rows.add(ts, f"{name}_sum", total, series)
     for bounds, lower, upper, n in parsed:
@@ -298,7 +313,12 @@ def _frame_from_data(
             if not isinstance(item, Mapping) or not isinstance(item.get("metric", {}), Mapping):
                 bad("series is not an object with a 'metric' object", item)
                 continue
-            labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+            raw_labels = item.get("metric") or {}
+            odd = next((k for k, v in raw_labels.items() if not isinstance(v, str)), None)
+            if odd is not None:  # null would become "None", an object its Python repr
+                bad(f"label {odd!r} is not a string ({type(raw_labels[odd]).__name__}): series skipped", item)
+                continue
+            labels = {str(k): v for k, v in raw_labels.items()}
             name = _series_name(labels, expr)
             labels.pop("__name__", None)
             series = len(rows.series_labels)
@@ -309,16 +329,22 @@ def _frame_from_data(
             else:
                 floats = item.get("values") or []
                 hists = item.get("histograms") or []
+            seen: set[int] = set()  # the scrape parser's rule: one sample per series and time
             for sample in floats:
                 try:
                     if not isinstance(sample, (list, tuple)) or len(sample) != 2:
                         raise InvalidArgument("expected [timestamp, value]")
-                    rows.add(_parse_ts_us(sample[0]), name, _parse_value(sample[1]), series)
+                    ts, value = _parse_ts_us(sample[0]), _parse_value(sample[1])
+                    if ts in seen:
+                        raise InvalidArgument(_DUPLICATE)
+                    seen.add(ts)
+                    rows.add(ts, name, value, series)
                 except (ValueError, ArithmeticError) as exc:
                     bad(f"bad sample of {name or '{}'}: {exc}", sample)
+            seen = set()  # a native histogram series has no float samples at the same times
             for sample in hists:
                 try:
-                    _add_histogram(rows, sample, name, series)
+                    _add_histogram(rows, sample, name, series, seen)
                 except (ValueError, ArithmeticError, TypeError) as exc:
                     bad(f"bad native histogram sample of {name or '{}'}: {exc}", sample)
     else:

@@ -220,6 +220,9 @@ def _settle(
     return len(rejected)
 
 
+_INT64_US = 2.0**63  # microseconds a Datetime("us") can hold, either side of 1970
+
+
 def _parse(data: bytes | str, name: str, default_us: int | None, fmt: str) -> tuple[Exposition, list[Rejected]]:
     rejected: list[Rejected] = []
     text = decode(data, rejected)
@@ -252,7 +255,18 @@ def _parse(data: bytes | str, name: str, default_us: int | None, fmt: str) -> tu
 
     # ---- samples
     scale = 1e6 if fmt == OPENMETRICS else 1e3  # seconds vs milliseconds -> microseconds
-    ts_us = (pl.col("ts") * scale).round().cast(pl.Int64, strict=False)
+    # a timestamp written on the line must be a plausible time: one that overflows int64
+    # microseconds (9223372036854775807 ms) used to become null here and then silently the
+    # file's time via fill_null below
+    written_us = pl.col("ts") * scale
+    bad_ts = s.filter(pl.col("ts").is_not_null() & ~written_us.is_between(-_INT64_US, _INT64_US, closed="left"))
+    if bad_ts.height:
+        unit = "s" if fmt == OPENMETRICS else "ms"
+        tok.rejected.extend(Rejected(int(line), f"timestamp {ts:.17g} {unit} is out of range (not a time)", None)
+                            for line, ts in bad_ts.select("line", "ts").iter_rows())
+        tok.rejected.sort(key=lambda r: (r.line is None, r.line or 0))
+        s = s.filter(~pl.col("line").is_in(bad_ts["line"].implode()))
+    ts_us = written_us.round().cast(pl.Int64, strict=False)
     if default_us is not None:
         ts_us = ts_us.fill_null(default_us)
     value = pl.col("value")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
@@ -48,6 +49,7 @@ from typing import Any
 import polars as pl
 
 from obskit.errors import ParseError
+from obskit.limits import DEEPEST_JSON, too_deep
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
 from obskit.schemas import KERNELS
@@ -165,12 +167,57 @@ def _events(doc: Any, name: str) -> list[Any]:
     raise ParseError("not a Chrome trace: no 'traceEvents' list", path=name)
 
 
+_TOO_DEEP = "__obskit_too_deep__"
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+
+
+def _cut_deep_events(data: bytes, item_depth: int, limit: int = DEEPEST_JSON) -> bytes:
+    """``data`` with each container at ``item_depth`` that nests deeper than ``limit`` replaced.
+
+    The replacement is ``{"__obskit_too_deep__": true}``, rejected as one event; the other
+    events load. A Python loop over the brackets: only called for a trace :func:`too_deep` found.
+
+    >>> _cut_deep_events(b'[{"a": [[[1]]]}, {"b": "[[[["}]', 2, limit=3)
+    b'[{"__obskit_too_deep__": true}, {"b": "[[[["}]'
+    """
+    out: list[bytes] = []
+    depth, keep_from, item_start, bad = 0, 0, -1, False
+    for m in _TOKEN.finditer(data):
+        tok = m.group()
+        if tok[:1] == b'"':
+            continue
+        if tok in (b"[", b"{"):
+            depth += 1
+            if depth == item_depth:
+                item_start, bad = m.start(), False
+            elif depth > limit and item_start >= 0:
+                bad = True
+        else:
+            if depth == item_depth and item_start >= 0:
+                if bad:
+                    out.append(data[keep_from:item_start])
+                    out.append(b'{"' + _TOO_DEEP.encode() + b'": true}')
+                    keep_from = m.end()
+                item_start = -1
+            depth -= 1
+    out.append(data[keep_from:])
+    return b"".join(out)
+
+
 def _parse(inp: Input, loads: Callable[[bytes], Any]) -> list[Any]:
     data = decompressed_bytes(inp)
     if not data.strip():
         raise ParseError("empty trace file", path=inp.name)
+    if too_deep(data):
+        # each too-deep event is cut out (and rejected in _trace_rows), so the parser cannot
+        # recurse without bound; events sit at depth 2 of a bare list, 3 of {"traceEvents": [...]}
+        data = _cut_deep_events(data, 2 if data.lstrip()[:1] == b"[" else 3)
+        if too_deep(data):
+            raise ParseError(f"JSON nested deeper than {DEEPEST_JSON} levels outside traceEvents", path=inp.name)
     try:
         doc = loads(data)
+    except RecursionError:
+        raise ParseError(f"JSON nested deeper than {DEEPEST_JSON} levels", path=inp.name) from None
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"invalid JSON: {exc.msg}", path=inp.name, line=exc.lineno, column=exc.colno
@@ -192,6 +239,8 @@ def _trace_rows(
     for i, event in enumerate(events):
         if not isinstance(event, dict):
             reason = f"traceEvents[{i}] is not an object"
+        elif _TOO_DEEP in event:
+            reason = f"traceEvents[{i}]: nested deeper than {DEEPEST_JSON} levels"
         elif event.get("ph") != "X":
             continue
         else:
