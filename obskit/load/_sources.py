@@ -10,11 +10,13 @@ from __future__ import annotations
 import glob as _glob
 import io
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
+from obskit import limits
 from obskit.errors import SourceError
 
 __all__ = ["Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "raw_bytes", "resolve", "salvage"]
@@ -64,14 +66,10 @@ def _fetch(url: str, timeout: float = 30.0) -> Input:
         password = urllib.parse.unquote(parts.password or "")
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         req.add_unredirected_header("Authorization", f"Basic {token}")
-    import time
-
-    from obskit.limits import URL_DEADLINE_S, URL_MAX_BYTES, read_body
-
-    deadline = time.monotonic() + URL_DEADLINE_S  # ``timeout`` bounds each read; this, the whole download
+    deadline = time.monotonic() + limits.URL_DEADLINE_S  # ``timeout`` bounds each read; this, the whole download
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only, checked by caller
-            data = read_body(resp, limit=URL_MAX_BYTES, deadline=deadline, what="download")
+            data = limits.read_body(resp, limit=limits.URL_MAX_BYTES, deadline=deadline, what="download")
     except ValueError as exc:  # over URL_MAX_BYTES
         raise SourceError(str(exc), path=shown) from None
     except urllib.error.HTTPError as exc:
