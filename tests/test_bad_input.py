@@ -199,6 +199,17 @@ RECORD_CASES: dict[str, tuple[list[Any], str]] = {
     "invalid-json": (['{"ts": "2026-11-22T10:00:01Z", "id": '], "invalid JSON"),
     "not-an-object": (["[1, 2, 3]"], "expected a JSON object"),
     "unknown-status": ([_row(1, code="teapot")], "status: unknown value"),
+    # strict values: never a silent null, never a bool read as a number
+    "confidence-decimal-comma": ([_row(1, confidence="0,9")], "confidence: decimal comma, not a number"),
+    "confidence-word": ([_row(1, confidence="high")], "confidence: not a number"),
+    "confidence-true": ([_row(1, confidence=True)], "confidence: a boolean, not a number"),
+    "latency-true": ([_row(1, latency_ms=True)], "latency_ms: a boolean, not a number"),
+    "latency-word": ([_row(1, latency_ms="slow")], "latency_ms: missing or not a number"),
+    "duplicate-key": (['{"ts": "2026-11-22T10:00:01Z", "id": "r1", "model": "m", "model_version": "1", '
+                       '"latency_ms": 5, "latency_ms": 7, "code": 200, "confidence": 0.9}'],
+                      "duplicate key 'latency_ms'"),
+    "deep-record": (['{"ts": "2026-11-22T10:00:01Z", "x": ' + "[" * 200 + "]" * 200 + "}"],
+                    "nested deeper than 64 levels"),
 }
 
 
@@ -835,3 +846,107 @@ def test_a_bad_webhook_is_refused_before_the_report_runs(url: str, samples_dir: 
     err = capsys.readouterr().err
     assert "webhook url must be an http(s) URL with a host" in err and err.count("\n") == 1
     assert not (tmp_path / "r").exists()  # refused before the run
+
+
+# ----------------------------------------------------------------------------- request logs: documented value rules
+
+
+def test_a_percent_confidence_is_read_as_a_share(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl([_row(0, confidence="90%"), _row(1, confidence=" 12.5 % "), _row(2, confidence="0.5")]))
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert q.count == 0 and df["confidence"].to_list() == pytest.approx([0.9, 0.125, 0.5])
+
+
+@pytest.mark.parametrize("codec", ["plain", "gzip"])
+def test_a_byte_order_mark_is_stripped(codec: str, tmp_path: Path) -> None:
+    data = b"\xef\xbb\xbf" + _jsonl([_row(i) for i in range(3)])
+    path = tmp_path / ("log.jsonl" if codec == "plain" else "log.jsonl.gz")
+    path.write_bytes(data if codec == "plain" else gzip.compress(data))
+    q = Quarantine()
+    assert load_requests(path, columns=MAP, status_convention="http", quarantine=q).height == 3
+    assert q.count == 0
+
+
+def test_a_csv_byte_order_mark_is_stripped(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CSV_HEAD + b"2026-11-22T10:00:00Z,a,m,1,12.5,200\n")
+    q = Quarantine()
+    assert load_requests(path, columns=MAP, status_convention="http", quarantine=q).height == 1 and q.count == 0
+
+
+def test_a_duplicate_key_is_rejected_on_the_fast_and_the_slow_path(tmp_path: Path) -> None:
+    dup = ('{"ts": "2026-11-22T10:00:01Z", "id": "r1", "model": "m", "model_version": "1", '
+           '"latency_ms": 5, "latency_ms": 7, "code": 200}')
+    fast = tmp_path / "fast.jsonl"
+    fast.write_bytes(_jsonl([_row(0), dup, _row(2)]))
+    slow = tmp_path / "slow.jsonl"
+    slow.write_bytes(_jsonl([_row(0), dup, '{"broken', _row(2)]))
+    for path, rejected in ((fast, 1), (slow, 2)):
+        q = Quarantine()
+        df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+        assert df["request_id"].to_list() == ["r0", "r2"] and q.count == rejected
+        assert "duplicate key 'latency_ms' in the record" in q.frame()["reason"].to_list()
+
+
+def test_a_nested_key_reused_in_another_object_is_not_a_duplicate(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl([_row(0, meta={"id": 1}, extra={"id": 2})]))
+    q = Quarantine()
+    assert load_requests(path, columns=MAP, status_convention="http", quarantine=q).height == 1 and q.count == 0
+
+
+@pytest.mark.parametrize(("ts", "reason"), [
+    ("2026-10-25T02:30:00", "timestamp: ambiguous local time (repeated by a DST change in Europe/Berlin)"),
+    ("2026-03-29T02:30:00", "timestamp: non-existent local time (skipped by a DST change in Europe/Berlin)"),
+])
+def test_local_times_a_dst_change_repeats_or_skips_are_rejected(ts: str, reason: str, tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl([_row(0, ts="2026-10-25T01:30:00"), _row(1, ts=ts), _row(2, ts="2026-10-25T04:30:00")]))
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", timezone="Europe/Berlin", quarantine=q)
+    assert df.height == 2 and q.count == 1 and q.frame()["reason"][0] == reason
+    assert df["timestamp"].dt.hour().to_list() == [23, 3]  # 01:30 CEST (+2) and 04:30 CET (+1) in UTC
+
+
+def test_a_field_that_is_an_object_here_and_a_list_there_loads(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl([_row(0, meta={"a": 1}), _row(1, meta=[1, 2]), "{bad", _row(2, meta=None)]))
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert df.height == 3 and q.count == 1 and "invalid JSON" in q.frame()["reason"][0]
+    assert df["meta"].to_list() == ['{"a": 1}', "[1, 2]", None]
+
+
+def test_a_header_only_feedback_csv_is_no_correction(tmp_path: Path) -> None:
+    from obskit.load.logs import load_feedback
+
+    path = tmp_path / "feedback.csv"
+    path.write_text("request_id,corrected_label,corrected_at\n")
+    fb = load_feedback(path)
+    assert fb.height == 0 and fb.columns == ["request_id", "corrected_label", "corrected_at"]
+
+
+def test_a_truncated_zstd_log_is_named_on_the_problems(tmp_path: Path) -> None:
+    rows = [_row(i) for i in range(3000)]
+    data = zstandard.ZstdCompressor().compress(_jsonl(rows))
+    path = tmp_path / "log.jsonl.zst"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert df.height + q.count < 3000  # what zstd lost after the cut is gone, and said so:
+    assert [Path(name).name for name, _ in q.stats.skipped] == ["log.jsonl.zst"]
+    assert "everything after is lost" in q.stats.skipped[0][1]
+
+
+def test_a_categorical_feature_with_a_value_per_row_is_skipped_with_its_reason(day: Path, tmp_path: Path) -> None:
+    from obskit.report import drift as report_drift
+
+    cfg = _config(day, tmp_path, lambda t: t)
+    ref = cfg.parent / "reference.parquet"
+    pl.read_parquet(ref).with_columns(pl.format("c{}", pl.int_range(pl.len())).alias("region")).write_parquet(ref)
+    rep = open_report(str(cfg), output_dir=str(tmp_path / "out"))
+    sec = report_drift.features(rep)
+    assert sec.status != "skipped"
+    assert "region (a distinct value in most reference rows (an id or free text?))" in repr(sec.items)

@@ -18,12 +18,13 @@ from pathlib import Path
 import polars as pl
 
 from obskit.errors import SourceError
-from obskit.limits import loads_json
+from obskit.limits import DEEPEST_JSON, loads_json, too_deep
 from obskit.load._quarantine import Quarantine, reject
 from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, raw_bytes, salvage
 
 __all__ = ["LINE", "LineRemap", "format_of", "line_numbers", "read_one"]
 
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors and exporters write first: not data
 _BLANK = re.compile(rb"(?:^|\n)[ \t]*(?:\n|$)")  # a blank or whitespace-only line shifts line numbers
 
 #: Column holding each row's 1-based line number in its file.
@@ -66,6 +67,73 @@ def _shifts_lines(data: bytes) -> bool:
     if data[:1] in (b" ", b"\t") or data.find(b"\n ", 0, end) >= 0 or data.find(b"\n\t", 0, end) >= 0:
         return _BLANK.search(data, 0, end) is not None
     return False
+
+
+def _lines(source: Path | bytes) -> pl.Series | None:
+    """The lines of a JSONL document as one String column, read by polars (None: a NUL byte or bad UTF-8)."""
+    src = source if isinstance(source, Path) else io.BytesIO(source)
+    try:
+        return pl.read_csv(src, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String})["l"]
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+
+
+def _deep(lines: pl.Series) -> bool:
+    """Whether a line is nested deeper than DEEPEST_JSON: polars counts brackets, suspects are checked exactly.
+
+    polars' reader must not see such a line: it accepts up to 1024 levels, but typing the
+    nested structs grows ~cubically with depth (200 levels: 5 s), and the slow path rejects it.
+    """
+    suspects = lines.filter(lines.str.count_matches(r"[\[{]") > DEEPEST_JSON).to_list()
+    return any(too_deep(t) for t in suspects)
+
+
+def _needs_slow_path(source: Path | bytes) -> bool:
+    """Whether polars' reader would read this JSONL document wrong: a line too deep, or a repeated key.
+
+    polars keeps the first value of a repeated key and ``json.loads`` the last; the slow path
+    rejects such a record instead. The lines are read once, by polars, for both checks.
+    """
+    lines = _lines(source)
+    return lines is None or _deep(lines) or _repeats_a_key(lines)
+
+
+_KEY = r'"(?:[^"\\]|\\.)*"\s*:'  # a key token; a string value holding '":' only makes a false suspect
+_KEY_RE = re.compile(_KEY)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return obj
+
+
+def _duplicate_key(text: str) -> str | None:
+    """The first key a JSON record repeats (at any level), or None; only lines listing a key token twice are parsed."""
+    keys = _KEY_RE.findall(text)
+    if len(keys) == len(set(keys)):
+        return None
+    try:
+        json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return str(exc.args[0])
+    except (ValueError, RecursionError):
+        pass
+    return None
+
+
+def _repeats_a_key(lines: pl.Series) -> bool:
+    """Whether a line repeats a key: polars lists each line's key tokens; only a line listing
+    one twice (a real duplicate, or the same name in two nested objects) is parsed exactly.
+    """
+    keys = lines.str.extract_all(_KEY)
+    return any(_duplicate_key(t) for t in lines.filter(keys.list.len() != keys.list.n_unique()).to_list())
 
 
 def line_numbers(data: bytes) -> list[int]:
@@ -142,12 +210,38 @@ def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
         if not isinstance(obj, dict):
             reject(q, strict, name, i, f"expected a JSON object, got {type(obj).__name__}", text)
             continue
+        dup = _duplicate_key(text)
+        if dup is not None:
+            reject(q, strict, name, i, f"duplicate key {dup!r} in the record", text)
+            continue
         rows.append(obj)
         kept.append(i)
     if not rows:
         return pl.DataFrame({_LINE: []}, schema={_LINE: pl.Int64})
-    df = pl.DataFrame(rows, infer_schema_length=None, strict=False)
-    return df.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+    return _frame(rows).with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
+
+
+def _frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    """The parsed records as a frame; a field whose JSON type varies between records becomes text.
+
+    polars would fail on an object here and a list there (or coerce ``true`` to 1.0 next to
+    numbers): such a field keeps strings as they are and every other value as its JSON text,
+    so the value checks later see ``"true"``, not 1.0.
+
+    >>> _frame([{"a": {"x": 1}, "b": 1.5}, {"a": [1], "b": True}]).rows()
+    [('{"x": 1}', '1.5'), ('[1]', 'true')]
+    """
+    kinds: dict[str, set[str]] = {}
+    for r in rows:
+        for k, v in r.items():
+            if v is not None:
+                kinds.setdefault(k, set()).add("bool" if isinstance(v, bool) else "number" if isinstance(
+                    v, (int, float)) else type(v).__name__)
+    mixed = {k for k, t in kinds.items() if len(t) > 1}
+    if mixed:
+        rows = [{k: v if k not in mixed or v is None or isinstance(v, str) else json.dumps(v) for k, v in r.items()}
+                for r in rows]
+    return pl.DataFrame(rows, infer_schema_length=None, strict=False)
 
 
 def _utf8_lines(data: bytes, name: str, strict: bool, q: Quarantine | None) -> str:
@@ -227,7 +321,7 @@ def _read_plain_jsonl(inp: Input, columns: Mapping[str, str], timestamp_format: 
     path = inp.path
     with open(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES)
-    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)) or not head.strip():
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC, _BOM)) or not head.strip() or _needs_slow_path(path):
         return None
     fast = _fast_jsonl(path, head, columns, timestamp_format)
     if fast is None:
@@ -258,12 +352,17 @@ def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
             tail_line = data[:cut].count(b"\n") + 1  # the line the stream ends in
             reject(q, strict, inp.name, tail_line, f"{truncated}; the records after this line are lost",
                    data[cut:cut + 200].decode("utf-8", "replace"))
-        elif q is not None:  # cut between records: nothing half-read, but the file is still incomplete
-            q.stats.skipped.append((inp.name, f"{truncated} (the records it holds were loaded)"))
+            lost = f"lines 1-{tail_line - 1} were loaded, everything after is lost"
+        else:  # cut between records: nothing half-read, but the file is still incomplete
+            lost = "the records it holds were loaded"
+        if q is not None:  # always named on the report's problems, whichever codec and wherever the cut fell
+            q.stats.skipped.append((inp.name, f"{truncated} ({lost})"))
         data = data[:cut]
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]  # no newline in it: line numbers are unchanged
     if not data.strip():
         raise SourceError(truncated or "file is empty", path=inp.name)
     if fmt == "csv":
         return _read_csv(data, inp.name, strict, q), None
-    fast = _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
+    fast = None if _needs_slow_path(data) else _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
     return _read_jsonl(data, inp.name, strict, q, fast), None

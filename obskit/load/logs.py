@@ -73,7 +73,7 @@ def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl
     naive = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
     naive_nofrac = s.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us")
     local = pl.coalesce(naive, naive_nofrac).dt.replace_time_zone(
-        timezone, ambiguous="earliest", non_existent="null"
+        timezone, ambiguous="null", non_existent="null"
     ).dt.convert_time_zone("UTC")
     return pl.when(has_offset).then(pl.coalesce(aware, aware_nofrac)).otherwise(local).cast(TIMESTAMP)
 
@@ -113,7 +113,7 @@ def parse_timestamps(raw: pl.Series, fmt: str = "iso8601", timezone: str = "UTC"
                                    cache=False)
     elif _ISO_NAIVE.match(sample):
         fast = raw.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False, cache=False)
-        fast = fast.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone(
+        fast = fast.dt.replace_time_zone(timezone, ambiguous="null", non_existent="null").dt.convert_time_zone(
             "UTC")
     else:
         return general().alias(name)
@@ -125,6 +125,26 @@ def parse_timestamps(raw: pl.Series, fmt: str = "iso8601", timezone: str = "UTC"
         slow = pl.DataFrame({name: sub}).select(_timestamp_expr(name, fmt, timezone, sub.dtype)).to_series()
         fast = fast.scatter(idx, slow)
     return fast.alias(name)
+
+
+def _dst_problems(raw: pl.Series, timezone: str) -> pl.Series:
+    """Why a naive ISO timestamp has no single instant in ``timezone``, or null.
+
+    Rule: a wall-clock time a DST fall-back repeats (2026-10-25 02:30 in Europe/Berlin) is
+    rejected as ambiguous, never resolved to one of its two instants; a time a spring-forward
+    skips (2026-03-29 02:30) is rejected as non-existent. Log with an offset (or in UTC) to avoid both.
+    """
+    s = raw.cast(pl.String).str.strip_chars().str.replace(" ", "T")
+    naive = pl.coalesce(s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
+                        s.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us"))
+    early = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    late = naive.dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
+    return pl.select(
+        pl.when(naive.is_not_null() & early.is_null())
+        .then(pl.lit(f"timestamp: non-existent local time (skipped by a DST change in {timezone})"))
+        .when(early != late)
+        .then(pl.lit(f"timestamp: ambiguous local time (repeated by a DST change in {timezone})"))
+    ).to_series()
 
 
 def _status_exprs(df: pl.DataFrame, convention: str) -> tuple[pl.Expr, pl.Expr]:
@@ -162,6 +182,34 @@ def _status_exprs(df: pl.DataFrame, convention: str) -> tuple[pl.Expr, pl.Expr]:
     raise SchemaError("requests", [Violation("status", "no status, status_code or error field to derive it from")])
 
 
+def _number(df: pl.DataFrame, col: str, percent: bool = False, nan: str = "not a number"
+            ) -> tuple[pl.Expr, pl.Series]:
+    """``col`` as Float64, and why each value present is not a number (null where it is one).
+
+    Rule: a JSON/CSV number, or a string holding one (``"12.5"``, ``"NaN"``) is a number; with
+    ``percent``, ``"90%"`` is 0.9. A boolean (``true``), a decimal comma (``"0,9"``: ``"1,234"``
+    could as well be a thousands separator) and other text (``"high"``) are rejected, never null.
+    """
+    dt = df.schema[col]
+    c = pl.col(col)
+    if dt == pl.Boolean:
+        value = pl.lit(None, pl.Float64)
+    elif dt == pl.String:
+        s = c.str.strip_chars()
+        value = s.cast(pl.Float64, strict=False)
+        if percent:
+            pct = s.str.strip_suffix("%").str.strip_chars().cast(pl.Float64, strict=False) / 100
+            value = pl.when(s.str.ends_with("%")).then(pct).otherwise(value)
+    else:
+        value = c.cast(pl.Float64, strict=False)
+    s = c.cast(pl.String).str.strip_chars().str.to_lowercase()
+    why = (pl.when(c.is_null()).then(None)
+           .when(pl.lit(dt == pl.Boolean) | s.is_in(["true", "false"])).then(pl.lit(f"{col}: a boolean, not a number"))
+           .when(s.str.contains(r"^[+-]?\d+,\d+$")).then(pl.lit(f"{col}: decimal comma, not a number (write 0.9)"))
+           .when(value.is_null()).then(pl.lit(f"{col}: {nan}")))
+    return value, df.select(why).to_series()
+
+
 def _code_status(num: pl.Expr, conv: str) -> pl.Expr:
     ok = (num == 0) if conv == "grpc" else (num < 400)
     return pl.when(num.is_null()).then(None).when(ok).then(pl.lit("ok")).otherwise(pl.lit("error"))
@@ -185,12 +233,16 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         raise SchemaError("requests", [Violation(c, "missing required column") for c in absent], path=name)
     status, code = _status_exprs(df, status_convention)
     ts = parse_timestamps(df.get_column("timestamp"), timestamp_format, timezone)
+    latency, not_numbers = _number(df, "latency_ms", nan="missing or not a number")
+    if "confidence" in df.columns:
+        confidence, why = _number(df, "confidence", percent=True)
+        not_numbers = not_numbers.fill_null(why)
     conv = [
         pl.lit(ts).alias("timestamp"),
         pl.col("request_id").cast(pl.String),
         pl.col("model").cast(pl.String),
         pl.col("model_version").cast(pl.String),
-        pl.col("latency_ms").cast(pl.Float64, strict=False),
+        latency.alias("latency_ms"),
         status.alias("status"),
         code.alias("status_code"),
     ]
@@ -198,16 +250,20 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         if opt in df.columns:
             conv.append(pl.col(opt).cast(pl.String))
     if "confidence" in df.columns:
-        conv.append(pl.col("confidence").cast(pl.Float64, strict=False))
+        conv.append(confidence.alias("confidence"))
     if "corrected_at" in df.columns:
         conv.append(_timestamp_expr("corrected_at", timestamp_format, timezone, df.schema["corrected_at"]))
     out = df.with_columns(conv)
     # which rows failed conversion, and why
     unparsed = pl.lit(out["timestamp"].is_null() & df["timestamp"].is_not_null())
+    dst = (_dst_problems(df["timestamp"], timezone) if timestamp_format == "iso8601" and timezone != "UTC"
+           and df.schema["timestamp"] == pl.String else pl.Series([None] * df.height, dtype=pl.String))
     checks: list[tuple[pl.Expr, str]] = [
+        *((pl.lit(dst) == msg, msg) for msg in dst.drop_nulls().unique(maintain_order=True)),
         (unparsed, "timestamp: cannot parse"),
         (pl.col("timestamp").is_null(), "timestamp: missing"),
         (pl.col("request_id").is_null(), "request_id: missing"),
+        *((pl.lit(not_numbers) == msg, msg) for msg in not_numbers.drop_nulls().unique(maintain_order=True)),
         (implausible("timestamp"), f"timestamp: {YEARS_REASON}"),
         (pl.col("latency_ms").is_null(), "latency_ms: missing or not a number"),
         (pl.col("latency_ms").is_finite().not_(), "latency_ms: not a finite number (NaN or infinity)"),
@@ -415,7 +471,9 @@ def load_feedback(
                       .select("request_id", "corrected_label", "corrected_at"))
     if quarantine is None:
         warn_unquarantined(q.count, "load_feedback")
-    fb = pl.concat(frames)
+    if not frames:  # only header-only files: no correction at all
+        return pl.DataFrame(schema={"request_id": pl.String, "corrected_label": pl.String, "corrected_at": TIMESTAMP})
+    fb = pl.concat(frames, how="vertical_relaxed")
     return fb.sort("corrected_at").unique("request_id", keep="last", maintain_order=True)
 
 

@@ -48,9 +48,31 @@ def checked_features(rep: ReportContext) -> tuple[list[str], str]:
     both = [c for c in rep.config.features.all if c in requests.columns and c in reference.columns]
     ok = _ok(rep)
     cols = [c for c in both if ok[c].null_count() < ok.height and reference[c].null_count() < reference.height]
+    cols = [c for c in cols if c not in untestable_features(rep)]
     if not both:
         return [], "no configured feature is in both the requests and the reference"
     return cols, "" if cols else "every configured feature is empty (only nulls) in the requests or the reference"
+
+
+def untestable_features(rep: ReportContext) -> dict[str, str]:
+    """Configured features of the reference no drift test applies to, with why (skipped, not fatal).
+
+    A string with a distinct value in most rows (an id, free text) has no distribution to
+    compare (Evidently's "text" columns); a list or struct has no drift kind at all.
+    """
+    from obskit.analyze.drift import infer_kind
+
+    reference = rep.reference
+    if reference is None:
+        return {}
+    out = {}
+    for c in rep.config.features.all:
+        if c in reference.columns and reference[c].null_count() < reference.height \
+                and infer_kind(reference[c]) is None:
+            dt = reference.schema[c]
+            out[c] = ("a distinct value in most reference rows (an id or free text?)" if dt == pl.String
+                      else f"no drift test for dtype {dt}")
+    return out
 
 
 def unchecked_features(rep: ReportContext) -> list[str]:
@@ -162,8 +184,10 @@ def features(rep: ReportContext) -> Section:
     note_sample(rep, sec)
     result = feature_drift(rep, cols)
     skipped = unchecked_features(rep)
+    why = untestable_features(rep)
     if skipped:
-        sec.note(f"Not checked (absent, or only nulls, in the requests or the reference): {', '.join(skipped)}.",
+        default = "absent, or only nulls, in the requests or the reference"
+        sec.note("Not checked: " + "; ".join(f"{c} ({why.get(c, default)})" for c in skipped) + ".",
                  kind="warning")
     sec.table(result.drop("kind"), caption="Per-feature drift", name="drift")
     drifted = result.filter(pl.col("drifted") | pl.col("obskit_drifted"))["column"].to_list()
