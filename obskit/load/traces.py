@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import PurePath
@@ -96,13 +97,20 @@ def _category(event: dict[str, Any]) -> str:
     return _LEGACY_PIDS.get(str(event.get("pid")), "unknown")
 
 
+#: A traced event longer than this (one day, in microseconds) is a corrupt record, not a kernel.
+_LONGEST_EVENT_US = 86_400e6
+
+
 def _float(value: Any, what: str) -> float:
     if isinstance(value, bool) or value is None:
         raise _BadEvent(f"missing or invalid {what!r}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise _BadEvent(f"{what!r} is not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise _BadEvent(f"{what!r} is not a finite number: {value!r}")
+    return number
 
 
 def _int(value: Any, bounds: tuple[int, int] | None = None) -> int | None:
@@ -135,6 +143,8 @@ def _row(event: dict[str, Any], trace: str) -> tuple[Any, ...]:
     duration = _float(event.get("dur"), "dur")
     if duration < 0:
         raise _BadEvent(f"negative duration {duration}")
+    if duration > _LONGEST_EVENT_US:
+        raise _BadEvent(f"duration {duration:g} us is longer than a day")
     args = event.get("args")
     args = args if isinstance(args, dict) else {}
     category = _category(event)
