@@ -31,7 +31,7 @@ Examples
 >>> render("{value.__class__}", {"value": 1.0})
 Traceback (most recent call last):
 ...
-ValueError: field 'value.__class__': attribute access and indexing are not allowed
+obskit.errors.InvalidArgument: field 'value.__class__': attribute access and indexing are not allowed
 """
 
 from __future__ import annotations
