@@ -325,7 +325,8 @@ class Session:
         if not self.problems:
             return ""
         items = "".join(f"<li><b>{html.escape(p.source)}</b>: {html.escape(p.reason)}</li>" for p in self.problems)
-        return f'<div class="obskit-problems"><p><b>Degraded run</b>: some sources failed.</p><ul>{items}</ul></div>'
+        return ('<div class="obskit-problems"><p><b>Degraded run</b>: part of what the config names could not be '
+                f'read or checked.</p><ul>{items}</ul></div>')
 
     def write_summary(self, output_dir: str | Path, figures: dict[str, Any],
                       status: dict[str, Any] | None = None) -> Path | None:

@@ -129,6 +129,16 @@ severity = "ticket"
 summary = "feature {feature} drifted: PSI {value:.2f} against the reference since {start:%H:%M} UTC"
 
 [[alerts]]
+name = "feature-nulls"
+signal = "feature_null_share" # share of a feature's last 1000 values missing, minus the reference's share
+comparison = ">"
+threshold = 0.2               # 20 more requests in 100 arrive without the value (noise at 1000: ~0.03)
+interval = "5m"
+for = "10m"
+severity = "ticket"
+summary = "feature {feature}: {value:.0%} more of its values missing than in training, for {duration}"
+
+[[alerts]]
 name = "prediction-mix-shift"
 signal = "class_mix_shift"    # TVD of the predicted-class mix vs the reference and vs the previous 1000
 comparison = ">"

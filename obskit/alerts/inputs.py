@@ -62,6 +62,9 @@ def signal_frames(
         if reference is not None and features:
             frames["feature_shift"] = model_signals.feature_shift(requests, reference, features, start=start,
                                                                   end=end)
+        if features:
+            frames["feature_null_share"] = model_signals.feature_null_share(requests, reference, features,
+                                                                            start=start, end=end)
         frames["versions"] = version_latency_ratio(requests, every="5m")
         if slo_ms is not None:
             is_ok = pl.col("status").cast(pl.String) == "ok"

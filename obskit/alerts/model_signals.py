@@ -19,6 +19,10 @@ labels, ``value``.
     Population stability index of each feature over the last ``n`` rows against the
     reference (10 reference-quantile bins for numbers, categories for text), label
     ``feature``.
+``feature_null_share``
+    Share of the last ``n`` answers whose feature is missing (null or NaN), minus the
+    reference's own missing share, label ``feature``: 0 = as in training, 0.45 = 45 more
+    requests in 100 arrive without the value.
 ``label_arrival``
     Share of answers corrected within 15 minutes, for the answers of the last 40 (or 120)
     minutes that have had those 15 minutes / the same share over the six hours before:
@@ -49,7 +53,8 @@ from scipy.stats import ks_2samp, poisson
 
 from obskit.alerts.baselines import _frame, minute_grid
 
-__all__ = ["class_mix_shift", "class_takeover", "confidence_shift", "feature_shift", "label_arrival"]
+__all__ = ["class_mix_shift", "class_takeover", "confidence_shift", "feature_null_share", "feature_shift",
+           "label_arrival"]
 
 EVERY_MIN = 5
 
@@ -180,6 +185,47 @@ def feature_shift(requests: pl.DataFrame, reference: pl.DataFrame, features: Seq
         share = (cum[hi] - cum[np.maximum(hi - n, 0)]) / n
         value = np.where(hi >= n, _psi(share, ref_share[None, :]), np.nan)
         parts.append(_frame(grid, value, feature=feat))
+    if not parts:
+        return pl.DataFrame(schema={"timestamp": pl.Datetime("us", "UTC"), "feature": pl.String, "value": pl.Float64})
+    return pl.concat(parts)
+
+
+def _mean(flags: pl.Series) -> float:
+    value = flags.mean()
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _missing(column: pl.Series) -> pl.Series:
+    missing = column.is_null()
+    return missing | column.is_nan().fill_null(False) if column.dtype.is_float() else missing
+
+
+def feature_null_share(requests: pl.DataFrame, reference: pl.DataFrame | None, features: Sequence[str], *,
+                       n: int = 1000, start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
+    """Missing share of each feature over the last ``n`` answers, minus the reference's, every 5 minutes.
+
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> r = pl.DataFrame({"timestamp": [t0 + timedelta(seconds=i) for i in range(4000)], "status": ["ok"] * 4000,
+    ...                   "x": [1.0] * 2000 + [None, 2.0] * 1000})
+    >>> f = feature_null_share(r, pl.DataFrame({"x": [1.0, 2.0]}), ["x"], n=1000)
+    >>> f["value"].drop_nans().to_list()[-1]
+    0.5
+    """
+    grid = _grid(requests, start, end)
+    ok = requests.filter(pl.col("status").cast(pl.String) == "ok").sort("timestamp")
+    hi = np.searchsorted(ok.get_column("timestamp").dt.epoch("us").to_numpy(), grid, side="left")
+    parts = []
+    for feat in features:
+        if feat not in ok.columns:
+            continue
+        base = 0.0
+        if reference is not None and feat in reference.columns and reference.height:
+            base = _mean(_missing(reference.get_column(feat)))
+        cum = np.concatenate(([0], np.cumsum(_missing(ok.get_column(feat)).to_numpy().astype(np.int64))))
+        share = (cum[hi] - cum[np.maximum(hi - n, 0)]) / n
+        parts.append(_frame(grid, np.where(hi >= n, share - base, np.nan), feature=feat))
     if not parts:
         return pl.DataFrame(schema={"timestamp": pl.Datetime("us", "UTC"), "feature": pl.String, "value": pl.Float64})
     return pl.concat(parts)

@@ -173,6 +173,8 @@ _ALL: tuple[Signal, ...] = (
     _derived("confidence_shift", "KS distance of recent confidences to the reference's (0..1)", ("against",)),
     _derived("feature_shift", "population stability index of a feature's last 1000 values vs the reference",
              ("feature",)),
+    _derived("feature_null_share", "share of a feature's last 1000 values that are missing, minus the "
+             "reference's (0 = as in training)", ("feature",)),
     _derived("label_arrival", "share of answers corrected within 15 min, recent / trailing (1 = normal)"),
     _derived("gpu_sm_clock_ratio", "SM clock / its running maximum on busy samples (1 = full speed)",
              ("host", "gpu"), agg="mean"),

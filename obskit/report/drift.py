@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from obskit import charts
+from obskit.analyze.drift_verdict import DriftVerdict
 from obskit.report.scale import note_sample, rows
 from obskit.report.section import ReportContext, Section
 
@@ -24,12 +25,15 @@ __all__ = [
     "drift_inputs",
     "feature_drift",
     "features",
+    "missing_values",
     "multivariate",
     "over_time",
     "prediction",
     "quality",
     "unchecked_features",
     "verdict",
+    "verdict_of",
+    "verdict_table",
 ]
 
 
@@ -97,6 +101,57 @@ def drift_inputs(rep: ReportContext) -> tuple[list[str], pl.DataFrame, pl.DataFr
     return cols, reference, _ok(rep)
 
 
+def verdict_of(rep: ReportContext, cols: list[str]) -> DriftVerdict:
+    """The run's one drift verdict (computed once, read by every section, figure and badge)."""
+    from obskit.analyze.drift_verdict import drift_verdict
+
+    result = feature_drift(rep, cols)
+    out: DriftVerdict = rep.cached("drift_verdict", lambda: drift_verdict(result, rep.reference))
+    return out
+
+
+def missing_values(rep: ReportContext, sec: Section) -> pl.DataFrame | None:
+    """Missing values per configured feature on ``sec`` (table, note, warning) and in the figures.
+
+    A feature missing in every request of the period is a problem of the run (it can never
+    be checked); more missing than in training is a warning on the page.
+    """
+    from obskit.analyze.drift_verdict import missing_shares
+
+    requests = rows(rep)
+    if requests is None or not rep.config.features.all:
+        return None
+    signal = rep.session.signal_frames().get("feature_null_share")
+    worst: dict[str, float] = {}
+    if signal is not None and signal.height:
+        peaks = signal.drop_nans().group_by("feature").agg(pl.col("value").max())
+        worst = {f: v for f, v in peaks.iter_rows() if v is not None}
+    table = rep.cached("missing_values", lambda: missing_shares(rep.reference, requests,
+                                                                list(rep.config.features.all), worst_window=worst))
+    rep.figures["missing_values"] = {r["column"]: {k: r[k] for k in ("missing_reference", "missing_period",
+                                                                     "worst_window_excess", "verdict")}
+                                     for r in table.iter_rows(named=True)}
+    empty = table.filter(pl.col("verdict") == "missing in every row")["column"].to_list()
+    more = table.filter(pl.col("verdict") == "more missing than in training")["column"].to_list()
+    if empty:
+        def record() -> bool:
+            from obskit.session import Problem
+
+            rep.session.problems.append(Problem("features", f"missing in every request of the period, so never "
+                                                            f"checked: {', '.join(empty)}"))
+            return True
+
+        rep.cached("missing_problem", record)
+    if empty or more:
+        sec.note("Missing values: " + "; ".join(
+            [f"{c}: missing in every request" for c in empty]
+            + [f"{c}: more missing than in training" for c in more]) + ".", kind="warning")
+        sec.table(table, caption="Missing values per feature (shares; worst window: 1000 answers, excess over "
+                                 "training)", formats={"missing_reference": "{:.1%}", "missing_period": "{:.1%}",
+                                                       "worst_window_excess": "{:+.1%}"}, name="missing")
+    return table
+
+
 def feature_drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
     """Column drift of the checked features over the period (computed once per run, shared by sections)."""
     from obskit.analyze.drift import column_drift
@@ -136,19 +191,22 @@ def verdict(rep: ReportContext) -> Section:
     cols, reference, ok = inputs
     note_sample(rep, sec)
     result = feature_drift(rep, cols)
+    one = verdict_of(rep, cols)
     ds = dataset_drift(result)
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
-    material = result.filter(pl.col("obskit_drifted"))["column"].to_list()
+    material = list(one.drifted)
     pred = _prediction_drift(rep, reference, ok)
     mv = _domain(rep, cols, reference, ok)
     lines = [
-        f"Evidently-compatible: {len(drifted)} of {len(cols)} features drifted ({', '.join(drifted) or 'none'}); "
-        f"dataset drift {'detected' if ds.drifted else 'not detected'} (share {ds.share:.0%}, threshold "
-        f"{ds.drift_share:.0%}).",
-        f"obskit (FDR-corrected, material effect): {len(material)} of {len(cols)} ({', '.join(material) or 'none'}).",
+        one.sentence,
+        f"Evidently-compatible tests: {len(drifted)} of {len(cols)} features past their threshold "
+        f"({', '.join(drifted) or 'none'}); dataset drift {'detected' if ds.drifted else 'not detected'} "
+        f"(share {ds.share:.0%}, threshold {ds.drift_share:.0%}).",
     ]
     figures: dict[str, Any] = {
-        "features_checked": len(cols), "features_drifted": drifted, "features_drifted_material": material,
+        "features_checked": len(cols), "features_drifted": material, "features_detectable": list(one.detectable),
+        "features_within_noise": list(one.within_noise), "features_too_few_rows": list(one.too_few),
+        "features_drifted_evidently": drifted, "drift_verdict": one.status,
         "dataset_drift": bool(ds.drifted), "dataset_drift_share": ds.share,
         "domain_classifier_auc": mv.auc, "domain_classifier_auc_ci": [mv.auc_ci_low, mv.auc_ci_high],
         "domain_classifier_drifted": bool(mv.drifted),
@@ -165,13 +223,16 @@ def verdict(rep: ReportContext) -> Section:
         figures["prediction_drift"] = None
     lines.append(f"Domain classifier: AUC {mv.auc:.3f} [{mv.auc_ci_low:.3f}, {mv.auc_ci_high:.3f}] — "
                  f"{'training and production can be told apart' if mv.drifted else 'no joint drift'}.")
-    any_drift = bool(drifted or material or mv.drifted or (figures["prediction_drift"] or {}).get("drifted"))
+    pred_moved = bool((figures["prediction_drift"] or {}).get("material"))
+    any_drift = bool(material or mv.drifted or pred_moved)
     for line in lines:
         sec.note(line, kind="warning" if any_drift else "info")
     rep.figures.update(figures)
     if any_drift:
-        sec.warn("drift: " + ", ".join(sorted(set(drifted) | set(material))) if drifted or material
-                 else "drift in predictions or jointly")
+        what = [f"features {', '.join(material)}"] if material else []
+        what += ["the predictions"] if pred_moved else []
+        what += ["jointly (domain classifier)"] if mv.drifted else []
+        sec.warn("drift: " + "; ".join(what), flag="drift")
     return rep.record(sec)
 
 
@@ -182,18 +243,26 @@ def features(rep: ReportContext) -> Section:
     if not cols:
         return rep.record(sec.skip(reason))
     note_sample(rep, sec)
-    result = feature_drift(rep, cols)
     skipped = unchecked_features(rep)
     why = untestable_features(rep)
     if skipped:
         default = "absent, or only nulls, in the requests or the reference"
         sec.note("Not checked: " + "; ".join(f"{c} ({why.get(c, default)})" for c in skipped) + ".",
                  kind="warning")
-    sec.table(result.drop("kind"), caption="Per-feature drift", name="drift")
-    drifted = result.filter(pl.col("drifted") | pl.col("obskit_drifted"))["column"].to_list()
-    if drifted:
-        sec.warn(f"drifted: {', '.join(drifted)}")
+    one = verdict_of(rep, cols)
+    sec.note(one.sentence, kind="warning" if one.drifted else "info")
+    sec.table(verdict_table(one), caption="Per-feature drift (verdict: the one to act on)", name="drift")
+    if one.drifted:
+        sec.warn(f"drifted: {', '.join(one.drifted)}", flag="drift")
     return rep.record(sec)
+
+
+def verdict_table(one: DriftVerdict) -> pl.DataFrame:
+    """The per-feature table a page shows: the verdict first, Evidently's test result beside it."""
+    return one.table.select(
+        "column", "verdict", "method", "statistic", "threshold", "noise_floor",
+        pl.col("drifted").alias("evidently_drifted"), "effect_name", "effect_size", "effect_ci_low",
+        "effect_ci_high", "p_value_adjusted", "n_reference", "n_current")
 
 
 def over_time(rep: ReportContext) -> Section:
@@ -265,7 +334,7 @@ def multivariate(rep: ReportContext, *, max_rows: int = 10_000) -> Section:
     sec.table(mv.importance, caption="What drives it", name="importance")
     rep.figures["domain_classifier_auc"] = mv.auc
     if mv.drifted:
-        sec.warn(f"domain classifier separates training from production (AUC {mv.auc:.2f})")
+        sec.warn(f"domain classifier separates training from production (AUC {mv.auc:.2f})", flag="drift")
     return rep.record(sec)
 
 

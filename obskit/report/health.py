@@ -85,7 +85,7 @@ def alerts(rep: ReportContext) -> Section:
     if not run.rules:
         sec.note("No [[alerts]] rule in the config: nothing was checked.", kind="warning").skip("no alert rules")
     elif run.fired.height:
-        sec.warn(f"{run.fired.height} alert(s) fired")
+        sec.warn(f"{run.fired.height} alert(s) fired", flag="alerting")
     return rep.record(sec)
 
 
@@ -193,24 +193,33 @@ def gpu(rep: ReportContext) -> Section:
 def drift(rep: ReportContext) -> Section:
     """Each feature's production distribution against the training set, when it started, the worst one."""
     from obskit.analyze.distributions import distributions
-    from obskit.report.drift import drift_inputs, feature_drift, unchecked_features
+    from obskit.report.drift import (
+        drift_inputs,
+        feature_drift,
+        missing_values,
+        unchecked_features,
+        verdict_of,
+        verdict_table,
+    )
 
     sec = Section("Drift against the training set")
     if rep.scale is not None:
         return rep.record(scale_sections.drift(rep, sec))
     inputs = drift_inputs(rep)  # the same checks and cached drift as the drift report's sections
     if isinstance(inputs, str):
-        return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
+        sec.note(f"No drift check: {inputs}.", kind="warning")
+        missing_values(rep, sec)  # a feature missing in every request is still said (and a problem)
+        return rep.record(sec.skip(inputs))
     features, reference, ok = inputs
     missing = unchecked_features(rep)
     if missing:
         sec.note(f"Not checked (absent, or only nulls, in the requests or the reference): {', '.join(missing)}.",
                  kind="warning")
     result = feature_drift(rep, features)
-    sec.table(result.select("column", "method", "statistic", "threshold", "drifted", "obskit_drifted",
-                            "effect_name", "effect_size", "effect_ci_low", "effect_ci_high"),
-              caption="Feature drift, whole period")
-    sec.keep(drift=result)
+    one = verdict_of(rep, features)
+    sec.note(one.sentence, kind="warning" if one.drifted else "info")
+    sec.table(verdict_table(one), caption="Feature drift, whole period (verdict: the one to act on)")
+    sec.keep(drift=one.table)
     over_time = rep.session.signal_frames().get("drift_over_time")  # the same hourly KL the alert rules read
     if over_time is not None and over_time.height:
         sec.chart(charts.heatmap_chart(over_time, title="KL divergence per feature and hour (outlined: obskit drift)",
@@ -218,10 +227,16 @@ def drift(rep: ReportContext) -> Section:
     worst = result.sort("effect_size", descending=True, nulls_last=True)["column"][0]
     sec.chart(charts.distribution_chart(distributions(reference, ok, worst), title=f"{worst}: training vs production",
                                         x_title=worst))
-    drifted = result.filter(pl.col("obskit_drifted"))["column"].to_list()
+    drifted = list(one.drifted)
     rep.figures["drifted_features"] = drifted
+    rep.figures["drift_verdict"] = one.status
+    shares = missing_values(rep, sec)
+    gaps = [] if shares is None else shares.filter(pl.col("verdict") != "ok")["column"].to_list()
     if drifted:
-        sec.warn(f"drifted: {', '.join(drifted)}")
+        sec.warn(f"drifted: {', '.join(drifted)}" + (f"; missing values: {', '.join(gaps)}" if gaps else ""),
+                 flag="drift")
+    elif gaps:
+        sec.warn(f"missing values: {', '.join(gaps)}")
     return rep.record(sec)
 
 

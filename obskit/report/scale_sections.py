@@ -158,7 +158,7 @@ def drift(rep: ReportContext, sec: Section) -> Section:
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
     rep.figures["drifted_features"] = drifted
     if drifted:
-        sec.warn(f"drifted: {', '.join(drifted)}")
+        sec.warn(f"drifted: {', '.join(drifted)}", flag="drift")
     uncertain = result.filter(~pl.col("verdict_certain"))["column"].to_list()
     if uncertain:
         sec.note(f"Verdict uncertain within the streaming bound: {', '.join(uncertain)}.", kind="warning")

@@ -75,6 +75,8 @@ class Section:
     title: str
     status: Status = "ok"
     reason: str = ""
+    #: The run-status flag a warning raises (``warning``, ``drift``, ``alerting``): see obskit.report.status.
+    flag: str = ""
     items: list[Any] = field(default_factory=list)
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
 
@@ -119,11 +121,15 @@ class Section:
         self.reason = reason
         return self
 
-    def warn(self, reason: str) -> Section:
-        """Mark the section as showing something that needs a look (never downgrades a skip)."""
+    def warn(self, reason: str, *, flag: str = "warning") -> Section:
+        """Mark the section as showing something that needs a look (never downgrades a skip).
+
+        ``flag`` is the run-status flag this raises: a warning on a page is never an ``ok`` run.
+        """
         if self.status != "skipped":
             self.status = "warning"
             self.reason = reason
+            self.flag = flag
         return self
 
     @property

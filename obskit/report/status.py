@@ -12,6 +12,12 @@ Flags, most serious first (the status is the first that applies):
     below the availability SLO — whether or not an alert rule says so.
 ``alerting``
     An alert rule fired.
+``drift``
+    A section found drift against the training set (a material shift of a feature, of the
+    predictions, or jointly).
+``warning``
+    A section found something else that needs a look (a GPU memory-pressure episode, a slower
+    canary, a data-quality violation, a reference too small for a drift rule...).
 ``alerts_unchecked``
     Alert rules are configured but were not evaluated (a report at scale: the backtest needs
     the request rows).
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ORDER", "RunStatus", "run_status", "slo_breaches"]
 
-ORDER = ("degraded", "no_data", "slo_breached", "alerting", "alerts_unchecked")
+ORDER = ("degraded", "no_data", "slo_breached", "alerting", "drift", "warning", "alerts_unchecked")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,10 @@ def run_status(rep: ReportContext) -> RunStatus:
     if run is not None and run.fired.height:
         flags.append("alerting")
         reasons.append(f"{run.fired.height} alert(s) fired")
+    for sec in rep.sections:  # a warning on the page is never an "ok" run
+        if sec.status == "warning" and sec.flag in ("drift", "warning"):
+            flags.append(sec.flag)
+            reasons.append(f"{sec.title}: {sec.reason}")
     if rep.scale is not None and rep.config.alerts:
         flags.append("alerts_unchecked")
         reasons.append(f"{len(rep.config.alerts)} alert rule(s) not evaluated at scale")
