@@ -44,6 +44,9 @@ def _positive_int(text: str) -> int:
     return n
 
 
+_CONFIG_HELP = "obskit.toml (default: ./obskit.toml, else $OBSKIT_CONFIG)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="obskit", description="Observability reports for deep-learning models in production.")
     p.add_argument("--version", action="version", version=f"obskit {__version__}")
@@ -61,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--day", default=None, metavar="YYYY-MM-DD", help="date of the day (default 2026-11-22)")
 
     r = sub.add_parser("report", help="run a report notebook into an offline HTML page")
-    r.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    r.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     r.add_argument("--notebook", default="health_report", metavar="NAME|PATH.ipynb",
                    help="a shipped report (health_report, drift_report, gpu_report, canary_report) "
                         "or your own notebook's path (see `obskit notebook copy`)")
@@ -79,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="notebook parameter (repeatable)")
 
     sh = sub.add_parser("schedule", help="print (or install, with --yes) a nightly crontab line or systemd timer")
-    sh.add_argument("--config", type=Path, default=Path("obskit.toml"), help="obskit.toml to report on")
+    sh.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     sh.add_argument("--out", type=Path, default=Path("reports"), help="reports root")
     sh.add_argument("--at", default="06:00", help="time of day, HH:MM (default 06:00)")
     sh.add_argument("--last", default="24h", help="period of each run (default 24h)")
@@ -90,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     al = sub.add_parser("alerts", help="check the config's alert rules or export them as Prometheus rules")
     al_sub = al.add_subparsers(dest="alerts_command", metavar="ACTION", parser_class=_Parser, required=True)
     ac = al_sub.add_parser("check", help="validate the [[alerts]] rules of a config")
-    ac.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    ac.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     ae = al_sub.add_parser("export", help="print Prometheus alerting/recording rules YAML (promtool-valid)")
-    ae.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    ae.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     ae.add_argument("--group", default="obskit", help="rule group name")
     ae.add_argument("--interval", default="1m", help="rule group evaluation interval")
     ae.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
@@ -100,14 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("dashboards", help="export a Grafana dashboard of the [[panels]] and serving signals")
     db_sub = db.add_subparsers(dest="dashboards_command", metavar="ACTION", parser_class=_Parser, required=True)
     de = db_sub.add_parser("export", help="write the dashboard JSON (import it in Grafana)")
-    de.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    de.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     de.add_argument("--title", default="", help="dashboard title (default: the project name)")
     de.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
 
     sub.add_parser("sources", help="list the source kinds a config can name, with their options")
 
     ck = sub.add_parser("check", help="load every configured source and report rows, span, rejections, mapping")
-    ck.add_argument("--config", type=Path, default=None, help="obskit.toml (default ./obskit.toml or the samples)")
+    ck.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     ck.add_argument("--no-preview", action="store_true", help="leave out the preview rows")
 
     nb = sub.add_parser("notebook", help="list the shipped report notebooks, or copy one to start your own")
@@ -151,6 +154,7 @@ def _report(args: argparse.Namespace) -> int:
 
     from obskit.errors import ConfigError
     from obskit.report import run_report
+    from obskit.report.notebooks import find_config
     from obskit.timeutil import parse_duration
 
     if args.notify:  # before the run: a bad webhook must not turn a finished report's exit 3 into 2
@@ -172,7 +176,7 @@ def _report(args: argparse.Namespace) -> int:
             raise ConfigError(f"--last: {exc}") from None
         now = datetime.now(UTC).replace(microsecond=0)
         start, end = (now - span).isoformat(), now.isoformat()
-    res = run_report(args.config, notebook=args.notebook, out=args.out, start=start, end=end,
+    res = run_report(find_config(args.config), notebook=args.notebook, out=args.out, start=start, end=end,
                      parameters=dict(args.param))
     fired = f", {res.alerts_fired} alert(s) fired" if res.alerts_fired else ""
     others = [f.replace("_", " ") for f in res.flags if f not in (res.status, "alerting")]
@@ -231,10 +235,10 @@ def _notify(alerts_path: Path, *, slack: bool) -> None:
 def _alerts(args: argparse.Namespace) -> int:
     from obskit.alerts import prometheus_export
     from obskit.config import load_config
-    from obskit.report import default_config
+    from obskit.report.notebooks import find_config
     from obskit.session import atomic_write_text
 
-    cfg = load_config(args.config or default_config())
+    cfg = load_config(find_config(args.config))
     if args.alerts_command == "check":
         print(f"{len(cfg.alerts)} alert rule(s) OK in {cfg.path}: {', '.join(r.name for r in cfg.alerts)}")
         return EXIT_OK
@@ -251,6 +255,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
 def _schedule(args: argparse.Namespace) -> int:
     from obskit.errors import ConfigError
+    from obskit.report.notebooks import find_config
     from obskit.schedule import crontab_line, install_crontab, systemd_units
     from obskit.timeutil import parse_duration
 
@@ -258,6 +263,7 @@ def _schedule(args: argparse.Namespace) -> int:
         parse_duration(args.last)
     except ValueError as exc:
         raise ConfigError(f"--last: {exc}") from None
+    args.config = find_config(args.config)
 
     if args.systemd:
         for name, text in systemd_units(args.config, args.out, at=args.at, last=args.last).items():
@@ -279,10 +285,12 @@ def _dashboards(args: argparse.Namespace) -> int:
     import json
 
     from obskit.config import load_config
-    from obskit.dashboards import dashboard_json, write_dashboard
-    from obskit.report import default_config
+    from obskit.dashboards import dashboard_json, skipped_panels, write_dashboard
+    from obskit.report.notebooks import find_config
 
-    cfg = load_config(args.config or default_config())
+    cfg = load_config(find_config(args.config))
+    for skipped in skipped_panels(cfg):
+        print(f"obskit: no panel: {skipped['panel']}: {skipped['reason']}", file=sys.stderr)
     if args.output:
         data = write_dashboard(cfg, str(args.output), title=args.title)
         panels = [p for p in data.get("panels", []) if p.get("type") != "row"]
@@ -302,9 +310,9 @@ def _sources(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from obskit.check import check_sources, format_checks
-    from obskit.report import default_config
+    from obskit.report.notebooks import find_config
 
-    checks = check_sources(args.config or default_config())
+    checks = check_sources(find_config(args.config))
     print(format_checks(checks, preview=not args.no_preview))
     failed = [c for c in checks if not c.ok]
     if failed or not checks:

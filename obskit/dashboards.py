@@ -4,7 +4,9 @@
 variable (any Prometheus), a row of the serving signals that have PromQL in the config's
 mapping (:mod:`obskit.promql_map`: request rate, error rate, latency quantiles, GPU memory
 and utilization, with the SLO thresholds) and a row with one time-series panel per
-``[[panels]]`` entry (its query, unit and threshold).
+``[[panels]]`` entry (its query, unit and threshold). A serving signal the mapping lacks
+(no preset named for it, no ``[promql.signals]`` entry) gets no panel; :func:`skipped_panels`
+says which and why, and the CLI prints them.
 
 It is built with ``grafana-foundation-sdk``, Grafana's own typed builders: the JSON matches
 Grafana's dashboard schema (the same model reads it back, see :func:`load_dashboard`),
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from obskit.config import Config
 
-__all__ = ["SIGNAL_PANELS", "dashboard_json", "load_dashboard", "write_dashboard"]
+__all__ = ["SIGNAL_PANELS", "dashboard_json", "load_dashboard", "skipped_panels", "write_dashboard"]
 
 #: Serving signals shown when the mapping has PromQL for them: (signal, title, Grafana unit).
 SIGNAL_PANELS: tuple[tuple[str, str, str], ...] = (
@@ -69,6 +71,21 @@ def _panel(title: str, expr: str, unit: str, threshold: float | None, legend: st
         panel = (panel.thresholds(ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps))
                  .thresholds_style(GraphThresholdsStyleConfig().mode(GraphThresholdsStyleMode.DASHED)))
     return panel
+
+
+def skipped_panels(cfg: Config) -> list[dict[str, str]]:
+    """The serving-signal panels left out of :func:`dashboard_json` (no PromQL in the mapping), with why.
+
+    >>> from obskit.promql_map import PromqlMapping, SignalQuery
+    >>> class Cfg:  # the one field this reads
+    ...     promql = PromqlMapping({"error_rate": SignalQuery("sum(rate(errs[{window}]))")})
+    >>> [s["signal"] for s in skipped_panels(Cfg())]  # doctest: +NORMALIZE_WHITESPACE
+    ['request_rate', 'latency_p50_ms', 'latency_p99_ms', 'gpu_utilization_pct', 'gpu_memory_used_share']
+    """
+    from obskit.promql_map import unmapped_reason
+
+    return [{"panel": label, "signal": signal, "reason": unmapped_reason(signal, cfg.promql)}
+            for signal, label, _unit in SIGNAL_PANELS if cfg.promql.query(signal) is None]
 
 
 def dashboard_json(cfg: Config, *, title: str = "", window: str = "$__rate_interval") -> dict[str, Any]:

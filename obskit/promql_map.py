@@ -12,15 +12,24 @@ Presets ship for NVIDIA Triton (``triton``: ``nv_inference_*``, its latency hist
 and overrides or adds signals::
 
     [promql]
-    preset = ["dcgm"]                      # default "triton"; "none" for no preset
+    preset = ["dcgm"]                      # no default: only the presets named here (or "none")
     [promql.labels]
     model_version = "version"              # obskit label = Prometheus label, for every signal
     [promql.signals.error_rate]
     query = 'sum by ({by}) (rate(http_errors_total[{window}])) / sum by ({by}) (rate(http_requests_total[{window}]))'
     labels = { model_version = "version" }
 
+No preset applies unless the config names it: a config without ``[promql]``, or with only
+``[promql.signals]``, maps exactly the signals it lists. Exports skip the other signals (and
+say why) rather than render another serving stack's metric names, which would be valid
+PromQL that never matches.
+
 Examples
 --------
+>>> sorted(parse_promql({"signals": {"error_rate": "sum(rate(errs[{window}]))"}}).signals)
+['error_rate']
+>>> parse_promql(None).signals, parse_promql(None).presets
+({}, ())
 >>> m = parse_promql({"preset": ["dcgm"], "signals": {"request_rate": "sum by ({by}) (rate(reqs[{window}]))"}})
 >>> sorted(m.signals)
 ['gpu_memory_used_share', 'gpu_utilization_pct', 'request_rate']
@@ -34,7 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PRESETS", "PromqlMapping", "SignalQuery", "parse_promql"]
+__all__ = ["PRESETS", "PromqlMapping", "SignalQuery", "parse_promql", "unmapped_reason"]
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,28 @@ PRESETS: dict[str, dict[str, SignalQuery]] = {
 
 @dataclass(frozen=True)
 class PromqlMapping:
-    """Signal name -> :class:`SignalQuery`; the default is the Triton preset."""
+    """Signal name -> :class:`SignalQuery`; empty by default (no preset is ever implied).
 
-    signals: Mapping[str, SignalQuery] = field(default_factory=lambda: dict(PRESETS["triton"]))
-    presets: tuple[str, ...] = ("triton",)
+    >>> PromqlMapping.preset("triton").presets, "error_rate" in PromqlMapping().signals
+    (('triton',), False)
+    """
+
+    signals: Mapping[str, SignalQuery] = field(default_factory=dict)
+    presets: tuple[str, ...] = ()
+
+    @classmethod
+    def preset(cls, *names: str) -> PromqlMapping:
+        """The mapping of the named presets (later ones win), as ``[promql] preset = [...]`` gives.
+
+        Raises
+        ------
+        KeyError
+            An unknown preset name.
+        """
+        signals: dict[str, SignalQuery] = {}
+        for n in names:
+            signals.update(PRESETS[n])
+        return cls(signals, tuple(names))
 
     def query(self, signal: str) -> SignalQuery | None:
         """The signal's query, or None when Prometheus has no equivalent in this mapping."""
@@ -107,7 +134,12 @@ class PromqlMapping:
 
 
 def parse_promql(data: Any, *, fail: Callable[[str, str], Exception] | None = None) -> PromqlMapping:
-    """The ``[promql]`` table of a config as a :class:`PromqlMapping` (None: the Triton preset)."""
+    """The ``[promql]`` table of a config as a :class:`PromqlMapping`.
+
+    Only the presets the table names apply: None (no ``[promql]``) and a table without
+    ``preset`` give no preset, so no signal is ever rendered with a stack's metric names
+    the config did not ask for.
+    """
 
     def error(key: str, reason: str) -> Exception:
         return fail(key, reason) if fail is not None else ValueError(f"{key}: {reason}")
@@ -119,7 +151,7 @@ def parse_promql(data: Any, *, fail: Callable[[str, str], Exception] | None = No
     unknown = sorted(set(data) - {"preset", "labels", "signals"})
     if unknown:
         raise error("promql", f"unknown key {unknown[0]!r} (allowed: labels, preset, signals)")
-    preset = data.get("preset", ["triton"])
+    preset = data.get("preset", [])
     names = [preset] if isinstance(preset, str) else preset
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise error("promql.preset", "expected a preset name or a list of them")
@@ -164,3 +196,23 @@ def _check_template(query: str, key: str, error: Callable[[str, str], Exception]
     except (KeyError, IndexError, ValueError) as exc:
         raise error(key, f"bad placeholder in the query ({exc}); use {{by}}, {{by_le}}, {{window}}, {{budget}} "
                          "and double other braces ({{ }})") from None
+
+
+def unmapped_reason(signal: str, mapping: PromqlMapping) -> str:
+    """Why ``signal`` has no PromQL in ``mapping``, with what to add to the config.
+
+    >>> for part in unmapped_reason("latency_p99_ms", PromqlMapping()).split("; "):
+    ...     print(part)
+    signal 'latency_p99_ms' is not mapped: no [promql.signals.latency_p99_ms] query and no preset named (presets: none
+    e.g. [promql] preset = "triton")
+    >>> print(unmapped_reason("feature_shift", PromqlMapping.preset("triton")))
+    signal 'feature_shift' has no PromQL equivalent (presets: triton)
+    """
+    presets = ", ".join(mapping.presets) or "none"
+    offering = [n for n, table in PRESETS.items() if signal in table]
+    if not offering:
+        return f"signal {signal!r} has no PromQL equivalent (presets: {presets})"
+    hint = " or ".join(f'[promql] preset = "{n}"' for n in offering)
+    return (f"signal {signal!r} is not mapped: no [promql.signals.{signal}] query and "
+            f"{'no preset named' if not mapping.presets else 'not in the presets named'} "
+            f"(presets: {presets}; e.g. {hint})")

@@ -18,7 +18,7 @@ import html
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +143,46 @@ class Session:
         for src in self.config.sources:
             self._load_source(src)
         return list(self.problems)
+
+    def check_periods(self, *, pad: timedelta = timedelta(0)) -> list[Problem]:
+        """Record as problems the configured sources that have no row in the report's period.
+
+        A source that loads but covers another span (a GPU trace of another day) is as much
+        a failure as a missing file: its sections would be silently empty. The period is the
+        parameters, else the requests' span widened by ``pad`` (the chart window; see
+        :meth:`data_span`). Request sources are left out (an empty period is ``no_data``,
+        :func:`obskit.report.status.run_status`), as are the reference set and feedback
+        (no period: joined on request ids), frames without timestamps (profiler kernels)
+        and a live Prometheus server (queried over the period, nothing loaded).
+        Returns the problems added.
+        """
+        span = self.data_span()
+        if span is None:
+            return []
+        lo, hi = span
+        added: list[Problem] = []
+        for src in self.config.sources:
+            if src.frame in ("requests", "reference", "feedback"):
+                continue
+            df = self._load_source(src)
+            if df is None or "timestamp" not in df.columns:
+                continue  # failed (already a problem), or rows without times
+            ts = pl.col("timestamp")
+            first = ts >= self.start if self.start is not None else ts >= lo - pad
+            last = ts < self.end if self.end is not None else ts <= hi + pad
+            if df.filter(first & last).height:
+                continue
+            period = f"{lo:%Y-%m-%d %H:%M} – {hi:%Y-%m-%d %H:%M} UTC"
+            what = "the file" if src.path is not None and src.path.is_file() else "the source"
+            a, b = (df["timestamp"].min(), df["timestamp"].max()) if df.height else (None, None)
+            if isinstance(a, datetime) and isinstance(b, datetime):
+                covers = f"{what} covers {a:%Y-%m-%d %H:%M} – {b:%Y-%m-%d %H:%M} UTC"
+            else:
+                covers = f"{what} has no row that loads"
+            where = f" in {src.location}" if src.location else ""
+            added.append(Problem(src.name, scrub(f"no rows in the period {period} ({covers}){where}")))
+        self.problems.extend(added)
+        return added
 
     def source(self, name: str) -> pl.DataFrame | None:
         """The frame of the source ``[sources.<name>]`` as loaded (whole file, no period), or None."""

@@ -229,14 +229,14 @@ def test_promtool_check_rules_accepts_the_export(tmp_path: Path) -> None:
          "by": ["gpu"]},
         {"name": "requests", "signal": "request_rate", "comparison": "<", "threshold": 0.1},
     ])]
-    export = prometheus_export(rules, group="obskit-test", interval="30s")
+    export = prometheus_export(rules, group="obskit-test", interval="30s", mapping=PromqlMapping.preset("triton"))
     path = tmp_path / "rules.yml"
     path.write_text(export.yaml)
     proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr + export.yaml
     skipped = {s["rule"]: s["reason"] for s in export.skipped}
     # obskit-only signals (baselines with significance tests, model output, GPU clocks) are listed, not dropped
-    assert set(skipped) == {"feature-drift", "high-correction-rate", "low-confident-rate", "gpu-by-index",
+    assert set(skipped) == {"feature-drift", "feature-nulls", "high-correction-rate", "low-confident-rate", "gpu-by-index",
                             "p99-latency-slo", "slow-canary", "class-takeover", "confidence-shift", "error-excess",
                             "gpu-hot", "gpu-memory-growth", "gpu-power-capped", "gpu-throttled", "labels-late",
                             "latency-regression", "prediction-mix-shift", "traffic-drop", "tail-latency-regression"}

@@ -23,7 +23,7 @@ RECORD = {"id": "a1", "rule": "high-error-rate", "severity": "page", "labels": {
 def test_check_and_export_the_sample_rules(samples_dir: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "check", "--config", str(samples_dir / "obskit.toml")]) == 0
-    assert "22 alert rule(s) OK" in capsys.readouterr().out
+    assert "23 alert rule(s) OK" in capsys.readouterr().out
     out = tmp_path / "rules.yml"
     assert main(["alerts", "export", "--config", str(samples_dir / "obskit.toml"), "-o", str(out)]) == 0
     err = capsys.readouterr().err

@@ -7,12 +7,13 @@ it to the threshold, with ``for``, ``keep_firing_for`` (only when set; Prometheu
 from the obskit template into Go template syntax (:func:`obskit.alerts.templates.to_go_template`).
 
 The PromQL of each signal comes from a :class:`~obskit.promql_map.PromqlMapping` (the
-config's ``[promql]`` table; by default the Triton preset: ``nv_inference_request_success``/
-``_failure``, the ``inference_request_duration_seconds`` histogram, ``nv_gpu_*``, with
-``model_version`` -> ``version`` and ``uuid`` -> ``gpu_uuid``). Rules whose signal has no
-PromQL in the mapping (drift, confidence, corrections) or whose ``by`` has no Prometheus
-label are skipped; the reasons are listed in :attr:`PrometheusExport.skipped` and as
-comments at the top of the file.
+config's ``[promql]`` table: the presets it names, e.g. ``triton`` for
+``nv_inference_request_success``/``_failure``, the ``inference_request_duration_seconds``
+histogram and ``nv_gpu_*``, plus its own ``[promql.signals]``). No preset is implied: without
+a mapping nothing is exported. Rules whose signal has no PromQL in the mapping (not mapped by
+the config, or obskit-only: drift, confidence, corrections) or whose ``by`` has no
+Prometheus label are skipped; the reasons are listed in :attr:`PrometheusExport.skipped` and
+as comments at the top of the file.
 
 The YAML is written by hand: every string is a JSON-style double-quoted scalar, which YAML
 reads verbatim, so no quoting rule of YAML can bite.
@@ -23,7 +24,7 @@ Examples
 >>> rules = parse_rules([{"name": "errors", "signal": "error_rate", "comparison": ">", "threshold": 0.01,
 ...                       "window": "5m", "for": "1m", "by": ["model_version"],
 ...                       "summary": "error rate {value:.2%} on {model_version}"}])
->>> text = to_prometheus_rules(rules)
+>>> text = to_prometheus_rules(rules, mapping=PromqlMapping.preset("triton"))
 >>> 'record: "obskit:error_rate:by_version:5m"' in text, "sum by (version) (rate(nv_inference_request_failure" in text
 (True, True)
 >>> print("      - alert:" + text.split("      - alert:")[1], end="")
@@ -48,7 +49,7 @@ from datetime import timedelta
 from obskit.alerts.rules import Rule, format_duration
 from obskit.alerts.signals import SIGNALS, Signal
 from obskit.alerts.templates import to_go_template
-from obskit.promql_map import PromqlMapping
+from obskit.promql_map import PromqlMapping, unmapped_reason
 from obskit.timeutil import parse_duration
 
 __all__ = ["PrometheusExport", "prometheus_export", "to_prometheus_rules"]
@@ -109,7 +110,8 @@ def prometheus_export(
 ) -> PrometheusExport:
     """The rule file for ``rules``, with the lists of exported and skipped rules.
 
-    ``mapping`` gives each signal's PromQL (default: the Triton preset).
+    ``mapping`` gives each signal's PromQL (None: an empty mapping, every rule is skipped;
+    pass ``PromqlMapping.preset("triton")`` or a config's ``promql``).
     """
     reg = SIGNALS if registry is None else registry
     promql = mapping if mapping is not None else PromqlMapping()
@@ -126,8 +128,7 @@ def prometheus_export(
                                                          "only; PromQL has no online detector"})
             continue
         if sig is None or sq is None:
-            skipped.append({"rule": rule.name, "reason": f"signal {rule.signal!r} has no PromQL equivalent "
-                                                         f"(presets: {', '.join(promql.presets) or 'none'})"})
+            skipped.append({"rule": rule.name, "reason": unmapped_reason(rule.signal, promql)})
             continue
         series = [*sig.labels, *rule.by]
         unmapped = [b for b in series if b not in sq.labels]

@@ -29,6 +29,7 @@ __all__ = [
     "available_notebooks",
     "copy_notebook",
     "default_config",
+    "find_config",
     "notebook_parameters",
     "resolve_notebook",
     "shipped_notebooks_dir",
@@ -140,25 +141,49 @@ def copy_notebook(name: str, dest: str | Path, *, force: bool = False) -> Path:
     return out
 
 
-def default_config() -> Path:
-    """The config a report uses when none is given.
+def find_config(config: str | Path | None = None, *, sample: bool = False) -> Path:
+    """The config a command uses: the one given, else ``./obskit.toml``, else ``$OBSKIT_CONFIG``.
 
-    ``./obskit.toml``, else ``$OBSKIT_CONFIG``, else — in a source checkout only — the
-    bundled sample day's config.
+    Every CLI command that reads a config (``report``, ``check``, ``alerts``, ``dashboards``,
+    ``schedule``) looks it up here, the same way. ``sample=True`` adds a last resort for
+    notebooks opened in a source checkout (:func:`default_config`): the bundled sample day.
+    A given path is returned as is (:func:`obskit.config.load_config` says if it is missing).
 
     Raises
     ------
     ConfigError
-        None of those exists (the message says how to make one).
+        Nothing found: one line naming where it looked.
     """
+    if config:
+        return Path(config)
     local = Path("obskit.toml")
     if local.is_file():
         return local
     env = os.environ.get("OBSKIT_CONFIG")
     if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parents[2] / "data" / "samples" / "obskit.toml"
-    if checkout.is_file():
-        return checkout
-    raise ConfigError("no config: pass --config, or run in a folder with an obskit.toml "
-                      "(`obskit sample --out day` writes a sample one)")
+        if not Path(env).expanduser().is_file():
+            raise ConfigError(f"no config: $OBSKIT_CONFIG names {env}, which is not a file "
+                              "(pass --config FILE, or fix the variable)")
+        return Path(env).expanduser()
+    if sample:
+        checkout = Path(__file__).resolve().parents[2] / "data" / "samples" / "obskit.toml"
+        if checkout.is_file():
+            return checkout
+    raise ConfigError(f"no config: no obskit.toml in {Path.cwd()} and $OBSKIT_CONFIG is not set "
+                      "(pass --config FILE; `obskit sample --out day` writes a sample one)")
+
+
+def default_config() -> Path:
+    """The config a notebook or :func:`~obskit.report.section.open_report` uses when none is given.
+
+    :func:`find_config`'s lookup (``./obskit.toml``, else ``$OBSKIT_CONFIG``), else — in a
+    source checkout only — the bundled sample day's config, so the shipped notebooks open in
+    Jupyter as they are. The CLI never falls back to the sample: a command run in the wrong
+    folder must not report on (or export rules from) the sample day.
+
+    Raises
+    ------
+    ConfigError
+        None of those exists (the message says where it looked and how to make one).
+    """
+    return find_config(sample=True)

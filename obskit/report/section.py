@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import altair as alt
 
     from obskit.config import Config
-    from obskit.session import Session
+    from obskit.session import Problem, Session
 
 __all__ = ["ReportContext", "Section", "open_report"]
 
@@ -290,10 +290,16 @@ class ReportContext:
 
         self.figures["sections"] = [s.summary() for s in self.sections]
         self.session.load_all()  # a configured source that failed is never "ok", read or not
+        self.cached("periods", self._check_periods)  # nor one with nothing in the period (once per run)
         st = run_status(self)
         self.session.write_summary(self.output_dir, self.figures,
                                    status={"status": st.status, "flags": list(st.flags), "reasons": list(st.reasons)})
         self.save_rollup()
+
+    def _check_periods(self) -> list[Problem]:
+        from obskit.timeutil import parse_duration
+
+        return self.session.check_periods(pad=parse_duration(self.window))  # the padding of :attr:`gpu`
 
     def save_rollup(self) -> Path | None:
         """Save the period's rollup (:mod:`obskit.scale.rollup`) into ``<output_dir>/rollup``.

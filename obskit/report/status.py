@@ -3,7 +3,8 @@
 Flags, most serious first (the status is the first that applies):
 
 ``degraded``
-    A configured source failed (missing file, bad data, unreachable server).
+    A configured source failed (missing file, bad data, unreachable server) or has no row in
+    the period (a GPU trace of another day; :meth:`obskit.session.Session.check_periods`).
 ``no_data``
     The period has no request although request logs are configured (every row rejected, a
     window without traffic, a model that matches nothing), or no section had anything to show.

@@ -67,8 +67,12 @@ host = "triton-0"                # keeps machines apart when several GPU sources
 # threshold = 5000
 
 # Where obskit's signals live in Prometheus, for `obskit alerts export` and `obskit dashboards export`.
-# [promql]
-# preset = ["triton", "dcgm"]
+# Only what is named here is exported: this day's Prometheus is Triton's /metrics. With other metric
+# names, drop the preset and give each signal its query:
+# [promql.signals.error_rate]
+# query = "sum by ({{by}}) (rate(errors_total[{{window}}])) / sum by ({{by}}) (rate(requests_total[{{window}}]))"
+[promql]
+preset = "triton"                # or "dcgm" (DCGM_FI_DEV_*), a list of both, or "none"
 
 [features]
 numeric = ["brightness", "contrast", "file_size_kb", "jpeg_quality"]
