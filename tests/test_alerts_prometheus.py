@@ -237,7 +237,8 @@ def test_promtool_check_rules_accepts_the_export(tmp_path: Path) -> None:
     skipped = {s["rule"]: s["reason"] for s in export.skipped}
     # obskit-only signals (baselines with significance tests, model output, GPU clocks) are listed, not dropped
     assert set(skipped) == {"feature-drift", "feature-nulls", "high-correction-rate", "low-confident-rate",
-                            "gpu-by-index", "p99-latency-slo", "slow-canary", "class-takeover", "confidence-shift", "error-excess",
+                            "gpu-by-index", "p99-latency-slo", "slow-canary", "class-takeover", "confidence-shift",
+                            "error-excess",
                             "gpu-hot", "gpu-memory-growth", "gpu-power-capped", "gpu-throttled", "labels-late",
                             "latency-regression", "prediction-mix-shift", "traffic-drop", "tail-latency-regression"}
     assert "no PromQL equivalent" in skipped["feature-drift"]
