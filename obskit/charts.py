@@ -31,6 +31,7 @@ __all__ = [
     "heatmap_chart",
     "latency_chart",
     "lines_chart",
+    "partial_windows",
     "regular_step",
     "safe_json",
     "show",
@@ -205,6 +206,41 @@ def time_tooltip(x: str = "window_start") -> alt.Tooltip:
     return alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M:%S UTC", formatType="utc", title=x)
 
 
+def partial_windows(frame: pl.DataFrame, every: str, start: datetime, end: datetime, *, x: str = "window_start",
+                    rates: Sequence[str] = ("rps",), full_share: float = 0.98) -> pl.DataFrame:
+    """Mark the windows the period ``[start, end]`` covers only in part, and give their true rate.
+
+    A capture that stops at 10:14:37 leaves the 10:14 window with 37 seconds of requests:
+    divided by the whole minute, its requests per second look like a drop in traffic. Here
+    ``covered_s`` is the part of each window inside the period, ``partial`` is true when it
+    is less than ``full_share`` of the window, and the ``rates`` of partial windows are
+    rescaled to per second of the covered part (``requests / covered_s``). Charts draw
+    partial windows apart (:func:`lines_chart` ``partial=``).
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    >>> f = pl.DataFrame({"window_start": [t, t + timedelta(minutes=1)], "rps": [10.0, 370 / 60]})
+    >>> out = partial_windows(f, "1m", t, t + timedelta(minutes=1, seconds=37))
+    >>> out.select("partial", "covered_s", pl.col("rps").round(6)).rows()
+    [(False, 60.0, 10.0), (True, 37.0, 10.0)]
+    """
+    from obskit.timeutil import parse_duration
+
+    if x not in frame.columns or not frame.height or not isinstance(frame.schema[x], pl.Datetime):
+        return frame
+    step = parse_duration(every)
+    dtype = frame.schema[x]
+    lo, hi = pl.lit(start).cast(dtype), pl.lit(end).cast(dtype)
+    covered = ((pl.min_horizontal(pl.col(x) + step, hi) - pl.max_horizontal(pl.col(x), lo)).dt.total_microseconds()
+               / 1e6).clip(lower_bound=0.0)
+    out = frame.with_columns(covered.alias("covered_s"))
+    out = out.with_columns((pl.col("covered_s") < step.total_seconds() * full_share).alias("partial"))
+    scale = pl.lit(step.total_seconds()) / pl.col("covered_s")
+    return out.with_columns(
+        [pl.when(pl.col("partial") & (pl.col("covered_s") > 0)).then(pl.col(c) * scale).otherwise(pl.col(c)).alias(c)
+         for c in rates if c in out.columns])
+
+
 def lines_chart(
     frame: pl.DataFrame,
     columns: Sequence[str],
@@ -219,10 +255,13 @@ def lines_chart(
     width: int = WIDTH,
     height: int = HEIGHT,
     params: Sequence[Any] = (),
+    partial: str | None = None,
 ) -> alt.TopLevelMixin:
     """One line per column (or per value of ``color_by``) over time, with dashed thresholds.
 
-    ``params`` (e.g. a brush selection) are added to the lines.
+    ``params`` (e.g. a brush selection) are added to the lines. ``partial`` names a boolean
+    column (see :func:`partial_windows`): its true windows are drawn as hollow grey points
+    on top and the chart's subtitle says the period covers them only in part.
 
     >>> import polars as pl
     >>> from datetime import datetime, UTC
@@ -270,15 +309,49 @@ def lines_chart(
     if params:
         line = line.add_params(*params)
     rules = _rules(thresholds)
+    marks = _partial_marks(frame, cols, x, color_by, partial, tip_fmt)
+    if marks is not None:
+        rules.append(marks)
+        line = line.properties(title=alt.TitleParams(
+            title, subtitle="Hollow grey point: a window the period covers only in part (its rate, not a drop)"))
     out: alt.TopLevelMixin = alt.layer(line, *rules) if rules else line
     # The rows go in last: altair copies a chart (and its data) at every method call.
     (out.layer[0] if rules else out).data = values  # type: ignore[attr-defined]
     return out
 
 
+def _partial_marks(frame: pl.DataFrame, cols: list[str], x: str, color_by: str | None, partial: str | None,
+                   tip_fmt: str) -> alt.Chart | None:
+    """Hollow grey points on the windows ``partial`` marks (None when there is none)."""
+    if partial is None or partial not in frame.columns:
+        return None
+    rows = frame.filter(pl.col(partial).fill_null(False))
+    if not rows.height:
+        return None
+    index = [x, *([color_by] if color_by else [])]
+    keep = [*index, *(["covered_s"] if "covered_s" in rows.columns else [])]
+    # the same row shape as the lines' data (wide, folded in the browser), so readers of the spec see one shape
+    long = rows.select(*keep, *cols) if color_by is None else rows.select(*keep, pl.col(cols[0]).alias("value"))
+    long = long.with_columns(pl.lit(True).alias(partial))
+    tips = [time_tooltip(x), alt.Tooltip("value:Q", format=tip_fmt, title="rate over the covered part")]
+    if "covered_s" in long.columns:
+        tips.append(alt.Tooltip("covered_s:Q", format=".0f", title="seconds covered"))
+    base = alt.Chart(_values(long))
+    if color_by is None:
+        base = base.transform_fold(list(cols), as_=["series", "value"])
+    chart: alt.Chart = base.mark_point(
+        shape="circle", size=70, filled=True, fill="white", stroke="#888", strokeWidth=2, strokeDash=[2, 2]
+    ).encode(x=time_x(frame, x), y=alt.Y("value:Q"), tooltip=tips)
+    return chart
+
+
 def traffic_chart(stats: pl.DataFrame, *, title: str = "Requests per second") -> alt.TopLevelMixin:
-    """Throughput per window (``rps``) from :func:`obskit.analyze.serving.window_stats`."""
-    return lines_chart(stats, ["rps"], title=title, y_title="requests/s")
+    """Throughput per window (``rps``) from :func:`obskit.analyze.serving.window_stats`.
+
+    With a ``partial`` column (:func:`partial_windows`), partial windows are drawn apart.
+    """
+    return lines_chart(stats, ["rps"], title=title, y_title="requests/s",
+                       partial="partial" if "partial" in stats.columns else None)
 
 
 def error_rate_chart(stats: pl.DataFrame, *, threshold: float | None = 0.01) -> alt.TopLevelMixin:

@@ -96,6 +96,9 @@ class BusinessConfig:
 class ReportConfig:
     window: str = "5m"
     max_rows: int = 5_000_000
+    #: ``window`` was set in the file; otherwise reports choose it from the period
+    #: (:func:`obskit.timeutil.report_window`).
+    window_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,8 @@ def load_config(path: str | Path) -> Config:
     rep_t = r.table(raw.get("report"), "report")
     r.keys(rep_t, "report", {"window", "max_rows"})
     report = ReportConfig(window=r.typed(rep_t, "report", "window", str, "5m"),
-                          max_rows=r.typed(rep_t, "report", "max_rows", int, 5_000_000))
+                          max_rows=r.typed(rep_t, "report", "max_rows", int, 5_000_000),
+                          window_set="window" in rep_t)
     if report.max_rows < 0:
         raise r.fail("report.max_rows", f"must be >= 0, got {report.max_rows}")
     for key, value in (("slo.window", slo.window), ("report.window", report.window)):

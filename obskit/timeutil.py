@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from obskit.errors import ConfigError, InvalidArgument
 from obskit.limits import LONGEST_PERIOD, SHORTEST_WINDOW, fmt_duration
 
-__all__ = ["bounded_duration", "parse_duration", "parse_time", "polars_every"]
+__all__ = ["auto_window", "bounded_duration", "drift_window", "parse_duration", "parse_time", "polars_every",
+           "report_window"]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DUR = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -127,3 +128,67 @@ def auto_window(span: timedelta, requested: str = "5m", *, max_windows: int = 40
         return requested
     finer = [n for n in _NICE if parse_duration(n) < want and span >= parse_duration(n) * min_windows]
     return finer[-1] if finer else _NICE[0]
+
+
+#: Most windows of a chart when the window is chosen from the period (no ``[report] window`` nor
+#: ``window`` parameter): a day stays at 5 minutes (288), a week gets hours (168), 15 minutes
+#: get minutes (15).
+AUTO_MAX_WINDOWS = 300
+
+
+def report_window(span: timedelta | None, window: str = "", *, default: str = "5m") -> str:
+    """The chart window of a period: ``window`` when given (kept to 12..400 windows), else chosen from ``span``.
+
+    An explicit window (``[report] window`` or ``-p window=``) is only changed when the
+    period would have fewer than 12 or more than 400 of it (:func:`auto_window`). Without
+    one, the period chooses: at most :data:`AUTO_MAX_WINDOWS` windows, at least 12.
+
+    >>> report_window(timedelta(minutes=15))
+    '1m'
+    >>> report_window(timedelta(days=1)), report_window(timedelta(days=7))
+    ('5m', '1h')
+    >>> report_window(timedelta(days=7), "5m")
+    '30m'
+    >>> report_window(None, "1m"), report_window(None)
+    ('1m', '5m')
+    """
+    if span is None:
+        return window or default
+    if window:
+        return auto_window(span, window)
+    return auto_window(span, default, max_windows=AUTO_MAX_WINDOWS)
+
+
+def drift_window(span: timedelta | None, window: str, rows: int | None = None, *, max_windows: int = 24,
+                 min_rows: int = 50) -> str:
+    """The window of drift over time: the chart ``window``, widened to a nice one while it would give
+    more than ``max_windows`` windows or fewer than ``min_rows`` rows per window on average.
+
+    A drift test on a handful of rows is noise, and every window is a full test per feature:
+    15 minutes at 1 minute stay per minute (15 windows) when they hold enough requests; a day
+    at 5 minutes becomes hourly (24 windows).
+
+    >>> drift_window(timedelta(minutes=15), "1m", rows=2000)
+    '1m'
+    >>> drift_window(timedelta(minutes=15), "1m", rows=300)
+    '5m'
+    >>> drift_window(timedelta(days=1), "5m", rows=150_000)
+    '1h'
+    >>> drift_window(None, "5m")
+    '5m'
+    """
+    if span is None or span <= timedelta(0):
+        return window
+    want = parse_duration(window)
+
+    def fits(d: timedelta) -> bool:
+        n = max(span / d, 1.0)
+        return n <= max_windows and (rows is None or rows / n >= min_rows)
+
+    if fits(want):
+        return window
+    for nice in _NICE:
+        d = parse_duration(nice)
+        if d > want and fits(d):
+            return nice
+    return _NICE[-1]

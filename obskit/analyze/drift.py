@@ -97,6 +97,7 @@ __all__ = [
     "column_drift",
     "dataset_drift",
     "drift_over_time",
+    "drift_score",
     "infer_kind",
     "kl_divergence",
     "prediction_drift_over_time",
@@ -861,3 +862,34 @@ def prediction_drift_over_time(
         n_boot=n_boot,
         min_rows=min_rows,
     )
+
+
+#: Smallest p-value :func:`drift_score` takes the log of (a p-value of 0 scores as this one).
+_SMALLEST_P = 1e-300
+
+
+def drift_score(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``drift_score``: each row's statistic relative to its drift threshold, larger = more drift.
+
+    Charts read the same way round whatever the test: for a distance (Wasserstein, KL,
+    Jensen-Shannon, PSI...) the score is ``statistic / threshold``; for a p-value test (KS,
+    chi-square, z...), whose statistic *falls* as drift grows, it is
+    ``log10(p) / log10(threshold)`` (``-log10 p`` in units of ``-log10`` of the threshold).
+    Either way 1 is the Evidently threshold, above 1 is drifted, 0 is no difference, and
+    rows of different tests share one scale. Null when the threshold gives no unit (0, or
+    a p-value threshold of 1 or more).
+
+    >>> f = pl.DataFrame({"method": ["ks", "ks", "wasserstein"], "statistic": [0.5, 0.0005, 0.2],
+    ...                   "threshold": [0.05, 0.05, 0.1]})
+    >>> drift_score(f)["drift_score"].round(3).to_list()
+    [0.231, 2.537, 2.0]
+    """
+    from obskit.analyze.stattests import STAT_TESTS
+
+    pvalue = [m for m in frame.get_column("method").unique().to_list() if m in STAT_TESTS and STAT_TESTS[m].is_pvalue]
+    stat, thr = pl.col("statistic").cast(pl.Float64), pl.col("threshold").cast(pl.Float64)
+    as_p = pl.when((thr > 0) & (thr < 1)).then(
+        stat.clip(_SMALLEST_P, 1.0).log10() / thr.log10())
+    as_distance = pl.when(thr > 0).then(stat / thr)
+    score = pl.when(pl.col("method").is_in(pvalue)).then(as_p).otherwise(as_distance)
+    return frame.with_columns(score.alias("drift_score"))

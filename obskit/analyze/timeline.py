@@ -53,7 +53,9 @@ def one_timeline(
         ``drifted``), e.g. from :func:`obskit.analyze.drift.drift_over_time`, at any window
         length: each timeline window takes the latest drift window that started at or
         before it. Adds ``drift_statistic`` (of ``drift_column``, or the largest over all
-        columns) and ``drifted_columns``.
+        columns) and ``drifted_columns``; with a ``drift_score`` column
+        (:func:`obskit.analyze.drift.drift_score`), its largest value too (larger = more
+        drift, whatever the test).
     every
         Window length.
     quantile
@@ -198,6 +200,7 @@ def timeline_from_windows(
             d.group_by("window_start")
             .agg(
                 pl.col("statistic").max().alias("drift_statistic"),
+                *([pl.col("drift_score").max().alias("drift_score")] if "drift_score" in d.columns else []),
                 (pl.col("drifted").fill_null(False).sum() if has_flag else pl.lit(None)).cast(pl.Int64).alias(
                     "drifted_columns"
                 ),

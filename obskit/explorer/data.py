@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 
 from obskit.analyze.business import business_metrics
-from obskit.analyze.drift import column_drift, drift_over_time
+from obskit.analyze.drift import column_drift, drift_over_time, drift_score
 from obskit.analyze.errors import error_rate
 from obskit.analyze.gpu import gpu_stats, memory_pressure
 from obskit.analyze.serving import window_stats
@@ -344,15 +344,17 @@ class ExplorerData:
                 float(worst) if isinstance(worst, float) else None)
 
     def drift_over_time(self, key: Key) -> pl.DataFrame:
-        """Drift per ``drift_every`` window of the groups ``key`` (all windows; cached)."""
+        """Drift per ``drift_every`` window of the groups ``key`` (all windows; cached), with ``drift_score``."""
         cache = self._cache["drift_time"]
         if key not in cache:
             assert self.reference is not None
             with self.busy("computing drift over time"):
                 cur = self._drift_rows().lazy().filter(self.key_expr(key)).select(
                     "timestamp", *self.drift_features).collect()
-                cache[key] = (drift_over_time(self.reference, cur, every=self.drift_every,
-                                              columns=self.drift_features) if cur.height else pl.DataFrame())
+                # drift_score: larger = more drift whatever the test (a KS p-value falls as drift grows)
+                cache[key] = (drift_score(drift_over_time(self.reference, cur, every=self.drift_every,
+                                                          columns=self.drift_features))
+                              if cur.height else pl.DataFrame())
         return cache[key]
 
     def _drift_rows(self) -> pl.DataFrame:

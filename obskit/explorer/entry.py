@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def explore(
     requests: pl.DataFrame | pl.LazyFrame | None = None,
     reference: pl.DataFrame | None = None,
     gpu: pl.DataFrame | None = None,
-    every: str = "5m",
+    every: str = "",
     start: str = "",
     end: str = "",
     **options: Any,
@@ -46,7 +47,13 @@ def explore(
         Canonical frames; each one given overrides the config's source. ``requests`` may be
         a lazy scan: the explorer then works at scale.
     every
-        Window length of the per-window analyses and of the slider.
+        Window length of the per-window analyses and of the slider. Empty: the window the
+        report of the same period uses (:func:`obskit.timeutil.report_window`): the config's
+        ``[report] window`` (kept to 12..400 windows), or without one, chosen from the
+        period (15 minutes: 1 minute, a day: 5 minutes, a week: 1 hour); without a config, 5
+        minutes. Drift over time (``drift_every``, unless given) uses that window widened to
+        at most 24 windows of ~50 requests (:func:`obskit.timeutil.drift_window`), as the
+        drift report does.
     start, end
         The period of the config's sources (ISO 8601; empty: all the data). A parquet request
         source larger than ``[report] max_rows`` is read for this period only (filters pushed
@@ -67,7 +74,10 @@ def explore(
     ObskitError
         No requests (neither given nor loadable from the config).
     """
+    from obskit.timeutil import drift_window, report_window
+
     problems = ""
+    report_cfg = None
     if config == "" or (config is None and requests is None):
         from obskit.report.notebooks import default_config
 
@@ -86,6 +96,7 @@ def explore(
         if gpu is None:
             gpu = session.gpu  # nvidia-smi log or DCGM scrape; a failure is kept in session.problems
         problems = session.problems_html()
+        report_cfg = cfg.report
         options.setdefault("features", list(cfg.features.all) or None)
         options.setdefault("slo_ms", cfg.slo.latency_ms)
         options.setdefault("confidence_threshold", cfg.business.confidence_threshold)
@@ -97,6 +108,11 @@ def explore(
             raise ObskitError(f"explore: no requests ({reasons})", path=str(cfg.path))
     if requests is None:
         raise ObskitError("explore: pass a config or a requests frame")
+    span, rows = _extent(requests)
+    if not every:
+        every = report_window(span, report_cfg.window if report_cfg.window_set else "", default=report_cfg.window) \
+            if report_cfg is not None else "5m"
+    options.setdefault("drift_every", drift_window(span, every, rows))
     bar: Any = None
     if _in_kernel() and "on_progress" not in options:
         from IPython.display import display
@@ -117,6 +133,17 @@ def explore(
     finally:
         if bar is not None:
             bar.close()
+
+
+def _extent(requests: pl.DataFrame | pl.LazyFrame) -> tuple[timedelta | None, int | None]:
+    """How long the requests last (last minus first timestamp) and how many there are."""
+    if "timestamp" not in requests.collect_schema().names():
+        return None, None
+    lf = requests.lazy().select(pl.col("timestamp").min().alias("lo"), pl.col("timestamp").max().alias("hi"),
+                                pl.len().alias("n"))
+    lo, hi, n = lf.collect().row(0)
+    span = hi - lo if isinstance(lo, datetime) and isinstance(hi, datetime) else None
+    return span, int(n)
 
 
 def _large_source(session: Any) -> pl.LazyFrame | None:

@@ -181,10 +181,12 @@ def tab_drift(data: ExplorerData, o: TabOptions) -> TabResult:
         "histogram": charts.distribution_chart(hist, title=f"{feature}: reference vs selected range", x_title=feature),
     }
     if one.height:
+        # the score (1 = the test's threshold), not the statistic: a p-value test's statistic falls as drift grows
         built["over_time"] = _lines(
-            one.select("window_start", "statistic"), ["statistic"],
-            title=f"{feature}: drift statistic per {data.drift_every} ({one.get_column('method')[0]})",
-            thresholds={"threshold": float(thr[0])} if thr.len() else None, width=o.width, height=140,
+            one.select("window_start", "drift_score"), ["drift_score"],
+            title=f"{feature}: drift per {data.drift_every} ({one.get_column('method')[0]})",
+            y_title="drift score (× threshold, higher = more drift)",
+            thresholds={"threshold": 1.0} if thr.len() else None, width=o.width, height=140,
             brush=_brush())
     shown = drift.select("column", "kind", "method", "statistic", "threshold", "drifted", "effect_size",
                          "obskit_drifted", "n_current")
@@ -221,7 +223,7 @@ def tab_business(data: ExplorerData, o: TabOptions) -> TabResult:
 
 _PANELS = {"rps": "requests/s", "error_rate": "error rate", "p99_ms": "p99 ms", "gpu_util_pct": "GPU util %",
            "gpu_memory_share": "GPU memory", "confident_rate": "confident", "correction_rate": "corrected",
-           "drift_statistic": "drift"}
+           "drift_score": "drift (× threshold)"}
 
 
 def tab_timeline(data: ExplorerData, o: TabOptions) -> TabResult:

@@ -23,6 +23,7 @@ __all__ = [
     "checked_features",
     "distributions",
     "drift_inputs",
+    "drift_over_window",
     "feature_drift",
     "features",
     "missing_values",
@@ -34,6 +35,7 @@ __all__ = [
     "verdict",
     "verdict_of",
     "verdict_table",
+    "window_note",
 ]
 
 
@@ -265,23 +267,43 @@ def verdict_table(one: DriftVerdict) -> pl.DataFrame:
         "effect_ci_high", "p_value_adjusted", "n_reference", "n_current")
 
 
-def over_time(rep: ReportContext) -> Section:
-    """The same tests hour by hour against the whole training set (KL divergence)."""
+def drift_over_window(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
+    """KL divergence per feature and drift window (:attr:`ReportContext.drift_window`), once per run."""
     from obskit.analyze.drift import drift_over_time
 
+    reference = rep.reference
+    assert reference is not None
+    out: pl.DataFrame = rep.cached("drift_over_window", lambda: drift_over_time(
+        reference, _ok(rep), every=rep.drift_window, columns=cols, method="kl_div", n_boot=50))
+    return out
+
+
+def window_note(rep: ReportContext) -> str:
+    """Which window drift over time uses, and why when it is not the chart window."""
+    if rep.drift_window == rep.window:
+        return f"Drift is tested per {rep.drift_window} window (the report window)."
+    return (f"Drift is tested per {rep.drift_window} window: the report window ({rep.window}), widened to at most "
+            "24 windows of ~50 requests or more each (a test on fewer requests is noise).")
+
+
+def over_time(rep: ReportContext) -> Section:
+    """The same tests window by window against the whole training set (KL divergence)."""
     sec = Section("When did it start?")
     inputs = drift_inputs(rep)
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
-    cols, reference, ok = inputs
+    cols, _, _ = inputs
     note_sample(rep, sec)
-    frame = drift_over_time(reference, ok, every="1h", columns=cols, method="kl_div", n_boot=50)
+    frame = drift_over_window(rep, cols)
+    every = rep.drift_window
+    sec.note(window_note(rep))
     sec.keep(over_time=frame)
-    sec.chart(charts.heatmap_chart(frame, title="KL divergence per feature and hour", color_title="KL"))
+    sec.chart(charts.heatmap_chart(frame, title=f"KL divergence per feature and {every} window",
+                                   color_title="KL (higher = more drift)"))
     kl = frame.select("window_start", "column", "statistic").pivot(on="column", index="window_start",
                                                                   values="statistic")
-    sec.chart(charts.lines_chart(kl, [c for c in cols if c in kl.columns], title="KL divergence per hour",
-                                 thresholds={"alert": 0.3}))
+    sec.chart(charts.lines_chart(kl, [c for c in cols if c in kl.columns], title=f"KL divergence per {every}",
+                                 y_title="KL divergence (higher = more drift)", thresholds={"alert": 0.3}))
     return rep.record(sec)
 
 
@@ -304,7 +326,7 @@ def distributions(rep: ReportContext) -> Section:
 def prediction(rep: ReportContext) -> Section:
     """The predicted class mix and the confidence over time against training."""
     from obskit.analyze.distributions import distributions as dist
-    from obskit.analyze.drift import prediction_drift_over_time
+    from obskit.analyze.drift import drift_score, prediction_drift_over_time
 
     sec = Section("Prediction drift")
     reference, requests = rep.reference, rows(rep)
@@ -313,9 +335,12 @@ def prediction(rep: ReportContext) -> Section:
     note_sample(rep, sec)
     if "prediction" not in reference.columns or "prediction" not in requests.columns:
         return rep.record(sec.skip("no prediction column in the requests or the reference"))
-    pred = prediction_drift_over_time(reference, _ok(rep), every="1h")
+    pred = drift_score(prediction_drift_over_time(reference, _ok(rep), every=rep.drift_window))
     sec.keep(prediction=pred)
-    sec.chart(charts.heatmap_chart(pred, title="Prediction drift per hour", color_title="statistic"))
+    sec.note(window_note(rep))
+    # the score, not the raw statistic: a p-value (KS, z) falls as drift grows, a distance rises
+    sec.chart(charts.heatmap_chart(pred, color="drift_score", title=f"Prediction drift per {rep.drift_window}",
+                                   color_title="drift score (× threshold, higher = more drift)"))
     sec.chart(charts.distribution_chart(dist(reference, _ok(rep), "prediction"),
                                         title="Predicted classes: training vs production"))
     return rep.record(sec)

@@ -108,7 +108,24 @@ def traffic(rep: ReportContext) -> Section:
     stats = window_stats(rep)
     if stats is None:
         return rep.record(sec.skip(_no_requests(rep)))
-    return rep.record(sec.chart(charts.traffic_chart(stats)).keep(stats=stats))
+    span = rep.request_span()
+    shown = charts.partial_windows(stats, rep.window, *span) if span is not None else stats
+    sec.chart(charts.traffic_chart(shown))
+    if "partial" in shown.columns and shown["partial"].any():
+        sec.note(_partial_note(shown, rep.window))
+    return rep.record(sec.keep(stats=stats, traffic=shown))
+
+
+def _partial_note(shown: pl.DataFrame, window: str) -> str:
+    """Which windows the period covers only in part, and how the chart shows them."""
+    from obskit.timeutil import parse_duration
+
+    step = parse_duration(window).total_seconds()
+    parts = [f"{ws:%H:%M:%S} ({covered:.0f} s of {step:.0f})" for ws, covered in
+             shown.filter(pl.col("partial")).select("window_start", "covered_s").iter_rows()]
+    return ("Partial window" + ("s" if len(parts) > 1 else "") + ": " + ", ".join(parts) +
+            ". The period covers only part of it, so its rate is its requests over the covered seconds "
+            "(drawn as a hollow grey point), not a drop in traffic.")
 
 
 def latency(rep: ReportContext) -> Section:
@@ -195,6 +212,7 @@ def drift(rep: ReportContext) -> Section:
     from obskit.analyze.distributions import distributions
     from obskit.report.drift import (
         drift_inputs,
+        drift_over_window,
         feature_drift,
         missing_values,
         unchecked_features,
@@ -220,10 +238,11 @@ def drift(rep: ReportContext) -> Section:
     sec.note(one.sentence, kind="warning" if one.drifted else "info")
     sec.table(verdict_table(one), caption="Feature drift, whole period (verdict: the one to act on)")
     sec.keep(drift=one.table)
-    over_time = rep.session.signal_frames().get("drift_over_time")  # the same hourly KL the alert rules read
-    if over_time is not None and over_time.height:
-        sec.chart(charts.heatmap_chart(over_time, title="KL divergence per feature and hour (outlined: obskit drift)",
-                                       color_title="KL"))
+    over_time = drift_over_window(rep, features)  # the drift report's KL per drift window
+    if over_time.height:
+        sec.chart(charts.heatmap_chart(over_time, title=f"KL divergence per feature and {rep.drift_window} window "
+                                                        "(outlined: obskit drift)",
+                                       color_title="KL (higher = more drift)"))
     worst = result.sort("effect_size", descending=True, nulls_last=True)["column"][0]
     sec.chart(charts.distribution_chart(distributions(reference, ok, worst), title=f"{worst}: training vs production",
                                         x_title=worst))
@@ -241,7 +260,14 @@ def drift(rep: ReportContext) -> Section:
 
 
 def business(rep: ReportContext) -> Section:
-    """Confident-prediction rate and correction rate per hour (the frame the alert rules read)."""
+    """Confident-prediction rate and correction rate per report window.
+
+    The alert rules read hourly rates (:func:`obskit.alerts.inputs.signal_frames`); the
+    chart follows the report window like every other chart, so a 15-minute capture is
+    15 points, not one.
+    """
+    from obskit.analyze.business import business_metrics
+
     sec = Section("Business signals")
     if rep.scale is not None and window_stats(rep) is not None:
         return rep.record(scale_sections.business(rep, sec))
@@ -251,7 +277,8 @@ def business(rep: ReportContext) -> Section:
     if "confidence" not in requests.columns:
         return rep.record(sec.note("No business signals: the requests have no confidence column.", kind="warning")
                           .skip("no confidence column"))
-    biz = rep.session.signal_frames()["business"]
+    biz: pl.DataFrame = rep.cached("business", lambda: business_metrics(
+        requests, every=rep.window, confidence_threshold=rep.config.business.confidence_threshold))
     sec.keep(business=biz)
     sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
     totals = biz.select(pl.col("confident").sum(), pl.col("answered").sum())

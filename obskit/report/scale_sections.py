@@ -73,8 +73,7 @@ def business(rep: ReportContext, sec: Section) -> Section:
     if "confident" not in r.state.present:
         return sec.note("No business signals: the requests have no confidence column.", kind="warning").skip(
             "no confidence column")
-    every = "1h" if int(r.state.every_s) <= 3600 else f"{r.state.every_s}s"
-    biz = r.coarsen(every, by=()).table().select(
+    biz = r.coarsen(rep.window, by=()).table().select(
         "window_start", "requests", "confident", (pl.col("confident") / pl.col("requests")).alias("confident_rate"))
     sec.keep(business=biz)
     sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))

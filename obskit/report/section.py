@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -194,6 +195,8 @@ class ReportContext:
     figures: dict[str, Any] = field(default_factory=dict)
     sections: list[Section] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    #: The window was asked for (``window`` parameter or ``[report] window``), not chosen from the period.
+    window_set: bool = False
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
@@ -242,6 +245,40 @@ class ReportContext:
                 lo, hi = requests["timestamp"].min(), requests["timestamp"].max()
                 df = df.filter(pl.col("timestamp").is_between(lo - pad, hi + pad))  # type: ignore[operator]
         return df if df.height else None
+
+    def request_span(self) -> tuple[datetime, datetime] | None:
+        """Where the period's requests lie: the period's bounds, or where open, the first and last request."""
+        if self.scale is not None and self.session.scale_span is not None:
+            lo, hi = self.session.scale_span
+        else:
+            requests = self.requests
+            if requests is None:
+                return None
+            lo, hi = requests["timestamp"].min(), requests["timestamp"].max()  # type: ignore[assignment]
+        if not isinstance(lo, datetime) or not isinstance(hi, datetime):
+            return None
+        start, end = self.session.start, self.session.end
+        return (max(lo, start) if start is not None else lo), (min(hi, end) if end is not None else hi)
+
+    @property
+    def drift_window(self) -> str:
+        """The window of drift over time: the chart window, widened for enough requests per window.
+
+        At most 24 windows with at least ~50 successful requests each on average
+        (:func:`obskit.timeutil.drift_window`): 15 minutes of traffic are tested minute by
+        minute, a day hour by hour.
+        """
+        from obskit.timeutil import drift_window
+
+        def choose() -> str:
+            span = self.request_span()
+            requests = self.requests
+            rows = self.scale.period_rows if self.scale is not None else (
+                requests.height if requests is not None else None)
+            return drift_window(span[1] - span[0] if span is not None else None, self.window, rows)
+
+        out: str = self.cached("drift_window", choose)
+        return out
 
     def check_features(self) -> list[str]:
         """Configured features the reference set lacks; each run records them once as a problem.
@@ -341,7 +378,10 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
         Keep one model / one model version; empty means the config's model, every version.
     window
         Chart window (``5m``...); empty means the config's ``[report] window``, widened so
-        a chart never has more than ~400 windows.
+        a chart never has more than ~400 windows (narrowed so it has at least 12). Without
+        either, the period chooses (:func:`obskit.timeutil.report_window`): 15 minutes get
+        1-minute windows, a day 5 minutes, a week hours. Drift over time uses
+        :attr:`ReportContext.drift_window`, derived from it.
     output_dir
         Where ``summary.json`` and ``alerts.json`` go (papermill sets it); empty: nowhere.
     **params
@@ -356,15 +396,17 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
     """
     from obskit.report.notebooks import default_config
     from obskit.session import Session
-    from obskit.timeutil import auto_window
+    from obskit.timeutil import report_window
 
     session = Session.open(config or default_config(), start=start, end=end, model=model, version=version)
-    rep = ReportContext(session, window or session.config.report.window, output_dir, params=dict(params))
+    asked = window or (session.config.report.window if session.config.report.window_set else "")
+    rep = ReportContext(session, asked or session.config.report.window, output_dir, params=dict(params),
+                        window_set=bool(asked))
     if _open_at_scale(rep):
         return rep
     span = session.data_span()
     if span is not None:
-        rep.window = auto_window(span[1] - span[0], rep.window)
+        rep.window = report_window(span[1] - span[0], asked, default=session.config.report.window)
     if rep.requests is not None:
         from obskit import views
 
@@ -377,7 +419,7 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
 def _open_at_scale(rep: ReportContext) -> bool:
     """Switch the run to the scale path when the request source is too large to load (:mod:`obskit.report.scale`)."""
     from obskit.report import scale
-    from obskit.timeutil import auto_window
+    from obskit.timeutil import report_window
 
     source = scale.scale_source(rep.config)
     if source is None:
@@ -393,7 +435,7 @@ def _open_at_scale(rep: ReportContext) -> bool:
     if span is not None:
         session.scale_span = span
         lo, hi = session.data_span() or span
-        rep.window = auto_window(hi - lo, rep.window)
+        rep.window = report_window(hi - lo, rep.window if rep.window_set else "", default=rep.window)
     scale.rollup(rep)  # one streaming pass, at the final window
     rep.figures.update(scale.figures(rep))
     return True
