@@ -2,7 +2,9 @@
 
 For each ``[sources.<name>]``: its kind, rows loaded, the time span, rejected rows with the
 top reasons and their first line numbers, the mapped fields against the fields found, and a
-short preview. A source that fails to load says why in one line. Nothing is written.
+short preview. A source that fails to load says why in one line; one that loads but looks
+wrong (a latency median in another unit than ``latency_unit``) is ``warn`` with a warning
+line (the source loaded: the exit code stays 0, a report run is degraded). Nothing is written.
 
 Examples
 --------
@@ -44,6 +46,7 @@ class SourceCheck:
     mapped: dict[str, str] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     preview: pl.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +62,8 @@ class SourceCheck:
         rejected = f", {self.rejected:,} rejected" if self.rejected else ""
         if not self.rows:
             return f"FAIL {head}: no row loaded{rejected} from {self.location}"
-        return f"ok   {head}: {self.rows:,} rows{span}{rejected}"
+        verdict = "warn" if self.warnings else "ok  "
+        return f"{verdict} {head}: {self.rows:,} rows{span}{rejected}"
 
 
 def _check_one(cfg: Config, name: str) -> SourceCheck:
@@ -85,6 +89,7 @@ def _check_one(cfg: Config, name: str) -> SourceCheck:
         out.start = lo if isinstance(lo, datetime) else None
         out.end = hi if isinstance(hi, datetime) else None
     out.rejected = q.count
+    out.warnings = [scrub(why) for _, why in q.stats.warnings]
     if q.count:
         rej = q.frame()
         top = (rej.group_by("reason").agg(pl.len().alias("n"), pl.col("line").drop_nulls().sort().head(3))
@@ -119,6 +124,7 @@ def format_checks(checks: list[SourceCheck], *, preview: bool = True) -> str:
     lines: list[str] = []
     for c in checks:
         lines.append(c.line())
+        lines += [f"       warning: {why}" for why in c.warnings]
         for reason, n, first in c.reasons:
             where = f" (lines {', '.join(str(i) for i in first)}{'...' if n > len(first) else ''})" if first else ""
             lines.append(f"       rejected {n:,}: {reason}{where}")

@@ -330,6 +330,7 @@ def _panels(r: _Reader, data: Any) -> tuple[Panel, ...]:
 
 
 _MAPPABLE = {"feedback": {"request_id", "corrected_label", "corrected_at"}}
+_REFERENCE_MAPPABLE = {"prediction", "label"}
 
 
 def _check_mappings(r: _Reader, sources: tuple[SourceConfig, ...], features: FeaturesConfig) -> None:
@@ -342,6 +343,8 @@ def _check_mappings(r: _Reader, sources: tuple[SourceConfig, ...], features: Fea
             continue
         allowed = _MAPPABLE.get(src.kind) or ({c.name for c in REQUESTS.columns} | {"corrected_at"}
                                                | set(features.all))
+        if src.kind == "reference":  # the training set: the names the requests' features and predictions have
+            allowed = _REFERENCE_MAPPABLE | set(features.all)
         for key in mapping:
             if key not in allowed:
                 raise r.fail(f"sources.{src.name}.columns.{key}",

@@ -17,6 +17,9 @@ limit                                 value                             checked 
 :data:`DEEPEST_JSON`                  64 levels of nesting              every JSON reader
 :data:`PLAUSIBLE_YEARS`               1990 to 2200                      every loader's timestamps
 :data:`GPU_RANGES`                    physical ranges of GPU values     nvidia-smi, dmon, pmon, DCGM
+:data:`PLAUSIBLE_MEDIAN_LATENCY_MS`   median 0.5 ms to 1,000,000 ms     a request source's
+                                                                        ``latency_unit`` (a warning)
+:data:`PROBABILITY_SUM_TOLERANCE`     0.05                              a list of class probabilities
 ====================================  ================================  =========================
 
 Examples
@@ -41,9 +44,12 @@ __all__ = [
     "DEEPEST_JSON",
     "GPU_RANGES",
     "GPU_USED_TOLERANCE_MIB",
+    "LATENCY_CHECK_MIN_ROWS",
     "LONGEST_PERIOD",
     "MOST_WINDOWS",
+    "PLAUSIBLE_MEDIAN_LATENCY_MS",
     "PLAUSIBLE_YEARS",
+    "PROBABILITY_SUM_TOLERANCE",
     "SHORTEST_WINDOW",
     "URL_DEADLINE_S",
     "URL_MAX_BYTES",
@@ -84,6 +90,15 @@ GPU_RANGES: dict[str, tuple[float, float]] = {
 }
 #: How far memory used may exceed memory total (the two readings are rounded separately).
 GPU_USED_TOLERANCE_MIB = 1.0
+#: A request source whose median latency (after ``latency_unit``) lies outside this range, in ms,
+#: is almost surely in another unit (0.012 "ms" is 12 ms logged in seconds; 2.5e8 "ms" is 250 ms
+#: logged in nanoseconds): the run is degraded with a warning naming the likely unit.
+PLAUSIBLE_MEDIAN_LATENCY_MS = (0.5, 1_000_000.0)
+#: Fewer latencies than this: no unit check (too few to trust a median).
+LATENCY_CHECK_MIN_ROWS = 20
+#: How far from 1 the class probabilities of one prediction may sum (rounded logs) before the
+#: record is rejected (logits, multi-label scores or a truncated top-k are not a distribution).
+PROBABILITY_SUM_TOLERANCE = 0.05
 
 _PLAUSIBLE_LO = datetime(PLAUSIBLE_YEARS[0], 1, 1, tzinfo=UTC)
 _PLAUSIBLE_HI = datetime(PLAUSIBLE_YEARS[1], 12, 31, 23, 59, 59, tzinfo=UTC)

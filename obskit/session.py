@@ -48,7 +48,7 @@ class _AlreadyRecorded(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """A source that failed, and why."""
+    """A source that failed, or loaded with figures that cannot be right (a latency unit), and why."""
 
     source: str
     reason: str
@@ -124,10 +124,12 @@ class Session:
 
             kind = KINDS[src.kind]
             ctx = LoadContext(self.quarantine, self.config.project.timezone, self.config.project.model)
-            skipped = len(self.quarantine.stats.skipped)
+            skipped, warned = len(self.quarantine.stats.skipped), len(self.quarantine.stats.warnings)
             df = kind.load(src, ctx)
             for file, why in self.quarantine.stats.skipped[skipped:]:  # a bad file of a glob: the rest loaded
                 self.problems.append(Problem(src.name, scrub(f"{file}: {why}")))
+            for _, why in self.quarantine.stats.warnings[warned:]:  # loaded, but its figures look wrong
+                self.problems.append(Problem(src.name, scrub(why)))
             if kind.frame in _HOST_FRAMES and df.height:
                 host = src.get("host") or src.name
                 if "host" not in df.columns:

@@ -45,6 +45,8 @@ class LoadStats:
     rows: int = 0
     rejected: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): unreadable files of a glob
+    #: (source, why): a source that loaded but looks wrong (a latency median in another unit)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for logs and progress output.

@@ -26,13 +26,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 
-from obskit.errors import SchemaError, SourceError, Violation
+from obskit.errors import InvalidArgument, SchemaError, SourceError, Violation
 from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
 from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
 from obskit.load._plausible import YEARS_REASON, far_from_bulk, implausible
@@ -47,7 +47,8 @@ from obskit.progress import enabled as progress_enabled
 from obskit.progress import progress
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
 
-__all__ = ["attach_feedback", "load_feedback", "load_reference", "load_requests", "scan_requests"]
+__all__ = ["LATENCY_FACTORS", "attach_feedback", "latency_unit_warning", "load_feedback", "load_reference",
+           "load_requests", "median_unit_warning", "scan_requests"]
 
 _Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 _SOURCE = "__obskit_source"
@@ -215,9 +216,96 @@ def _code_status(num: pl.Expr, conv: str) -> pl.Expr:
     return pl.when(num.is_null()).then(None).when(ok).then(pl.lit("ok")).otherwise(pl.lit("error"))
 
 
+#: Milliseconds per unit of a logged latency (``latency_unit``).
+LATENCY_FACTORS = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+def latency_unit_warning(latency_ms: pl.Series, unit: str = "ms", *, key: str = "latency_unit") -> str | None:
+    """Why the median of ``latency_ms`` (already converted from ``unit``) looks like another unit, or None.
+
+    Rule: with :data:`~obskit.limits.LATENCY_CHECK_MIN_ROWS` finite latencies or more, a median
+    outside :data:`~obskit.limits.PLAUSIBLE_MEDIAN_LATENCY_MS` is implausible for a served model;
+    the likely unit is the one that puts the median inside that range and nearest 100 ms.
+
+    >>> latency_unit_warning(pl.Series([0.012] * 50))
+    'median latency 0.012 ms is implausible for milliseconds; the log is probably in seconds: set latency_unit = "s"'
+    >>> latency_unit_warning(pl.Series([12.0] * 50)) is None
+    True
+    """
+    values = latency_ms.cast(pl.Float64, strict=False).drop_nulls()
+    values = values.filter(values.is_finite())
+    median = values.median()
+    if not isinstance(median, (int, float)):
+        return None
+    return median_unit_warning(float(median), values.len(), unit, key=key)
+
+
+def median_unit_warning(median: float, count: int, unit: str = "ms", *, key: str = "latency_unit") -> str | None:
+    """:func:`latency_unit_warning` from a median (in ms) of ``count`` latencies (a sketch's, at scale)."""
+    import math
+
+    from obskit.limits import LATENCY_CHECK_MIN_ROWS, PLAUSIBLE_MEDIAN_LATENCY_MS
+
+    if count < LATENCY_CHECK_MIN_ROWS or not math.isfinite(median):
+        return None
+    lo, hi = PLAUSIBLE_MEDIAN_LATENCY_MS
+    if lo <= median <= hi:
+        return None
+    msg = f"median latency {median:.3g} ms is implausible for {_UNIT_NAMES[unit]}"
+    raw = median / LATENCY_FACTORS[unit]  # the median as the log writes it
+    fits = [(abs(math.log10(raw * f) - 2), u) for u, f in LATENCY_FACTORS.items()
+            if u != unit and raw > 0 and lo <= raw * f <= hi]
+    if not fits:
+        return f"{msg}; check the latency field and {key}"
+    likely = min(fits)[1]
+    return f'{msg}; the log is probably in {_UNIT_NAMES[likely]}: set {key} = "{likely}"'
+
+
+def _is_probabilities(dtype: pl.DataType) -> bool:
+    """A list (or array) of numbers: one probability per class."""
+    return isinstance(dtype, (pl.List, pl.Array)) and (dtype.inner.is_numeric() or dtype.inner == pl.Null)
+
+
+def _probabilities(df: pl.DataFrame, class_names: tuple[str, ...] | None
+                   ) -> tuple[pl.Expr, pl.Expr, pl.Series]:
+    """(confidence, argmax prediction, why a row is rejected) from a list of class probabilities.
+
+    Rule: the confidence is the largest probability; the prediction is its index as text, or
+    ``class_names[index]`` (the first one on a tie). A list that is empty, holds a value that
+    is not a finite number in [0, 1], sums to more than
+    :data:`~obskit.limits.PROBABILITY_SUM_TOLERANCE` away from 1 (logits, multi-label scores, a
+    truncated top-k) or whose length is not the number of ``class_names`` is rejected. A
+    null list is a missing confidence, as a null number is.
+    """
+    from obskit.limits import PROBABILITY_SUM_TOLERANCE
+
+    c = pl.col("confidence")
+    if isinstance(df.schema["confidence"], pl.Array):
+        c = c.arr.to_list()
+    p = c.cast(pl.List(pl.Float64), strict=False)
+    index = p.list.arg_max()
+    if class_names:
+        predicted = index.replace_strict(list(range(len(class_names))), list(class_names), default=None,
+                                         return_dtype=pl.String)
+    else:
+        predicted = index.cast(pl.String)
+    in_range = p.list.eval((pl.element().is_finite() & pl.element().is_between(0.0, 1.0)).fill_null(False)).list.all()
+    why = (pl.when(c.is_null()).then(None)
+           .when(p.list.len() == 0).then(pl.lit("confidence: an empty list of class probabilities"))
+           .when(~in_range).then(pl.lit("confidence: a class probability is not a finite number in [0, 1]"))
+           .when((p.list.sum() - 1).abs() > PROBABILITY_SUM_TOLERANCE)
+           .then(pl.lit(f"confidence: class probabilities do not sum to 1 (±{PROBABILITY_SUM_TOLERANCE:g})")))
+    if class_names:
+        why = why.when(p.list.len() != len(class_names)).then(
+            pl.lit(f"confidence: not one probability per class_names entry ({len(class_names)})"))
+    return p.list.max(), predicted, df.select(why).to_series()
+
+
 def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], timestamp_format: str,
                timezone: str, status_convention: str, defaults: Mapping[str, str],
-               strict: bool, q: Quarantine | None, remap: LineRemap | None = None) -> pl.DataFrame:
+               strict: bool, q: Quarantine | None, remap: LineRemap | None = None,
+               latency_unit: str = "ms", class_names: tuple[str, ...] | None = None) -> pl.DataFrame:
     missing_src = missing_fields(df, columns)
     if missing_src and df.height:
         raise SchemaError("requests", [Violation(f"{canon} (field {src!r})", "mapped field not found in the log"
@@ -234,7 +322,14 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
     status, code = _status_exprs(df, status_convention)
     ts = parse_timestamps(df.get_column("timestamp"), timestamp_format, timezone)
     latency, not_numbers = _number(df, "latency_ms", nan="missing or not a number")
-    if "confidence" in df.columns:
+    latency = latency * LATENCY_FACTORS[latency_unit] if latency_unit != "ms" else latency
+    predicted: pl.Expr | None = None
+    if "confidence" in df.columns and _is_probabilities(df.schema["confidence"]):
+        confidence, predicted, why = _probabilities(df, class_names)
+        not_numbers = not_numbers.fill_null(why)
+        if "prediction" in df.columns:
+            predicted = None  # a mapped prediction wins over the argmax
+    elif "confidence" in df.columns:
         confidence, why = _number(df, "confidence", percent=True)
         not_numbers = not_numbers.fill_null(why)
     conv = [
@@ -251,6 +346,8 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
             conv.append(pl.col(opt).cast(pl.String))
     if "confidence" in df.columns:
         conv.append(confidence.alias("confidence"))
+    if predicted is not None:
+        conv.append(predicted.alias("prediction"))
     if "corrected_at" in df.columns:
         conv.append(_timestamp_expr("corrected_at", timestamp_format, timezone, df.schema["corrected_at"]))
     out = df.with_columns(conv)
@@ -345,6 +442,8 @@ def load_requests(
     strict: bool = False,
     quarantine: Quarantine | None = None,
     show_progress: bool | None = None,
+    latency_unit: str = "ms",
+    class_names: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Load request logs into the canonical ``requests`` frame.
 
@@ -362,6 +461,12 @@ def load_requests(
         Assumed timezone of timestamps written without an offset.
     status_convention
         ``"auto"``, ``"http"`` (code < 400 is ok), ``"grpc"`` (0 is ok), ``"text"``, ``"bool"``.
+    latency_unit
+        The unit of the logged latency, ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``; converted to
+        ``latency_ms``. :func:`latency_unit_warning` tells when the result looks like another unit.
+    class_names
+        With a ``confidence`` holding a list of class probabilities and no ``prediction``: the
+        prediction is ``class_names[argmax]`` (else the argmax index as text).
     defaults
         Constant values for required columns the logs lack (e.g. ``{"model_version": "v1"}``).
     strict
@@ -378,6 +483,11 @@ def load_requests(
         The ``requests`` frame, sorted by timestamp; extra fields (features) follow the
         canonical columns.
     """
+    if latency_unit not in LATENCY_FACTORS:
+        raise InvalidArgument(f"latency_unit must be one of {', '.join(LATENCY_FACTORS)}, got {latency_unit!r}")
+    names = tuple(class_names) if class_names is not None else None
+    if names is not None and (not all(isinstance(n, str) for n in names) or len(set(names)) != len(names)):
+        raise InvalidArgument("class_names must be distinct strings")
     q = quarantine if quarantine is not None else Quarantine()
     inputs = resolve(source, suffixes=_SUFFIXES)
     stats = q.stats if quarantine is not None else LoadStats()
@@ -400,7 +510,7 @@ def load_requests(
         frame = _canonical(
             raw, name=inp.name, columns=columns or {}, timestamp_format=timestamp_format,
             timezone=timezone, status_convention=status_convention, defaults=defaults or {},
-            strict=strict, q=q, remap=remap,
+            strict=strict, q=q, remap=remap, latency_unit=latency_unit, class_names=names,
         )
         frames.append(frame.with_columns(pl.lit(inp.name).alias(_SOURCE)))
         stats.files.append(inp.name)
@@ -455,6 +565,11 @@ def load_feedback(
     frames = []
     for inp in resolve(source, suffixes=_SUFFIXES):
         raw, _ = _read_one(inp, _format_of(inp, None), strict, q)
+        missing = missing_fields(raw, cols)
+        if missing and raw.height:
+            raise SchemaError("feedback", [Violation(f"{canon} (field {src!r})", "mapped field not found in the "
+                                                     "feedback" + nested_hint(raw, src))
+                                           for canon, src in missing.items()], path=inp.name)
         raw = apply_mapping(raw, cols)
         if not raw.height:
             continue  # a header-only file: no correction
@@ -498,12 +613,29 @@ def attach_feedback(requests: _Frame, feedback: pl.DataFrame) -> _Frame:
     return base.join(fb, on="request_id", how="left", maintain_order="left")
 
 
-def load_reference(source: SourceLike, *, format: str | None = None) -> pl.DataFrame:
-    """Load the training reference set (Parquet, CSV or JSON lines) as-is, checked non-empty."""
+def load_reference(source: SourceLike, *, format: str | None = None,
+                   columns: Mapping[str, str] | None = None) -> pl.DataFrame:
+    """Load the training reference set (Parquet, CSV or JSON lines) as-is, checked non-empty.
+
+    ``columns`` maps the names the config uses (features, ``prediction``, ``label``) to the
+    set's own fields (dotted paths reach nested ones); a mapped field the set lacks is an error.
+
+    >>> import io
+    >>> ref = io.BytesIO(b'{"img_brightness": 0.4, "y": "cat"}\\n')
+    >>> load_reference(ref, format="jsonl", columns={"brightness": "img_brightness", "label": "y"}).columns
+    ['brightness', 'label']
+    """
+    cols = dict(columns or {})
     frames = []
     q = Quarantine()
     for inp in resolve(source, suffixes=_SUFFIXES):
-        frames.append(_read_one(inp, _format_of(inp, format), True, q)[0].drop(_LINE))
+        raw = _read_one(inp, _format_of(inp, format), True, q)[0].drop(_LINE)
+        missing = missing_fields(raw, cols)
+        if missing and raw.height:
+            raise SchemaError("reference", [Violation(f"{canon} (field {src!r})", "mapped field not found in the "
+                                                      "reference set" + nested_hint(raw, src))
+                                            for canon, src in missing.items()], path=inp.name)
+        frames.append(apply_mapping(raw, cols))
     df = pl.concat(frames, how="diagonal_relaxed")
     if df.height == 0:
         raise SourceError("reference set is empty", path=str(source))

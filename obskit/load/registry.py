@@ -40,7 +40,7 @@ class Option:
 
     ``type`` is one of ``str``, ``float``, ``int``, ``bool``, ``path`` (relative to the
     config), ``paths`` (one path or a list), ``table`` (a TOML table of strings),
-    ``lists`` (a table of lists of strings).
+    ``lists`` (a table of lists of strings), ``strs`` (a list of distinct non-empty strings).
     """
 
     name: str
@@ -186,6 +186,13 @@ def _typed(opt: Option, value: Any, key: str, base: Path, fail: Callable[[str, s
         if not isinstance(items, list) or not items:
             raise fail(key, "expected a path or a list of paths")
         return tuple(_path(v, key, base, fail) for v in items)
+    if t == "strs":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise fail(key, f"expected a non-empty list of non-empty strings, got {value!r}")
+        dup = next((v for i, v in enumerate(value) if v in value[:i]), None)
+        if dup is not None:
+            raise fail(key, f"{dup!r} is listed twice")
+        return tuple(value)
     if t in ("table", "lists"):
         if not isinstance(value, dict):
             raise fail(key, f"expected a table, got {value!r}")
@@ -247,12 +254,19 @@ def _start(s: SourceConfig, ctx: LoadContext) -> Any:
 
 
 def _load_requests(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
-    from obskit.load.logs import load_requests
+    from obskit.load.logs import latency_unit_warning, load_requests
 
-    return load_requests(_src(s), format=s.get("format"), columns=s.get("columns"),
-                         timestamp_format=s.get("timestamp_format"), timezone=_tz(s, ctx),
-                         status_convention=s.get("status_convention"),
-                         defaults={"model": ctx.model} if ctx.model else None, quarantine=ctx.quarantine)
+    unit = s.get("latency_unit")
+    df = load_requests(_src(s), format=s.get("format"), columns=s.get("columns"),
+                       timestamp_format=s.get("timestamp_format"), timezone=_tz(s, ctx),
+                       status_convention=s.get("status_convention"), latency_unit=unit,
+                       class_names=s.get("class_names"),
+                       defaults={"model": ctx.model} if ctx.model else None, quarantine=ctx.quarantine)
+    if "latency_ms" in df.columns:
+        why = latency_unit_warning(df["latency_ms"], unit, key=f"sources.{s.name}.latency_unit")
+        if why:
+            ctx.quarantine.stats.warnings.append((s.name, why))
+    return df
 
 
 def _load_otlp(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
@@ -277,7 +291,7 @@ def _load_feedback(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
 def _load_reference(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
     from obskit.load.logs import load_reference
 
-    return load_reference(_src(s), format=s.get("format"))
+    return load_reference(_src(s), format=s.get("format"), columns=s.get("columns"))
 
 
 def _load_prometheus(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
@@ -338,7 +352,11 @@ _PATH = Option("path", "path", None, "a file, a glob, a folder or an http(s) URL
 register(SourceKind(
     "requests", "requests", "load_requests", "request logs (JSONL, CSV, Parquet; gzip/zstd; globs, hive folders)",
     (_PATH, _FORMAT, _COLUMNS, _TS_FORMAT,
-     Option("status_convention", "str", "auto", "", ("auto", "http", "text", "bool", "grpc")), _TZ,
+     Option("status_convention", "str", "auto", "", ("auto", "http", "text", "bool", "grpc")),
+     Option("latency_unit", "str", "ms", "unit of the logged latency, converted to latency_ms (a median that "
+            "looks like another unit degrades the run, naming the likely one)", ("s", "ms", "us", "ns")),
+     Option("class_names", "strs", None, "with confidence mapped to a list of class probabilities and no "
+            "prediction: the prediction is class_names[argmax] (else the index)"), _TZ,
      Option("stage", "path", None, "a folder: each input file is converted once to canonical parquet there, so a "
             "day above [report] max_rows is reported at scale (see obskit.scale.staging)")),
     _load_requests))
@@ -350,9 +368,12 @@ register(SourceKind(
     _load_otlp))
 register(SourceKind(
     "feedback", "feedback", "load_feedback", "user corrections, joined to the requests on request_id",
-    (_PATH, _COLUMNS, _TS_FORMAT, _TZ), _load_feedback))
+    (_PATH, Option("columns", "table", None, "request_id, corrected_label, corrected_at = field in your data"),
+     _TS_FORMAT, _TZ), _load_feedback))
 register(SourceKind(
-    "reference", "reference", "load_reference", "the training set (the drift baseline)", (_PATH, _FORMAT),
+    "reference", "reference", "load_reference", "the training set (the drift baseline)",
+    (_PATH, _FORMAT, Option("columns", "table", None, "[features] name (or prediction, label) = field in the "
+                            "training set")),
     _load_reference))
 register(SourceKind(
     "prometheus", "metrics", "load_prometheus_json",

@@ -74,6 +74,7 @@ class ScaleSource:
     timezone: str
     period_rows: int = 0
     rejects: tuple[str, ...] = ()  # staged sources: the rows the loader rejected (parquet files)
+    latency_unit: str = "ms"  # of the files' latency (staged files are canonical: ms)
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
@@ -110,7 +111,8 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
         return None
     return ScaleSource(tuple(files), rows, dict(src.get("columns") or {}), str(src.get("status_convention") or "auto"),
                        str(src.get("timestamp_format") or "iso8601"),
-                       str(src.get("timezone") or config.project.timezone))
+                       str(src.get("timezone") or config.project.timezone),
+                       latency_unit=str(src.get("latency_unit") or "ms"))
 
 
 def _staged(config: Config, src: SourceConfig, limit: int) -> ScaleSource | None:
@@ -132,13 +134,13 @@ def keep_rejects(session: Any, src: ScaleSource) -> None:
 def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
                    model: str = "", version: str = "") -> pl.LazyFrame:
     """The files as a lazy ``requests`` frame: mapped names, UTC timestamps, canonical status, the period."""
-    from obskit.load.logs import _status_exprs, _timestamp_expr
+    from obskit.load.logs import LATENCY_FACTORS, _status_exprs, _timestamp_expr
 
     lf = pl.scan_parquet(list(src.files), hive_partitioning=True)
     lf = lf.rename({v: k for k, v in src.columns.items()}, strict=False)
     schema = lf.collect_schema()
     fixes = [_timestamp_expr("timestamp", src.timestamp_format, src.timezone, schema["timestamp"]).alias("timestamp"),
-             pl.col("latency_ms").cast(pl.Float64)]
+             pl.col("latency_ms").cast(pl.Float64) * LATENCY_FACTORS[src.latency_unit]]
     status, code = _status_exprs(pl.DataFrame(schema=schema), src.status_convention)
     fixes += [status.alias("status"), code.alias("status_code")]
     if "model_version" in schema:

@@ -3,8 +3,11 @@
 Flags, most serious first (the status is the first that applies):
 
 ``degraded``
-    A configured source failed (missing file, bad data, unreachable server) or has no row in
-    the period (a GPU trace of another day; :meth:`obskit.session.Session.check_periods`).
+    A configured source failed (missing file, bad data, unreachable server), has no row in the
+    period (a GPU trace of another day; :meth:`obskit.session.Session.check_periods`), or
+    loaded with figures that cannot be right (a median latency that is implausible for its
+    ``latency_unit``, a feature the training set lacks or missing in every request): every
+    problem is listed in ``summary.json``.
 ``no_data``
     The period has no request although request logs are configured (every row rejected, a
     window without traffic, a model that matches nothing), or no section had anything to show.
@@ -66,11 +69,31 @@ def slo_breaches(*, latency_q: float, latency_ms: float, observed_ms: float | No
     return out
 
 
+def _check_unit_at_scale(rep: ReportContext) -> None:
+    """At scale the rows are never loaded: the latency unit is checked on the sketch's median (once)."""
+    from obskit.load.logs import median_unit_warning
+    from obskit.report.scale import rollup
+    from obskit.session import Problem
+
+    sources = rep.config.sources_for("requests")
+    if len(sources) != 1:
+        return
+    src = sources[0]
+    sketch = rollup(rep).state.latency.sketch()
+    why = median_unit_warning(sketch.quantile(0.5), sketch.count, str(src.get("latency_unit") or "ms"),
+                              key=f"sources.{src.name}.latency_unit") if sketch.count else None
+    problem = Problem(src.name, why) if why else None
+    if problem is not None and problem not in rep.session.problems:
+        rep.session.problems.append(problem)
+
+
 def run_status(rep: ReportContext) -> RunStatus:
     """The status of a report run from its session, figures and sections."""
     flags: list[str] = []
     reasons: list[str] = []
     session = rep.session
+    if rep.scale is not None and rep.figures.get("requests"):
+        _check_unit_at_scale(rep)
     if session.problems:
         flags.append("degraded")
         reasons += [f"{p.source}: {p.reason}" for p in session.problems]
