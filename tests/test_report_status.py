@@ -83,7 +83,7 @@ def test_a_model_that_matches_nothing_is_no_data(day: Path, tmp_path: Path) -> N
 def test_drift_report_opens_with_its_verdict_and_writes_drift_figures(day: Path, tmp_path: Path) -> None:
     rep = open_report(str(day / "obskit.toml"), output_dir=str(tmp_path))
     sec = drift.verdict(rep)
-    assert sec.status == "warning" and sec.flag == "drift"  # the sample injects a brightness shift
+    assert sec.status == "warning" and sec.flags == {"drift"}  # the sample injects a brightness shift
     assert sec.notes[0] == "Drifted: brightness (a material shift: act on it)."  # the one verdict comes first
     assert any(n.startswith("Evidently-compatible tests:") for n in sec.notes)
     assert any(n.startswith("Domain classifier: AUC") for n in sec.notes)

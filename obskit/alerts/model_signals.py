@@ -54,7 +54,7 @@ from scipy.stats import ks_2samp, poisson
 from obskit.alerts.baselines import _frame, minute_grid
 
 __all__ = ["class_mix_shift", "class_takeover", "confidence_shift", "feature_null_share", "feature_shift",
-           "label_arrival"]
+           "feature_shift_noise", "label_arrival"]
 
 EVERY_MIN = 5
 
@@ -193,6 +193,36 @@ def feature_shift(requests: pl.DataFrame, reference: pl.DataFrame, features: Seq
 def _mean(flags: pl.Series) -> float:
     value = flags.mean()
     return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def feature_shift_noise(reference: pl.DataFrame, features: Sequence[str], *, n: int = 1000
+                        ) -> dict[str, tuple[int, int, float]]:
+    """Per feature: (reference rows, bins, the PSI noise floor) of :func:`feature_shift` at ``n`` rows.
+
+    The bins are the ones :func:`feature_shift` uses (reference deciles, or the categories
+    plus one for unseen ones); the floor is :func:`~obskit.analyze.drift.psi_noise_floor`'s
+    95th percentile. A rule threshold at or below it fires on noise.
+
+    >>> import polars as pl
+    >>> feature_shift_noise(pl.DataFrame({"x": [float(i) for i in range(124)]}), ["x"])["x"][:2]
+    (124, 10)
+    """
+    from obskit.analyze.drift import psi_noise_floor
+
+    out = {}
+    for feat in features:
+        if feat not in reference.columns:
+            continue
+        ref = reference.get_column(feat).drop_nulls()
+        if ref.len() < 100:
+            continue  # feature_shift does not compute this feature
+        if ref.dtype.is_numeric():
+            r = ref.cast(pl.Float64).to_numpy()
+            bins = np.unique(np.quantile(r, np.linspace(0.1, 0.9, 9))).size + 1
+        else:
+            bins = ref.cast(pl.String).n_unique() + 1
+        out[feat] = (ref.len(), bins, psi_noise_floor(bins, n, ref.len()))
+    return out
 
 
 def _missing(column: pl.Series) -> pl.Series:

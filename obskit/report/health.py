@@ -86,7 +86,37 @@ def alerts(rep: ReportContext) -> Section:
         sec.note("No [[alerts]] rule in the config: nothing was checked.", kind="warning").skip("no alert rules")
     elif run.fired.height:
         sec.warn(f"{run.fired.height} alert(s) fired", flag="alerting")
+    noisy = rule_noise(rep)
+    for line in noisy:
+        sec.note(line, kind="warning")
+    if noisy:
+        sec.warn(f"{len(noisy)} drift rule threshold(s) within the noise of a small reference", flag="warning")
     return rep.record(sec)
+
+
+def rule_noise(rep: ReportContext) -> list[str]:
+    """Drift rules whose threshold noise alone reaches with this reference: one sentence each (sizes named)."""
+    from obskit.alerts.model_signals import feature_shift_noise
+
+    reference = rep.reference
+    rules = [r for r in rep.config.alerts if r.signal == "feature_shift" and r.comparison in (">", ">=")]
+    if reference is None or not rules:
+        return []
+    noise = feature_shift_noise(reference, rep.config.features.all)
+    out = []
+    for rule in rules:
+        for feat, (rows, bins, floor) in noise.items():
+            if rule.match and rule.match.get("feature", feat) != feat:
+                continue
+            if floor >= rule.threshold:
+                chi = floor / (1 / 1000 + 1 / rows)
+                gap = rule.threshold / chi - 1 / 1000
+                need = f"; a reference of {int(1 / gap) + 1:,} rows or more would" if gap > 0 else ""
+                out.append(f"{rule.name}: the reference has {rows:,} values of {feat} ({bins} bins): at 1,000 "
+                           f"requests per window, PSI noise reaches {floor:.3f} (95%), at or above the rule's "
+                           f"threshold {rule.threshold:g}, so it cannot tell drift from noise{need}.")
+    rep.figures["rule_noise"] = out
+    return out
 
 
 def summary(rep: ReportContext) -> Section:

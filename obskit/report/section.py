@@ -76,8 +76,10 @@ class Section:
     title: str
     status: Status = "ok"
     reason: str = ""
-    #: The run-status flag a warning raises (``warning``, ``drift``, ``alerting``): see obskit.report.status.
-    flag: str = ""
+    #: The run-status flags its warnings raise (``warning``, ``drift``, ``alerting``): see obskit.report.status.
+    flags: set[str] = field(default_factory=set)
+    #: Why, per flag (a section may raise several: alerts fired, and a rule that cannot work).
+    flag_reasons: dict[str, str] = field(default_factory=dict)
     items: list[Any] = field(default_factory=list)
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
 
@@ -126,11 +128,14 @@ class Section:
         """Mark the section as showing something that needs a look (never downgrades a skip).
 
         ``flag`` is the run-status flag this raises: a warning on a page is never an ``ok`` run.
+        A second warning keeps the first one's reason as the section's and adds its own flag.
         """
         if self.status != "skipped":
+            if self.status != "warning":
+                self.reason = reason
             self.status = "warning"
-            self.reason = reason
-            self.flag = flag
+            self.flags.add(flag)
+            self.flag_reasons.setdefault(flag, reason)
         return self
 
     @property

@@ -136,9 +136,9 @@ def run_status(rep: ReportContext) -> RunStatus:
         flags.append("alerting")
         reasons.append(f"{run.fired.height} alert(s) fired")
     for sec in rep.sections:  # a warning on the page is never an "ok" run
-        if sec.status == "warning" and sec.flag in ("drift", "warning"):
-            flags.append(sec.flag)
-            reasons.append(f"{sec.title}: {sec.reason}")
+        for flag in sorted(sec.flags & {"drift", "warning"}) if sec.status == "warning" else ():
+            flags.append(flag)
+            reasons.append(f"{sec.title}: {sec.flag_reasons[flag]}")
     if rep.scale is not None and rep.config.alerts:
         flags.append("alerts_unchecked")
         reasons.append(f"{len(rep.config.alerts)} alert rule(s) not evaluated at scale")
