@@ -28,7 +28,8 @@ def report(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
 
 def test_summary_has_the_key_figures(report: Path) -> None:
     summary = json.loads((report.parent / "summary.json").read_text())
-    assert summary["day"] == "2026-11-22" and summary["status"] == "alerting" and summary["flags"] == ["alerting"]
+    assert summary["day"] == "2026-11-22" and summary["status"] == "alerting"
+    assert summary["flags"] == ["alerting", "drift", "warning"]  # the GPU pressure episode and brightness too
     figures = summary["figures"]
     assert figures["requests"] == 150_000
     assert 0.0005 < figures["error_rate"] < 0.01
@@ -133,12 +134,16 @@ def test_other_reports_render_offline(name: str, tmp_path: Path, samples_dir: Pa
         assert re.search(r"p95 \+\d+% \[CI \+\d+%, \+\d+%\]", figures["canary_verdict"])
         assert sections["Verdict"]["status"] == "warning"
         assert "v1.5.0 is slower" in html
+        assert summary["status"] == "warning" and any("v1.5.0 is slower" in r for r in summary["reasons"])
     elif name == "drift_report":  # brightness shifts from 16:00
         assert figures["features_drifted"] == ["brightness"]
+        assert figures["drift_started"] == {"brightness": "2026-11-22T15:00:00+00:00"}  # injected at 15:00
+        assert summary["status"] == "drift"
         assert sections["Verdict"]["status"] == "warning" and "brightness" in sections["Verdict"]["reason"]
     else:  # one GPU memory-pressure episode
         assert figures["gpu_memory_pressure_episodes"] == 1
         assert sections["Utilization and memory"]["status"] == "warning"
+        assert summary["status"] == "warning"  # the page's warning is the run's, never "ok"
 
 
 def test_no_shipped_notebook_cell_rebinds_a_parameter() -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "distributions",
     "drift_inputs",
     "drift_over_window",
+    "drift_started",
     "feature_drift",
     "features",
     "missing_values",
@@ -286,6 +287,31 @@ def window_note(rep: ReportContext) -> str:
             "24 windows of ~50 requests or more each (a test on fewer requests is noise).")
 
 
+def drift_started(frame: pl.DataFrame) -> dict[str, Any]:
+    """Per feature, the start of its longest run of consecutive drifted windows (obskit's verdict).
+
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t = [datetime(2026, 11, 22, h, tzinfo=UTC) for h in range(5)]
+    >>> f = pl.DataFrame({"window_start": t, "column": ["x"] * 5, "obskit_drifted": [True, False, True, True, True]})
+    >>> drift_started(f)["x"].hour
+    2
+    """
+    out: dict[str, Any] = {}
+    for (col,), part in frame.sort("window_start").group_by(["column"], maintain_order=True):
+        best, best_len, run_start, run_len = None, 0, None, 0
+        for when, drifted in part.select("window_start", "obskit_drifted").iter_rows():
+            if drifted:
+                run_start = when if run_len == 0 else run_start
+                run_len += 1
+                if run_len > best_len:
+                    best, best_len = run_start, run_len
+            else:
+                run_len = 0
+        if best is not None:
+            out[str(col)] = best
+    return out
+
+
 def over_time(rep: ReportContext) -> Section:
     """The same tests window by window against the whole training set (KL divergence)."""
     sec = Section("When did it start?")
@@ -296,6 +322,13 @@ def over_time(rep: ReportContext) -> Section:
     note_sample(rep, sec)
     frame = drift_over_window(rep, cols)
     every = rep.drift_window
+    started = drift_started(frame)
+    for col, when in started.items():
+        sec.note(f"{col}: drifting since {when:%Y-%m-%d %H:%M} UTC (the start of its longest run of drifted "
+                 f"{every} windows).", kind="warning")
+    if not started:
+        sec.note(f"No feature drifted in any {every} window.")
+    rep.figures["drift_started"] = {c: w.isoformat() for c, w in started.items()}
     sec.note(window_note(rep))
     sec.keep(over_time=frame)
     sec.chart(charts.heatmap_chart(frame, title=f"KL divergence per feature and {every} window",
