@@ -331,8 +331,17 @@ class Session:
             if not has_requests and not has_gpu and not any(r.signal == "panel" for r in self.config.alerts):
                 self._runs["_alerts"] = None
             else:
-                self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=self.start,
-                                                 end=self.end)
+                start, end = self.start, self.end
+                if has_requests and start is None and end is None and self.requests is not None:
+                    # an open period is the requests' span, as on the page: GPU samples of other
+                    # hours are not this report's (no alert outside what the page shows)
+                    ts = self.requests["timestamp"]
+                    lo, hi = ts.min(), ts.max()
+                    if isinstance(lo, datetime) and isinstance(hi, datetime):
+                        minute = timedelta(minutes=1)
+                        start = lo.replace(second=0, microsecond=0)
+                        end = hi.replace(second=0, microsecond=0) + minute
+                self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
         return self._runs["_alerts"]
 
     def evaluated_alerts(self) -> AlertRun | None:

@@ -287,14 +287,23 @@ def window_note(rep: ReportContext) -> str:
             "24 windows of ~50 requests or more each (a test on fewer requests is noise).")
 
 
+#: A drift "started" only when it lasts this many consecutive windows: one window of ~100
+#: requests passes a KL threshold of 0.1 by noise alone about one time in ten.
+MIN_DRIFT_RUN = 2
+
+
 def drift_started(frame: pl.DataFrame) -> dict[str, Any]:
     """Per feature, the start of its longest run of consecutive drifted windows (obskit's verdict).
+
+    A run shorter than :data:`MIN_DRIFT_RUN` windows is noise, not a start.
 
     >>> from datetime import datetime, timedelta, UTC
     >>> t = [datetime(2026, 11, 22, h, tzinfo=UTC) for h in range(5)]
     >>> f = pl.DataFrame({"window_start": t, "column": ["x"] * 5, "obskit_drifted": [True, False, True, True, True]})
     >>> drift_started(f)["x"].hour
     2
+    >>> drift_started(f.with_columns(pl.Series("obskit_drifted", [True, False, True, False, False])))
+    {}
     """
     out: dict[str, Any] = {}
     for (col,), part in frame.sort("window_start").group_by(["column"], maintain_order=True):
@@ -307,7 +316,7 @@ def drift_started(frame: pl.DataFrame) -> dict[str, Any]:
                     best, best_len = run_start, run_len
             else:
                 run_len = 0
-        if best is not None:
+        if best is not None and best_len >= MIN_DRIFT_RUN:
             out[str(col)] = best
     return out
 
@@ -327,7 +336,7 @@ def over_time(rep: ReportContext) -> Section:
         sec.note(f"{col}: drifting since {when:%Y-%m-%d %H:%M} UTC (the start of its longest run of drifted "
                  f"{every} windows).", kind="warning")
     if not started:
-        sec.note(f"No feature drifted in any {every} window.")
+        sec.note(f"No feature drifted for {MIN_DRIFT_RUN} or more {every} windows in a row.")
     rep.figures["drift_started"] = {c: w.isoformat() for c, w in started.items()}
     sec.note(window_note(rep))
     sec.keep(over_time=frame)
