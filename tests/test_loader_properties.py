@@ -230,6 +230,20 @@ def _load_feedback(tmp: Path, spoils: list[str]) -> tuple[int, int, int]:
     return load_feedback(path, quarantine=q).height, q.count, len(spoils)
 
 
+def _load_reference(tmp: Path, spoils: list[str]) -> tuple[int, int, int]:
+    from obskit.load.logs import load_reference
+
+    path = tmp / "reference.jsonl"
+    lines = []
+    for i, spoil in enumerate(spoils):
+        row = json.dumps({"brightness": 100.0 + i, "client": "ios"})
+        lines.append({"deep": '{"brightness": ' + "[" * 100 + "]" * 100 + "}", "cut": _cut(row),
+                      "utf8": row.replace("ios", "\udcff"), "type": "[1, 2]"}.get(spoil, row))
+    _write(path, lines)
+    q = Quarantine()
+    return load_reference(path, quarantine=q).height, q.count, len(spoils)
+
+
 LOADERS: dict[str, Callable[[Path, list[str]], tuple[int, int, int]]] = {
     "prometheus_text": _load_scrape,
     "prometheus_json": _load_query_range,
@@ -238,6 +252,7 @@ LOADERS: dict[str, Callable[[Path, list[str]], tuple[int, int, int]]] = {
     "nvidia_smi": _load_smi,
     "dmon": _load_dmon,
     "feedback": _load_feedback,
+    "reference": _load_reference,
 }
 
 

@@ -614,8 +614,13 @@ def attach_feedback(requests: _Frame, feedback: pl.DataFrame) -> _Frame:
 
 
 def load_reference(source: SourceLike, *, format: str | None = None,
-                   columns: Mapping[str, str] | None = None) -> pl.DataFrame:
+                   columns: Mapping[str, str] | None = None, strict: bool = False,
+                   quarantine: Quarantine | None = None) -> pl.DataFrame:
     """Load the training reference set (Parquet, CSV or JSON lines) as-is, checked non-empty.
+
+    A record that cannot be read (invalid JSON or UTF-8, a CSV row with the wrong number of
+    fields, nested too deep) is rejected into ``quarantine`` with its file and line, as for
+    request logs; ``strict`` raises :class:`~obskit.errors.ParseError` instead.
 
     ``columns`` maps the names the config uses (features, ``prediction``, ``label``) to the
     set's own fields (dotted paths reach nested ones); a mapped field the set lacks is an error.
@@ -627,9 +632,9 @@ def load_reference(source: SourceLike, *, format: str | None = None,
     """
     cols = dict(columns or {})
     frames = []
-    q = Quarantine()
+    q = quarantine if quarantine is not None else Quarantine()
     for inp in resolve(source, suffixes=_SUFFIXES):
-        raw = _read_one(inp, _format_of(inp, format), True, q)[0].drop(_LINE)
+        raw = _read_one(inp, _format_of(inp, format), strict, q)[0].drop(_LINE)
         missing = missing_fields(raw, cols)
         if missing and raw.height:
             raise SchemaError("reference", [Violation(f"{canon} (field {src!r})", "mapped field not found in the "
@@ -639,4 +644,6 @@ def load_reference(source: SourceLike, *, format: str | None = None,
     df = pl.concat(frames, how="diagonal_relaxed")
     if df.height == 0:
         raise SourceError("reference set is empty", path=str(source))
+    if quarantine is None:
+        warn_unquarantined(q.count, "load_reference")
     return df

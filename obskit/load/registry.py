@@ -291,7 +291,7 @@ def _load_feedback(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
 def _load_reference(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
     from obskit.load.logs import load_reference
 
-    return load_reference(_src(s), format=s.get("format"), columns=s.get("columns"))
+    return load_reference(_src(s), format=s.get("format"), columns=s.get("columns"), quarantine=ctx.quarantine)
 
 
 def _load_prometheus(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
