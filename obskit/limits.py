@@ -42,10 +42,12 @@ from obskit.errors import ConfigError, InvalidArgument
 
 __all__ = [
     "DEEPEST_JSON",
+    "EXPANSION_FREE_BYTES",
     "GPU_RANGES",
     "GPU_USED_TOLERANCE_MIB",
     "LATENCY_CHECK_MIN_ROWS",
     "LONGEST_PERIOD",
+    "MOST_EXPANSION",
     "MOST_WINDOWS",
     "PLAUSIBLE_MEDIAN_LATENCY_MS",
     "PLAUSIBLE_YEARS",
@@ -56,6 +58,7 @@ __all__ = [
     "WEBHOOK_REPLY_BYTES",
     "check_period",
     "check_windows",
+    "decompressed_allowance",
     "fmt_duration",
     "loads_json",
     "plausible_time",
@@ -75,6 +78,10 @@ URL_MAX_BYTES = 256 * 1024 * 1024
 URL_DEADLINE_S = 120.0
 #: The most bytes of a webhook's answer that are read (it is only logged).
 WEBHOOK_REPLY_BYTES = 64 * 1024
+#: How many times its stored size a compressed file may expand to (logs compress 5-20x) ...
+MOST_EXPANSION = 1000
+#: ... beyond a first gigabyte, which any file may reach.
+EXPANSION_FREE_BYTES = 1 << 30
 #: The deepest nesting of objects and arrays any JSON record may have.
 DEEPEST_JSON = 64
 #: Timestamps outside these years are rejected by every loader (a 9999 or 0001 is a bug).
@@ -231,3 +238,12 @@ def read_body(resp: _Readable, *, limit: int = URL_MAX_BYTES, deadline: float | 
         if total > limit:
             raise InvalidArgument(f"{what}: larger than {limit >> 20} MiB, the most a response may have")
         chunks.append(chunk)
+
+
+def decompressed_allowance(stored: int) -> int:
+    """The most bytes a compressed file of ``stored`` bytes may expand to before it is refused.
+
+    >>> decompressed_allowance(100 << 10) == 1 << 30, decompressed_allowance(10 << 30) == 10_000 << 30
+    (True, True)
+    """
+    return max(EXPANSION_FREE_BYTES, MOST_EXPANSION * stored)

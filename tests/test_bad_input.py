@@ -950,3 +950,17 @@ def test_a_categorical_feature_with_a_value_per_row_is_skipped_with_its_reason(d
     sec = report_drift.features(rep)
     assert sec.status != "skipped"
     assert "region (a distinct value in most reference rows (an id or free text?))" in repr(sec.items)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_a_decompression_bomb_is_refused_before_it_is_held(codec: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from obskit.errors import SourceError
+
+    monkeypatch.setattr("obskit.limits.EXPANSION_FREE_BYTES", 1 << 20)  # a small bomb proves the rule
+    zeros = b"\n" * (8 << 20)
+    data = gzip.compress(zeros) if codec == "gzip" else zstandard.ZstdCompressor().compress(zeros)
+    path = tmp_path / f"bomb.jsonl.{'gz' if codec == 'gzip' else 'zst'}"
+    path.write_bytes(data)
+    with pytest.raises(SourceError, match=rf"{codec} data expands more than 1000x its [\d,]+ stored bytes"):
+        load_requests(path)

@@ -183,14 +183,48 @@ def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
     return raw, ""
 
 
+_CHUNK = 64 << 20
+
+
+def _bomb(produced: int, stored: int, name: str, codec: str) -> None:
+    """Refuse a stream that expands beyond :func:`obskit.limits.decompressed_allowance` (a decompression bomb)."""
+    if produced > limits.decompressed_allowance(stored):
+        raise SourceError(f"{codec} data expands more than {limits.MOST_EXPANSION}x its {stored:,} stored bytes "
+                          "(a decompression bomb?): refused", path=name)
+
+
 def _members(raw: bytes, name: str, codec: str, new: Callable[[], Any], error: type[Exception],
              truncated: str) -> tuple[bytes, str]:
-    """Decompress member after member (``cat a.gz b.gz`` is valid); stop at a truncated one."""
-    out, data = [], raw
+    """Decompress member after member (``cat a.gz b.gz`` is valid); stop at a truncated one.
+
+    gzip is inflated in chunks and zstd frames declare their size: either way a stream that
+    expands past :func:`obskit.limits.decompressed_allowance` is refused before it is held.
+    """
+    out: list[bytes] = []
+    produced, data = 0, raw
     while data:
         d = new()
         try:
-            out.append(d.decompress(data))
+            if codec == "gzip":
+                pending = data
+                while True:
+                    piece = d.decompress(pending, _CHUNK)
+                    out.append(piece)
+                    produced += len(piece)
+                    _bomb(produced, len(raw), name, codec)
+                    pending = d.unconsumed_tail
+                    if d.eof or not (pending or piece):
+                        break
+            else:
+                import zstandard
+
+                declared = zstandard.frame_content_size(data) if len(data) >= 18 else -1
+                if declared > 0:
+                    _bomb(produced + declared, len(raw), name, codec)
+                piece = d.decompress(data)
+                out.append(piece)
+                produced += len(piece)
+                _bomb(produced, len(raw), name, codec)
         except error as exc:
             raise SourceError(f"corrupt {codec} data: {exc}", path=name) from None
         if not d.eof:
