@@ -83,7 +83,7 @@ CONFIG_CASES: dict[str, tuple[Callable[[str], str], str]] = {
     "ftp-path": (lambda t: t.replace('path = "reference.parquet"', 'path = "ftp://host/reference.parquet"'),
                  "unsupported URL scheme"),
     "panel-no-query": (lambda t: t + '\n[[panels]]\ntitle = "x"\n', "panels[0].query: required"),
-    "promql-preset": (lambda t: t + '\n[promql]\npreset = "triton2"\n', "unknown preset 'triton2'"),
+    "promql-preset": (lambda t: t.replace('preset = "triton"', 'preset = "triton2"'), "unknown preset 'triton2'"),
     "promql-placeholder": (lambda t: t + '\n[promql.signals]\nerror_rate = "rate(x[{windw}])"\n',
                            "bad placeholder"),
     "bad-toml": (lambda t: t + "\n[project\n", "invalid TOML"),
@@ -830,8 +830,8 @@ def test_alerts_export_keeps_a_rules_match(tmp_path: Path, day: Path) -> None:
     cfg = _config(day, tmp_path, lambda t: t + (
         '\n[[alerts]]\nname = "canary-errors"\nsignal = "error_rate"\ncomparison = ">"\nthreshold = 0.05\n'
         'window = "5m"\nby = ["model_version"]\nmatch = { model_version = "v1.5.0" }\n'))
-    text = prometheus_export(load_config(cfg).alerts).yaml
-    block = text[text.index("canary-errors"):]
+    text = prometheus_export(load_config(cfg).alerts, mapping=load_config(cfg).promql).yaml
+    block = text[text.index('alert: "canary-errors"'):]
     assert block.split("\n")[1].strip() == 'expr: "obskit:error_rate:by_version:5m{version=\\"v1.5.0\\"} > 0.05"'
 
 

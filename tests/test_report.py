@@ -21,7 +21,7 @@ ARTIFACTS = REPO / "test-artifacts"
 def report(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("reports")
     res = run_report(samples_dir / "obskit.toml", out=out)
-    assert res.status == "alerting" and res.flags == ("alerting",)  # checked, and rules fired
+    assert res.status == "alerting" and res.flags == ("alerting", "drift", "warning")  # checked: rules fired, and more
     assert res.html == out / "2026-11-22" / "health.html"
     return res.html
 

@@ -68,13 +68,13 @@ _INT64 = (-(2**63), 2**63 - 1)
 def _plain(v: Any) -> Any:
     """The Python value of an OTLP ``AnyValue``; arrays and kvlists stay Python lists/dicts."""
     if not isinstance(v, Mapping):
-        raise ValueError(f"attribute value is not an AnyValue object: {type(v).__name__}")
+        raise InvalidArgument(f"attribute value is not an AnyValue object: {type(v).__name__}")
     if "stringValue" in v:
         return str(v["stringValue"])
     if "intValue" in v:
         n = int(v["intValue"])
         if not _INT64[0] <= n <= _INT64[1]:
-            raise ValueError(f"intValue {n} does not fit in 64 bits")
+            raise InvalidArgument(f"intValue {n} does not fit in 64 bits")
         return n
     if "doubleValue" in v:
         return float(v["doubleValue"])  # OTLP allows NaN and infinities here
@@ -101,7 +101,7 @@ def _value(v: Any) -> Any:
 
 def _key(kv: Any) -> str:
     if not isinstance(kv, Mapping) or not isinstance(kv.get("key"), str):
-        raise ValueError("attribute without a string 'key'")
+        raise InvalidArgument("attribute without a string 'key'")
     return kv["key"]
 
 
@@ -109,7 +109,7 @@ def _attrs(items: Any) -> dict[str, Any]:
     if items is None:
         return {}
     if not isinstance(items, list):
-        raise ValueError(f"attributes is not a list: {type(items).__name__}")
+        raise InvalidArgument(f"attributes is not a list: {type(items).__name__}")
     return {_key(kv): _value(kv.get("value", {})) for kv in items}
 
 
@@ -117,7 +117,7 @@ def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(x, Mapping) for x in value):
-        raise ValueError(f"{what} is not a list of objects")
+        raise InvalidArgument(f"{what} is not a list of objects")
     return value
 
 
@@ -152,7 +152,7 @@ def _row(span: Mapping[str, Any], resource: Mapping[str, Any], names: Mapping[st
                 break
     status_code = None if code is None and grpc is None else int(code if code is not None else grpc)
     if status_code is not None and not 0 <= status_code <= 999:
-        raise ValueError(f"status code {status_code} is not an HTTP or gRPC code")
+        raise InvalidArgument(f"status code {status_code} is not an HTTP or gRPC code")
     row: dict[str, Any] = {
         "timestamp": start // 1000,
         "request_id": span["spanId"],
@@ -169,7 +169,7 @@ def _row(span: Mapping[str, Any], resource: Mapping[str, Any], names: Mapping[st
     conf = row.get("confidence")
     if conf is not None and not (isinstance(conf, (int, float)) and not isinstance(conf, bool)
                                  and math.isfinite(conf) and 0 <= conf <= 1):
-        raise ValueError(f"confidence {conf!r} is outside [0, 1] or not a number")
+        raise InvalidArgument(f"confidence {conf!r} is outside [0, 1] or not a number")
     for k, v in attrs.items():
         col = k.replace(".", "_")
         if col not in row and k not in _HTTP + _GRPC:

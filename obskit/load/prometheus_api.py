@@ -149,7 +149,7 @@ def _parse_ts_us(raw: Any) -> int:
     us = _ts_us(raw)
     why = implausible_us(us)
     if why:
-        raise ValueError(f"timestamp {raw!r} {why}")
+        raise InvalidArgument(f"timestamp {raw!r} {why}")
     return us
 
 
