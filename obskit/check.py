@@ -128,7 +128,9 @@ def format_checks(checks: list[SourceCheck], *, preview: bool = True) -> str:
         for reason, n, first in c.reasons:
             where = f" (lines {', '.join(str(i) for i in first)}{'...' if n > len(first) else ''})" if first else ""
             lines.append(f"       rejected {n:,}: {reason}{where}")
-        if c.mapped:
+        if c.mapped and c.error and not c.columns:
+            lines.append(f"       mapping of {len(c.mapped)} field(s) not checked: the source did not load")
+        elif c.mapped:
             found = [k for k in c.mapped if k in c.columns]
             lost = [f"{k} <- {v!r}" for k, v in c.mapped.items() if k not in c.columns]
             lines.append(f"       mapped {len(found)}/{len(c.mapped)}" + (f"; not found: {', '.join(lost)}" if lost

@@ -302,6 +302,20 @@ def _probabilities(df: pl.DataFrame, class_names: tuple[str, ...] | None
     return p.list.max(), predicted, df.select(why).to_series()
 
 
+def _candidates(df: pl.DataFrame, canonical: str) -> str:
+    """A hint naming the log's fields that look like ``canonical`` (``latency_s`` for ``latency_ms``).
+
+    >>> _candidates(pl.DataFrame({"latency_s": [0.1], "x": [1]}), "latency_ms")
+    ' (map it: columns = { latency_ms = "latency_s" }, with latency_unit for seconds)'
+    """
+    stem = canonical.split("_")[0]
+    near = [c for c in df.columns if stem in c.lower() and not c.startswith("__")]
+    if not near:
+        return ""
+    unit = ", with latency_unit for seconds" if canonical == "latency_ms" and not near[0].endswith("_ms") else ""
+    return f' (map it: columns = {{ {canonical} = "{near[0]}" }}{unit})'
+
+
 def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], timestamp_format: str,
                timezone: str, status_convention: str, defaults: Mapping[str, str],
                strict: bool, q: Quarantine | None, remap: LineRemap | None = None,
@@ -318,7 +332,8 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
     required = [c for c in REQUESTS.required if c not in ("status",)]
     absent = [c for c in required if c not in df.columns]
     if absent:
-        raise SchemaError("requests", [Violation(c, "missing required column") for c in absent], path=name)
+        raise SchemaError("requests", [Violation(c, "missing required column" + _candidates(df, c)) for c in absent],
+                          path=name)
     status, code = _status_exprs(df, status_convention)
     ts = parse_timestamps(df.get_column("timestamp"), timestamp_format, timezone)
     latency, not_numbers = _number(df, "latency_ms", nan="missing or not a number")

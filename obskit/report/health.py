@@ -90,7 +90,7 @@ def alerts(rep: ReportContext) -> Section:
     for line in noisy:
         sec.note(line, kind="warning")
     if noisy:
-        sec.warn(f"{len(noisy)} drift rule threshold(s) within the noise of a small reference", flag="warning")
+        sec.warn("a drift rule's threshold is within the noise of a small reference", flag="warning")
     return rep.record(sec)
 
 
@@ -105,16 +105,19 @@ def rule_noise(rep: ReportContext) -> list[str]:
     noise = feature_shift_noise(reference, rep.config.features.all)
     out = []
     for rule in rules:
+        groups: dict[tuple[int, int, float], list[str]] = {}
         for feat, (rows, bins, floor) in noise.items():
             if rule.match and rule.match.get("feature", feat) != feat:
                 continue
             if floor >= rule.threshold:
-                chi = floor / (1 / 1000 + 1 / rows)
-                gap = rule.threshold / chi - 1 / 1000
-                need = f"; a reference of {int(1 / gap) + 1:,} rows or more would" if gap > 0 else ""
-                out.append(f"{rule.name}: the reference has {rows:,} values of {feat} ({bins} bins): at 1,000 "
-                           f"requests per window, PSI noise reaches {floor:.3f} (95%), at or above the rule's "
-                           f"threshold {rule.threshold:g}, so it cannot tell drift from noise{need}.")
+                groups.setdefault((rows, bins, floor), []).append(feat)
+        for (rows, bins, floor), feats in groups.items():
+            chi = floor / (1 / 1000 + 1 / rows)
+            gap = rule.threshold / chi - 1 / 1000
+            need = f"; a reference of {int(1 / gap) + 1:,} rows or more would" if gap > 0 else ""
+            out.append(f"{rule.name}: the reference has {rows:,} values of {', '.join(feats)} ({bins} bins): at "
+                       f"1,000 requests per window, PSI noise reaches {floor:.3f} (95%), at or above the rule's "
+                       f"threshold {rule.threshold:g}, so it cannot tell drift from noise{need}.")
     rep.figures["rule_noise"] = out
     return out
 
