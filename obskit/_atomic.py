@@ -14,6 +14,7 @@ failed write leaves the previous file untouched.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,19 @@ __all__ = ["atomic_path", "atomic_write_text"]
 
 @contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
-    """Yield a temp path next to ``dest``; on success it replaces ``dest`` (mode 0644)."""
+    """Yield a temp path next to ``dest``; on success it replaces ``dest`` (mode 0644).
+
+    A ``dest`` that exists and is not a regular file nor a link (``/dev/stdout``, a FIFO, a
+    device) is written through, never replaced: replacing ``/dev/null`` with a file would break
+    the machine. A link is replaced, never written through (its target may be anyone's file).
+    """
+    if dest.exists() and not dest.is_symlink() and not dest.is_file() and not dest.is_dir():
+        with tempfile.TemporaryDirectory() as scratch:
+            staged = Path(scratch) / dest.name
+            yield staged
+            with open(staged, "rb") as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)

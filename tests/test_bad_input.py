@@ -964,3 +964,84 @@ def test_a_decompression_bomb_is_refused_before_it_is_held(codec: str, tmp_path:
     path.write_bytes(data)
     with pytest.raises(SourceError, match=rf"{codec} data expands more than 1000x its [\d,]+ stored bytes"):
         load_requests(path)
+
+
+# ----------------------------------------------------------------------------- review: data that ran a report down
+
+
+def _health_sections(cfg: Path, out: Path) -> dict[str, Any]:
+    rep = open_report(str(cfg), output_dir=str(out))
+    for fn in (health.alerts, health.summary, health.traffic, health.latency, health.errors, health.gpu,
+               health.drift, health.business, health.versions):
+        fn(rep)
+    rep.finish()
+    return dict(json.loads((out / "summary.json").read_text()))
+
+
+def test_a_version_switch_without_overlap_is_said_not_fatal(day: Path, tmp_path: Path) -> None:
+    cfg = _config(day, tmp_path, lambda t: t)
+    log = cfg.parent / "requests.jsonl.gz"
+    with gzip.open(log, "rt") as fh:
+        rows = [json.loads(line) for line in fh]
+    for row in rows:  # v1 until noon, v2 after: the two never serve at the same time
+        row["model_version"] = "v1" if row["ts"] < "2026-11-22T12" else "v2"
+    with gzip.open(log, "wt") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows))
+    rep = open_report(str(cfg), output_dir=str(tmp_path / "out"))
+    sec = health.versions(rep)
+    assert sec.status == "ok" and any("are not compared side by side" in n for n in sec.notes)
+
+
+def test_a_reference_column_of_nulls_and_a_text_feature_are_skipped_with_reasons(day: Path, tmp_path: Path) -> None:
+    cfg = _config(day, tmp_path, lambda t: t)
+    ref = cfg.parent / "reference.parquet"
+    pl.read_parquet(ref).with_columns(pl.lit(None, pl.Float64).alias("contrast")).write_parquet(ref)
+    log = cfg.parent / "requests.jsonl.gz"
+    with gzip.open(log, "rt") as fh:
+        rows = [json.loads(line) for line in fh]
+    for row in rows:
+        row["width"] = f"{row['width']}px"  # text where training has numbers
+    with gzip.open(log, "wt") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in rows))
+    summary = _health_sections(cfg, tmp_path / "out")
+    drift = next(s for s in summary["figures"]["sections"] if s["title"] == "Drift against the training set")
+    assert drift["status"] != "skipped" and summary["status"] != "ok"
+    rep = open_report(str(cfg), output_dir=str(tmp_path / "out2"))
+    from obskit.report import drift as report_drift
+
+    notes = " ".join(report_drift.features(rep).notes)
+    assert "width (the training set holds numbers and the requests text)" in notes
+    assert "contrast (absent, or only nulls" in notes
+
+
+def test_a_csv_field_longer_than_128_kib_loads(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"ts,id,model,model_version,latency_ms,code,error\n"
+                     b"2026-11-22T10:00:00Z,a,m,1,12.5,500," + b"E" * 200_000 + b"\n"
+                     b"2026-11-22T10:00:01Z,b,m,1,3,200,\n")
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert df.height == 2 and q.count == 0 and len(df["error"][0]) == 200_000
+
+
+@pytest.mark.parametrize(("code", "loaded"), [(200, 1), (-1, 0), (0, 0), (1000, 0), (404.9, 0), ("2e2", 1)])
+def test_http_codes_no_protocol_has_are_rejected(code: object, loaded: int, tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl([_row(1, code=code)]))
+    q = Quarantine()
+    assert load_requests(path, columns=MAP, status_convention="http", quarantine=q).height == loaded
+    assert q.count == 1 - loaded
+
+
+def test_outputs_that_are_devices_are_written_through_not_replaced(tmp_path: Path) -> None:
+    import os
+
+    from obskit._atomic import atomic_write_text
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = threading.Thread(target=lambda: fifo.read_bytes(), daemon=True)
+    reader.start()
+    atomic_write_text(fifo, "hello")
+    reader.join(timeout=10)
+    assert fifo.is_fifo()  # still a pipe, not a regular file

@@ -18,6 +18,21 @@ import polars as pl
 __all__ = ["signal_frames"]
 
 
+def testable(requests: pl.DataFrame, reference: pl.DataFrame, column: str) -> bool:
+    """Whether drift over time can test ``column``: in both frames, values on both sides, kinds alike.
+
+    A reference column of nulls has nothing to compare against, and a column numeric on one
+    side and text on the other (``"1920px"``) has no common test: such a feature is skipped
+    (the drift section says why), never the end of the run.
+    """
+    if column not in requests.columns or column not in reference.columns:
+        return False
+    ref, cur = reference[column], requests[column]
+    if ref.null_count() == ref.len() or cur.null_count() == cur.len():
+        return False
+    return ref.dtype.is_numeric() == cur.dtype.is_numeric()
+
+
 def signal_frames(
     requests: pl.DataFrame | None,
     *,
@@ -77,7 +92,7 @@ def signal_frames(
             )
         if "confidence" in requests.columns:
             frames["business"] = business_metrics(requests, every="1h", confidence_threshold=confidence_threshold)
-        cols = [c for c in features if c in requests.columns and reference is not None and c in reference.columns]
+        cols = [c for c in features if reference is not None and testable(requests, reference, c)]
         if reference is not None and cols:
             ok = requests.filter(pl.col("status").cast(pl.String) == "ok")
             frames["drift_over_time"] = drift_over_time(reference, ok, every=drift_every, columns=cols,

@@ -261,6 +261,10 @@ def _utf8_lines(data: bytes, name: str, strict: bool, q: Quarantine | None) -> s
     return b"\n".join(lines).decode("utf-8")
 
 
+#: The longest CSV field read (the csv module's default, 128 KiB, is shorter than a stack trace can be).
+_CSV_FIELD_BYTES = 64 << 20
+
+
 def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
     """A CSV log; every record either loads or is rejected with its line (quoted newlines included).
 
@@ -270,6 +274,7 @@ def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.
     """
     import csv
 
+    csv.field_size_limit(_CSV_FIELD_BYTES)  # a long error message or stack trace is a field, not an error
     before = q.count if q is not None else 0
     text = _utf8_lines(data, name, strict, q)
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -303,9 +303,12 @@ def _integer(text: str, dash: bool = False) -> int | None:
     if _is_null(text, dash):
         return None
     try:
-        return int(text.strip(), 0)
+        value = int(text.strip(), 0)
     except ValueError:
         raise _BadValue(f"expected an integer, got {text.strip()!r}") from None
+    if not 0 <= value < 2**31:  # a GPU index, a process id: never negative, always an int32
+        raise _BadValue(f"{value} is not a GPU index or process id (0 to 2^31 - 1)")
+    return value
 
 
 def _string(text: str, dash: bool = False) -> str | None:

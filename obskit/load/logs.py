@@ -162,7 +162,7 @@ def _status_exprs(df: pl.DataFrame, convention: str) -> tuple[pl.Expr, pl.Expr]:
             st = pl.when(pl.col("status").cast(pl.Boolean, strict=False).is_null()).then(None).otherwise(st)
             code = pl.col("status_code").cast(pl.Int32, strict=False) if has_code else pl.lit(None, pl.Int32)
         elif conv in ("http", "grpc"):
-            num = pl.col("status").cast(pl.Int32, strict=False)
+            num = _int_code(pl.col("status"))
             st = _code_status(num, conv)
             code = num
         else:
@@ -172,7 +172,7 @@ def _status_exprs(df: pl.DataFrame, convention: str) -> tuple[pl.Expr, pl.Expr]:
             code = pl.col("status_code").cast(pl.Int32, strict=False) if has_code else pl.lit(None, pl.Int32)
         return st.cast(STATUS), code
     if has_code:
-        num = pl.col("status_code").cast(pl.Int32, strict=False)
+        num = _int_code(pl.col("status_code"))
         conv = "grpc" if convention == "grpc" else "http"
         return _code_status(num, conv).cast(STATUS), num
     # no status at all: an error message marks a failure
@@ -211,9 +211,25 @@ def _number(df: pl.DataFrame, col: str, percent: bool = False, nan: str = "not a
     return value, df.select(why).to_series()
 
 
+def _int_code(col: pl.Expr) -> pl.Expr:
+    """A status code as an integer; a fraction (``404.9``) or a non-number is null (then rejected)."""
+    f = col.cast(pl.Float64, strict=False)
+    return pl.when(f.is_finite() & (f == f.floor()) & f.abs().lt(2**31)).then(f.cast(pl.Int32, strict=False))
+
+
 def _code_status(num: pl.Expr, conv: str) -> pl.Expr:
-    ok = (num == 0) if conv == "grpc" else (num < 400)
-    return pl.when(num.is_null()).then(None).when(ok).then(pl.lit("ok")).otherwise(pl.lit("error"))
+    """ok / error from a code; a code no protocol has (HTTP outside 100-599, gRPC outside 0-16) is null.
+
+    >>> import polars as pl
+    >>> codes = pl.DataFrame({"c": [200, 404, 503, 0, -1, 1000]})
+    >>> codes.select(_code_status(pl.col("c"), "http").alias("s"))["s"].to_list()
+    ['ok', 'error', 'error', None, None, None]
+    """
+    if conv == "grpc":
+        valid, ok = num.is_between(0, 16), num == 0
+    else:
+        valid, ok = num.is_between(100, 599), num < 400
+    return pl.when(num.is_null() | ~valid).then(None).when(ok).then(pl.lit("ok")).otherwise(pl.lit("error"))
 
 
 #: Milliseconds per unit of a logged latency (``latency_unit``).

@@ -72,6 +72,7 @@ def untestable_features(rep: ReportContext) -> dict[str, str]:
     reference = rep.reference
     if reference is None:
         return {}
+    requests = rows(rep)
     out = {}
     for c in rep.config.features.all:
         if c in reference.columns and reference[c].null_count() < reference.height \
@@ -79,6 +80,11 @@ def untestable_features(rep: ReportContext) -> dict[str, str]:
             dt = reference.schema[c]
             out[c] = ("a distinct value in most reference rows (an id or free text?)" if dt == pl.String
                       else f"no drift test for dtype {dt}")
+        elif requests is not None and c in reference.columns and c in requests.columns \
+                and reference[c].dtype.is_numeric() != requests[c].dtype.is_numeric():
+            kinds = {True: "numbers", False: "text"}
+            out[c] = (f"the training set holds {kinds[reference[c].dtype.is_numeric()]} and the requests "
+                      f"{kinds[requests[c].dtype.is_numeric()]}")
     return out
 
 

@@ -343,9 +343,14 @@ def versions(rep: ReportContext) -> Section:
     busiest = busiest_versions(requests)
     sec.keep(versions=busiest)
     if busiest.height >= 2:
-        cmp = canary_comparison(requests, busiest["model_version"][0], busiest["model_version"][1],
-                                confidence_threshold=rep.config.business.confidence_threshold)
-        sec.note(cmp.verdict).keep(comparison=cmp.table)
+        first, second = busiest["model_version"][0], busiest["model_version"][1]
+        try:
+            cmp = canary_comparison(requests, first, second,
+                                    confidence_threshold=rep.config.business.confidence_threshold)
+        except AnalysisError as exc:  # a switch from one version to the next: nothing side by side
+            sec.note(f"{first} and {second} are not compared side by side: {exc.reason}.")
+        else:
+            sec.note(cmp.verdict).keep(comparison=cmp.table)
     else:
         sec.note("One version served this period: nothing to compare.")
     return rep.record(sec)

@@ -98,12 +98,10 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
 
     import nbformat
 
-    from obskit.errors import ReportError
-
     try:
         nb = nbformat.read(str(path), as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for a broken file
-        raise ReportError(f"not a readable notebook: {type(exc).__name__}", path=path) from None
+        raise ConfigError(f"not a readable notebook: {type(exc).__name__}", path=path) from None
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             out: dict[str, Any] = {}
@@ -115,9 +113,9 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
                     elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
                         out[node.target.id] = ast.literal_eval(node.value)
             except (SyntaxError, ValueError) as exc:
-                raise ReportError(f"parameters cell: only literal defaults are allowed ({exc})", path=path) from None
+                raise ConfigError(f"parameters cell: only literal defaults are allowed ({exc})", path=path) from None
             return out
-    raise ReportError("notebook has no cell tagged 'parameters'", path=path)
+    raise ConfigError("notebook has no cell tagged 'parameters'", path=path)
 
 
 def copy_notebook(name: str, dest: str | Path, *, force: bool = False) -> Path:

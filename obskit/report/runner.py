@@ -150,11 +150,13 @@ def run_report(
     defaults = notebook_parameters(nb_path)
     params: dict[str, Any] = {"config": str(cfg_path.resolve()), "start": start, "end": end}
     for key, value in (parameters or {}).items():
+        if key in ("config", "output_dir", "reports_dir"):
+            raise ConfigError(f"parameter {key!r} is set by obskit (use --config or --out)")
         if key not in defaults:
             raise ConfigError(f"unknown parameter {key!r} for {name} (known: {', '.join(sorted(defaults))})")
         params[key] = _coerce(key, value, defaults[key])
     params = {k: v for k, v in params.items() if k in defaults}
-    _check_period(start, end)
+    _check_period(str(params.get("start", start) or ""), str(params.get("end", end) or ""))
     if params.get("window"):
         _check_duration("window", str(params["window"]))
     out_root = Path(out)
