@@ -62,6 +62,10 @@ def note(text: str, *, kind: str = "info") -> str:
     return f"<div style='background:{bg};padding:8px 12px;border-radius:4px'>{html.escape(text)}</div>"
 
 
+#: The most characters of one table cell a page shows (the rest is counted, not shown).
+CELL_CHARS = 500
+
+
 def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, max_rows: int = 50,
                caption: str = "") -> str:
     """A small frame as an escaped HTML table; ``formats`` maps column -> ``str.format`` spec.
@@ -70,6 +74,8 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
     >>> out = table_html(pl.DataFrame({"a": ["<b>"], "x": [0.123]}), formats={"x": "{:.1%}"})
     >>> out[out.index("<tbody>"):]
     '<tbody><tr><td>&lt;b&gt;</td><td>12.3%</td></tr></tbody></table></div>'
+    >>> "… (10,000 characters)" in table_html(pl.DataFrame({"error": ["E" * 10_000]}))
+    True
     """
     fmts = formats or {}
 
@@ -87,7 +93,10 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
             return html.escape(v.isoformat())
         if hasattr(v, "strftime"):
             return html.escape(v.strftime("%Y-%m-%d %H:%M"))
-        return html.escape(str(v))
+        text = str(v)
+        if len(text) > CELL_CHARS:  # a 50 MB error message must not become a 50 MB page
+            text = f"{text[:CELL_CHARS]}… ({len(text):,} characters)"
+        return html.escape(text)
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
