@@ -52,6 +52,7 @@ import polars as pl
 from scipy.stats import ks_2samp, poisson
 
 from obskit.alerts.baselines import _frame, minute_grid
+from obskit.analyze.drift_verdict import missing_mask, missing_share
 
 __all__ = ["class_mix_shift", "class_takeover", "confidence_shift", "feature_null_share", "feature_shift",
            "feature_shift_noise", "label_arrival"]
@@ -155,6 +156,11 @@ def _psi(cur: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return ((c - r) * np.log(c / r)).sum(axis=-1)
 
 
+def _decile_edges(reference: np.ndarray) -> np.ndarray:
+    """The bin edges :func:`feature_shift` cuts a numeric feature at: the reference's distinct deciles."""
+    return np.unique(np.quantile(reference, np.linspace(0.1, 0.9, 9)))
+
+
 def feature_shift(requests: pl.DataFrame, reference: pl.DataFrame, features: Sequence[str], *, n: int = 1000,
                   start: datetime | None = None, end: datetime | None = None) -> pl.DataFrame:
     """PSI of each feature's last ``n`` values against the reference, every 5 minutes."""
@@ -169,7 +175,7 @@ def feature_shift(requests: pl.DataFrame, reference: pl.DataFrame, features: Seq
             continue
         if rows.schema[feat].is_numeric() and ref.dtype.is_numeric():
             r = ref.cast(pl.Float64).to_numpy()
-            edges = np.unique(np.quantile(r, np.linspace(0.1, 0.9, 9)))
+            edges = _decile_edges(r)
             codes = np.searchsorted(edges, rows.get_column(feat).cast(pl.Float64).to_numpy(), side="right")
             ref_share = np.bincount(np.searchsorted(edges, r, side="right"), minlength=edges.size + 1) / r.size
             k = edges.size + 1
@@ -188,11 +194,6 @@ def feature_shift(requests: pl.DataFrame, reference: pl.DataFrame, features: Seq
     if not parts:
         return pl.DataFrame(schema={"timestamp": pl.Datetime("us", "UTC"), "feature": pl.String, "value": pl.Float64})
     return pl.concat(parts)
-
-
-def _mean(flags: pl.Series) -> float:
-    value = flags.mean()
-    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def feature_shift_noise(reference: pl.DataFrame, features: Sequence[str], *, n: int = 1000
@@ -218,16 +219,11 @@ def feature_shift_noise(reference: pl.DataFrame, features: Sequence[str], *, n: 
             continue  # feature_shift does not compute this feature
         if ref.dtype.is_numeric():
             r = ref.cast(pl.Float64).to_numpy()
-            bins = np.unique(np.quantile(r, np.linspace(0.1, 0.9, 9))).size + 1
+            bins = _decile_edges(r).size + 1
         else:
             bins = ref.cast(pl.String).n_unique() + 1
         out[feat] = (ref.len(), bins, psi_noise_floor(bins, n, ref.len()))
     return out
-
-
-def _missing(column: pl.Series) -> pl.Series:
-    missing = column.is_null()
-    return missing | column.is_nan().fill_null(False) if column.dtype.is_float() else missing
 
 
 def feature_null_share(requests: pl.DataFrame, reference: pl.DataFrame | None, features: Sequence[str], *,
@@ -252,8 +248,8 @@ def feature_null_share(requests: pl.DataFrame, reference: pl.DataFrame | None, f
             continue
         base = 0.0
         if reference is not None and feat in reference.columns and reference.height:
-            base = _mean(_missing(reference.get_column(feat)))
-        cum = np.concatenate(([0], np.cumsum(_missing(ok.get_column(feat)).to_numpy().astype(np.int64))))
+            base = missing_share(reference.get_column(feat))
+        cum = np.concatenate(([0], np.cumsum(missing_mask(ok.get_column(feat)).to_numpy().astype(np.int64))))
         share = (cum[hi] - cum[np.maximum(hi - n, 0)]) / n
         parts.append(_frame(grid, np.where(hi >= n, share - base, np.nan), feature=feat))
     if not parts:

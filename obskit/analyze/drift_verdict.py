@@ -43,8 +43,8 @@ import polars as pl
 
 from obskit.analyze.stattests import Sample, get_test
 
-__all__ = ["MIN_ROWS", "MISSING_EXCESS", "MISSING_WINDOW_EXCESS", "DriftVerdict", "drift_verdict", "missing_shares",
-           "noise_floor"]
+__all__ = ["MIN_ROWS", "MISSING_EXCESS", "MISSING_WINDOW_EXCESS", "DriftVerdict", "drift_verdict", "missing_mask",
+           "missing_share", "missing_shares", "noise_floor"]
 
 #: Below this many values on either side, a drift test does not answer ("too few rows").
 MIN_ROWS = 30
@@ -173,14 +173,21 @@ def drift_verdict(result: pl.DataFrame, reference: pl.DataFrame | None = None, *
     return DriftVerdict(status, tuple(drifted), tuple(detectable), tuple(noise), tuple(few), " ".join(parts), table)
 
 
-def _mean(flags: pl.Series) -> float:
-    value = flags.mean()
-    return float(value) if isinstance(value, (int, float)) else 0.0
-
-
-def _missing(column: pl.Series) -> pl.Series:
+def missing_mask(column: pl.Series) -> pl.Series:
+    """True where a value is missing: null, or NaN in a float column (the one rule, for pages and signals)."""
     missing = column.is_null()
     return missing | column.is_nan().fill_null(False) if column.dtype.is_float() else missing
+
+
+def missing_share(column: pl.Series) -> float:
+    """The share of missing values in ``column`` (0.0 for an empty one).
+
+    >>> import polars as pl
+    >>> missing_share(pl.Series([1.0, None, float("nan"), 2.0]))
+    0.5
+    """
+    value = missing_mask(column).mean()
+    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def missing_shares(reference: pl.DataFrame | None, current: pl.DataFrame, features: list[str], *,
@@ -203,9 +210,9 @@ def missing_shares(reference: pl.DataFrame | None, current: pl.DataFrame, featur
     for col in features:
         if col not in current.columns:
             continue
-        ref_share = _mean(_missing(reference[col])) if reference is not None and \
+        ref_share = missing_share(reference[col]) if reference is not None and \
             col in reference.columns and reference.height else None
-        cur_share = _mean(_missing(current[col])) if current.height else None
+        cur_share = missing_share(current[col]) if current.height else None
         worst = (worst_window or {}).get(col)
         excess = None if cur_share is None else cur_share - (ref_share or 0.0)
         if cur_share is not None and cur_share >= 1.0 and current.height:
