@@ -10,7 +10,12 @@ default rules over it exactly as a report does (loaders, :func:`signal_frames`,
 - ``delay``: from the incident's start to the first matching alert's *data-complete* time
   (what a live system would have known; never the window's start), 0 when it came earlier;
 - ``false``: fired alerts matching no incident, plus *page* alerts on an incident that must
-  stay silent (a short error blip).
+  stay silent (a short error blip);
+- ``subject``: the matching alerts name what the incident is about (its ``subject`` in
+  ``incidents.json``: the version, class, feature, error message or GPU);
+- ``hint``: the first matching alert localises it (its series or its top segment hint is the
+  incident's ``where``, e.g. ``client=ios``), or says that no single segment explains an
+  incident spread over the traffic.
 
 It ends with the medians: operational incidents (errors, latency, traffic, GPU) should be
 detected within 5 minutes, distribution incidents (data, model output, labels) within 30,
@@ -46,6 +51,9 @@ class DayScore:
     delay_min: float | None
     false_alerts: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    subject_named: bool | None = None
+    hint_right: bool | None = None
+    hint: str = ""
 
 
 def _t(text: str) -> datetime:
@@ -55,6 +63,7 @@ def _t(text: str) -> datetime:
 def backtest(folder: Path) -> Any:
     """The default rules over a generated day, as the report computes them."""
     from obskit.alerts import default_rules, evaluate
+    from obskit.alerts.explain import explain_run
     from obskit.alerts.inputs import signal_frames
     from obskit.config import load_config
     from obskit.load.gpu import load_nvidia_smi
@@ -68,16 +77,21 @@ def backtest(folder: Path) -> Any:
     gpu_src = cfg.source("gpu")
     gpu = load_nvidia_smi(gpu_src.path) if gpu_src is not None and gpu_src.path is not None else None
     day = _t(json.loads((folder / "incidents.json").read_text())["day"] + "T00:00:00Z")
-    frames = signal_frames(df, reference=load_reference(cfg.reference.path) if cfg.reference else None, gpu=gpu,
+    reference = load_reference(cfg.reference.path) if cfg.reference else None
+    frames = signal_frames(df, reference=reference, gpu=gpu,
                            features=cfg.features.all, confidence_threshold=cfg.business.confidence_threshold,
                            slo_ms=cfg.slo.latency_ms, start=day, end=day + timedelta(days=1))
-    return evaluate(default_rules(), frames, start=day, end=day + timedelta(days=1) - timedelta(minutes=1))
+    run = evaluate(default_rules(), frames, start=day, end=day + timedelta(days=1) - timedelta(minutes=1))
+    return explain_run(run, df, reference=reference, gpu=gpu, numeric=cfg.features.numeric,
+                       slo_ms=cfg.slo.latency_ms, confidence_threshold=cfg.business.confidence_threshold)
 
 
 def score_day(name: str, run: Any, truth: dict[str, Any]) -> list[DayScore]:
     """Match the run's fired alerts with the day's incidents (one row per incident; one for a clean day)."""
-    fired = run.fired
+    fired = run.fired.sort("complete_at", nulls_last=True)
     rows = [(r["rule"], r["severity"], r["complete_at"], r["labels"]) for r in fired.iter_rows(named=True)]
+    explained = [(json.loads(r.get("subject") or "{}"), json.loads(r.get("hints") or "[]"), r.get("explained") or "")
+                 for r in fired.iter_rows(named=True)]
     incidents = truth["incidents"]
     used: set[int] = set()
     out = []
@@ -97,6 +111,7 @@ def score_day(name: str, run: Any, truth: dict[str, Any]) -> list[DayScore]:
                 first = min(rows[i][2] for i in match)
                 score.delay_min = max(0.0, (first - start).total_seconds() / 60)
                 score.rules = sorted({rows[i][0] for i in match})
+                _score_subject(score, inc, [(json.loads(rows[i][3]), *explained[i]) for i in match])
         out.append(score)
     stray = [f"{r}@{c:%H:%M}" for i, (r, _, c, _) in enumerate(rows) if i not in used and c is not None]
     if not incidents:
@@ -104,6 +119,32 @@ def score_day(name: str, run: Any, truth: dict[str, Any]) -> list[DayScore]:
     else:
         out[0].false_alerts = out[0].false_alerts + stray
     return out
+
+
+def _names(expected: dict[str, str], found: dict[str, str]) -> bool:
+    return all(v.lower() in str(found.get(k, "")).lower() for k, v in expected.items())
+
+
+def _score_subject(score: DayScore, inc: dict[str, Any],
+                   alerts: list[tuple[dict[str, str], dict[str, str], list[dict[str, Any]], str]]) -> None:
+    """Whether the matching alerts name the incident's subject, and the first one's top hint is right.
+
+    "Subject named": every expected ``name=value`` appears in one matching alert's subject.
+    "Top hint right": the first matching alert whose requests were split (not a GPU gauge)
+    localises the incident: its series labels or its top hint hold the expected segment, or,
+    for an incident spread over the traffic, it says no single segment explains it.
+    """
+    expected = inc.get("subject") or {}
+    if expected:
+        score.subject_named = any(_names(expected, subject) for _, subject, _, _ in alerts)
+    where = inc.get("where", {})
+    split = [a for a in alerts if not a[3].startswith("a GPU signal")]
+    if where is None or not split:
+        return
+    labels, _, hints, said = split[0]
+    top = {hints[0]["dimension"]: str(hints[0]["value"])} if hints else {}
+    score.hint = hints[0]["text"] if hints else (said or "-")
+    score.hint_right = not hints if not where else _names(where, {**labels, **top})
 
 
 def run(names: list[str], requests: int, folder: Path, seed_offset: int = 0) -> list[DayScore]:
@@ -134,7 +175,10 @@ def _line(s: DayScore) -> str:
     det = "-" if s.detected is None else ("yes" if s.detected else "NO")
     delay = "-" if s.delay_min is None else f"{s.delay_min:.0f} min"
     false = ", ".join(s.false_alerts) or "0"
-    return f"{s.name:<22} {s.kind:<22} {s.category:<13} {det:<9} {delay:>8}  false: {false}  {' '.join(s.rules)}"
+    subject = "-" if s.subject_named is None else ("yes" if s.subject_named else "NO")
+    hint = "-" if s.hint_right is None else ("yes" if s.hint_right else "NO")
+    return (f"{s.name:<22} {s.kind:<22} {s.category:<13} {det:<9} {delay:>8}  {subject:<8} {hint:<6} false: {false}"
+            f"  {' '.join(s.rules)}")
 
 
 def summary(scores: list[DayScore]) -> dict[str, Any]:
@@ -150,6 +194,10 @@ def summary(scores: list[DayScore]) -> dict[str, Any]:
         "median_delay_distribution_min": statistics.median(dist) if dist else None,
         "false_alerts_clean_days": clean_false,
         "false_alerts_incident_days": sum(len(s.false_alerts) for s in scores if s.kind != "clean"),
+        "subject_named": sum(1 for s in expected if s.subject_named),
+        "subject_expected": sum(1 for s in expected if s.subject_named is not None),
+        "hint_right": sum(1 for s in expected if s.hint_right),
+        "hint_expected": sum(1 for s in expected if s.hint_right is not None),
     }
 
 
@@ -163,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="obskit-detection-") as tmp:
         scores = run(args.only, args.requests, args.keep or Path(tmp), args.seed_offset)
-    head = f"{'day':<22} {'incident':<22} {'category':<13} {'detected':<9} {'delay':>8}  false alerts, rules"
+    head = (f"{'day':<22} {'incident':<22} {'category':<13} {'detected':<9} {'delay':>8}  {'subject':<8} {'hint':<6} "
+            "false alerts, rules")
     print(head)
     print("-" * len(head))
     for s in scores:
@@ -173,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"detected {total['detected']}/{total['incidents']} incidents; median delay operational "
           f"{total['median_delay_operational_min']} min, distribution {total['median_delay_distribution_min']} min; "
           f"false alerts: clean days {total['false_alerts_clean_days']}, incident days "
-          f"{total['false_alerts_incident_days']}")
+          f"{total['false_alerts_incident_days']}; subject named {total['subject_named']}/{total['subject_expected']}, "
+          f"top hint right {total['hint_right']}/{total['hint_expected']}")
+    for s in scores:
+        if s.hint_right is False:
+            print(f"  {s.name}: top hint was {s.hint!r}")
     if args.json:
         args.json.write_text(json.dumps({"summary": total, "days": [s.__dict__ for s in scores]}, indent=2,
                                         default=str) + "\n")

@@ -60,6 +60,16 @@ for = "2m"
 severity = "page"
 summary = "{model_version}: {value:.1f}x the usual errors, for {duration}"
 
+[[alerts]]
+name = "version-errors"
+signal = "version_error_ratio"   # a version's error rate / the other versions', last 15 min; clear only (p < 1e-6)
+comparison = ">="
+threshold = 3                 # a canary failing 3x more than stable, on the same traffic
+interval = "1m"
+for = "2m"
+severity = "page"
+summary = "{model_version} fails {value:.1f}x as often as the other versions, for {duration}"
+
 # --- latency ------------------------------------------------------------------------
 [[alerts]]
 name = "p99-latency-slo"
@@ -98,6 +108,7 @@ summary = "p99 latency {value:.2f}x its trailing-hour level for {duration}"
 [[alerts]]
 name = "slow-canary"
 signal = "version_latency_ratio"   # p50 of a version / p50 of the other versions, same windows
+match = { quantile = "p50" }
 comparison = ">"
 threshold = 1.15
 window = "15m"
@@ -105,6 +116,18 @@ interval = "5m"
 for = "5m"
 severity = "ticket"
 summary = "{model_version} is {value:.0%} of the other versions' p50 latency for {duration}"
+
+[[alerts]]
+name = "slow-canary-tail"
+signal = "version_latency_ratio"   # p95 of a version / p95 of the others; 1 unless more of its requests
+match = { quantile = "p95" }       # pass the others' p95 than chance allows (binomial, p < 0.001)
+comparison = ">"
+threshold = 1.25              # the version's tail 25% slower: its p50 may not have moved
+window = "15m"
+interval = "5m"
+for = "10m"
+severity = "ticket"
+summary = "{model_version}'s p95 latency is {value:.0%} of the other versions' for {duration}"
 
 # --- traffic ------------------------------------------------------------------------
 [[alerts]]
@@ -156,7 +179,27 @@ threshold = 2.5               # one class at 2.5x its usual share: a silent mode
 interval = "5m"
 for = "5m"
 severity = "page"
-summary = "one class takes {value:.1f}x its usual share of answers"
+summary = "class {class} takes {value:.1f}x its usual share of answers"
+
+[[alerts]]
+name = "version-prediction-mix"
+signal = "version_class_mix"  # TVD of one version's last 500 answers' class mix vs the reference
+comparison = ">"
+threshold = 0.2               # noise at 500 answers: ~0.07; a version answering other classes
+interval = "5m"
+for = "10m"
+severity = "ticket"
+summary = "{model_version}'s predicted classes moved {value:.0%} (TVD) from training, for {duration}"
+
+[[alerts]]
+name = "unseen-classes"
+signal = "unseen_class_share" # share of a version's last 500 answers naming a class training never had
+comparison = ">"
+threshold = 0.05              # 0 in a model trained on its classes: another class set is being served
+interval = "5m"
+for = "5m"
+severity = "page"
+summary = "{model_version}: {value:.0%} of answers name classes never seen in training, for {duration}"
 
 [[alerts]]
 name = "confidence-shift"

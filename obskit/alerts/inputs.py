@@ -53,11 +53,10 @@ def signal_frames(
     >>> signal_frames(None)
     {}
     """
-    from obskit.alerts import baselines, hardware, model_signals
+    from obskit.alerts import baselines, hardware, model_signals, segment_signals
     from obskit.analyze.business import business_metrics
     from obskit.analyze.drift import drift_over_time
     from obskit.analyze.serving import window_stats
-    from obskit.analyze.versions import version_latency_ratio
 
     frames: dict[str, pl.DataFrame] = {}
     if requests is not None and requests.height:
@@ -72,6 +71,7 @@ def signal_frames(
             frames["class_mix_shift"] = model_signals.class_mix_shift(requests, reference, start=start, end=end)
             if reference is not None and "prediction" in reference.columns:
                 frames["class_takeover"] = model_signals.class_takeover(requests, reference, start=start, end=end)
+                frames.update(segment_signals.version_classes(requests, reference, start=start, end=end))
         if "confidence" in requests.columns:
             frames["confidence_shift"] = model_signals.confidence_shift(requests, reference, start=start, end=end)
         if reference is not None and features:
@@ -80,7 +80,8 @@ def signal_frames(
         if features:
             frames["feature_null_share"] = model_signals.feature_null_share(requests, reference, features,
                                                                             start=start, end=end)
-        frames["versions"] = version_latency_ratio(requests, every="5m")
+        frames["versions"] = segment_signals.version_latency_tail(requests, every="5m")
+        frames["version_error_ratio"] = segment_signals.version_error_ratio(requests, start=start, end=end)
         if slo_ms is not None:
             is_ok = pl.col("status").cast(pl.String) == "ok"
             frames["latency_slo"] = (

@@ -107,14 +107,14 @@ def class_mix_shift(requests: pl.DataFrame, reference: pl.DataFrame | None = Non
 def class_takeover(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int = 1000,
                    start: datetime | None = None, end: datetime | None = None,
                    prediction: str = "prediction") -> pl.DataFrame:
-    """Largest recent share / reference share over classes with >= 1% of the reference."""
+    """Recent share / reference share of each class with >= 1% of the reference (label ``class``)."""
     grid = _grid(requests, start, end)
     ans = _answers(requests, prediction)
     ref_counts = dict(reference.get_column(prediction).cast(pl.String).drop_nulls().value_counts().iter_rows())
     total = sum(ref_counts.values())
     classes = [c for c, v in ref_counts.items() if total and v / total >= 0.01]
     if not classes:
-        return _frame(grid, np.full(grid.size, np.nan))
+        return _frame(grid, np.full(grid.size, np.nan), **{"class": ""})
     code = {c: i for i, c in enumerate(classes)}
     labels = ans.get_column(prediction).cast(pl.String).to_list()
     codes = np.array([code.get(c, len(classes)) for c in labels], dtype=np.int64)
@@ -122,8 +122,8 @@ def class_takeover(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int = 
     hi = np.searchsorted(ans.get_column("timestamp").dt.epoch("us").to_numpy(), grid, side="left")
     share = (cum[hi] - cum[np.maximum(hi - n, 0)]) / n
     ref = np.array([ref_counts[c] / total for c in classes])
-    value = np.where(hi >= n, (share / ref).max(axis=1), np.nan)
-    return _frame(grid, value)
+    value = np.where((hi >= n)[:, None], share / ref, np.nan)
+    return pl.concat([_frame(grid, value[:, i], **{"class": c}) for i, c in enumerate(classes)])
 
 
 def confidence_shift(requests: pl.DataFrame, reference: pl.DataFrame | None = None, *, n: int = 1000,

@@ -153,8 +153,9 @@ _ALL: tuple[Signal, ...] = (
            "q-quantile of the window breaks the SLO (e.g. > 0.01: p99 > SLO)",
            agg="ratio", numerator="slow", denominator="ok"),
     Signal("version_latency_ratio", "versions", "ratio",
-           "a version's p50 latency / the other versions' p50 in the same window (canary vs stable)",
-           agg="mean", weight="requests", labels=("model_version",)),
+           "a version's latency quantile (p50, p95, p99) / the other versions' in the same window; the tail "
+           "ratios are 1 unless a binomial test is clear", agg="mean", weight="requests",
+           labels=("model_version", "quantile")),
     Signal("gpu_memory_used_share", "gpu", "memory_used_mib", "GPU memory used / total (0..1)", agg="ratio",
            numerator="memory_used_mib", denominator="memory_total_mib", time="timestamp"),
     Signal("gpu_utilization_pct", "gpu", "utilization_pct", "GPU utilization (%)", agg="mean", time="timestamp"),
@@ -169,7 +170,15 @@ _ALL: tuple[Signal, ...] = (
     _derived("error_excess", "errors / what the trailing 3 h error rate predicts (1 = normal; only clear excess)",
              ("model_version",)),
     _derived("class_mix_shift", "total-variation distance of the recent predicted-class mix (0..1)", ("against",)),
-    _derived("class_takeover", "largest recent class share / its reference share"),
+    _derived("class_takeover", "a class's recent share of answers / its reference share", ("class",)),
+    _derived("version_class_mix", "total-variation distance of a version's last 500 answers' class mix to the "
+             "reference's (0..1)", ("model_version",)),
+    _derived("unseen_class_share", "share of a version's last 500 answers whose class the reference never had",
+             ("model_version",)),
+    _derived("missing_class_share", "reference share of the common classes a version's last 500 answers never "
+             "gave", ("model_version",)),
+    _derived("version_error_ratio", "a version's error rate over 15 min / the other versions' (1 unless clear)",
+             ("model_version",)),
     _derived("confidence_shift", "KS distance of recent confidences to the reference's (0..1)", ("against",)),
     _derived("feature_shift", "population stability index of a feature's last 1000 values vs the reference",
              ("feature",)),

@@ -83,6 +83,32 @@ def apply_requests(out: dict[str, np.ndarray], t_s: np.ndarray, s: sc.Scenario, 
             fail = scope & (rng.random(n) < float(p["error_rate"]))
             out["code"] = np.where(fail, 500, out["code"])
             out["err_kind"] = np.where(fail, 1, out["err_kind"])
+        elif inc.kind == "oom_errors":  # large batches run the GPU out of memory
+            fail = w & ok & (rng.random(n) < float(p["error_rate"]))
+            out["code"] = np.where(fail, 500, out["code"])
+            out["err_kind"] = np.where(fail, 4, out["err_kind"])
+        elif inc.kind == "canary_tail":  # the canary a little slower, and much slower on a share of requests
+            scope = w & ok & out["canary"]
+            slow = scope & (rng.random(n) < float(p["share"]))
+            out["latency"] = np.where(scope, out["latency"] * 1.05, out["latency"])
+            out["latency"] = np.where(slow, out["latency"] * float(p["factor"]), out["latency"])
+        elif inc.kind in ("unseen_classes", "version_collapse"):  # a canary answering other classes
+            hit = w & out["canary"] & (rng.random(n) < float(p["share"]))
+            if inc.kind == "unseen_classes":
+                cls = len(sc.CLASSES) + rng.integers(0, len(sc.EXTRA_CLASSES), n)
+            else:
+                cls = np.full(n, sc.CLASSES.index(str(p["class"])))
+            out["pred"] = np.where(hit, cls, out["pred"])
+            out["confidence"] = np.where(hit, rng.uniform(0.85, 0.99, n), out["confidence"])
+            out["correct"] = np.where(hit, False, out["correct"])
+        elif inc.kind == "feature_nulls":  # a preprocessing bug drops features
+            for feat in str(p["features"]).split(","):
+                gone = w & (rng.random(n) < float(p["share"]))
+                out[feat] = np.where(gone, np.nan, out[feat].astype(np.float64))
+        elif inc.kind == "client_payload":  # one client's release changes what it sends
+            scope = w & (out["client"] == sc.CLIENTS.index(str(p["client"])))
+            feat = str(p["feature"])
+            out[feat] = np.where(scope, out[feat] * float(p["factor"]), out[feat])
         elif inc.kind == "prediction_collapse":  # a broken model answers one class, confidently
             hit = w & (rng.random(n) < float(p["share"]))
             cls = sc.CLASSES.index(str(p["class"]))

@@ -159,7 +159,7 @@ def requests_chunk(
     out = _features(rng, n, 0.9 * ramp)
     out.update(_predict(rng, out["brightness"]))
 
-    canary = s.incident("canary_slower") or s.incident("canary_errors")
+    canary = next((i for i in s.incidents if i.kind in CANARY_KINDS), None)
     is_canary = _in(t_s, canary, s) & (rng.random(n) < 0.10)
     out["canary"] = is_canary
     canary_factor = float(canary.params.get("latency_factor", 1.0)) if canary is not None else 1.0
@@ -215,6 +215,9 @@ def requests_chunk(
     return out
 
 
+#: Incidents that bring a canary version (10% of the traffic during the incident).
+CANARY_KINDS = ("canary_slower", "canary_errors", "canary_tail", "unseen_classes", "version_collapse")
+
 _ERR_TEXT = [None, "internal server error", "inference timed out after 1000 ms",
              "model instance unavailable (restarting)", "CUDA out of memory"]
 
@@ -223,7 +226,7 @@ def requests_frame(cols: dict[str, np.ndarray], ts_us: np.ndarray, s: sc.Scenari
     """The request log rows as a user's front end would write them (its own field names)."""
     n = ts_us.size
     ok = cols["code"] == 200
-    classes = pl.Series(sc.CLASSES)
+    classes = pl.Series(sc.CLASSES + sc.EXTRA_CLASSES)
     ts = pl.Series("ts", ts_us // 1000 * 1000, dtype=pl.Int64).cast(pl.Datetime("us", "UTC"))
     rid = pl.Series(cols["request_id"].view("S8").tolist(), dtype=pl.Binary).bin.encode("hex")
     version = cols["version"]

@@ -24,6 +24,8 @@ DARK_CLASSES: tuple[str, ...] = ("boots", "jacket", "wallet")
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((224, 224), (640, 480), (1280, 720), (1920, 1080), (3024, 4032))
 RESOLUTION_P: tuple[float, ...] = (0.10, 0.25, 0.30, 0.25, 0.10)
+#: Classes a model trained on another label set answers (never in the reference).
+EXTRA_CLASSES: tuple[str, ...] = ("fedora", "beret")
 CLIENTS: tuple[str, ...] = ("ios", "android", "web")
 CLIENT_P: tuple[float, ...] = (0.45, 0.40, 0.15)
 REGIONS: tuple[str, ...] = ("us-east", "eu-west", "ap-south")
@@ -50,6 +52,12 @@ class Incident:
     expect: str = "alert"
     #: ``"operational"`` (errors, latency, traffic, GPU) or ``"distribution"`` (data, model output, labels).
     category: str = "operational"
+    #: What its alerts should name (``{"model_version": "v1.5.0", "class": "fedora"}``); scored by
+    #: ``benchmarks.detection``'s "subject named".
+    subject: dict[str, str] = field(default_factory=dict)
+    #: The segment that explains it (``{"client": "ios"}``); ``{}``: spread over the traffic; None:
+    #: not a request incident (a GPU gauge). Scored as "top hint right".
+    where: dict[str, str] | None = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready dict (ISO 8601 UTC times)."""
@@ -63,6 +71,8 @@ class Incident:
             "params": dict(self.params),
             **({"expect": self.expect} if self.expect != "alert" else {}),
             **({"category": self.category} if self.category != "operational" else {}),
+            "subject": dict(self.subject),
+            "where": None if self.where is None else dict(self.where),
         }
 
 
@@ -103,13 +113,14 @@ def default_scenario(clean: bool = False, day: datetime = DAY) -> Scenario:
         Incident(
             "error-burst", "error_burst", at(8, 20, day=day), at(8, 32, day=day),
             "Triton model instance restarts: 503s for 12 minutes (about 7% of requests).",
-            ("error_rate",), {"error_rate": 0.07, "status_code": 503},
+            ("error_rate",), {"error_rate": 0.07, "status_code": 503}, subject={"status_code": "503"},
         ),
         Incident(
             "canary-slow", "canary_slower", at(10, 0, day=day), at(14, 0, day=day),
             "Canary v1.5.0 takes 10% of traffic and is about 35% slower; rolled back at 14:00.",
             ("latency_by_version", "versions"),
             {"version": "v1.5.0", "traffic_share": 0.10, "latency_factor": 1.35},
+            subject={"model_version": "v1.5.0"}, where={"model_version": "v1.5.0"},
         ),
         Incident(
             "brightness-shift", "feature_shift", at(15, 0, day=day), at(24, 0, day=day),
@@ -118,19 +129,19 @@ def default_scenario(clean: bool = False, day: datetime = DAY) -> Scenario:
             "confidence falls.",
             ("drift:brightness", "prediction_drift", "confidence"),
             {"feature": "brightness", "from_mean": 118.0, "to_mean": 84.0, "mobile_to_mean": 74.0},
-            category="distribution",
+            category="distribution", subject={"feature": "brightness"}, where=None,  # mobile: two clients
         ),
         Incident(
             "corrections-up", "correction_rate", at(15, 0, day=day), at(24, 0, day=day),
             "Users correct more confident predictions (above 1%), a consequence of the brightness shift.",
-            ("correction_rate",), {"threshold": 0.01}, category="distribution",
+            ("correction_rate",), {"threshold": 0.01}, category="distribution", where=None,
         ),
         Incident(
             "gpu-memory-pressure", "latency_regression", at(19, 10, day=day), at(19, 55, day=day),
             "GPU memory fills to ~98% (allocator fragmentation); p99 latency breaks the 120 ms SLO; "
             "Triton is restarted at 19:55 (counters reset).",
             ("latency_p99", "gpu_memory", "slo_burn_rate"),
-            {"memory_peak_pct": 98.0, "slo_latency_ms": 120.0},
+            {"memory_peak_pct": 98.0, "slo_latency_ms": 120.0}, subject={"gpu": "0"}, where=None,
         ),
     )
     return Scenario(day=day, incidents=incidents)

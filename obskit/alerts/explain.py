@@ -1,0 +1,337 @@
+"""What an alert is about and where: its subject, and the segments that explain it.
+
+:func:`explain_run` takes an :class:`~obskit.alerts.engine.AlertRun` and the period's
+requests and gives each episode:
+
+``subject``
+    What the alert is about, as ``{name: value}``: the series' own labels (version,
+    feature, class, host, GPU...), then what the signal points at (the error message and
+    code that dominate the failures, the class that gained the most share, the category a
+    feature moved to, the hottest GPU), then the segment that explains it best, if one does.
+``hints``
+    Up to ``top`` segments ranked by :func:`obskit.analyze.segments.rank_segments`: the
+    outcome behind the signal (the request failed; was slower than the 90th percentile of
+    the three hours before; answered the class; carried the drifted value; lacked the
+    feature...) during the episode, against the rest of the traffic and against the same
+    split before the episode. Each hint has its support, effect and 95 % interval and a
+    line of text; an empty list with ``explained = "no single segment explains it"`` when
+    the change is spread over the traffic, and a reason when the signal has no request
+    outcome to split (GPU gauges, panels).
+
+The summary gets the subject appended when its template does not already name it, so the
+page, ``alerts.json`` and the webhook body all say it.
+
+Examples
+--------
+>>> subject_text({"model_version": "v1.5.0", "error": "CUDA out of memory"})
+'model_version=v1.5.0, error=CUDA out of memory'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from obskit.analyze.segments import (NONE_EXPLAINS, Binned, auto_dimensions, rank_drops, rank_segments,
+                                     segment_counts, segment_text)
+
+if TYPE_CHECKING:
+    from obskit.alerts.engine import AlertRun
+    from obskit.alerts.rules import Rule
+
+__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_run", "subject_text"]
+
+#: Series labels that name what an alert is about (others, such as ``quantile``, qualify the signal).
+SUBJECT_LABELS: tuple[str, ...] = ("model", "model_version", "feature", "class", "host", "gpu", "client", "region",
+                                   "error", "status_code", "panel", "series")
+_ERROR = frozenset({"error_rate", "burn_rate", "error_excess", "version_error_ratio"})
+_SLOW = frozenset({"latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "latency_ratio",
+                   "version_latency_ratio", "slow_request_share"})
+_CLASS = frozenset({"class_mix_shift", "class_takeover", "version_class_mix", "unseen_class_share",
+                    "missing_class_share"})
+_CONFIDENCE = frozenset({"confidence_shift", "confident_rate"})
+_FEATURE = frozenset({"feature_shift", "drift_statistic", "kl_divergence"})
+_TRAFFIC = frozenset({"traffic_ratio", "request_rate"})
+_GPU_VALUE = {"gpu_memory_used_share": ("memory_used_mib", "memory_total_mib"),
+              "gpu_utilization_pct": ("utilization_pct", None), "gpu_temperature_c": ("temperature_c", None),
+              "gpu_power_share": ("power_w", "power_limit_w"), "gpu_sm_clock_ratio": ("sm_clock_mhz", None),
+              "gpu_memory_growth": ("memory_used_mib", "memory_total_mib")}
+#: How far before an episode's pending time its data starts (the rule's window when it has one).
+LOOKBACK = timedelta(minutes=15)
+#: The normal window the split is compared with: this long, just before the episode.
+BASELINE = timedelta(hours=3)
+#: At most this much of a long episode is split (its start is what explains it).
+LONGEST = timedelta(hours=2)
+_OK = pl.col("status").cast(pl.String) == "ok"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The subject of one alert episode and the segments that explain it (see the module doc)."""
+
+    subject: dict[str, str] = field(default_factory=dict)
+    hints: list[dict[str, Any]] = field(default_factory=list)
+    explained: str = ""
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The rows an episode is about (``population``), which of them are the outcome, and its name."""
+
+    population: pl.Expr
+    outcome: pl.Expr
+    noun: str
+    what: dict[str, str] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+
+
+def subject_text(subject: Mapping[str, str]) -> str:
+    """``name=value`` pairs, comma-separated ("" for no subject)."""
+    return ", ".join(f"{k}={v}" for k, v in subject.items())
+
+
+def _slice(requests: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
+    return requests.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
+
+
+def _quantile(frame: pl.DataFrame, column: str, q: float) -> float | None:
+    if column not in frame.columns or frame.height == 0:
+        return None
+    value = frame.get_column(column).cast(pl.Float64).drop_nulls().drop_nans().quantile(q, "linear")
+    return None if value is None else float(value)
+
+
+def _top_share(frame: pl.DataFrame, column: str, base: pl.DataFrame | None) -> str | None:
+    """The value of ``column`` whose share grew the most from ``base`` to ``frame`` (``base`` None: the commonest)."""
+    if column not in frame.columns or frame.height == 0:
+        return None
+    cur = frame.get_column(column).cast(pl.String).drop_nulls().value_counts(normalize=True, name="s")
+    if cur.height == 0:
+        return None
+    if base is not None and column in base.columns and base.height:
+        ref = base.get_column(column).cast(pl.String).drop_nulls().value_counts(normalize=True, name="r")
+        cur = cur.join(ref, on=column, how="left").with_columns((pl.col("s") - pl.col("r").fill_null(0.0)).alias("s"))
+    return str(cur.sort(["s", column], descending=[True, False]).get_column(column)[0])
+
+
+def _error_what(failed: pl.DataFrame) -> dict[str, str]:
+    """The message and code behind most of the failures (at least 30 % of them), when there is one."""
+    what: dict[str, str] = {}
+    for column in ("error", "status_code"):
+        if column not in failed.columns or failed.height == 0:
+            continue
+        counts = failed.get_column(column).cast(pl.String).drop_nulls().value_counts(sort=True, name="n")
+        if counts.height and int(counts["n"][0]) >= 0.3 * failed.height:
+            what[column] = str(counts[column][0])[:200]
+    return what
+
+
+def _outcome(rule: Rule, labels: Mapping[str, str], during: pl.DataFrame, before: pl.DataFrame,
+             reference: pl.DataFrame | None, slo_ms: float | None, confidence_threshold: float) -> _Outcome | None:
+    """The request outcome behind ``rule``'s signal during an episode (None: not a request signal)."""
+    sig = rule.signal
+    if sig in _ERROR:
+        return _Outcome(pl.lit(True), ~_OK, "failures", _error_what(during.filter(~_OK)),
+                        exclude=("error", "status_code", "prediction"))  # a failure has no answer
+    if sig in _SLOW:
+        base = before if before.filter(_OK).height >= 100 else during
+        tail = sig in ("latency_p99_ms", "latency_p95_ms") or labels.get("quantile") in ("p95", "p99")
+        cut = slo_ms if sig == "slow_request_share" and slo_ms else _quantile(base.filter(_OK), "latency_ms",
+                                                                                0.99 if tail else 0.9)
+        if cut is None:
+            return None
+        return _Outcome(_OK, pl.col("latency_ms") > cut, f"requests slower than {cut:.4g} ms")
+    if sig in _CLASS and "prediction" in during.columns:
+        ref = reference if reference is not None and "prediction" in reference.columns else None
+        if sig in ("unseen_class_share", "missing_class_share") and ref is not None:
+            known = ref.get_column("prediction").cast(pl.String).drop_nulls().unique().to_list()
+            unseen = pl.col("prediction").cast(pl.String).is_in(known).not_()
+            new = (during.filter(_OK & unseen & pl.col("prediction").is_not_null())
+                   .get_column("prediction").cast(pl.String).value_counts(sort=True, name="n"))
+            what = {"class": ", ".join(new["prediction"].head(3).to_list())} if new.height else {}
+            return _Outcome(_OK & pl.col("prediction").is_not_null(), unseen, "answers of classes never in training",
+                            what, exclude=("prediction",))
+        cls = labels.get("class") or _top_share(during.filter(_OK), "prediction", ref if ref is not None else before)
+        if cls is None:
+            return None
+        return _Outcome(_OK & pl.col("prediction").is_not_null(), pl.col("prediction").cast(pl.String) == cls,
+                        f"answers '{cls}'", {"class": cls}, exclude=("prediction",))
+    if sig in _CONFIDENCE and "confidence" in during.columns:
+        base = before.filter(_OK) if before.filter(_OK).height >= 100 else reference
+        if sig == "confident_rate":
+            return _Outcome(_OK & pl.col("confidence").is_not_null(), pl.col("confidence") < confidence_threshold,
+                            "answers below the confidence threshold")
+        now, then = _quantile(during.filter(_OK), "confidence", 0.5), _quantile(base, "confidence", 0.5) \
+            if base is not None else None
+        if now is None or then is None:
+            return None
+        cut = _quantile(base, "confidence", 0.9 if now >= then else 0.1) if base is not None else None
+        if cut is None:
+            return None
+        high = now >= then
+        return _Outcome(_OK & pl.col("confidence").is_not_null(),
+                        pl.col("confidence") > cut if high else pl.col("confidence") < cut,
+                        f"answers {'more' if high else 'less'} confident than usual")
+    feature = labels.get("feature")
+    if sig in _FEATURE and feature and feature in during.columns:
+        ref = reference if reference is not None and feature in reference.columns else before
+        col = during.get_column(feature)
+        if col.dtype.is_numeric():
+            now, then = _quantile(during, feature, 0.5), _quantile(ref, feature, 0.5)
+            if now is None or then is None:
+                return None
+            high = now >= then
+            cut = _quantile(ref, feature, 0.9 if high else 0.1)
+            if cut is None:
+                return None
+            x = pl.col(feature).cast(pl.Float64)
+            return _Outcome(pl.col(feature).is_not_null(), x > cut if high else x < cut,
+                            f"requests with {feature} {'above' if high else 'below'} {cut:.4g}", exclude=(feature,))
+        value = _top_share(during, feature, ref)
+        if value is None:
+            return None
+        return _Outcome(pl.col(feature).is_not_null(), pl.col(feature).cast(pl.String) == value,
+                        f"requests with {feature}={value}", {"value": value}, exclude=(feature,))
+    if sig == "feature_null_share" and feature and feature in during.columns:
+        return _Outcome(pl.lit(True), _missing(feature), f"requests without {feature}", exclude=(feature,))
+    if sig == "correction_rate" and "corrected_at" in during.columns and "confidence" in during.columns:
+        return _Outcome(_OK & (pl.col("confidence") >= confidence_threshold), pl.col("corrected_at").is_not_null(),
+                        "corrected confident answers")
+    if sig == "label_arrival" and "corrected_at" in during.columns:
+        late = (pl.col("corrected_at") - pl.col("timestamp")) > timedelta(minutes=15)
+        return _Outcome(pl.col("corrected_at").is_not_null(), late, "corrections later than 15 minutes")
+    return None
+
+
+def _gpu_subject(rule: Rule, labels: Mapping[str, str], gpu: pl.DataFrame | None, lo: datetime,
+                 hi: datetime) -> dict[str, str]:
+    """The GPU an alert on a GPU signal is about: its labels, else the worst GPU over the episode."""
+    named = {k: labels[k] for k in ("host", "gpu") if labels.get(k)}
+    if named or gpu is None or rule.signal not in _GPU_VALUE or not gpu.height:
+        return named
+    num, den = _GPU_VALUE[rule.signal]
+    keys = [k for k in ("host", "gpu") if k in gpu.columns]
+    if num not in gpu.columns or not keys or (den is not None and den not in gpu.columns):
+        return named
+    value = pl.col(num).cast(pl.Float64) / (pl.col(den).cast(pl.Float64) if den else pl.lit(1.0))
+    per = (gpu.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
+           .group_by(keys).agg(value.mean().alias("v")).drop_nulls("v"))
+    if per.height == 0:
+        return named
+    worst = per.sort("v", descending=rule.comparison in (">", ">=")).row(0, named=True)
+    return {k: str(worst[k]) for k in keys}
+
+
+def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime, end: datetime,
+                    requests: pl.DataFrame | None, *, reference: pl.DataFrame | None = None,
+                    gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (),
+                    dimensions: Sequence[str | Binned] | None = None, slo_ms: float | None = None,
+                    confidence_threshold: float = 0.8, top: int = 3) -> Explanation:
+    """The subject and hints of one episode of ``rule`` (series ``labels``) from ``pending_at`` to ``end``.
+
+    ``dimensions`` default to :func:`~obskit.analyze.segments.auto_dimensions` of the requests
+    (``numeric`` features binned at the quartiles of the window before the episode).
+    """
+    subject = {k: str(v) for k, v in labels.items() if k in SUBJECT_LABELS and v not in ("", None)}
+    lo = pending_at - (rule.window or LOOKBACK)
+    hi = min(end, pending_at + LONGEST) if end > pending_at else pending_at + timedelta(minutes=1)
+    if rule.signal in _GPU_VALUE or rule.signal.startswith("gpu_"):
+        subject.update({k: v for k, v in _gpu_subject(rule, labels, gpu, lo, hi).items() if k not in subject})
+        return Explanation(subject, [], "a GPU signal: no request segments to split")
+    if requests is None or requests.height == 0 or "timestamp" not in requests.columns:
+        return Explanation(subject, [], "no requests to split")
+    during_all, before_all = _slice(requests, lo, hi), _slice(requests, lo - BASELINE, lo)
+    scoped = {k: v for k, v in labels.items() if k in requests.columns and v not in ("", None)}
+    if scoped:
+        # a series of one version (or client...) is split within it, and compared with the rest
+        # of the traffic at the same time: same load, and a new version has no "before"
+        inside = pl.all_horizontal([pl.col(k).cast(pl.String) == v for k, v in scoped.items()])
+        before_all = during_all.filter(~inside)
+        during_all = during_all.filter(inside)
+    exclude = tuple(scoped)
+    if rule.signal in _TRAFFIC:
+        dims = dimensions if dimensions is not None else auto_dimensions(
+            before_all, numeric=(), exclude=(*exclude, "prediction", "status_code"))
+        if not before_all.height:
+            return Explanation(subject, [], "no traffic before the episode to compare with")
+        ranked = rank_drops(segment_counts(during_all, pl.lit(False), dims),
+                            segment_counts(before_all, pl.lit(False), dims),
+                            during_s=(hi - lo).total_seconds(), before_s=BASELINE.total_seconds(), top=top)
+        return _finish(subject, ranked, "", drop=True)
+    spec = _outcome(rule, labels, during_all, before_all, reference, slo_ms, confidence_threshold)
+    if spec is None:
+        return Explanation(subject, [], "no request outcome behind this signal")
+    subject.update({k: v for k, v in spec.what.items() if k not in subject})
+    during, before = during_all.filter(spec.population), before_all.filter(spec.population)
+    dims = dimensions if dimensions is not None else auto_dimensions(
+        during_all, numeric=[c for c in numeric if c not in spec.exclude],
+        exclude=(*exclude, *spec.exclude), bins_from=before_all if before_all.height else None)
+    dims = [d for d in dims if (d.column if isinstance(d, Binned) else d) not in (*exclude, *spec.exclude)]
+    counts = segment_counts(during, spec.outcome, dims)
+    if counts.height == 0 or int(counts["outcomes"].sum()) == 0:
+        return Explanation(subject, [], f"no {spec.noun} in the episode's requests")
+    ranked = rank_segments(counts, segment_counts(before, spec.outcome, dims), top=top)
+    return _finish(subject, ranked, spec.noun)
+
+
+def _missing(feature: str) -> pl.Expr:
+    """The missing-value rule of the pages (null, or NaN in a float column) as an expression."""
+    col = pl.col(feature)
+    return col.is_null() | (col.cast(pl.Float64, strict=False).is_nan().fill_null(False))
+
+
+def _finish(subject: dict[str, str], ranked: pl.DataFrame, noun: str, *, drop: bool = False) -> Explanation:
+    hints = []
+    for row in ranked.iter_rows(named=True):
+        hints.append({
+            "dimension": row["dimension"], "value": row["value"], "support": round(float(row["support"]), 4),
+            "effect": round(float(row["effect"]), 4), "effect_low": round(float(row["effect_low"]), 4),
+            "effect_high": round(float(row["effect_high"]), 4), "rows": int(row["rows"]),
+            "text": segment_text(row, noun, drop=drop),
+        })
+    if hints and hints[0]["dimension"] not in subject:
+        subject[hints[0]["dimension"]] = str(hints[0]["value"])
+    return Explanation(subject, hints, "" if hints else NONE_EXPLAINS)
+
+
+def _augment(summary: str, subject: Mapping[str, str]) -> str:
+    missing = {k: v for k, v in subject.items() if str(v) not in summary}
+    return f"{summary} [{subject_text(missing)}]" if missing else summary
+
+
+def explain_run(run: AlertRun, requests: pl.DataFrame | None, *, reference: pl.DataFrame | None = None,
+                gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (), slo_ms: float | None = None,
+                confidence_threshold: float = 0.8, top: int = 3) -> AlertRun:
+    """``run`` with every fired episode's ``subject``, ``hints`` and ``explained`` filled in.
+
+    ``subject`` and ``hints`` are JSON text (an object, a list); the summary names the
+    subject when its template did not. Pending-only episodes keep their labels as subject.
+    """
+    rules = {r.name: r for r in run.rules}
+    end = run.timeline["t"].max() if run.timeline.height else None
+    subjects, hints, explained, summaries = [], [], [], []
+    for row in run.episodes.iter_rows(named=True):
+        labels = json.loads(row["labels"])
+        rule = rules.get(row["rule"])
+        if rule is None or row["firing_at"] is None:
+            subjects.append(json.dumps({k: v for k, v in labels.items() if k in SUBJECT_LABELS}))
+            hints.append("[]")
+            explained.append("")
+            summaries.append(row["summary"])
+            continue
+        stop = row["resolved_at"] or (end if isinstance(end, datetime) else row["firing_at"])
+        ex = explain_episode(rule, labels, row["pending_at"], stop, requests, reference=reference, gpu=gpu,
+                             numeric=numeric, slo_ms=slo_ms, confidence_threshold=confidence_threshold, top=top)
+        subjects.append(json.dumps(ex.subject, ensure_ascii=False))
+        hints.append(json.dumps(ex.hints, ensure_ascii=False))
+        explained.append(ex.explained)
+        summaries.append(_augment(row["summary"], ex.subject))
+    episodes = run.episodes.with_columns(
+        pl.Series("subject", subjects, pl.String), pl.Series("hints", hints, pl.String),
+        pl.Series("explained", explained, pl.String), pl.Series("summary", summaries, pl.String))
+    return replace(run, episodes=episodes)
