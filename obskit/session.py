@@ -325,6 +325,7 @@ class Session:
         """The config's alert rules backtested over the period (None without requests, GPU samples or panel rules)."""
         if "_alerts" not in self._runs:
             from obskit.alerts import evaluate
+            from obskit.alerts.explain import explain_run
 
             has_requests = self.requests is not None and self.requests.height > 0
             has_gpu = self.gpu is not None and self.gpu.height > 0
@@ -341,7 +342,10 @@ class Session:
                         minute = timedelta(minutes=1)
                         start = lo.replace(second=0, microsecond=0)
                         end = hi.replace(second=0, microsecond=0) + minute
-                self._runs["_alerts"] = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
+                run = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
+                self._runs["_alerts"] = explain_run(
+                    run, self.requests, reference=self.reference, gpu=self.gpu, numeric=self.config.features.numeric,
+                    slo_ms=self.config.slo.latency_ms, confidence_threshold=self.config.business.confidence_threshold)
         return self._runs["_alerts"]
 
     def evaluated_alerts(self) -> AlertRun | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -96,7 +97,7 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
         text = str(v)
         if len(text) > CELL_CHARS:  # a 50 MB error message must not become a 50 MB page
             text = f"{text[:CELL_CHARS]}… ({len(text):,} characters)"
-        return html.escape(text)
+        return html.escape(text).replace("\n", "<br>")  # escaped first: a line break is all it adds
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = "".join(
@@ -109,6 +110,25 @@ def table_html(frame: pl.DataFrame, *, formats: dict[str, str] | None = None, ma
             f"{more}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{extra}")
 
 
+def _subject_cell(subject: str | None) -> str:
+    """``name=value`` pairs of an alert's subject (JSON object text)."""
+    try:
+        found = json.loads(subject or "{}")
+    except ValueError:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in found.items()) if isinstance(found, dict) else ""
+
+
+def _where_cell(hints: str | None, explained: str | None) -> str:
+    """The top segments of an alert, one per line, or why there are none."""
+    try:
+        found = json.loads(hints or "[]")
+    except ValueError:
+        found = []
+    lines = [str(h.get("text", "")) for h in found if isinstance(h, dict)]
+    return "\n".join(lines) if lines else (explained or "")
+
+
 def alerts_html(run: Any) -> str:
     """What fired, when, how bad — the alert summary at the top of a report."""
     if run is None:
@@ -119,14 +139,23 @@ def alerts_html(run: Any) -> str:
     skipped_html = f"<p>Not evaluated:</p><ul>{skipped}</ul>" if skipped else ""
     if fired.height == 0:
         return note(f"No alert fired in this period ({n_rules} rules backtested).") + skipped_html
-    cols = ["severity", "rule", "labels", "firing_at", "complete_at", "resolved_at", "peak_value", "summary"]
+    cols = ["severity", "rule", "labels", "subject", "hints", "explained", "firing_at", "complete_at", "resolved_at",
+            "peak_value", "summary"]
     rows = fired.sort("firing_at").select([c for c in cols if c in fired.columns])
+    if "subject" in rows.columns:  # what it is about, and the segments that explain it (alerts.explain)
+        rows = rows.with_columns(
+            pl.Series("subject", [_subject_cell(v) for v in rows["subject"].to_list()], pl.String),
+            pl.Series("where", [_where_cell(h, e) for h, e in zip(rows["hints"].to_list(),
+                                                                   rows["explained"].to_list(), strict=True)],
+                      pl.String),
+        ).drop("labels", "hints", "explained")
     rows = rows.with_columns(
         pl.col("firing_at").dt.strftime("%Y-%m-%d %H:%M"),
         *([pl.col("complete_at").dt.strftime("%H:%M").alias("data complete")] if "complete_at" in rows.columns
           else []),
         pl.col("resolved_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("still firing"),
-        pl.when(pl.col("labels") == "{}").then(pl.lit("")).otherwise(pl.col("labels")).alias("labels"),
+        *([pl.when(pl.col("labels") == "{}").then(pl.lit("")).otherwise(pl.col("labels")).alias("labels")]
+          if "labels" in rows.columns else []),
     )
     rows = rows.drop("complete_at", strict=False)
     head = note(f"{fired.height} alert(s) fired in this period ({n_rules} rules backtested). 'data complete' is "

@@ -89,7 +89,9 @@ def alert_records(run: AlertRun, *, include_pending: bool = False) -> list[dict[
     ``pending_at``, ``firing_at``, ``resolved_at`` (ISO 8601 UTC or null), ``complete_at``
     (when the data that made it fire was complete: what a live system would have known;
     ``firing_at`` is the start of that data's window), ``duration_s``,
-    ``value`` (the peak), ``threshold`` and ``summary``.
+    ``value`` (the peak), ``threshold``, ``summary``, ``subject`` (what it is about: version,
+    class, feature, error, GPU...), ``hints`` (the segments that explain it, best first) and
+    ``explained`` (why there is no hint); see :mod:`obskit.alerts.explain`.
     """
     ep = run.episodes
     if not include_pending:
@@ -120,6 +122,9 @@ def alert_records(run: AlertRun, *, include_pending: bool = False) -> list[dict[
             "value": _num(row["peak_value"]),
             "threshold": _num(row["threshold"]),
             "summary": row["summary"],
+            "subject": json.loads(row.get("subject") or "{}"),
+            "hints": json.loads(row.get("hints") or "[]"),
+            "explained": row.get("explained") or "",
         })
     return out
 
@@ -244,7 +249,8 @@ class WebhookNotifier:
         """The JSON body for ``alerts`` (records of :func:`alert_records`)."""
         if self.slack:
             return {"text": slack_text(alerts)}
-        keys = ("id", "rule", "severity", "labels", "state", "start", "resolved_at", "value", "threshold", "summary")
+        keys = ("id", "rule", "severity", "labels", "state", "start", "resolved_at", "value", "threshold", "summary",
+                "subject", "hints", "explained")
         return {"source": "obskit", "alerts": [{k: a.get(k) for k in keys} for a in alerts]}
 
     def send(self, body: Mapping[str, Any]) -> tuple[bool, int, int | None, str]:
@@ -323,6 +329,11 @@ def slack_text(alerts: Sequence[Mapping[str, Any]]) -> str:
             when = f"resolved at {a['resolved_at']}, started {a.get('start', '')}"
         sev = str(a.get("severity", "")).upper()
         lines.append(f"*[{sev}]* {a.get('rule', '')} ({when}): {a.get('summary', '')}")
+        hints = a.get("hints") or []
+        if hints:
+            lines.append(f"    where: {hints[0].get('text', '')}")
+        elif a.get("explained"):
+            lines.append(f"    {a['explained']}")
     return "\n".join(lines)
 
 
