@@ -70,7 +70,7 @@ def test_a_traffic_fall_confined_to_one_client_is_named_and_an_outage_is_not() -
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 5000), st.floats(0, 1)), min_size=2, max_size=6), st.randoms())
 def test_ranking_invariants(groups: list[tuple[int, float]], rnd: object) -> None:
-    rows = {f"s{i}": (n, int(round(n * share))) for i, (n, share) in enumerate(groups)}
+    rows = {f"s{i}": (n, round(n * share)) for i, (n, share) in enumerate(groups)}
     counts = _counts(rows)
     ranked = rank_segments(counts, top=None)
     if ranked.height:
@@ -98,7 +98,8 @@ def _versions_frame(rng: np.random.Generator, n: int = 60_000, *, tail: bool = F
     lat = rng.lognormal(np.log(20.0), 0.3, n)
     if tail:  # the canary's tail only: p50 barely moves, p95 +40 % or more
         lat = np.where(canary & (rng.random(n) < 0.12), lat * 2.3, lat)
-    err = rng.random(n) < np.where(canary, canary_error, 0.001)
+    late = np.arange(n) >= 3 * 7200  # the canary's own trouble starts after 3 hours (2 requests a second)
+    err = rng.random(n) < np.where(canary & late, canary_error, 0.001)
     classes = np.array(["a", "b", "c", "d"])[rng.integers(0, 4, n)]
     classes = np.where(canary & (rng.random(n) < unseen), "zebra", classes)
     return pl.DataFrame({"timestamp": t, "model_version": np.where(canary, "v2", "v1"), "latency_ms": lat,
@@ -146,12 +147,13 @@ def test_an_episode_names_the_error_and_the_version() -> None:
         pl.when(pl.col("status") == "error").then(pl.lit("CUDA out of memory")).otherwise(None).alias("error"),
         pl.lit("eu").alias("region"))
     rule = parse_rules([{"name": "errors", "signal": "error_rate", "comparison": ">", "threshold": 0.01}])[0]
-    ex = explain_episode(rule, {}, T0 + timedelta(hours=4), T0 + timedelta(hours=5), frame)
+    start = T0 + timedelta(hours=3, minutes=15)  # its window starts with the canary's trouble
+    ex = explain_episode(rule, {}, start, start + timedelta(hours=1), frame)
     assert ex.subject["error"] == "CUDA out of memory"
     assert ex.subject["model_version"] == "v2" and ex.hints[0]["dimension"] == "model_version"
     assert "v2" in ex.hints[0]["text"] and "% of the failures" in ex.hints[0]["text"]
     spread = _versions_frame(rng, canary_error=0.001)
-    ex2 = explain_episode(rule, {}, T0 + timedelta(hours=4), T0 + timedelta(hours=5), spread)
+    ex2 = explain_episode(rule, {}, start, start + timedelta(hours=1), spread)
     assert ex2.hints == [] and ex2.explained == NONE_EXPLAINS
 
 
@@ -196,3 +198,18 @@ def test_subject_and_hints_reach_alerts_json_the_webhook_and_slack(tmp_path: Pat
     assert "where: model_version=v2" in slack_text(records)
     assert subject_text(records[0]["subject"]).startswith("error=CUDA out of memory")
     assert json.loads(json.dumps(records))  # JSON-ready
+
+
+def test_the_explorer_explains_a_brushed_window() -> None:
+    from obskit.explorer.data import ExplorerData
+    from obskit.explorer.explain import explain_range
+    from obskit.explorer.tabs import TabOptions, build
+
+    rng = np.random.default_rng(4)
+    frame = _versions_frame(rng, canary_error=0.06)
+    data = ExplorerData(frame)
+    data.set_range(T0 + timedelta(hours=3), T0 + timedelta(hours=5))
+    assert explain_range(data, "failures")["where"][0].startswith("model_version=v2")
+    assert explain_range(data, "slow requests")["where"].to_list() == [NONE_EXPLAINS]
+    tab = build("errors", data, TabOptions())
+    assert "What explains the failures" in tab.tables["explain"] and "model_version=v2" in tab.tables["explain"]

@@ -37,8 +37,15 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from obskit.analyze.segments import (NONE_EXPLAINS, Binned, auto_dimensions, rank_drops, rank_segments,
-                                     segment_counts, segment_text)
+from obskit.analyze.segments import (
+    NONE_EXPLAINS,
+    Binned,
+    auto_dimensions,
+    rank_drops,
+    rank_segments,
+    segment_counts,
+    segment_text,
+)
 
 if TYPE_CHECKING:
     from obskit.alerts.engine import AlertRun
@@ -162,15 +169,15 @@ def _outcome(rule: Rule, labels: Mapping[str, str], during: pl.DataFrame, before
         return _Outcome(_OK & pl.col("prediction").is_not_null(), pl.col("prediction").cast(pl.String) == cls,
                         f"answers '{cls}'", {"class": cls}, exclude=("prediction",))
     if sig in _CONFIDENCE and "confidence" in during.columns:
-        base = before.filter(_OK) if before.filter(_OK).height >= 100 else reference
+        conf_base: pl.DataFrame | None = before.filter(_OK) if before.filter(_OK).height >= 100 else reference
         if sig == "confident_rate":
             return _Outcome(_OK & pl.col("confidence").is_not_null(), pl.col("confidence") < confidence_threshold,
                             "answers below the confidence threshold")
-        now, then = _quantile(during.filter(_OK), "confidence", 0.5), _quantile(base, "confidence", 0.5) \
-            if base is not None else None
+        now, then = _quantile(during.filter(_OK), "confidence", 0.5), _quantile(conf_base, "confidence", 0.5) \
+            if conf_base is not None else None
         if now is None or then is None:
             return None
-        cut = _quantile(base, "confidence", 0.9 if now >= then else 0.1) if base is not None else None
+        cut = _quantile(conf_base, "confidence", 0.9 if now >= then else 0.1) if conf_base is not None else None
         if cut is None:
             return None
         high = now >= then

@@ -18,7 +18,8 @@ same minutes (same load, same inputs), or with the training reference, and carry
     versions' over the same minutes; reported only when clear (conditional binomial test of
     the two counts, ``p < alpha``), else 1.
 :func:`version_classes`
-    Every 5 minutes, per version, over its last ``n`` answers (within the last 3 hours):
+    Every 5 minutes, per version that answered in the last 15 minutes, over its last ``n``
+    answers (within the last 3 hours):
     ``version_class_mix`` (total-variation distance of its predicted-class mix to the
     reference's), ``unseen_class_share`` (share of answers whose class the reference never
     had) and ``missing_class_share`` (reference share of the classes with at least 1 % of
@@ -41,6 +42,7 @@ True
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -55,6 +57,8 @@ _V = "model_version"
 _OK = pl.col("status").cast(pl.String) == "ok"
 #: Answers of a version that are older than this are not its recent class mix.
 RECENT_US = 3 * 3600 * 1_000_000
+#: A version with no answer in this long is not serving: no class-mix value.
+SERVING_US = 15 * 60 * 1_000_000
 
 
 def _versions(requests: pl.DataFrame) -> np.ndarray:
@@ -75,13 +79,15 @@ def version_latency_tail(requests: pl.DataFrame, *, every: str = "5m", quantiles
     >>> from datetime import datetime, UTC
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> r = pl.DataFrame({"timestamp": [t] * 400, "model_version": ["a", "b"] * 200,
-    ...                   "latency_ms": [10.0, 30.0] * 200, "status": ["ok"] * 400})
+    ...                   "latency_ms": [10.0 + i % 9 if i % 2 == 0 else 30.0 + i % 9 for i in range(400)],
+    ...                   "status": ["ok"] * 400})
     >>> f = version_latency_tail(r)
-    >>> f.filter(pl.col("model_version") == "b").select("quantile", "ratio").rows()
-    [('p50', 3.0), ('p95', 3.0), ('p99', 3.0)]
+    >>> f.filter(pl.col("model_version") == "b").select("quantile", pl.col("ratio").round(2)).rows()
+    [('p50', 2.43), ('p95', 2.11), ('p99', 2.11)]
     """
-    schema = {"window_start": pl.Datetime("us", "UTC"), _V: pl.String, "quantile": pl.String, "requests": pl.Int64,
-              "latency_ms": pl.Float64, "others_ms": pl.Float64, "ratio": pl.Float64, "p_value": pl.Float64}
+    schema: dict[str, Any] = {"window_start": pl.Datetime("us", "UTC"), _V: pl.String, "quantile": pl.String,
+                              "requests": pl.Int64, "latency_ms": pl.Float64, "others_ms": pl.Float64,
+                              "ratio": pl.Float64, "p_value": pl.Float64}
     if not {"timestamp", _V, "latency_ms", "status"} <= set(requests.columns):
         return pl.DataFrame(schema=schema)
     ok = (requests.filter(_OK).select(window_expr(every), "timestamp", pl.col(_V).cast(pl.String).fill_null(""),
@@ -132,7 +138,7 @@ def _ratio_row(window: object, version: str, q: float, mine: np.ndarray, other: 
     if q > 0.5:
         # both quantiles are estimates: Fisher's exact test of "above the pooled quantile", mine vs others
         cut = float(np.quantile(np.concatenate([mine, other]), q))
-        a, c = int((mine > cut).sum()), int((other > cut).sum())
+        a, c = int((mine >= cut).sum()), int((other >= cut).sum())  # at or above: ties count on both sides
         p_value = float(fisher_exact([[a, mine.size - a], [c, other.size - c]], alternative="greater").pvalue)
         ratio = ratio if p_value < alpha else 1.0
     return (window, version, f"p{round(q * 100)}", int(mine.size), mine_q, other_q, ratio, p_value)
@@ -198,7 +204,9 @@ def version_classes(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int =
         lo = np.maximum(hi - n, np.searchsorted(t_v, grid - RECENT_US, side="left"))
         counts = cum[hi] - cum[lo]
         size = counts.sum(axis=1)
-        known = size >= n / 2
+        # a version that stopped answering has no current mix (its last answers would linger for 3 h)
+        serving = np.searchsorted(t_v, grid - SERVING_US, side="left") < hi
+        known = (size >= n / 2) & serving
         with np.errstate(invalid="ignore", divide="ignore"):
             share = counts / size[:, None]
         mix = np.where(known, 0.5 * np.abs(share - ref_vec).sum(axis=1), np.nan) if total else np.full(grid.size,

@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -101,17 +102,18 @@ class Binned:
     def labels(self) -> list[str]:
         """The bins' names, lowest first (one more than the edges)."""
         e = [_num(x) for x in self.edges]
-        return ([f"{self.column} < {e[0]}"] + [f"{self.column} {a}-{b}" for a, b in zip(e, e[1:], strict=False)]
+        return ([f"{self.column} < {e[0]}"] + [f"{self.column} {a}-{b}" for a, b in pairwise(e)]
                 + [f"{self.column} ≥ {e[-1]}"])
 
     def expr(self) -> pl.Expr:
         """The bin name of each row (null where the value is missing)."""
         names = self.labels()
         x = pl.col(self.column).cast(pl.Float64)
-        out = pl.when(x.is_null() | x.is_nan()).then(pl.lit(None, pl.String))
+        out: Any = pl.when(x.is_null() | x.is_nan()).then(pl.lit(None, pl.String))
         for edge, name in zip(self.edges, names, strict=False):
             out = out.when(x < edge).then(pl.lit(name))
-        return out.otherwise(pl.lit(names[-1])).alias(self.column)
+        expr: pl.Expr = out.otherwise(pl.lit(names[-1])).alias(self.column)
+        return expr
 
 
 def _num(x: float) -> str:

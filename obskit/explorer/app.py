@@ -204,8 +204,8 @@ class Explorer:
             "timeline": {"timeline": _ChartView(self.backend, on_brush)},
         }
         self._tables: dict[str, dict[str, widgets.HTML]] = {
-            "traffic": {"slowest": widgets.HTML()},
-            "errors": {k: widgets.HTML() for k in ("episodes", "messages", "failed")},
+            "traffic": {k: widgets.HTML() for k in ("explain", "slowest")},
+            "errors": {k: widgets.HTML() for k in ("episodes", "messages", "explain", "failed")},
             "gpu": {"pressure": widgets.HTML()},
             "drift": {"drift": widgets.HTML()},
             "business": {k: widgets.HTML() for k in ("low_confidence", "corrected")},

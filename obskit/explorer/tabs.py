@@ -34,6 +34,7 @@ from obskit.analyze.errors import sustained
 from obskit.analyze.gpu import device_names
 from obskit.analyze.serving import DEFAULT_QUANTILES, quantile_column
 from obskit.explorer.data import DRILL_COLUMNS, ExplorerData
+from obskit.explorer.explain import explain_range
 from obskit.explorer.tables import cell_text, table_html
 from obskit.timeutil import parse_duration
 
@@ -118,8 +119,10 @@ def tab_traffic(data: ExplorerData, o: TabOptions) -> TabResult:
                            color_by="model_version", title="Requests per window by version", width=o.width,
                            height=120, brush=b),
     }
-    return TabResult({"stats": stats, "versions": versions, "slowest": slow}, built,
-                     {"slowest": table_html(slow, title="Slowest requests in the range", max_rows=data.top)})
+    explain = explain_range(data, "slow requests")
+    return TabResult({"stats": stats, "versions": versions, "slowest": slow, "explain": explain}, built,
+                     {"slowest": table_html(slow, title="Slowest requests in the range", max_rows=data.top),
+                      "explain": table_html(explain, title="What explains the slow requests of this range")})
 
 
 def tab_errors(data: ExplorerData, o: TabOptions) -> TabResult:
@@ -127,12 +130,14 @@ def tab_errors(data: ExplorerData, o: TabOptions) -> TabResult:
     episodes = sustained(errors, "error_rate", ">", 0.01, for_=data.every, every=data.every)
     failed = data.in_selection(data.failed)
     messages = data.failure_counts()
-    frames = {"errors": errors, "episodes": episodes, "messages": messages, "failed": failed.drop("model")}
+    frames = {"errors": errors, "episodes": episodes, "messages": messages, "failed": failed.drop("model"),
+              "explain": explain_range(data, "failures")}
     built = {"error_rate": _lines(errors, ["error_rate"], title="Error rate", y_title="errors / requests",
                                   y_format="%", thresholds={"1% threshold": 0.01}, width=o.width, height=o.height,
                                   brush=_brush())}
     tables = {"episodes": table_html(episodes, title="Error rate above 1% for more than one window"),
               "messages": table_html(messages, title="Failures by code and message"),
+              "explain": table_html(frames["explain"], title="What explains the failures of this range"),
               "failed": table_html(frames["failed"], title="Failed requests in the range", max_rows=data.top)}
     return TabResult(frames, built, tables, data.failed_note)
 

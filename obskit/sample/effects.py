@@ -111,10 +111,10 @@ def apply_requests(out: dict[str, np.ndarray], t_s: np.ndarray, s: sc.Scenario, 
             out[feat] = np.where(scope, out[feat] * float(p["factor"]), out[feat])
         elif inc.kind == "prediction_collapse":  # a broken model answers one class, confidently
             hit = w & (rng.random(n) < float(p["share"]))
-            cls = sc.CLASSES.index(str(p["class"]))
-            out["pred"] = np.where(hit, cls, out["pred"])
+            collapsed = sc.CLASSES.index(str(p["class"]))
+            out["pred"] = np.where(hit, collapsed, out["pred"])
             out["confidence"] = np.where(hit, rng.uniform(0.94, 0.995, n), out["confidence"])
-            out["correct"] = np.where(hit, out["label"] == cls, out["correct"])
+            out["correct"] = np.where(hit, out["label"] == collapsed, out["correct"])
         elif inc.kind == "confidence_inflation":  # a recalibration bug: everything looks certain
             shrink = float(p["shrink"])
             out["confidence"] = np.where(w, 1.0 - (1.0 - out["confidence"]) * shrink, out["confidence"])
