@@ -23,7 +23,7 @@ RECORD = {"id": "a1", "rule": "high-error-rate", "severity": "page", "labels": {
 def test_check_and_export_the_sample_rules(samples_dir: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "check", "--config", str(samples_dir / "obskit.toml")]) == 0
-    assert "23 alert rule(s) OK" in capsys.readouterr().out
+    assert "27 alert rule(s) OK" in capsys.readouterr().out
     out = tmp_path / "rules.yml"
     assert main(["alerts", "export", "--config", str(samples_dir / "obskit.toml"), "-o", str(out)]) == 0
     err = capsys.readouterr().err
@@ -117,5 +117,10 @@ def test_report_fail_on_alert_exits_3_and_notifies(tmp_path: Path, hook: str, sa
     assert r.returncode == 3, r.stderr
     assert "12 alert(s) fired" in r.stderr and "notify: 12 alert(s) delivered" in r.stdout
     assert len(_Hook.bodies) == 1 and len(_Hook.bodies[0]["alerts"]) == 12
+    # each alert says what it is about: the burst's message, the canary's version, the GPU
+    subjects = [a["subject"] for a in _Hook.bodies[0]["alerts"]]
+    assert {"error": "model instance unavailable (restarting)", "status_code": "503"} in subjects
+    assert {"model_version": "v1.5.0"} in subjects
+    assert any(s.get("gpu") == "0" for s in subjects)
     alerts = json.loads((tmp_path / "2026-11-22" / "alerts.json").read_text())
     assert all(a["delivery"]["status"] == "delivered" for a in alerts["alerts"])
