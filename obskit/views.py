@@ -158,6 +158,9 @@ def alerts_html(run: Any) -> str:
           if "labels" in rows.columns else []),
     )
     rows = rows.drop("complete_at", strict=False)
+    order = ["severity", "rule", "labels", "subject", "where", "firing_at", "data complete", "resolved_at",
+             "peak_value", "summary"]
+    rows = rows.select([c for c in order if c in rows.columns] + [c for c in rows.columns if c not in order])
     head = note(f"{fired.height} alert(s) fired in this period ({n_rules} rules backtested). 'data complete' is "
                 "when the data behind an alert existed: the earliest a live system could have raised it.",
                 kind="error")

@@ -213,3 +213,20 @@ def test_the_explorer_explains_a_brushed_window() -> None:
     assert explain_range(data, "slow requests")["where"].to_list() == [NONE_EXPLAINS]
     tab = build("errors", data, TabOptions())
     assert "What explains the failures" in tab.tables["explain"] and "model_version=v2" in tab.tables["explain"]
+
+
+def test_a_deploy_that_took_over_is_named_when_nothing_splits() -> None:
+    rng = np.random.default_rng(9)
+    n = 30_000  # 2 requests a second: a deploy at 2 h, and every answer of the new version is 'hat'
+    t = [T0 + timedelta(milliseconds=500 * i) for i in range(n)]
+    new = np.arange(n) >= 2 * 7200
+    frame = pl.DataFrame({
+        "timestamp": t, "model_version": np.where(new, "v1.4.1", "v1.4.0"), "latency_ms": rng.lognormal(3, 0.2, n),
+        "status": ["ok"] * n, "client": np.array(["ios", "web"])[rng.integers(0, 2, n)],
+        "prediction": np.where(new & (rng.random(n) < 0.5), "hat", np.array(["a", "b", "hat"])[rng.integers(0, 3, n)]),
+    }).with_columns(pl.col("status").cast(pl.Enum(["ok", "error"])))
+    rule = parse_rules([{"name": "takeover", "signal": "class_takeover", "comparison": ">", "threshold": 2}])[0]
+    start = T0 + timedelta(hours=2, minutes=15)
+    ex = explain_episode(rule, {"class": "hat"}, start, start + timedelta(hours=1), frame)
+    assert ex.subject == {"class": "hat", "model_version": "v1.4.1"}
+    assert ex.hints[0]["text"].startswith("model_version=v1.4.1: serves 100% of the requests since 02:00 UTC")

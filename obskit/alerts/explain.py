@@ -14,7 +14,9 @@ requests and gives each episode:
     the three hours before; answered the class; carried the drifted value; lacked the
     feature...) during the episode, against the rest of the traffic and against the same
     split before the episode. Each hint has its support, effect and 95 % interval and a
-    line of text; an empty list with ``explained = "no single segment explains it"`` when
+    line of text. When nothing splits but one model version took over the traffic just
+    before the episode (a deploy), that version is the hint: the change came with it. An
+    empty list with ``explained = "no single segment explains it"`` when
     the change is spread over the traffic, and a reason when the signal has no request
     outcome to split (GPU gauges, panels).
 
@@ -283,7 +285,36 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
     if counts.height == 0 or int(counts["outcomes"].sum()) == 0:
         return Explanation(subject, [], f"no {spec.noun} in the episode's requests")
     ranked = rank_segments(counts, segment_counts(before, spec.outcome, dims), top=top)
+    if ranked.is_empty() and not scoped:
+        release = _release(during_all, before_all, requests)
+        if release is not None:
+            subject.setdefault(release["dimension"], str(release["value"]))
+            return Explanation(subject, [release], "")
     return _finish(subject, ranked, spec.noun)
+
+
+def _release(during: pl.DataFrame, before: pl.DataFrame, requests: pl.DataFrame) -> dict[str, Any] | None:
+    """A version that took over the traffic just before the episode: nothing to split, but the likely cause.
+
+    When one model version serves at least 90 % of the episode's requests and served less
+    than half of the hours before, the change came with it (a deploy that froze, that
+    answers other classes...). None otherwise.
+    """
+    for dim in ("model_version", "model"):
+        if dim not in during.columns or during.height == 0 or before.height == 0:
+            continue
+        now = during.get_column(dim).cast(pl.String).value_counts(sort=True, normalize=True, name="s")
+        value, share = str(now[dim][0]), float(now["s"][0])
+        then = float((before.get_column(dim).cast(pl.String) == value).mean() or 0.0)
+        if share < 0.9 or then >= 0.5:
+            continue
+        since = requests.filter(pl.col(dim).cast(pl.String) == value).get_column("timestamp").min()
+        when = f" since {since:%H:%M} UTC" if isinstance(since, datetime) else ""
+        return {"dimension": dim, "value": value, "support": round(share, 4), "effect": None, "effect_low": None,
+                "effect_high": None, "rows": int(during.height),
+                "text": f"{dim}={value}: serves {share:.0%} of the requests{when} ({then:.0%} in the 3 hours "
+                        "before): the change came with it"}
+    return None
 
 
 def _missing(feature: str) -> pl.Expr:
