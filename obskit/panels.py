@@ -105,7 +105,7 @@ def _period(session: Session) -> tuple[datetime, datetime]:
 
 def query_panels(session: Session) -> list[PanelData]:
     """Every configured panel's series over the session's period (problems recorded on the session)."""
-    from obskit.session import Problem
+    from obskit.problems import Problem
 
     cfg = session.config
     if not cfg.panels:
@@ -150,7 +150,7 @@ def query_panels(session: Session) -> list[PanelData]:
 
 def _from_file(panel: Panel, session: Session, start: datetime, end: datetime) -> PanelData:
     from obskit.load.prometheus_api import load_prometheus_json
-    from obskit.session import Problem
+    from obskit.problems import Problem
 
     assert panel.file is not None
     try:
@@ -207,7 +207,7 @@ def live_metrics(session: Session) -> pl.DataFrame | None:
 
     None without a live source; a failure is recorded as a problem of that source.
     """
-    from obskit.session import Problem
+    from obskit.problems import Problem
 
     live = next((s for s in session.config.sources_for("metrics") if s.get("url")), None)
     if live is None:

@@ -28,6 +28,7 @@ from obskit._atomic import atomic_write_text
 from obskit.config import Config, load_config
 from obskit.errors import ObskitError
 from obskit.load._quarantine import Quarantine
+from obskit.problems import Problem
 from obskit.redact import scrub
 from obskit.timeutil import parse_time
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from obskit.load.registry import SourceConfig
     from obskit.panels import PanelData
 
-__all__ = ["Problem", "Session", "atomic_write_text"]
+__all__ = ["Session", "atomic_write_text"]
 
 
 _HOST_FRAMES = ("gpu", "gpu_processes", "kernels")
@@ -44,14 +45,6 @@ _HOST_FRAMES = ("gpu", "gpu_processes", "kernels")
 
 class _AlreadyRecorded(Exception):
     """No frame, and nothing to record: its input failed (already recorded) or is not configured."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A source that failed, or loaded with figures that cannot be right (a latency unit), and why."""
-
-    source: str
-    reason: str
 
 
 @dataclass
@@ -117,7 +110,7 @@ class Session:
             if self.scale is not None and src.kind == "requests":
                 raise _AlreadyRecorded  # at scale the rows are streamed, never loaded
             if self.pushdown is not None and src.kind == "requests":
-                from obskit.report.scale import load_period
+                from obskit.load.request_source import load_period
 
                 return load_period(self.pushdown, start=self.start, end=self.end, model=self.model,
                                    version=self.version)

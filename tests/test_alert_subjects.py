@@ -230,3 +230,14 @@ def test_a_deploy_that_took_over_is_named_when_nothing_splits() -> None:
     ex = explain_episode(rule, {"class": "hat"}, start, start + timedelta(hours=1), frame)
     assert ex.subject == {"class": "hat", "model_version": "v1.4.1"}
     assert ex.hints[0]["text"].startswith("model_version=v1.4.1: serves 100% of the requests since 02:00 UTC")
+
+
+def test_an_error_subject_carries_no_credentials() -> None:
+    rng = np.random.default_rng(12)
+    frame = _versions_frame(rng, canary_error=0.2).with_columns(
+        pl.when(pl.col("status") == "error").then(pl.lit("upstream https://bob:S3cret@db.internal:5432/x refused"))
+        .otherwise(None).alias("error"))
+    rule = parse_rules([{"name": "errors", "signal": "error_rate", "comparison": ">", "threshold": 0.01}])[0]
+    start = T0 + timedelta(hours=3, minutes=15)
+    ex = explain_episode(rule, {}, start, start + timedelta(hours=1), frame)
+    assert ex.subject["error"] == "upstream https://db.internal:5432/x refused"

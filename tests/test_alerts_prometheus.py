@@ -239,7 +239,8 @@ def test_promtool_check_rules_accepts_the_export(tmp_path: Path) -> None:
     assert set(skipped) == {"feature-drift", "feature-nulls", "high-correction-rate", "low-confident-rate",
                             "gpu-by-index", "p99-latency-slo", "slow-canary", "class-takeover", "confidence-shift",
                             "error-excess", "version-errors", "slow-canary-tail", "version-prediction-mix",
-                            "unseen-classes", "gpu-hot", "gpu-memory-growth", "gpu-power-capped", "gpu-throttled", "labels-late",
+                            "unseen-classes", "gpu-hot", "gpu-memory-growth", "gpu-power-capped", "gpu-throttled",
+                            "labels-late",
                             "latency-regression", "prediction-mix-shift", "traffic-drop", "tail-latency-regression"}
     assert "no PromQL equivalent" in skipped["feature-drift"]
     assert "label 'gpu' has no Prometheus equivalent" in skipped["gpu-by-index"]

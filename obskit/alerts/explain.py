@@ -48,6 +48,7 @@ from obskit.analyze.segments import (
     segment_counts,
     segment_text,
 )
+from obskit.redact import scrub
 
 if TYPE_CHECKING:
     from obskit.alerts.engine import AlertRun
@@ -136,7 +137,7 @@ def _error_what(failed: pl.DataFrame) -> dict[str, str]:
             continue
         counts = failed.get_column(column).cast(pl.String).drop_nulls().value_counts(sort=True, name="n")
         if counts.height and int(counts["n"][0]) >= 0.3 * failed.height:
-            what[column] = str(counts[column][0])[:200]
+            what[column] = scrub(str(counts[column][0]))[:200]  # it travels to webhooks: no credentials
     return what
 
 
@@ -305,7 +306,8 @@ def _release(during: pl.DataFrame, before: pl.DataFrame, requests: pl.DataFrame)
             continue
         now = during.get_column(dim).cast(pl.String).value_counts(sort=True, normalize=True, name="s")
         value, share = str(now[dim][0]), float(now["s"][0])
-        then = float((before.get_column(dim).cast(pl.String) == value).mean() or 0.0)
+        then_mean = (before.get_column(dim).cast(pl.String) == value).mean()
+        then = float(then_mean) if isinstance(then_mean, (int, float)) else 0.0
         if share < 0.9 or then >= 0.5:
             continue
         since = requests.filter(pl.col(dim).cast(pl.String) == value).get_column("timestamp").min()

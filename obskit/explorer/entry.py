@@ -153,7 +153,7 @@ def _large_source(session: Any) -> pl.LazyFrame | None:
     the scan (``session.pushdown``); a larger one is returned as a scan, and the explorer
     keeps only counts, sketches, drill-down rows and a sample.
     """
-    from obskit.report.scale import keep_rejects, period_extent, period_scan, scale_source
+    from obskit.load.request_source import keep_rejects, period_extent, period_scan, scale_source
 
     source = scale_source(session.config)
     if source is None:

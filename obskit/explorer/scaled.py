@@ -69,7 +69,7 @@ class ScaledExplorerData(ExplorerData):
     Parameters
     ----------
     requests
-        A lazy canonical ``requests`` frame (e.g. :func:`obskit.report.scale.canonical_scan`
+        A lazy canonical ``requests`` frame (e.g. :func:`obskit.load.request_source.canonical_scan`
         of hive-partitioned parquet), already cut to the period.
     sample_rows
         Rows of the systematic sample drift reads (every k-th request).

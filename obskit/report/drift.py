@@ -144,7 +144,7 @@ def missing_values(rep: ReportContext, sec: Section) -> pl.DataFrame | None:
     more = table.filter(pl.col("verdict") == "more missing than in training")["column"].to_list()
     if empty:
         def record() -> bool:
-            from obskit.session import Problem
+            from obskit.problems import Problem
 
             rep.session.problems.append(Problem("features", f"missing in every request of the period, so never "
                                                             f"checked: {', '.join(empty)}"))

@@ -21,6 +21,7 @@ import polars as pl
 from obskit import charts
 from obskit.errors import AnalysisError
 from obskit.report import scale, scale_sections
+from obskit.report.budgets import show_budgets
 from obskit.report.section import ReportContext, Section
 
 __all__ = [
@@ -177,16 +178,6 @@ def latency(rep: ReportContext) -> Section:
     lat = latency_slo(requests, slo.latency_ms, slo.latency_quantile, every=rep.window)
     avail = availability_slo(requests, slo.availability, every=rep.window)
     return rep.record(show_budgets(sec, period_budgets(lat, avail)))
-
-
-def show_budgets(sec: Section, budgets: pl.DataFrame) -> Section:
-    """The budgets table of the latency section, and a warning when one is spent."""
-    sec.table(budgets, formats={"budget_remaining": "{:.1%}"}, caption="Error budget left at the end of the period",
-              name="budgets")
-    spent = budgets.filter(pl.col("budget_remaining") < 0)["slo"].to_list()
-    if spent:
-        sec.warn(f"error budget spent: {', '.join(spent)}")
-    return sec
 
 
 def errors(rep: ReportContext) -> Section:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from obskit import charts
-from obskit.report.scale import NOT_AT_SCALE, canonical_scan, rollup
+from obskit.load.request_source import canonical_scan
+from obskit.report.scale import NOT_AT_SCALE, rollup
 from obskit.report.section import Section
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def summary(rep: ReportContext, sec: Section) -> Section:
 def latency(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> Section:
     """Sketch percentiles per window, and the exact SLO error budgets from the rollup's counts."""
     from obskit.analyze.slo import period_budgets
-    from obskit.report.health import show_budgets
+    from obskit.report.budgets import show_budgets
 
     slo = rep.config.slo
     sec.note(bound_note(rep))

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     import altair as alt
 
     from obskit.config import Config
-    from obskit.session import Problem, Session
+    from obskit.problems import Problem
+    from obskit.session import Session
 
 __all__ = ["ReportContext", "Section", "open_report"]
 
@@ -217,7 +218,7 @@ class ReportContext:
 
     @property
     def scale(self) -> Any:
-        """The :class:`~obskit.report.scale.ScaleSource` when the run is at scale (rows never loaded), else None."""
+        """The :class:`~obskit.load.request_source.ScaleSource` when the run is at scale (rows unloaded), else None."""
         return self.session.scale
 
     @property
@@ -297,7 +298,7 @@ class ReportContext:
                 return []
             missing = [f for f in self.config.features.all if f not in reference.columns]
             if missing:
-                from obskit.session import Problem
+                from obskit.problems import Problem
 
                 self.session.problems.append(Problem(
                     "features", f"not in the reference set, so never checked for drift: {', '.join(missing)} "
@@ -423,16 +424,17 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
 
 def _open_at_scale(rep: ReportContext) -> bool:
     """Switch the run to the scale path when the request source is too large to load (:mod:`obskit.report.scale`)."""
+    from obskit.load import request_source
     from obskit.report import scale
     from obskit.timeutil import report_window
 
-    source = scale.scale_source(rep.config)
+    source = request_source.scale_source(rep.config)
     if source is None:
         return False
     session = rep.session
-    n, span = scale.period_extent(source, start=session.start, end=session.end, model=session.model,
-                                  version=session.version)
-    scale.keep_rejects(session, source)
+    n, span = request_source.period_extent(source, start=session.start, end=session.end, model=session.model,
+                                           version=session.version)
+    request_source.keep_rejects(session, source)
     if n <= rep.config.report.max_rows:
         session.pushdown = source  # a small period of a large source: read only its rows
         return False

@@ -72,8 +72,8 @@ def slo_breaches(*, latency_q: float, latency_ms: float, observed_ms: float | No
 def _check_unit_at_scale(rep: ReportContext) -> None:
     """At scale the rows are never loaded: the latency unit is checked on the sketch's median (once)."""
     from obskit.load.logs import median_unit_warning
+    from obskit.problems import Problem
     from obskit.report.scale import rollup
-    from obskit.session import Problem
 
     sources = rep.config.sources_for("requests")
     if len(sources) != 1:
