@@ -177,7 +177,8 @@ def version_classes(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int =
                     prediction: str = "prediction") -> dict[str, pl.DataFrame]:
     """``version_class_mix``, ``unseen_class_share`` and ``missing_class_share`` frames (see the module doc).
 
-    A version needs ``n / 2`` answers in the last 3 hours for a value.
+    A version needs ``n / 2`` answers in the last 3 hours for a value (100 for
+    ``unseen_class_share``: a class training never had is news at any count).
     """
     grid = minute_grid(requests, start, end)[::5]
     ref = reference.get_column(prediction).cast(pl.String).drop_nulls().value_counts()
@@ -211,7 +212,9 @@ def version_classes(requests: pl.DataFrame, reference: pl.DataFrame, *, n: int =
             share = counts / size[:, None]
         mix = np.where(known, 0.5 * np.abs(share - ref_vec).sum(axis=1), np.nan) if total else np.full(grid.size,
                                                                                                       np.nan)
-        new = np.where(known, share[:, unseen].sum(axis=1), np.nan) if total else np.full(grid.size, np.nan)
+        # a class training never had is news at any count: 100 answers are enough to say 5 % of them
+        new = (np.where((size >= min(100, n / 2)) & serving, share[:, unseen].sum(axis=1), np.nan) if total
+               else np.full(grid.size, np.nan))
         missing = (np.where(known, ((counts[:, common] == 0) * ref_vec[common]).sum(axis=1), np.nan)
                    if total else np.full(grid.size, np.nan))
         out["version_class_mix"].append(_frame(grid, mix, model_version=v))
