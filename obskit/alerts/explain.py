@@ -67,6 +67,8 @@ _CLASS = frozenset({"class_mix_shift", "class_takeover", "version_class_mix", "u
 _CONFIDENCE = frozenset({"confidence_shift", "confident_rate"})
 _FEATURE = frozenset({"feature_shift", "drift_statistic", "kl_divergence"})
 _TRAFFIC = frozenset({"traffic_ratio", "request_rate"})
+#: Signals on what the model answers: their subject names the model and version that answered.
+_MODEL_OUTPUT = _CLASS | _CONFIDENCE
 _GPU_VALUE = {"gpu_memory_used_share": ("memory_used_mib", "memory_total_mib"),
               "gpu_utilization_pct": ("utilization_pct", None), "gpu_temperature_c": ("temperature_c", None),
               "gpu_power_share": ("power_w", "power_limit_w"), "gpu_sm_clock_ratio": ("sm_clock_mhz", None),
@@ -291,7 +293,20 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
         if release is not None:
             subject.setdefault(release["dimension"], str(release["value"]))
             return Explanation(subject, [release], "")
+        if rule.signal in _MODEL_OUTPUT:  # the model's own output changed: say which model answered
+            subject.update({k: v for k, v in _serving(during_all).items() if k not in subject})
     return _finish(subject, ranked, spec.noun)
+
+
+def _serving(during: pl.DataFrame) -> dict[str, str]:
+    """The model and version that served (nearly) every request of the episode, when one did."""
+    out = {}
+    for dim in ("model", "model_version"):
+        if dim in during.columns and during.height:
+            top = during.get_column(dim).cast(pl.String).drop_nulls().value_counts(sort=True, normalize=True, name="s")
+            if top.height and float(top["s"][0]) >= 0.99 and str(top[dim][0]):
+                out[dim] = str(top[dim][0])
+    return out
 
 
 def _release(during: pl.DataFrame, before: pl.DataFrame, requests: pl.DataFrame) -> dict[str, Any] | None:
