@@ -300,7 +300,7 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
 
 def _serving(during: pl.DataFrame) -> dict[str, str]:
     """The model and version that served (nearly) every request of the episode, when one did."""
-    out = {}
+    out: dict[str, str] = {}
     for dim in ("model", "model_version"):
         if dim in during.columns and during.height:
             top = during.get_column(dim).cast(pl.String).drop_nulls().value_counts(sort=True, normalize=True, name="s")
