@@ -326,12 +326,13 @@ def _check_semantics(samples: pl.DataFrame, metadata: pl.DataFrame) -> tuple[pl.
         return samples, []
     labels = [c for c in samples.columns if c not in ("line", "timestamp", "metric", "value", "family")]
     key = ["timestamp", "metric", *labels]
-    dup = samples.select("line", pl.struct(key).is_duplicated().alias("d"),
-                         pl.struct(key).is_first_distinct().alias("f"))
-    bad_lines: dict[int, str] = {
-        line: "duplicate series: the same metric and labels again in one scrape (first occurrence kept)"
-        for line, d, f in dup.iter_rows() if d and not f
-    }
+    # equal rows hash equal: only rows whose hash repeats can be duplicates, and only those are
+    # compared exactly (in order, so the first occurrence of a series stays the one kept)
+    maybe = samples.select(key).hash_rows().is_duplicated()
+    later = (samples.filter(maybe).filter(~pl.struct(key).is_first_distinct()).get_column("line").to_list()
+             if maybe.any() else [])
+    bad_lines: dict[int, str] = dict.fromkeys(
+        later, "duplicate series: the same metric and labels again in one scrape (first occurrence kept)")
     hist = metadata.filter(pl.col("type") == "histogram")["family"].to_list()
     if hist and "le" in samples.columns:
         group = ["timestamp", "family", *[c for c in labels if c != "le"]]
@@ -346,8 +347,10 @@ def _check_semantics(samples: pl.DataFrame, metadata: pl.DataFrame) -> tuple[pl.
                            pl.col("value").filter(pl.col("_le") == float("inf")).first().alias("_inf_value")))
             counts = samples.filter(pl.col("metric").str.ends_with("_count") & pl.col("family").is_in(hist)).select(
                 *group, pl.col("value").alias("_count"), pl.col("line").alias("_count_line"))
-            checks = checks.join(counts, on=group, how="left", nulls_equal=True)
-            for row in checks.iter_rows(named=True):
+            checks = checks.join(counts, on=group, how="left", nulls_equal=True).filter(
+                pl.col("_down") | ~pl.col("_inf")
+                | (pl.col("_count").is_not_null() & (pl.col("_count") != pl.col("_inf_value"))))
+            for row in checks.iter_rows(named=True):  # the malformed groups only
                 why = ("bucket counts decrease as le grows (not cumulative)" if row["_down"]
                        else "no le=\"+Inf\" bucket" if not row["_inf"]
                        else f"_count {row['_count']:g} differs from the +Inf bucket {row['_inf_value']:g}"
