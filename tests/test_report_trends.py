@@ -167,3 +167,32 @@ def test_logs_without_confidence_or_messages(tmp_path: Path, base: pl.DataFrame,
     assert trends.business(tr).status == "skipped"
     assert trends.errors(tr).status == "ok"
     assert trends.changes(tr).status == "ok"
+
+
+def test_a_changed_slo_is_kept_per_day_and_said(tmp_path: Path, base: pl.DataFrame, samples_dir: Path) -> None:
+    """Rollups keep the SLO they counted at: older days are not relabelled with today's."""
+    for k in range(DAYS):
+        d = shifted(base, k, seed=k)
+        slo = SLO_MS if k < DAYS - 3 else 20.0  # the SLO was tightened three days ago
+        build_rollup(d, slo_ms=slo).save(tmp_path / f"{START + timedelta(days=k):%Y-%m-%d}" / ROLLUP_DIR)
+    tr = open_month(tmp_path, samples_dir)
+    assert tr.rollup is not None
+    spans = tr.rollup.slo_spans
+    assert [s for _, _, s in spans] == [SLO_MS, 20.0]
+    days = tr.days()
+    assert days is not None
+    assert days["slo_ms"].to_list() == [SLO_MS] * (DAYS - 3) + [20.0] * 3
+    share = days.filter(pl.col("slo_ms") == 20.0)["slo_share"].max()
+    assert isinstance(share, float) and share < days.filter(pl.col("slo_ms") == SLO_MS)["slo_share"].min()  # type: ignore[operator]
+    sec = trends.latency(tr)
+    notes = " ".join(str(getattr(item, "text", "")) for item in sec.items)
+    assert f"{SLO_MS:g} ms from" in notes and "20 ms from" in notes and "its own SLO" in notes
+    daily = trends.daily(tr)
+    assert "slo_ms" in daily.frames["daily"].columns
+
+
+def test_one_slo_needs_no_spans(month: tuple[trends.TrendsContext, pl.DataFrame]) -> None:
+    tr, _ = month
+    assert tr.rollup is not None and tr.rollup.slo_spans == ()
+    days = tr.days()
+    assert days is not None and days["slo_ms"].unique().to_list() == [SLO_MS]

@@ -90,7 +90,8 @@ class TrendsContext:
         if by_version:
             return self.rollup.coarsen("1d").table()
         if self._daily is None:
-            self._daily = self.rollup.coarsen("1d", by=()).table().rename({"window_start": "day"}).with_columns(
+            table = self.rollup.slo_of(self.rollup.coarsen("1d", by=()).table(), every="1d")
+            self._daily = table.rename({"window_start": "day"}).with_columns(
                 (pl.col("confident") / pl.col("requests")).alias("confident_rate"),
                 (pl.col("corrected") / pl.col("confident")).alias("correction_rate"),
             )
@@ -254,6 +255,8 @@ def daily(tr: TrendsContext) -> Section:
     s.note(_bound_note(tr))
     cols = ["day", "requests", "error_rate", "p50_ms", "p95_ms", "p99_ms", "slo_share", "confident_rate",
             "correction_rate"]
+    if _mixed_slo(days):  # each day's share is within its own SLO: show which
+        cols.insert(cols.index("slo_share"), "slo_ms")
     fmts = {"error_rate": "{:.3%}", "slo_share": "{:.3%}", "confident_rate": "{:.1%}", "correction_rate": "{:.2%}",
             "requests": "{:,}", "p50_ms": "{:.1f}", "p95_ms": "{:.1f}", "p99_ms": "{:.1f}"}
     shown = days.select(cols).with_columns(pl.col("day").dt.date())
@@ -282,16 +285,38 @@ def latency(tr: TrendsContext) -> Section:
     s.note(_bound_note(tr))
     s.chart(charts.latency_chart(days.rename({"day": "window_start"}), slo_ms=slo.latency_ms,
                                  title="Daily latency percentiles (sketch, bound above)"))
+    mixed = _mixed_slo(days)
+    if mixed:
+        s.note(f"The within-SLO share was counted at the SLO each report ran with: {_slo_history(tr)}. Each "
+               "day is compared with its own SLO; the config's is today's.", kind="warning")
     if days["slo_share"].null_count() < days.height:
+        within = "each day's SLO" if mixed else f"{slo.latency_ms:g} ms"
         s.chart(charts.lines_chart(days.rename({"day": "window_start"}), ["slo_share"], y_format="%",
-                                   title=f"Share of requests within {slo.latency_ms:g} ms (exact)",
+                                   title=f"Share of requests within {within} (exact)",
                                    thresholds={"target": slo.availability}))
     q = f"p{slo.latency_quantile * 100:g}_ms"
     if q in days.columns:
-        over = days.filter(pl.col(q) > slo.latency_ms)
+        own = pl.col("slo_ms").fill_null(slo.latency_ms) if "slo_ms" in days.columns else pl.lit(slo.latency_ms)
+        over = days.filter(pl.col(q) > own)
         if over.height:
-            s.warn(f"{over.height} day(s) with {q} above the {slo.latency_ms:g} ms SLO")
+            target = "its day's" if mixed else f"the {slo.latency_ms:g} ms"
+            s.warn(f"{over.height} day(s) with {q} above {target} SLO")
     return tr.record(s.keep(daily=days))
+
+
+def _mixed_slo(days: pl.DataFrame) -> bool:
+    """Whether the days' within-SLO counts were made at more than one SLO."""
+    return "slo_ms" in days.columns and (days["slo_ms"].n_unique() > 1 or days["slo_ms"].null_count() > 0)
+
+
+def _slo_history(tr: TrendsContext) -> str:
+    """``120 ms until 2026-11-20, 100 ms from 2026-11-21``: the SLOs the rollups were built with."""
+    assert tr.rollup is not None
+    parts = []
+    for lo, hi, slo in tr.rollup.slo_spans:
+        what = "no SLO" if slo is None else f"{slo:g} ms"
+        parts.append(f"{what} from {lo:%Y-%m-%d} to {hi:%Y-%m-%d}")
+    return "; ".join(parts)
 
 
 def errors(tr: TrendsContext) -> Section:

@@ -83,6 +83,10 @@ class Rollup:
         Threshold behind the ``confident`` counter.
     generated_at
         When it was built (the newer rollup wins where two cover the same window).
+    slo_spans
+        Empty when every window counted ``within_slo`` at ``slo_ms``. A :func:`combine` of
+        rollups built with different SLOs keeps each one's: ``(first window, last window,
+        slo_ms)`` per run of windows, oldest first (see :meth:`slo_of`).
     """
 
     state: WindowState
@@ -90,6 +94,23 @@ class Rollup:
     slo_ms: float | None = None
     confidence_threshold: float = 0.8
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    slo_spans: tuple[tuple[datetime, datetime, float | None], ...] = ()
+
+    def slo_of(self, frame: pl.DataFrame, column: str = "window_start", every: str | None = None) -> pl.DataFrame:
+        """``frame`` with ``slo_ms``: the SLO its ``within_slo`` was counted at, per row.
+
+        A row whose period (``column`` to ``column + every``) holds windows counted at two
+        SLOs gets null: its within-SLO share mixes them.
+        """
+        if not self.slo_spans:
+            return frame.with_columns(pl.lit(self.slo_ms, pl.Float64).alias("slo_ms"))
+        step = timedelta(seconds=self.state.every_s) if every is None else timedelta(
+            seconds=int(polars_every(every)[:-1]))
+        out: list[float | None] = []
+        for start in frame.get_column(column).to_list():
+            hit = {slo for lo, hi, slo in self.slo_spans if start is not None and lo < start + step and hi >= start}
+            out.append(hit.pop() if len(hit) == 1 else None)
+        return frame.with_columns(pl.Series("slo_ms", out, pl.Float64))
 
     @property
     def requests(self) -> int:
@@ -365,7 +386,25 @@ def combine(rollups: Sequence[Rollup]) -> Rollup:
         newest.slo_ms,
         newest.confidence_threshold,
         newest.generated_at,
+        _slo_spans(parts),
     )
+
+
+def _slo_spans(parts: Sequence[Rollup]) -> tuple[tuple[datetime, datetime, float | None], ...]:
+    """Runs of windows counted at one SLO, oldest first; empty when every part used the same SLO."""
+    if len({p.slo_ms for p in parts}) <= 1 and not any(p.slo_spans for p in parts):
+        return ()
+    owned = pl.concat([
+        p.slo_of(p.state.counts.frame.select("window_start").unique().drop_nulls())
+        for p in parts
+    ]).sort("window_start")
+    spans: list[tuple[datetime, datetime, float | None]] = []
+    for start, slo in owned.iter_rows():
+        if spans and spans[-1][2] == slo:
+            spans[-1] = (spans[-1][0], start, slo)
+        else:
+            spans.append((start, start, slo))
+    return tuple(spans)
 
 
 @dataclass(frozen=True)
