@@ -299,6 +299,16 @@ class Session:
                 confidence_threshold=self.config.business.confidence_threshold, slo_ms=self.config.slo.latency_ms,
                 start=self.start, end=self.end,
             )
+            if self.requests is None and self.scale is not None:
+                # rows never loaded: the signals counts determine, streamed from the files
+                from obskit.alerts.scale_inputs import scale_signal_frames
+                from obskit.load.request_source import canonical_scan
+
+                scan = canonical_scan(self.scale, start=self.start, end=self.end, model=self.model,
+                                      version=self.version)
+                self._signals.update(scale_signal_frames(
+                    scan, start=self.start, end=self.end, slo_ms=self.config.slo.latency_ms,
+                    confidence_threshold=self.config.business.confidence_threshold))
             if any(r.signal == "panel" for r in self.config.alerts):
                 self._signals["panel"] = self.panel_signal()
         return self._signals
@@ -320,7 +330,7 @@ class Session:
             from obskit.alerts import evaluate
             from obskit.alerts.explain import explain_run
 
-            has_requests = self.requests is not None and self.requests.height > 0
+            has_requests = (self.requests is not None and self.requests.height > 0) or self.scale_span is not None
             has_gpu = self.gpu is not None and self.gpu.height > 0
             if not has_requests and not has_gpu and not any(r.signal == "panel" for r in self.config.alerts):
                 self._runs["_alerts"] = None
@@ -335,7 +345,15 @@ class Session:
                         minute = timedelta(minutes=1)
                         start = lo.replace(second=0, microsecond=0)
                         end = hi.replace(second=0, microsecond=0) + minute
+                if self.scale_span is not None and start is None and end is None:  # at scale: the files' span
+                    minute = timedelta(minutes=1)
+                    start = self.scale_span[0].replace(second=0, microsecond=0)
+                    end = self.scale_span[1].replace(second=0, microsecond=0) + minute
                 run = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
+                if self.scale is not None:
+                    from obskit.alerts.scale_inputs import name_rows_only
+
+                    run = name_rows_only(run, self.scale.period_rows)
                 self._runs["_alerts"] = explain_run(
                     run, self.requests, reference=self.reference, gpu=self.gpu, numeric=self.config.features.numeric,
                     slo_ms=self.config.slo.latency_ms, confidence_threshold=self.config.business.confidence_threshold)

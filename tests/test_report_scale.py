@@ -121,11 +121,39 @@ def test_what_is_not_at_scale_says_so(both: tuple[ReportContext, ReportContext])
 
     big, small = both
     alerts = _section(big, "Alerts")
-    assert alerts.status == "skipped" and "request rows" in alerts.reason  # type: ignore[attr-defined]
+    notes = " ".join(str(getattr(i, "text", "")) for i in alerts.items)  # type: ignore[attr-defined]
+    assert "whose signal needs the request rows were not: latency-regression" in notes
     assert any("correction" in n for n in _section(big, "Business signals").notes)  # type: ignore[attr-defined]
     st = run_status(big)
-    assert "alerts_unchecked" in st.flags and st.status != "ok"
-    assert run_status(small).status == "alerting"
+    assert "alerts_unchecked" in st.flags and st.status == "alerting"
+    assert any("not evaluated at scale: their signals need the request rows" in r for r in st.reasons)
+    assert run_status(small).status == "alerting" and "alerts_unchecked" not in run_status(small).flags
+
+
+def test_alerts_on_counts_fire_at_scale_as_in_memory(both: tuple[ReportContext, ReportContext]) -> None:
+    """The rules on counts and sketches are evaluated at every size: the same alerts at the same times."""
+    big, small = both
+    at_scale, in_memory = big.session.alerts(), small.session.alerts()
+    assert at_scale is not None and in_memory is not None and not in_memory.skipped
+    rows_only = {s["rule"] for s in at_scale.skipped if s.get("scale") == "rows"}
+    assert {"feature-drift", "class-takeover", "latency-regression", "high-correction-rate"} <= rows_only
+    assert {s["rule"] for s in at_scale.skipped} == rows_only  # nothing else is left out
+
+    def fired(run: object) -> list[tuple[object, ...]]:
+        return sorted((r["rule"], r["labels"], r["pending_at"], r["firing_at"], r["resolved_at"])
+                      for r in run.fired.iter_rows(named=True) if r["rule"] not in rows_only)  # type: ignore[attr-defined]
+
+    assert fired(at_scale) == fired(in_memory)
+    assert {r for r, *_ in fired(at_scale)} >= {"high-error-rate", "error-excess", "p99-latency-slo",
+                                                 "low-confident-rate", "gpu-memory-pressure"}
+    # the frames behind them: counts equal, sketch percentiles within their bound
+    scale_ws, mem_ws = big.session.signal_frames()["window_stats"], small.session.signal_frames()["window_stats"]
+    joined = scale_ws.join(mem_ws, on="window_start", suffix="_m")
+    assert joined.height == mem_ws.height
+    assert (joined["requests"] == joined["requests_m"]).all() and (joined["errors"] == joined["errors_m"]).all()
+    both_p99 = joined.drop_nulls(["p99_ms", "p99_ms_m"])
+    close = (both_p99["p99_ms"] - both_p99["p99_ms_m"]).abs() <= 2 * DEFAULT_ALPHA * both_p99["p99_ms_m"] + 1e-9
+    assert close.mean() > 0.9
 
 
 def test_period_and_version_filters_apply_at_scale(day: tuple[Path, Path]) -> None:
@@ -172,8 +200,8 @@ def test_a_short_period_of_a_large_source_reads_only_its_rows(day: tuple[Path, P
 def test_full_report_at_scale_saves_its_rollup(day: tuple[Path, Path], tmp_path: Path) -> None:
     res = run_report(day[0], out=tmp_path)
     summary = json.loads(res.summary.read_text())
-    assert summary["status"] == "drift" and summary["figures"]["requests"] == 150_000  # brightness, at scale too
-    assert "alerts_unchecked" in summary["flags"]
+    assert summary["status"] == "alerting" and summary["figures"]["requests"] == 150_000
+    assert {"alerting", "drift", "alerts_unchecked"} <= set(summary["flags"])  # brightness, at scale too
     assert (res.html.parent / "rollup" / "meta.json").is_file()
     html = res.html.read_text()
     assert "At scale (150,000 request rows" in html and "within 0.5%" in html

@@ -46,7 +46,8 @@ from scipy.stats import binom, poisson
 
 from obskit.analyze.online import trailing
 
-__all__ = ["error_excess", "latency_ratio", "minute_grid", "traffic_ratio"]
+__all__ = ["error_excess", "error_excess_counts", "latency_ratio", "minute_grid", "per_version_minutes",
+           "traffic_ratio", "traffic_ratio_counts"]
 
 _UTC = pl.Datetime("us", "UTC")
 MIN_US = 60_000_000
@@ -95,6 +96,17 @@ def traffic_ratio(
     """Recent traffic / trailing baseline, at every minute (see the module docstring)."""
     grid = minute_grid(requests, start, end)
     counts = _per_minute(requests.get_column("timestamp").dt.epoch("us").to_numpy(), grid)
+    return traffic_ratio_counts(grid, counts, windows=windows, baseline_minutes=baseline_minutes, alpha=alpha,
+                                min_expected=min_expected)
+
+
+def traffic_ratio_counts(grid: np.ndarray, counts: np.ndarray, *, windows: tuple[int, ...] = (3, 10, 30),
+                         baseline_minutes: int = 60, alpha: float = 1e-6, min_expected: float = 100.0
+                         ) -> pl.DataFrame:
+    """:func:`traffic_ratio` from requests per minute (``counts[i]``: requests in ``[grid[i], grid[i+1])``).
+
+    The same signal from rows in memory or from counts streamed out of files too large to load.
+    """
     csum = np.r_[0.0, np.cumsum(counts)]
     n = counts.size  # value at grid[i] (i >= 1) uses minutes [.., i)
     best = np.full(n + 1, np.nan)
@@ -180,18 +192,35 @@ def error_excess(
 ) -> pl.DataFrame:
     """Recent errors / what the trailing error rate predicts, per model version, every minute."""
     grid = minute_grid(requests, start, end)
+    return error_excess_counts(grid, per_version_minutes(requests, grid), windows=windows,
+                               baseline_minutes=baseline_minutes, alpha=alpha, min_ratio=min_ratio, floor=floor)
+
+
+def per_version_minutes(requests: pl.DataFrame, grid: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Requests and errors per minute of ``grid``, per model version ("" without the column)."""
     t_all = requests.get_column("timestamp").dt.epoch("us").to_numpy()
     err_all = (requests.get_column("status").cast(pl.String) != "ok").to_numpy()
-    n_all = np.r_[0.0, np.cumsum(_per_minute(t_all, grid))]
-    e_all = np.r_[0.0, np.cumsum(_per_minute(t_all[err_all], grid))]
     versions = (requests.get_column("model_version").cast(pl.String).fill_null("").to_numpy()
                 if "model_version" in requests.columns else np.full(t_all.size, ""))
-    idx = np.arange(grid.size)
-    parts = []
+    out = {}
     for v in sorted(set(versions.tolist())):
         m = versions == v
-        n_v = np.r_[0.0, np.cumsum(_per_minute(t_all[m], grid))]
-        e_v = np.r_[0.0, np.cumsum(_per_minute(t_all[m & err_all], grid))]
+        out[str(v)] = (_per_minute(t_all[m], grid), _per_minute(t_all[m & err_all], grid))
+    return out
+
+
+def error_excess_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                        windows: tuple[int, ...] = (10, 30, 60), baseline_minutes: int = 180, alpha: float = 1e-6,
+                        min_ratio: float = 3.0, floor: float = 1e-4) -> pl.DataFrame:
+    """:func:`error_excess` from requests and errors per minute and version (see :func:`per_version_minutes`)."""
+    zero = np.zeros(max(grid.size - 1, 0))
+    n_all = np.r_[0.0, np.cumsum(sum((n for n, _ in per_version.values()), zero))]
+    e_all = np.r_[0.0, np.cumsum(sum((e for _, e in per_version.values()), zero))]
+    idx = np.arange(grid.size)
+    parts = []
+    for v in sorted(per_version):
+        n_v = np.r_[0.0, np.cumsum(per_version[v][0])]
+        e_v = np.r_[0.0, np.cumsum(per_version[v][1])]
         best = np.full(grid.size, np.nan)
         for w in windows:
             lo = np.maximum(idx - w, 0)

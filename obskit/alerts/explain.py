@@ -256,7 +256,7 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
         subject.update({k: v for k, v in _gpu_subject(rule, labels, gpu, lo, hi).items() if k not in subject})
         return Explanation(subject, [], "a GPU signal: no request segments to split")
     if requests is None or requests.height == 0 or "timestamp" not in requests.columns:
-        return Explanation(subject, [], "no requests to split")
+        return Explanation(subject, [], "no request rows to split (none, or not loaded at this volume)")
     during_all, before_all = _slice(requests, lo, hi), _slice(requests, lo - BASELINE, lo)
     scoped = {k: v for k, v in labels.items() if k in requests.columns and v not in ("", None)}
     if scoped:

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-__all__ = ["signal_frames"]
+__all__ = ["signal_frames", "zero_filled"]
 
 
 def testable(requests: pl.DataFrame, reference: pl.DataFrame, column: str) -> bool:
@@ -62,7 +62,7 @@ def signal_frames(
     if requests is not None and requests.height:
         ws = window_stats(requests, every="1m", quantiles=(0.5, 0.9, 0.95, 0.99))
         grid = baselines.minute_grid(requests, start, end)
-        frames["window_stats"] = _zero_filled(ws, grid if end is None else grid[:-1])
+        frames["window_stats"] = zero_filled(ws, grid if end is None else grid[:-1])
         frames["traffic_ratio"] = baselines.traffic_ratio(requests, start=start, end=end)
         frames["latency_ratio"] = baselines.latency_ratio(requests, start=start, end=end)
         frames["error_excess"] = baselines.error_excess(requests, start=start, end=end)
@@ -105,7 +105,7 @@ def signal_frames(
     return frames
 
 
-def _zero_filled(ws: pl.DataFrame, grid_us: np.ndarray) -> pl.DataFrame:
+def zero_filled(ws: pl.DataFrame, grid_us: np.ndarray) -> pl.DataFrame:
     """``window_stats`` with a row for every minute start in ``grid_us``: no request = 0 requests, 0 rps."""
     if "window_start" not in ws.columns or grid_us.size < 2:
         return ws

@@ -48,10 +48,10 @@ import numpy as np
 import polars as pl
 from scipy.stats import binom, fisher_exact
 
-from obskit.alerts.baselines import _frame, _per_minute, minute_grid
+from obskit.alerts.baselines import _frame, minute_grid, per_version_minutes
 from obskit.analyze._frames import every_us, window_expr
 
-__all__ = ["version_classes", "version_error_ratio", "version_latency_tail"]
+__all__ = ["version_classes", "version_error_ratio", "version_error_ratio_counts", "version_latency_tail"]
 
 _V = "model_version"
 _OK = pl.col("status").cast(pl.String) == "ok"
@@ -149,18 +149,23 @@ def version_error_ratio(requests: pl.DataFrame, *, start: datetime | None = None
                         floor: float = 1e-4) -> pl.DataFrame:
     """Every minute, per version: its error rate over the last ``minutes`` / the other versions' (clear only)."""
     grid = minute_grid(requests, start, end)
-    t = requests.get_column("timestamp").dt.epoch("us").to_numpy()
-    err = (requests.get_column("status").cast(pl.String) != "ok").to_numpy()
-    versions = _versions(requests)
-    n_all = np.r_[0.0, np.cumsum(_per_minute(t, grid))]
-    e_all = np.r_[0.0, np.cumsum(_per_minute(t[err], grid))]
+    return version_error_ratio_counts(grid, per_version_minutes(requests, grid), minutes=minutes, alpha=alpha,
+                                      min_requests=min_requests, floor=floor)
+
+
+def version_error_ratio_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                               minutes: int = 15, alpha: float = 1e-6, min_requests: int = 100,
+                               floor: float = 1e-4) -> pl.DataFrame:
+    """:func:`version_error_ratio` from requests and errors per minute and version."""
+    zero = np.zeros(max(grid.size - 1, 0))
+    n_all = np.r_[0.0, np.cumsum(sum((n for n, _ in per_version.values()), zero))]
+    e_all = np.r_[0.0, np.cumsum(sum((e for _, e in per_version.values()), zero))]
     idx = np.arange(grid.size)
     lo = np.maximum(idx - minutes, 0)
     parts = []
-    for v in sorted(set(versions.tolist())):
-        m = versions == v
-        n_v = np.r_[0.0, np.cumsum(_per_minute(t[m], grid))]
-        e_v = np.r_[0.0, np.cumsum(_per_minute(t[m & err], grid))]
+    for v in sorted(per_version):
+        n_v = np.r_[0.0, np.cumsum(per_version[v][0])]
+        e_v = np.r_[0.0, np.cumsum(per_version[v][1])]
         reqs, errs = n_v[idx] - n_v[lo], e_v[idx] - e_v[lo]
         o_reqs, o_errs = n_all[idx] - n_all[lo] - reqs, e_all[idx] - e_all[lo] - errs
         with np.errstate(invalid="ignore", divide="ignore"):
