@@ -14,8 +14,9 @@ in-memory health report), :func:`obskit.report.section.open_report` never loads 
 * sections that need rows (the drift report's effect sizes, distributions, domain classifier
   and data quality; the canary comparison) read a systematic sample of at most 1M rows
   (:func:`sample`) and say so on the page;
-* alert backtests on request signals are not run at scale: the page and the status
-  (``alerts_unchecked``) say so; run the same rules in Prometheus (``obskit alerts export``).
+* alert rules on counts and latency sketches are backtested at scale from streamed signal
+  frames (:mod:`obskit.alerts.scale_inputs`); the rules whose signals need the rows are named
+  on the page and in the status (``alerts_unchecked``).
 
 A short period of a large source (at most ``max_rows`` rows) is read with its filters
 pushed into the scan (:func:`load_period`) and reported in memory as usual.
