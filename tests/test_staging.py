@@ -124,3 +124,48 @@ def test_files_are_staged_in_parallel_processes_with_the_same_result(logs: Path,
     bad = SourceConfig("requests", "requests", {"path": logs.parent / "broken" / "*.jsonl"})
     with pytest.raises(ObskitError, match=r"broken/[01]\.jsonl.*request_id"):
         stage_requests(bad, tmp_path / "three", workers=2)
+
+
+def test_a_large_jsonl_file_is_converted_in_parts_with_the_same_rows(logs: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """One big file is never loaded whole: parts of N lines, the same rows, rejects at the file's own lines."""
+    from obskit.scale import staging
+
+    # the 10:00 file, with a feature that is null in one part only and a bad line in a later part
+    lines = gzip.decompress((logs / "requests-10.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    good = [ln for ln in lines if ln.startswith(b'{"ts"') and b"bad-" not in ln]
+    body = good[:3000] + [b"{not json\n"] + good[3000:6000]
+    body = [re.sub(rb'"contrast":[^,]*,', b'"contrast":null,', ln) if i < 2000 else ln for i, ln in enumerate(body)]
+    big = tmp_path / "big.jsonl.gz"
+    big.write_bytes(gzip.compress(b"".join(body)))
+    src = SourceConfig("requests", "requests", {"path": big, "columns": {
+        "timestamp": "ts", "status_code": "http_status", "prediction": "pred_label"}, "status_convention": "http"})
+    whole = stage_requests(src, tmp_path / "whole", model="resnet50")
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 0)
+    monkeypatch.setattr(staging, "CHUNK_LINES", 1000)
+    parted = stage_requests(src, tmp_path / "parts", model="resnet50")
+    assert len(whole.files) == 1 and len(parted.files) == 7  # 6001 lines, one of them bad
+    assert (parted.rows, parted.rejected) == (whole.rows, whole.rejected) == (6000, 1)
+    a = pl.read_parquet(whole.files[0])
+    b = pl.scan_parquet(list(parted.files)).collect()  # one schema over every part
+    assert b.schema == a.schema and b.equals(a)
+    assert parted.rejected_rows().select("source", "line").rows() == [(str(big), 3001)]
+    assert whole.rejected_rows().select("line").rows() == [(3001,)]
+
+
+def test_a_large_jsonl_day_is_staged_without_being_asked(logs: Path, samples_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``stage`` in the config: a source this large on disk is staged beside the config and reported at scale."""
+    from obskit.load import request_source
+
+    monkeypatch.setattr(request_source, "AUTO_STAGE_BYTES", 1)  # the sample day stands in for a big one
+    cfg = _config(tmp_path, samples_dir, logs, stage=False, max_rows=1000)
+    rep = open_report(str(cfg))
+    assert rep.scale is not None and rep.scale.rows == 150_000
+    assert (tmp_path / ".obskit" / "staged" / "requests").is_dir()
+    assert rep.figures["requests"] == 150_000 and rep.session.quarantine.count == 3
+    run = rep.session.alerts()
+    assert run is not None and run.fired.height >= 5  # the rules on counts fire at scale too
+    monkeypatch.setattr(request_source, "AUTO_STAGE_BYTES", 1 << 40)
+    small = open_report(str(_config(tmp_path, samples_dir, logs, stage=False, max_rows=1000)))
+    assert small.scale is None  # a day this size is loaded in memory, as before

@@ -16,20 +16,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+from obskit.errors import ObskitError, SourceError
 
 if TYPE_CHECKING:
     from obskit.config import Config
     from obskit.load.registry import SourceConfig
 
-__all__ = ["DEFAULT_MAX_ROWS", "ScaleSource", "canonical_scan", "keep_rejects", "load_period", "period_extent",
-           "period_scan", "scale_source"]
+__all__ = ["AUTO_STAGE_BYTES", "DEFAULT_MAX_ROWS", "ScaleSource", "auto_stage_folder", "canonical_scan",
+           "keep_rejects", "load_period", "period_extent", "period_scan", "scale_source"]
 
 #: Above this many request rows, the health report runs at scale (``[report] max_rows``): about 4 GB
 #: of peak memory for an in-memory health report (10M rows took 7.4 GB).
 DEFAULT_MAX_ROWS = 5_000_000
+#: A JSONL/CSV request source this large on disk is staged without being asked (about 4M
+#: requests as JSONL.gz): loading it whole would take several GB.
+AUTO_STAGE_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,12 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
 
     A JSONL/CSV source with ``stage = "<folder>"`` is staged first (each new input file
     converted once to canonical parquet, :mod:`obskit.scale.staging`) and then read like
-    parquet. None for any other source (several request sources, JSONL/CSV without
-    ``stage``, OpenTelemetry, fewer rows): those are loaded in memory as before. Counting
-    reads only parquet metadata.
+    parquet. Without ``stage``, a JSONL/CSV source whose files hold at least
+    :data:`AUTO_STAGE_BYTES` on disk is staged all the same, into :func:`auto_stage_folder`:
+    nobody has to know that a day is big. None for any other source (several request
+    sources, OpenTelemetry, fewer rows): those are loaded in memory as before. Counting reads
+    only parquet metadata.
     """
-    from obskit.errors import SourceError
     from obskit.scale.streaming import parquet_files
 
     limit = config.report.max_rows if max_rows is None else max_rows
@@ -67,6 +74,16 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
     path, fmt = src.options.get("path"), src.get("format")
     if src.get("stage") is not None:
         return _staged(config, src, limit)
+    if path is not None and (fmt in ("jsonl", "ndjson", "csv") or (fmt is None and not _is_parquet(str(path)))):
+        size = _input_bytes(str(path))
+        if size >= AUTO_STAGE_BYTES:
+            try:
+                return _staged(config, src, limit, auto_stage_folder(config, src.name))
+            except SourceError as exc:
+                if "staging folder" not in str(exc):
+                    raise
+                return None  # nowhere to write it: loaded in memory as before
+        return None
     if path is None or fmt not in (None, "parquet"):
         return None
     try:
@@ -85,11 +102,31 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
                        latency_unit=str(src.get("latency_unit") or "ms"))
 
 
-def _staged(config: Config, src: SourceConfig, limit: int) -> ScaleSource | None:
+def auto_stage_folder(config: Config, name: str) -> Path:
+    """Where a large JSONL/CSV source is staged without ``stage``: ``.obskit/staged/<source>`` beside the config."""
+    return Path(config.path).resolve().parent / ".obskit" / "staged" / name
+
+
+def _is_parquet(path: str) -> bool:
+    return path.endswith(".parquet") or (Path(path).is_dir() and any(Path(path).rglob("*.parquet")))
+
+
+def _input_bytes(path: str) -> int:
+    """Bytes on disk of the source's input files (0 when they cannot be listed: the loader says why)."""
+    from obskit.load._sources import resolve
+
+    try:
+        return sum(i.path.stat().st_size for i in resolve(path) if i.path is not None)
+    except (OSError, ObskitError):
+        return 0
+
+
+def _staged(config: Config, src: SourceConfig, limit: int, folder: Path | None = None) -> ScaleSource | None:
     """The staged parquet of a JSONL/CSV source (converting its new files first), when above ``limit`` rows."""
     from obskit.scale.staging import stage_requests
 
-    staged = stage_requests(src, src.get("stage"), timezone=config.project.timezone, model=config.project.model)
+    staged = stage_requests(src, folder if folder is not None else src.get("stage"),
+                            timezone=config.project.timezone, model=config.project.model)
     if staged.rows <= limit:
         return None  # loaded in memory from the source itself, as without staging
     return ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC", rejects=staged.rejects)

@@ -32,27 +32,36 @@ Examples
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import multiprocessing
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from obskit._atomic import atomic_write_text
 from obskit.errors import SourceError
+from obskit.limits import decompressed_allowance
 from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
-from obskit.load._sources import resolve
+from obskit.load._records import format_of
+from obskit.load._sources import Input, resolve
 from obskit.load.registry import KINDS, LoadContext, SourceConfig
 
 __all__ = ["FORMAT", "Staged", "stage_requests"]
 
 #: Version of the staged layout; a change re-stages every file.
 FORMAT = 2
+#: A JSONL input larger than this (on disk) is converted in parts, never loaded whole.
+CHUNK_BYTES = 64 << 20
+#: Lines per part of a large JSONL input (about 1 GB of loader memory at most).
+CHUNK_LINES = 1_000_000
 _EDGE = 64 << 10
 _PARALLEL_BYTES = 32 << 20
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
@@ -121,8 +130,17 @@ def _paths(base: Path) -> tuple[Path, Path, Path]:
 
 
 def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str) -> None:
-    """Load one input file and write its canonical parquet, its rejected rows, then its metadata (last)."""
+    """Load one input file and write its canonical parquet, its rejected rows, then its metadata (last).
+
+    A JSONL file larger than :data:`CHUNK_BYTES` is read :data:`CHUNK_LINES` lines at a time,
+    each part through the same loader (every row check), so memory holds one part, never the
+    file; the parts' rejected rows keep the file's own line numbers.
+    """
     out, bad, meta = _paths(base)
+    fmt = format_of(Input(Path(path).name, Path(path)), src.get("format"))
+    if fmt == "jsonl" and not path.endswith((".zst", ".zstd")) and os.stat(path).st_size > CHUNK_BYTES:
+        _convert_in_parts(src, path, base, timezone, model)
+        return
     q = Quarantine()
     frame = KINDS["requests"].load(replace(src, options={**src.options, "path": Path(path)}),
                                    LoadContext(q, timezone, model))
@@ -131,11 +149,99 @@ def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str
     atomic_write_text(meta, json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
 
 
-def _meta(meta: Path) -> dict[str, int] | None:
+def _lines(path: str) -> Iterator[bytes]:
+    """The raw lines of a (gzip-compressed) JSONL file, refusing a decompression bomb."""
+    stored = os.stat(path).st_size
+    allowance = decompressed_allowance(stored)
+    seen = 0
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for line in fh:
+            seen += len(line)
+            if seen > allowance:
+                raise SourceError(f"expands beyond {allowance:,} bytes from {stored:,} stored: refused",
+                                  path=path)
+            yield line
+
+
+def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, model: str) -> None:
+    """:func:`_convert` of a large JSONL file, one part of :data:`CHUNK_LINES` lines at a time."""
+    out, bad, meta = _paths(base)
+    parts: list[str] = []
+    rows = 0
+    rejected: list[pl.DataFrame] = []
+    chunk: list[bytes] = []
+    offset = 0
+
+    def flush(lines: list[bytes], first: int) -> None:
+        nonlocal rows
+        tmp = base.with_name(f".{base.name}.part.jsonl")
+        tmp.write_bytes(b"".join(lines))
+        q = Quarantine()
+        try:
+            frame = KINDS["requests"].load(
+                replace(src, options={**src.options, "path": tmp, "format": "jsonl"}), LoadContext(q, timezone, model))
+        except SourceError as exc:
+            if "no rows" not in str(exc) and "empty" not in str(exc):
+                raise
+            frame = pl.DataFrame()
+        finally:
+            tmp.unlink(missing_ok=True)
+        if q.count:
+            rejected.append(q.frame().with_columns(pl.lit(path).alias("source"), pl.col("line") + first))
+        if frame.height:
+            part = base.with_name(f"{base.name}.part{len(parts):05d}.parquet")
+            _write(frame, part)
+            parts.append(str(part))
+            rows += frame.height
+
+    for line in _lines(path):
+        chunk.append(line if line.endswith(b"\n") else line + b"\n")
+        if len(chunk) >= CHUNK_LINES:
+            flush(chunk, offset)
+            offset += len(chunk)
+            chunk = []
+    if chunk:
+        flush(chunk, offset)
+    parts = _unify(parts)
+    _write(pl.concat(rejected) if rejected else pl.DataFrame(schema=QUARANTINE_SCHEMA), bad)
+    info = {"source": path, "rows": rows, "rejected": sum(r.height for r in rejected), "parts": parts}
+    atomic_write_text(meta, json.dumps(info) + "\n")
+    out.unlink(missing_ok=True)
+
+
+def _unify(parts: list[str]) -> list[str]:
+    """Give every part one schema: a column a part lacks is null there; differing types widen.
+
+    Parts are loaded separately, so a feature that is all null in one part, or numbers in one
+    and text in another, would make the parts unreadable together.
+    """
+    schemas = [pl.read_parquet_schema(p) for p in parts]
+    target: dict[str, pl.DataType] = {}
+    for schema in schemas:
+        for name, dtype in schema.items():
+            have = target.get(name)
+            if have is None or have == pl.Null:
+                target[name] = dtype
+            elif dtype != have and dtype != pl.Null:
+                both_numeric = dtype.is_numeric() and have.is_numeric()
+                target[name] = pl.Float64() if both_numeric else pl.String()
+    for part, schema in zip(parts, schemas, strict=True):
+        if dict(schema) == target and list(schema) == list(target):
+            continue
+        frame = pl.read_parquet(part)
+        frame = frame.select([pl.col(n).cast(t) if n in frame.columns else pl.lit(None, t).alias(n)
+                              for n, t in target.items()])
+        _write(frame, Path(part))
+    return parts
+
+
+def _meta(meta: Path) -> dict[str, Any] | None:
     """A staged file's metadata, or None when it is missing or unreadable (an interrupted write)."""
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
-        return {"rows": int(info["rows"]), "rejected": int(info["rejected"])}
+        return {"rows": int(info["rows"]), "rejected": int(info["rejected"]),
+                "parts": [str(p) for p in info.get("parts", [])]}
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -199,7 +305,9 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
                               path=str(meta))
         rows += int(info["rows"])
         rejected += int(info["rejected"])
-        if info["rows"]:
+        if info["parts"]:
+            files.extend(info["parts"])
+        elif info["rows"]:
             files.append(str(out))
         if info["rejected"]:
             rejects.append(str(bad))
