@@ -169,3 +169,13 @@ def test_a_large_jsonl_day_is_staged_without_being_asked(logs: Path, samples_dir
     monkeypatch.setattr(request_source, "AUTO_STAGE_BYTES", 1 << 40)
     small = open_report(str(_config(tmp_path, samples_dir, logs, stage=False, max_rows=1000)))
     assert small.scale is None  # a day this size is loaded in memory, as before
+
+
+def test_a_url_source_is_not_fetched_to_size_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from obskit.load import _sources, request_source
+
+    def no_fetch(*_a: object, **_k: object) -> None:
+        raise AssertionError("fetched")
+
+    monkeypatch.setattr(_sources, "_fetch", no_fetch)
+    assert request_source._input_bytes("https://logs.example/day.jsonl.gz") == 0

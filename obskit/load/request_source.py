@@ -112,9 +112,14 @@ def _is_parquet(path: str) -> bool:
 
 
 def _input_bytes(path: str) -> int:
-    """Bytes on disk of the source's input files (0 when they cannot be listed: the loader says why)."""
+    """Bytes on disk of the source's input files (0 when they cannot be listed: the loader says why).
+
+    A URL counts 0: sizing it would download it once more than the loader does.
+    """
     from obskit.load._sources import resolve
 
+    if "://" in path:
+        return 0
     try:
         return sum(i.path.stat().st_size for i in resolve(path) if i.path is not None)
     except (OSError, ObskitError):
