@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from obskit.analyze.drift_verdict import missing_expr
 from obskit.analyze.segments import (
     NONE_EXPLAINS,
     Binned,
@@ -210,7 +211,8 @@ def _outcome(rule: Rule, labels: Mapping[str, str], during: pl.DataFrame, before
         return _Outcome(pl.col(feature).is_not_null(), pl.col(feature).cast(pl.String) == value,
                         f"requests with {feature}={value}", {"value": value}, exclude=(feature,))
     if sig == "feature_null_share" and feature and feature in during.columns:
-        return _Outcome(pl.lit(True), _missing(feature), f"requests without {feature}", exclude=(feature,))
+        missing = missing_expr(feature, during.schema[feature])
+        return _Outcome(pl.lit(True), missing, f"requests without {feature}", exclude=(feature,))
     if sig == "correction_rate" and "corrected_at" in during.columns and "confidence" in during.columns:
         return _Outcome(_OK & (pl.col("confidence") >= confidence_threshold), pl.col("corrected_at").is_not_null(),
                         "corrected confident answers")
@@ -332,12 +334,6 @@ def _release(during: pl.DataFrame, before: pl.DataFrame, requests: pl.DataFrame)
                 "text": f"{dim}={value}: serves {share:.0%} of the requests{when} ({then:.0%} in the 3 hours "
                         "before): the change came with it"}
     return None
-
-
-def _missing(feature: str) -> pl.Expr:
-    """The missing-value rule of the pages (null, or NaN in a float column) as an expression."""
-    col = pl.col(feature)
-    return col.is_null() | (col.cast(pl.Float64, strict=False).is_nan().fill_null(False))
 
 
 def _finish(subject: dict[str, str], ranked: pl.DataFrame, noun: str, *, drop: bool = False) -> Explanation:

@@ -43,8 +43,8 @@ import polars as pl
 
 from obskit.analyze.stattests import Sample, get_test
 
-__all__ = ["MIN_ROWS", "MISSING_EXCESS", "MISSING_WINDOW_EXCESS", "DriftVerdict", "drift_verdict", "missing_mask",
-           "missing_share", "missing_shares", "noise_floor"]
+__all__ = ["MIN_ROWS", "MISSING_EXCESS", "MISSING_WINDOW_EXCESS", "DriftVerdict", "drift_verdict", "missing_expr",
+           "missing_mask", "missing_share", "missing_shares", "noise_floor"]
 
 #: Below this many values on either side, a drift test does not answer ("too few rows").
 MIN_ROWS = 30
@@ -173,10 +173,20 @@ def drift_verdict(result: pl.DataFrame, reference: pl.DataFrame | None = None, *
     return DriftVerdict(status, tuple(drifted), tuple(detectable), tuple(noise), tuple(few), " ".join(parts), table)
 
 
+def missing_expr(name: str, dtype: pl.DataType) -> pl.Expr:
+    """True where column ``name`` (of ``dtype``) is missing: null, or NaN in a float column (the one rule).
+
+    >>> import polars as pl
+    >>> pl.DataFrame({"x": ["NaN", None]}).select(missing_expr("x", pl.String()))["x"].to_list()
+    [False, True]
+    """
+    missing = pl.col(name).is_null()
+    return missing | pl.col(name).is_nan().fill_null(False) if dtype.is_float() else missing
+
+
 def missing_mask(column: pl.Series) -> pl.Series:
-    """True where a value is missing: null, or NaN in a float column (the one rule, for pages and signals)."""
-    missing = column.is_null()
-    return missing | column.is_nan().fill_null(False) if column.dtype.is_float() else missing
+    """:func:`missing_expr` of a series: the rule for pages and signals alike."""
+    return column.to_frame().select(missing_expr(column.name, column.dtype)).to_series()
 
 
 def missing_share(column: pl.Series) -> float:
