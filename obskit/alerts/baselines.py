@@ -46,8 +46,8 @@ from scipy.stats import binom, poisson
 
 from obskit.analyze.online import trailing
 
-__all__ = ["error_excess", "error_excess_counts", "latency_ratio", "minute_grid", "per_version_minutes",
-           "traffic_ratio", "traffic_ratio_counts"]
+__all__ = ["error_excess", "error_excess_counts", "fleet_cumsums", "latency_ratio", "minute_grid",
+           "minute_grid_between", "per_version_minutes", "traffic_ratio", "traffic_ratio_counts"]
 
 _UTC = pl.Datetime("us", "UTC")
 MIN_US = 60_000_000
@@ -56,8 +56,14 @@ MIN_US = 60_000_000
 def minute_grid(requests: pl.DataFrame, start: datetime | None = None, end: datetime | None = None) -> np.ndarray:
     """Minute boundaries (µs) from the first request's minute (or ``start``) to ``end`` (or the last minute's start)."""
     t = requests.get_column("timestamp").dt.epoch("us").to_numpy()
-    lo = int(t.min()) // MIN_US * MIN_US if start is None else _us(start)
-    hi = int(t.max()) // MIN_US * MIN_US if end is None else _us(end)
+    return minute_grid_between(int(t.min()), int(t.max()), start, end)
+
+
+def minute_grid_between(first_us: int, last_us: int, start: datetime | None = None,
+                        end: datetime | None = None) -> np.ndarray:
+    """:func:`minute_grid` of requests from ``first_us`` to ``last_us`` (what a scan of files knows of them)."""
+    lo = first_us // MIN_US * MIN_US if start is None else _us(start)
+    hi = last_us // MIN_US * MIN_US if end is None else _us(end)
     from obskit.limits import LONGEST_PERIOD
 
     if hi - lo > _us(datetime(1970, 1, 1) + LONGEST_PERIOD):
@@ -209,13 +215,20 @@ def per_version_minutes(requests: pl.DataFrame, grid: np.ndarray) -> dict[str, t
     return out
 
 
+def fleet_cumsums(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.ndarray]]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative requests and errors of every version together, ``[0, ...]`` over the grid's minutes."""
+    zero = np.zeros(max(grid.size - 1, 0))
+    n_all = sum((n for n, _ in per_version.values()), zero)
+    e_all = sum((e for _, e in per_version.values()), zero)
+    return np.r_[0.0, np.cumsum(n_all)], np.r_[0.0, np.cumsum(e_all)]
+
+
 def error_excess_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.ndarray]], *,
                         windows: tuple[int, ...] = (10, 30, 60), baseline_minutes: int = 180, alpha: float = 1e-6,
                         min_ratio: float = 3.0, floor: float = 1e-4) -> pl.DataFrame:
     """:func:`error_excess` from requests and errors per minute and version (see :func:`per_version_minutes`)."""
-    zero = np.zeros(max(grid.size - 1, 0))
-    n_all = np.r_[0.0, np.cumsum(sum((n for n, _ in per_version.values()), zero))]
-    e_all = np.r_[0.0, np.cumsum(sum((e for _, e in per_version.values()), zero))]
+    n_all, e_all = fleet_cumsums(grid, per_version)
     idx = np.arange(grid.size)
     parts = []
     for v in sorted(per_version):

@@ -37,7 +37,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from obskit.alerts.baselines import MIN_US, error_excess_counts, traffic_ratio_counts
+from obskit.alerts.baselines import MIN_US, error_excess_counts, minute_grid_between, traffic_ratio_counts
 from obskit.alerts.engine import AlertRun
 from obskit.alerts.inputs import zero_filled
 from obskit.alerts.segment_signals import version_error_ratio_counts
@@ -55,19 +55,12 @@ NEED_ROWS: frozenset[str] = frozenset({
 _QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
 
-def _grid(counts: pl.DataFrame, start: datetime | None, end: datetime | None) -> np.ndarray:
-    t = counts.get_column("_t").to_numpy()
-    lo = int(t.min()) // MIN_US * MIN_US if start is None else int(start.timestamp() * 1_000_000)
-    hi = int(t.max()) // MIN_US * MIN_US if end is None else int(end.timestamp() * 1_000_000)
-    return np.arange(lo, hi + 1, MIN_US, dtype=np.int64)
-
-
 def _per_version(minutes: pl.DataFrame, grid: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Requests and errors per minute of ``grid`` and version, from rows bucketed by minute index."""
+    """Requests and errors per minute of ``grid`` and version, from counts per minute start ``_m`` (µs)."""
     size = max(grid.size - 1, 0)
     out = {}
     for (version,), part in minutes.partition_by("model_version", as_dict=True).items():
-        idx = part.get_column("_i").to_numpy()
+        idx = (part.get_column("_m").to_numpy() - int(grid[0])) // MIN_US
         keep = (idx >= 0) & (idx < size)
         n = np.bincount(idx[keep], weights=part.get_column("requests").to_numpy()[keep], minlength=size)
         e = np.bincount(idx[keep], weights=part.get_column("errors").to_numpy()[keep], minlength=size)
@@ -91,21 +84,27 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
                else pl.lit("")).alias("model_version")
     t_us = pl.col("timestamp").dt.epoch("us")
     slow = (ok & (pl.col("latency_ms") > slo_ms)) if slo_ms is not None else pl.lit(False)
-    minutes = (lf.filter(pl.col("timestamp").is_not_null())
-               .group_by(pl.col("timestamp").dt.truncate("1m").alias("window_start"), version)
-               .agg(pl.len().cast(pl.Int64).alias("requests"), (~ok).sum().cast(pl.Int64).alias("errors"),
-                    ok.sum().cast(pl.Int64).alias("ok"), slow.sum().cast(pl.Int64).alias("slow"),
-                    t_us.min().alias("_t"))
-               .collect(engine="streaming"))
+    timed = lf.filter(pl.col("timestamp").is_not_null())
+
+    def by_minute(offset_us: int) -> pl.DataFrame:
+        """Counts per (minute, version); minutes start at ``offset_us`` modulo one minute."""
+        start_us = ((t_us - offset_us) // MIN_US * MIN_US + offset_us).alias("_m")
+        return (timed.group_by(start_us, version)
+                .agg(pl.len().cast(pl.Int64).alias("requests"), (~ok).sum().cast(pl.Int64).alias("errors"),
+                     ok.sum().cast(pl.Int64).alias("ok"), slow.sum().cast(pl.Int64).alias("slow"))
+                .collect(engine="streaming"))
+
+    minutes = by_minute(0)  # clock minutes, as window_stats truncates them
     if minutes.height == 0:
         return {}
-    grid = _grid(minutes, start, end)
-    # baselines bucket by the grid's minutes ([grid[i], grid[i+1])), exactly as from rows
-    by_index = (lf.filter(pl.col("timestamp").is_not_null())
-                .group_by(((t_us - int(grid[0])) // MIN_US).alias("_i"), version)
-                .agg(pl.len().cast(pl.Int64).alias("requests"), (~ok).sum().cast(pl.Int64).alias("errors"))
-                .collect(engine="streaming"))
-    per_version = _per_version(by_index, grid)
+    m = minutes.get_column("_m").to_numpy()
+    grid = minute_grid_between(int(m.min()), int(m.max()), start, end)
+    # the baselines count minutes from the grid's first boundary, exactly as from rows; a period
+    # that starts off the clock minute needs its own pass
+    offset = int(grid[0]) % MIN_US
+    per_version = _per_version(minutes if offset == 0 else by_minute(offset), grid)
+    minutes = minutes.with_columns(pl.col("_m").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+                                   .alias("window_start"))
     fleet = (minutes.group_by("window_start").agg(pl.col("requests", "errors", "ok", "slow").sum())
              .sort("window_start"))
     state = frame_window_state(lf, every="1m", by=())

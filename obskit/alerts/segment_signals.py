@@ -48,7 +48,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import binom, fisher_exact
 
-from obskit.alerts.baselines import _frame, minute_grid, per_version_minutes
+from obskit.alerts.baselines import _frame, fleet_cumsums, minute_grid, per_version_minutes
 from obskit.analyze._frames import every_us, window_expr
 
 __all__ = ["version_classes", "version_error_ratio", "version_error_ratio_counts", "version_latency_tail"]
@@ -99,7 +99,7 @@ def version_latency_tail(requests: pl.DataFrame, *, every: str = "5m", quantiles
     vers = ok.get_column(_V).to_numpy()
     windows = ok.get_column("window_start").unique().sort()
     w_us = windows.dt.epoch("us").to_numpy()
-    step = _every_us(every)
+    step = every_us(every)
     span = tail_minutes * 60_000_000
     rows: list[tuple[object, ...]] = []
     for version in sorted(set(vers.tolist())):
@@ -123,10 +123,6 @@ def version_latency_tail(requests: pl.DataFrame, *, every: str = "5m", quantiles
     if not rows:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame(rows, schema=schema, orient="row").sort("window_start", _V, "quantile")
-
-
-def _every_us(every: str) -> int:
-    return int(every_us(every))
 
 
 def _ratio_row(window: object, version: str, q: float, mine: np.ndarray, other: np.ndarray,
@@ -157,9 +153,7 @@ def version_error_ratio_counts(grid: np.ndarray, per_version: dict[str, tuple[np
                                minutes: int = 15, alpha: float = 1e-6, min_requests: int = 100,
                                floor: float = 1e-4) -> pl.DataFrame:
     """:func:`version_error_ratio` from requests and errors per minute and version."""
-    zero = np.zeros(max(grid.size - 1, 0))
-    n_all = np.r_[0.0, np.cumsum(sum((n for n, _ in per_version.values()), zero))]
-    e_all = np.r_[0.0, np.cumsum(sum((e for _, e in per_version.values()), zero))]
+    n_all, e_all = fleet_cumsums(grid, per_version)
     idx = np.arange(grid.size)
     lo = np.maximum(idx - minutes, 0)
     parts = []
