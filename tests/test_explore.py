@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -205,16 +204,25 @@ def test_user_strings_are_escaped() -> None:
     assert "&lt;td&gt;" in table_html(pl.DataFrame({"<td>": ["x"]}))
 
 
-def test_refilter_is_fast_on_precomputed_windows() -> None:
+def test_refilter_reads_precomputed_windows() -> None:
+    """A re-filter (range, version) reads the windows computed at load: no per-window analysis runs again.
+
+    How fast that is, is measured by ``benchmarks/bench_explore.py``, not asserted here: a
+    loaded CI machine would make any wall-clock bound flaky.
+    """
     req = synthetic_requests(300_000)
     ex = Explorer(req, chart_backend="output")
+    recomputed: list[str] = []
+    compute = ex.data._compute
+    ex.data._compute = lambda name, key: recomputed.append(name) or compute(name, key)  # type: ignore[method-assign]
     times = []
     for i in range(6):
         ex.set_range(f"2026-11-22T{8 + i % 2:02d}:00:00Z", "2026-11-22T20:00:00Z")
         times.append(ex.last_refresh_s)
         ex.set_versions(["v1.5.0"] if i % 2 else ["v1.4.0"])
         times.append(ex.last_refresh_s)
-    assert float(np.median(times)) < 0.5  # generous: CI machines vary; the benchmark reports the figure
+    assert recomputed == []  # every selection was precomputed: a re-filter is a sum of small tables
+    assert len(times) == 12 and all(t > 0 for t in times)
 
 
 def test_jupyter_chart_brush_reaches_python(samples_dir: Path) -> None:

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from obskit.alerts.engine import AlertRun
     from obskit.alerts.rules import Rule
 
-__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_run", "subject_text"]
+__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_rows", "explain_run", "subject_text"]
 
 #: Series labels that name what an alert is about (others, such as ``quantile``, qualify the signal).
 SUBJECT_LABELS: tuple[str, ...] = ("model", "model_version", "feature", "class", "host", "gpu", "client", "region",
@@ -144,21 +144,32 @@ def _error_what(failed: pl.DataFrame) -> dict[str, str]:
     return what
 
 
+def _failures(during: pl.DataFrame) -> _Outcome:
+    """Failed requests; what: the message and code behind most of them."""
+    return _Outcome(pl.lit(True), ~_OK, "failures", _error_what(during.filter(~_OK)),
+                    exclude=("error", "status_code", "prediction"))  # a failure has no answer
+
+
+def _slow(during: pl.DataFrame, before: pl.DataFrame, q: float, cut: float | None = None) -> _Outcome | None:
+    """Successful requests slower than ``cut``, else than the ``q`` quantile of before (of the window itself
+    when before has under 100 of them)."""
+    if cut is None:
+        base = before if before.filter(_OK).height >= 100 else during
+        cut = _quantile(base.filter(_OK), "latency_ms", q)
+    if cut is None:
+        return None
+    return _Outcome(_OK, pl.col("latency_ms") > cut, f"requests slower than {cut:.4g} ms")
+
+
 def _outcome(rule: Rule, labels: Mapping[str, str], during: pl.DataFrame, before: pl.DataFrame,
              reference: pl.DataFrame | None, slo_ms: float | None, confidence_threshold: float) -> _Outcome | None:
     """The request outcome behind ``rule``'s signal during an episode (None: not a request signal)."""
     sig = rule.signal
     if sig in _ERROR:
-        return _Outcome(pl.lit(True), ~_OK, "failures", _error_what(during.filter(~_OK)),
-                        exclude=("error", "status_code", "prediction"))  # a failure has no answer
+        return _failures(during)
     if sig in _SLOW:
-        base = before if before.filter(_OK).height >= 100 else during
         tail = sig in ("latency_p99_ms", "latency_p95_ms") or labels.get("quantile") in ("p95", "p99")
-        cut = slo_ms if sig == "slow_request_share" and slo_ms else _quantile(base.filter(_OK), "latency_ms",
-                                                                                0.99 if tail else 0.9)
-        if cut is None:
-            return None
-        return _Outcome(_OK, pl.col("latency_ms") > cut, f"requests slower than {cut:.4g} ms")
+        return _slow(during, before, 0.99 if tail else 0.9, slo_ms if sig == "slow_request_share" else None)
     if sig in _CLASS and "prediction" in during.columns:
         ref = reference if reference is not None and "prediction" in reference.columns else None
         if sig in ("unseen_class_share", "missing_class_share") and ref is not None:
@@ -281,23 +292,48 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
     if spec is None:
         return Explanation(subject, [], "no request outcome behind this signal")
     subject.update({k: v for k, v in spec.what.items() if k not in subject})
-    during, before = during_all.filter(spec.population), before_all.filter(spec.population)
-    dims = dimensions if dimensions is not None else auto_dimensions(
-        during_all, numeric=[c for c in numeric if c not in spec.exclude],
-        exclude=(*exclude, *spec.exclude), bins_from=before_all if before_all.height else None)
-    dims = [d for d in dims if (d.column if isinstance(d, Binned) else d) not in (*exclude, *spec.exclude)]
-    counts = segment_counts(during, spec.outcome, dims)
-    if counts.height == 0 or int(counts["outcomes"].sum()) == 0:
+    split = _split(during_all, before_all, spec, numeric, exclude, dimensions, top)
+    if split is None:
         return Explanation(subject, [], f"no {spec.noun} in the episode's requests")
-    ranked = rank_segments(counts, segment_counts(before, spec.outcome, dims), top=top)
-    if ranked.is_empty() and not scoped:
+    if split.is_empty() and not scoped:
         release = _release(during_all, before_all, requests)
         if release is not None:
             subject.setdefault(release["dimension"], str(release["value"]))
             return Explanation(subject, [release], "")
         if rule.signal in _MODEL_OUTPUT:  # the model's own output changed: say which model answered
             subject.update({k: v for k, v in _serving(during_all).items() if k not in subject})
-    return _finish(subject, ranked, spec.noun)
+    return _finish(subject, split, spec.noun)
+
+
+def _split(during_all: pl.DataFrame, before_all: pl.DataFrame, spec: _Outcome, numeric: Sequence[str],
+           exclude: Sequence[str], dimensions: Sequence[str | Binned] | None, top: int) -> pl.DataFrame | None:
+    """The segments that explain ``spec``'s outcome during the window, ranked (None: no outcome at all)."""
+    left_out = (*exclude, *spec.exclude)
+    dims = dimensions if dimensions is not None else auto_dimensions(
+        during_all, numeric=[c for c in numeric if c not in left_out], exclude=left_out,
+        bins_from=before_all if before_all.height else None)
+    dims = [d for d in dims if (d.column if isinstance(d, Binned) else d) not in left_out]
+    counts = segment_counts(during_all.filter(spec.population), spec.outcome, dims)
+    if counts.height == 0 or int(counts["outcomes"].sum()) == 0:
+        return None
+    return rank_segments(counts, segment_counts(before_all.filter(spec.population), spec.outcome, dims), top=top)
+
+
+def explain_rows(during: pl.DataFrame, before: pl.DataFrame, outcome: str = "failures", *,
+                 numeric: Sequence[str] = (), top: int = 3) -> Explanation:
+    """The segments that explain the failures (or ``"slow requests"``) of ``during`` against ``before``.
+
+    What the explorer shows for any selected range; the same ranking as an alert's hints.
+    Slow means slower than the 90th percentile of ``before`` (of ``during`` when ``before``
+    has under 100 successful requests).
+    """
+    spec = _failures(during) if outcome == "failures" else _slow(during, before, 0.9)
+    if spec is None:
+        return Explanation({}, [], "no successful requests in the range")
+    ranked = _split(during, before, spec, numeric, (), None, top)
+    if ranked is None:
+        return Explanation({}, [], f"no {outcome} in the range")
+    return _finish(dict(spec.what), ranked, spec.noun)
 
 
 def _serving(during: pl.DataFrame) -> dict[str, str]:

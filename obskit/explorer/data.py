@@ -321,7 +321,11 @@ class ExplorerData:
 
     def rows(self) -> pl.DataFrame:
         """The requests of the current range and selection (a zero-copy slice, then a filter)."""
-        lo, hi = np.searchsorted(self._ts, [_us(self.start), _us(self.end)], side="left")
+        return self.rows_between(self.start, self.end)
+
+    def rows_between(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """The requests of the selection from ``start`` to ``end`` (a zero-copy slice, then a filter)."""
+        lo, hi = np.searchsorted(self._ts, [_us(start), _us(end)], side="left")
         part = self.requests.slice(int(lo), int(hi - lo))
         key = self.selection
         return part if key == self.all else part.filter(self.key_expr(key))
