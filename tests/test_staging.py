@@ -179,3 +179,19 @@ def test_a_url_source_is_not_fetched_to_size_it(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(_sources, "_fetch", no_fetch)
     assert request_source._input_bytes("https://logs.example/day.jsonl.gz") == 0
+
+
+def test_a_part_of_only_bad_lines_is_counted_not_fatal(logs: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from obskit.scale import staging
+
+    lines = gzip.decompress((logs / "requests-11.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"".join([*lines[:1000], *[b"{not json\n"] * 1000, *lines[1000:2000]]))
+    src = SourceConfig("requests", "requests", {"path": big, "columns": {
+        "timestamp": "ts", "status_code": "http_status", "prediction": "pred_label"}, "status_convention": "http"})
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 0)
+    monkeypatch.setattr(staging, "CHUNK_LINES", 1000)
+    staged = stage_requests(src, tmp_path / "parts", model="resnet50")
+    assert (staged.rows, staged.rejected, len(staged.files)) == (2000, 1000, 2)
+    assert staged.rejected_rows()["line"].to_list() == list(range(1001, 2001))

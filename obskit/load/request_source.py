@@ -77,12 +77,12 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
     if path is not None and (fmt in ("jsonl", "ndjson", "csv") or (fmt is None and not _is_parquet(str(path)))):
         size = _input_bytes(str(path))
         if size >= AUTO_STAGE_BYTES:
+            folder = auto_stage_folder(config, src.name)
             try:
-                return _staged(config, src, limit, auto_stage_folder(config, src.name))
-            except SourceError as exc:
-                if "staging folder" not in str(exc):
-                    raise
-                return None  # nowhere to write it: loaded in memory as before
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return None  # nowhere to write it beside the config: loaded in memory as before
+            return _staged(config, src, limit, folder)
         return None
     if path is None or fmt not in (None, "parquet"):
         return None
