@@ -22,22 +22,41 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
 from obskit.errors import ObskitError
+from obskit.problems import Problem
 
 if TYPE_CHECKING:
-    from obskit.config import Panel
+    from obskit.config import Config, Panel
+    from obskit.load._quarantine import Quarantine
     from obskit.load.prometheus_api import PrometheusClient
     from obskit.load.registry import SourceConfig
-    from obskit.session import Session
+
+
+class Period(Protocol):
+    """What the panels read of a session: its config and period, and where problems and rejects go.
+
+    :class:`~obskit.session.Session` is one; the panels need nothing else of it (and do not
+    import it: the session is the layer above).
+    """
+
+    config: Config
+    start: datetime | None
+    end: datetime | None
+    problems: list[Problem]
+    quarantine: Quarantine
+
+    def data_span(self) -> tuple[datetime, datetime] | None:
+        """The period, or the data's span where it is open."""
 
 __all__ = [
     "LIVE_SERIES",
     "TARGET_POINTS",
     "PanelData",
+    "Period",
     "choose_step",
     "client_for",
     "live_metrics",
@@ -95,7 +114,7 @@ def client_for(src: SourceConfig) -> PrometheusClient:
         raise ConfigError(f"sources.{src.name}.url: {exc}") from None
 
 
-def _period(session: Session) -> tuple[datetime, datetime]:
+def _period(session: Period) -> tuple[datetime, datetime]:
     span = session.data_span()
     if span is not None:
         return span
@@ -103,9 +122,8 @@ def _period(session: Session) -> tuple[datetime, datetime]:
     return session.start or end - timedelta(hours=24), end
 
 
-def query_panels(session: Session) -> list[PanelData]:
+def query_panels(session: Period) -> list[PanelData]:
     """Every configured panel's series over the session's period (problems recorded on the session)."""
-    from obskit.problems import Problem
 
     cfg = session.config
     if not cfg.panels:
@@ -148,9 +166,8 @@ def query_panels(session: Session) -> list[PanelData]:
     return out
 
 
-def _from_file(panel: Panel, session: Session, start: datetime, end: datetime) -> PanelData:
+def _from_file(panel: Panel, session: Period, start: datetime, end: datetime) -> PanelData:
     from obskit.load.prometheus_api import load_prometheus_json
-    from obskit.problems import Problem
 
     assert panel.file is not None
     try:
@@ -202,12 +219,11 @@ def panel_series(frame: pl.DataFrame, legend: str = "") -> pl.DataFrame:
         "series", "timestamp")
 
 
-def live_metrics(session: Session) -> pl.DataFrame | None:
+def live_metrics(session: Period) -> pl.DataFrame | None:
     """The series the reports read (:data:`LIVE_SERIES`) from a live server over the period, or None.
 
     None without a live source; a failure is recorded as a problem of that source.
     """
-    from obskit.problems import Problem
 
     live = next((s for s in session.config.sources_for("metrics") if s.get("url")), None)
     if live is None:

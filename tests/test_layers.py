@@ -1,8 +1,8 @@
 """Layers you can see: no import cycle, and no import from a lower layer to a higher one.
 
 Every ``import`` of an ``obskit`` module counts, at module level and inside functions (an
-import hidden in a function is still a dependency); only ``if TYPE_CHECKING:`` blocks are
-left out, since they never run. The layers, lowest first:
+import hidden in a function is still a dependency); ``if TYPE_CHECKING:`` blocks never run
+and are left out of the layer rule, but not of the cycle rule. The layers, lowest first:
 
 0. foundations: errors, limits, timeutil, schemas, redact, problems, progress...
 1. readers and pure analyses: ``load``, ``analyze``, ``scale`` (sketches, streaming, rollups)
@@ -65,8 +65,8 @@ def _type_checking(node: ast.If) -> bool:
         isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
 
 
-def imports() -> dict[str, set[str]]:
-    """Module -> the obskit modules it imports, anywhere in its code except TYPE_CHECKING blocks."""
+def imports(*, type_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the obskit modules it imports, anywhere in its code (``type_only``: TYPE_CHECKING blocks too)."""
     mods = _modules()
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in mods.items():
@@ -80,7 +80,7 @@ def imports() -> dict[str, set[str]]:
 
         def walk(node: ast.AST, package: str = package, add=add) -> None:  # type: ignore[no-untyped-def]
             for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.If) and _type_checking(child):
+                if isinstance(child, ast.If) and _type_checking(child) and not type_only:
                     for other in child.orelse:
                         walk(other)
                     continue
@@ -147,6 +147,11 @@ def test_the_walker_sees_imports_inside_functions() -> None:
 
 def test_no_import_cycle() -> None:
     assert _cycles(imports()) == []
+
+
+def test_no_cycle_even_through_type_only_imports() -> None:
+    """Type hints follow the layers too: a lower module types against a protocol, not a higher class."""
+    assert _cycles(imports(type_only=True)) == []
 
 
 def test_no_import_from_a_lower_layer_to_a_higher_one() -> None:

@@ -34,7 +34,7 @@ import polars as pl
 from obskit.load.request_source import canonical_scan
 
 if TYPE_CHECKING:
-    from obskit.report.section import ReportContext, Section
+    from obskit.report.run import Run, Shown
     from obskit.scale.rollup import Rollup
 
 __all__ = [
@@ -54,7 +54,7 @@ NOT_AT_SCALE = "rows are not loaded at this volume"
 SAMPLE_ROWS = 1_000_000
 
 
-def sample(rep: ReportContext) -> pl.DataFrame:
+def sample(rep: Run) -> pl.DataFrame:
     """A systematic sample of the period: every k-th row in file order, at most :data:`SAMPLE_ROWS` (or
     ``[report] max_rows``) rows.
 
@@ -81,7 +81,7 @@ def sample(rep: ReportContext) -> pl.DataFrame:
     return out
 
 
-def _step(rep: ReportContext) -> int:
+def _step(rep: Run) -> int:
     src = rep.scale
     assert src is not None
     limit = rep.config.report.max_rows
@@ -89,7 +89,7 @@ def _step(rep: ReportContext) -> int:
     return max(1, -(-src.period_rows // size))
 
 
-def sample_note(rep: ReportContext) -> str:
+def sample_note(rep: Run) -> str:
     """The sentence a section computed on the sample shows."""
     src = rep.scale
     assert src is not None
@@ -99,13 +99,13 @@ def sample_note(rep: ReportContext) -> str:
             "the page are exact.")
 
 
-def note_sample(rep: ReportContext, sec: Section) -> None:
+def note_sample(rep: Run, sec: Shown) -> None:
     """At scale, add :func:`sample_note` to a section computed on the sample (nothing otherwise)."""
     if rep.scale is not None:
         sec.note(sample_note(rep))
 
 
-def rows(rep: ReportContext) -> pl.DataFrame | None:
+def rows(rep: Run) -> pl.DataFrame | None:
     """The period's requests in memory, or at scale the uniform sample (see :func:`sample`)."""
     if rep.scale is None:
         return rep.requests
@@ -116,7 +116,7 @@ def rows(rep: ReportContext) -> pl.DataFrame | None:
 # --------------------------------------------------------------------------- report inputs
 
 
-def rollup(rep: ReportContext) -> Rollup:
+def rollup(rep: Run) -> Rollup:
     """The period's rollup, built once per run (one streaming pass over the files)."""
     from obskit.scale.rollup import ROLLUP_EVERY, build_rollup
     from obskit.timeutil import polars_every
@@ -135,7 +135,7 @@ def rollup(rep: ReportContext) -> Rollup:
     return built
 
 
-def _without_untimed(rep: ReportContext, r: Rollup) -> Rollup:
+def _without_untimed(rep: Run, r: Rollup) -> Rollup:
     """Leave out the rows whose timestamp did not parse (no window), counting them for the page."""
     untimed = r.state.counts.frame.filter(pl.col("window_start").is_null())
     if not untimed.height:
@@ -144,7 +144,7 @@ def _without_untimed(rep: ReportContext, r: Rollup) -> Rollup:
     return r.where(pl.col("window_start").is_not_null())
 
 
-def window_stats(rep: ReportContext) -> pl.DataFrame | None:
+def window_stats(rep: Run) -> pl.DataFrame | None:
     """Per-window stats from the rollup (counts exact, percentiles within the sketch bound), or None."""
     r = rollup(rep)
     if r.requests == 0:
@@ -153,7 +153,7 @@ def window_stats(rep: ReportContext) -> pl.DataFrame | None:
     return stats
 
 
-def figures(rep: ReportContext) -> dict[str, Any]:
+def figures(rep: Run) -> dict[str, Any]:
     """Headline figures of the period from the rollup (as :func:`obskit.views.key_figures`)."""
     r = rollup(rep)
     n = r.requests

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 if TYPE_CHECKING:
-    from obskit.report.section import ReportContext
+    from obskit.report.run import Run
 
 __all__ = ["ORDER", "RunStatus", "run_status", "slo_breaches"]
 
@@ -69,7 +69,7 @@ def slo_breaches(*, latency_q: float, latency_ms: float, observed_ms: float | No
     return out
 
 
-def _check_unit_at_scale(rep: ReportContext) -> None:
+def _check_unit_at_scale(rep: Run) -> None:
     """At scale the rows are never loaded: the latency unit is checked on the sketch's median (once)."""
     from obskit.load.logs import median_unit_warning
     from obskit.problems import Problem
@@ -87,7 +87,7 @@ def _check_unit_at_scale(rep: ReportContext) -> None:
         rep.session.problems.append(problem)
 
 
-def run_status(rep: ReportContext) -> RunStatus:
+def run_status(rep: Run) -> RunStatus:
     """The status of a report run from its session, figures and sections."""
     flags: list[str] = []
     reasons: list[str] = []
