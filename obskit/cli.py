@@ -109,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sources", help="list the source kinds a config can name, with their options")
 
+    w = sub.add_parser("watch", help="evaluate the alert rules as the logs grow; notify; serve the signals")
+    w.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    w.add_argument("--interval", default="15s", help="time between evaluations (default 15s)")
+    w.add_argument("--metrics-port", type=int, default=None, metavar="N",
+                   help="serve the signals and alert states as Prometheus metrics on 127.0.0.1:N/metrics")
+    w.add_argument("--once", action="store_true", help="read, evaluate and notify once, then exit")
+    w.add_argument("--state-dir", type=Path, default=None,
+                   help="checkpoint and status.json (default .obskit/watch beside the config)")
+    w.add_argument("--horizon", default="26h", help="how much of the past the state keeps (default 26h)")
+    w.add_argument("--grace", default="60s",
+                   help="how long after its end an empty minute counts as complete (default 60s)")
+    w.add_argument("--slack", action="store_true", help="Slack-compatible {\"text\": ...} notifications")
+    w.add_argument("--alertmanager", action="store_true",
+                   help="notifications in Alertmanager's webhook body (version 4)")
+    w.add_argument("--no-notify", action="store_true", help="do not notify even if $OBSKIT_ALERT_WEBHOOK is set")
+
     ck = sub.add_parser("check", help="load every configured source and report rows, span, rejections, mapping")
     ck.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     ck.add_argument("--no-preview", action="store_true", help="leave out the preview rows")
@@ -308,6 +324,40 @@ def _sources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _watch(args: argparse.Namespace) -> int:
+    import logging
+    import os
+    import signal
+    import threading
+
+    from obskit.errors import ConfigError
+    from obskit.report.notebooks import find_config
+    from obskit.timeutil import parse_duration
+    from obskit.watch import Watcher, WatchOptions
+
+    try:
+        interval, horizon, grace = (parse_duration(v) for v in (args.interval, args.horizon, args.grace))
+    except ValueError as exc:
+        raise ConfigError(f"obskit watch: {exc}") from None
+    if interval.total_seconds() <= 0:
+        raise ConfigError("obskit watch: --interval must be > 0")
+    url = "" if args.no_notify else os.environ.get("OBSKIT_ALERT_WEBHOOK", "")
+    token = os.environ.get("OBSKIT_ALERT_WEBHOOK_TOKEN")
+    options = WatchOptions(interval=interval.total_seconds(), horizon=horizon, grace=grace, state_dir=args.state_dir,
+                           webhook=url or None, slack=args.slack, alertmanager=args.alertmanager,
+                           headers={"Authorization": f"Bearer {token}"} if token and url else None)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s obskit watch: %(message)s", stream=sys.stderr)
+    watcher = Watcher.open(find_config(args.config), options)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"obskit watch: following {', '.join(t.pattern for _, t, _ in watcher.tails)} every "
+          f"{options.interval:g}s; status in {watcher.checkpoint.status_path}"
+          + (f"; metrics on http://127.0.0.1:{args.metrics_port}/metrics" if args.metrics_port else ""),
+          file=sys.stderr, flush=True)
+    return watcher.run(stop=stop, metrics_port=args.metrics_port, once=args.once)
+
+
 def _check(args: argparse.Namespace) -> int:
     from obskit.check import check_sources, format_checks
     from obskit.report.notebooks import find_config
@@ -364,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     handlers = {"sample": _sample, "report": _report, "schema": _schema, "schedule": _schedule, "alerts": _alerts,
                 "notebook": _notebook, "check": _check, "dashboards": _dashboards,
-                "sources": _sources}
+                "sources": _sources, "watch": _watch}
     try:
         return handlers[args.command](args)
     except ObskitError as exc:

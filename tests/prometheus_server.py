@@ -217,8 +217,12 @@ def _sample_line(s: Series, i: int) -> str:
 
 
 @contextlib.contextmanager
-def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServer]:
-    """Start Prometheus with the synthetic block and a live exporter; stop both after."""
+def running_prometheus(startup_timeout: float = 20.0, extra_targets: tuple[str, ...] = ()
+                       ) -> Iterator[PrometheusServer]:
+    """Start Prometheus with the synthetic block and a live exporter; stop both after.
+
+    ``extra_targets`` (``host:port``) are scraped every second too, as job ``extra``.
+    """
     prometheus = require_binary("prometheus")
     promtool = require_binary("promtool")
     with tempfile.TemporaryDirectory(prefix="obskit-prom-") as tmp:
@@ -249,6 +253,8 @@ def running_prometheus(startup_timeout: float = 20.0) -> Iterator[PrometheusServ
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n  - job_name: obskit-live\n    static_configs:\n"
             f"      - targets: ['127.0.0.1:{exporter_port}']\n"
+            + (f"  - job_name: extra\n    static_configs:\n      - targets: {list(extra_targets)!r}\n"
+               if extra_targets else "")
         )
         log = (root / "prometheus.log").open("wb")
         proc = subprocess.Popen(

@@ -30,7 +30,7 @@ LAYERS: dict[str, int] = {
     "obskit.charts": 4, "obskit.views": 4, "obskit.sample": 4, "obskit.schedule": 4,
     "obskit.session": 5, "obskit.panels": 5, "obskit.check": 5, "obskit.history": 5, "obskit.dashboards": 5,
     "obskit.flywheel": 5,
-    "obskit.report": 6, "obskit.explorer": 6, "obskit.notebooks": 6,
+    "obskit.report": 6, "obskit.explorer": 6, "obskit.notebooks": 6, "obskit.watch": 6,
     "obskit.cli": 7, "obskit.__main__": 7,
 }
 

@@ -45,8 +45,8 @@ from obskit.errors import InvalidArgument
 from obskit.limits import URL_DEADLINE_S, WEBHOOK_REPLY_BYTES, read_body
 from obskit.redact import redact_url
 
-__all__ = ["Delivery", "DeliveryReport", "WebhookNotifier", "alert_records", "alerts_json", "check_webhook_url",
-           "redact_url"]
+__all__ = ["Delivery", "DeliveryReport", "WebhookNotifier", "alert_records", "alertmanager_body", "alerts_json",
+           "check_webhook_url", "redact_url"]
 
 logger = logging.getLogger("obskit.alerts")
 
@@ -204,6 +204,10 @@ class WebhookNotifier:
         Delay before the first retry in seconds, doubled for each further one.
     slack
         Send ``{"text": "..."}`` (one line per alert) instead of the JSON alert list.
+    alertmanager
+        Send the body Alertmanager posts to its webhook receivers (``version`` 4,
+        ``status``, ``alerts`` with ``labels``, ``annotations``, ``startsAt``, ``endsAt``,
+        ``fingerprint``), so any receiver written for Alertmanager reads obskit's alerts.
     """
 
     def __init__(
@@ -215,6 +219,7 @@ class WebhookNotifier:
         retries: int = 3,
         backoff: float = 0.5,
         slack: bool = False,
+        alertmanager: bool = False,
     ) -> None:
         parts = check_webhook_url(url)
         if retries < 0 or timeout <= 0 or backoff < 0:
@@ -226,6 +231,7 @@ class WebhookNotifier:
         self.retries = int(retries)
         self.backoff = float(backoff)
         self.slack = bool(slack)
+        self.alertmanager = bool(alertmanager)
         secrets = [url, parts.path, parts.query, parts.password or "", *self._headers.values()]
         secrets += [v for _k, v in urllib.parse.parse_qsl(parts.query)]
         secrets += [seg for seg in parts.path.split("/") if len(seg) >= 4]
@@ -249,8 +255,10 @@ class WebhookNotifier:
         """The JSON body for ``alerts`` (records of :func:`alert_records`)."""
         if self.slack:
             return {"text": slack_text(alerts)}
-        keys = ("id", "rule", "severity", "labels", "state", "start", "resolved_at", "value", "threshold", "summary",
-                "subject", "hints", "explained")
+        if self.alertmanager:
+            return alertmanager_body(alerts)
+        keys = ("id", "rule", "severity", "labels", "state", "start", "firing_at", "complete_at", "resolved_at",
+                "value", "threshold", "summary", "subject", "hints", "explained")
         return {"source": "obskit", "alerts": [{k: a.get(k) for k in keys} for a in alerts]}
 
     def send(self, body: Mapping[str, Any]) -> tuple[bool, int, int | None, str]:
@@ -335,6 +343,44 @@ def slack_text(alerts: Sequence[Mapping[str, Any]]) -> str:
         elif a.get("explained"):
             lines.append(f"    {a['explained']}")
     return "\n".join(lines)
+
+
+def alertmanager_body(alerts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Alertmanager's webhook body (version 4) for ``alerts`` (records of :func:`alert_records`).
+
+    Labels are the series' labels plus ``alertname`` and ``severity``; annotations carry
+    ``summary``, ``subject`` and ``hints`` as text. ``endsAt`` is the resolution time, or
+    Alertmanager's zero time while firing.
+
+    Examples
+    --------
+    >>> body = alertmanager_body([{"id": "x1", "rule": "errors", "severity": "page", "labels": {"model": "m"},
+    ...                            "state": "firing", "start": "2026-01-01T00:05:00Z", "summary": "5% errors"}])
+    >>> body["status"], body["alerts"][0]["labels"], body["alerts"][0]["endsAt"]
+    ('firing', {'model': 'm', 'alertname': 'errors', 'severity': 'page'}, '0001-01-01T00:00:00Z')
+    """
+    out: list[dict[str, Any]] = []
+    for a in alerts:
+        labels = {str(k): str(v) for k, v in dict(a.get("labels") or {}).items()}
+        labels.update(alertname=str(a.get("rule", "")), severity=str(a.get("severity") or ""))
+        resolved = a.get("state") == "resolved"
+        out.append({
+            "status": "resolved" if resolved else "firing",
+            "labels": labels,
+            "annotations": {"summary": str(a.get("summary") or ""),
+                            "subject": json.dumps(a.get("subject") or {}, ensure_ascii=False, sort_keys=True),
+                            "hints": json.dumps(a.get("hints") or [], ensure_ascii=False, default=str),
+                            "value": "" if a.get("value") is None else f"{a['value']:g}"},
+            "startsAt": a.get("firing_at") or a.get("start"),
+            "endsAt": (a.get("resolved_at") if resolved else None) or "0001-01-01T00:00:00Z",
+            "generatorURL": "",
+            "fingerprint": str(a.get("id", "")),
+        })
+    status = "firing" if any(x["status"] == "firing" for x in out) else "resolved"
+    common = {k: v for k, v in (out[0]["labels"].items() if out else ())
+              if all(x["labels"].get(k) == v for x in out)}
+    return {"version": "4", "groupKey": "obskit", "truncatedAlerts": 0, "status": status, "receiver": "obskit",
+            "groupLabels": {}, "commonLabels": common, "commonAnnotations": {}, "externalURL": "", "alerts": out}
 
 
 def alerts_json(run: AlertRun, delivery: DeliveryReport | None = None) -> dict[str, Any]:

@@ -41,6 +41,9 @@ Frame kinds:
 ``gpu``
     The canonical ``gpu`` frame (``timestamp``, ``gpu``, ``uuid``, ``memory_used_mib``,
     ``memory_total_mib``, ``utilization_pct``), raw samples: no pre-aggregation needed.
+``host``
+    Host samples (``timestamp``, ``host``, ``cpu_utilization_pct``, ``memory_used_share``) a
+    watcher takes from the local host or node_exporter (:mod:`obskit.watch.host`).
 
 How values are combined (``agg``), both across the rows of one evaluation time that fall
 into the same series (e.g. versions summed away when ``by`` is empty) and across the
@@ -163,6 +166,10 @@ _ALL: tuple[Signal, ...] = (
            time="timestamp"),
     Signal("gpu_power_share", "gpu", "power_w", "GPU power draw / power limit (0..1)", agg="ratio",
            numerator="power_w", denominator="power_limit_w", time="timestamp"),
+    Signal("host_cpu_utilization_pct", "host", "cpu_utilization_pct", "host CPU utilization (%, all cores)",
+           agg="mean", time="timestamp"),
+    Signal("host_memory_used_share", "host", "memory_used_share", "host memory in use, 1 - available / total (0..1)",
+           agg="max", time="timestamp"),
     # derived signal frames (obskit.alerts.baselines, model_signals, hardware): timestamp, labels, value
     _derived("traffic_ratio", "requests in the last 3/10/30 min / the hour before (1 = normal; only clear changes)"),
     _derived("latency_ratio", "latency quantile of the last 400 (p50) or 1000 (p99) answers / its trailing-hour median",

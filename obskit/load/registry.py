@@ -237,7 +237,9 @@ _INTERVAL = Option("interval", "float", 1.0, "seconds between lines (-d of the c
 
 def _src(s: SourceConfig) -> Any:
     p = s.options.get("path")
-    return str(p) if p is not None else None
+    if p is None or hasattr(p, "read"):  # a file-like object (new lines a watcher read) is read as it is
+        return p
+    return str(p)
 
 
 def _tz(s: SourceConfig, ctx: LoadContext) -> str:
