@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     de.add_argument("--title", default="", help="dashboard title (default: the project name)")
     de.add_argument("-o", "--output", type=Path, default=None, help="write to a file instead of stdout")
+    de.add_argument("--watch", action="store_true",
+                    help="add a row of the obskit_* signals `obskit watch --metrics-port` serves")
 
     sub.add_parser("sources", help="list the source kinds a config can name, with their options")
 
@@ -308,11 +310,11 @@ def _dashboards(args: argparse.Namespace) -> int:
     for skipped in skipped_panels(cfg):
         print(f"obskit: no panel: {skipped['panel']}: {skipped['reason']}", file=sys.stderr)
     if args.output:
-        data = write_dashboard(cfg, str(args.output), title=args.title)
+        data = write_dashboard(cfg, str(args.output), title=args.title, watch=args.watch)
         panels = [p for p in data.get("panels", []) if p.get("type") != "row"]
         print(f"wrote {args.output}: {len(panels)} panel(s) ({len(cfg.panels)} from [[panels]])")
     else:
-        print(json.dumps(dashboard_json(cfg, title=args.title), indent=2, ensure_ascii=False))
+        print(json.dumps(dashboard_json(cfg, title=args.title, watch=args.watch), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 

@@ -4,7 +4,9 @@
 variable (any Prometheus), a row of the serving signals that have PromQL in the config's
 mapping (:mod:`obskit.promql_map`: request rate, error rate, latency quantiles, GPU memory
 and utilization, with the SLO thresholds) and a row with one time-series panel per
-``[[panels]]`` entry (its query, unit and threshold). A serving signal the mapping lacks
+``[[panels]]`` entry (its query, unit and threshold); with ``--watch``, a row of what
+``obskit watch --metrics-port`` serves (``obskit_*``: alert states, error rate, p99, drift,
+null share, class mix, host CPU, the watcher's lag). A serving signal the mapping lacks
 (no preset named for it, no ``[promql.signals]`` entry) gets no panel; :func:`skipped_panels`
 says which and why, and the CLI prints them.
 
@@ -30,7 +32,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from obskit.config import Config
 
-__all__ = ["SIGNAL_PANELS", "dashboard_json", "load_dashboard", "skipped_panels", "write_dashboard"]
+__all__ = ["SIGNAL_PANELS", "WATCH_PANELS", "dashboard_json", "load_dashboard", "skipped_panels", "write_dashboard"]
+
+#: What ``obskit watch --metrics-port`` serves (:mod:`obskit.watch.metrics`), with ``--watch``:
+#: (expression, title, Grafana unit, legend).
+WATCH_PANELS: tuple[tuple[str, str, str, str], ...] = (
+    ("max by (rule) (obskit_alert_state)", "obskit alert states (2 firing, 1 pending)", "none", "{{rule}}"),
+    ("obskit_error_rate", "obskit: error rate", "percentunit", ""),
+    ("obskit_latency_p99_ms", "obskit: p99 latency", "ms", ""),
+    ("obskit_version_error_ratio", "obskit: error ratio per version", "none", "{{model_version}}"),
+    ("obskit_feature_shift", "obskit: feature shift (PSI)", "none", "{{feature}}"),
+    ("obskit_feature_null_share", "obskit: feature null share vs training", "percentunit", "{{feature}}"),
+    ("obskit_class_mix_shift", "obskit: predicted-class mix shift", "none", ""),
+    ("obskit_confident_rate", "obskit: confident-prediction rate", "percentunit", ""),
+    ("obskit_host_cpu_utilization_pct", "obskit: host CPU", "percent", "{{host}}"),
+    ("obskit_watch_lag_seconds", "obskit watch: lag behind the logs", "s", ""),
+)
 
 #: Serving signals shown when the mapping has PromQL for them: (signal, title, Grafana unit).
 SIGNAL_PANELS: tuple[tuple[str, str, str], ...] = (
@@ -88,8 +105,9 @@ def skipped_panels(cfg: Config) -> list[dict[str, str]]:
             for signal, label, _unit in SIGNAL_PANELS if cfg.promql.query(signal) is None]
 
 
-def dashboard_json(cfg: Config, *, title: str = "", window: str = "$__rate_interval") -> dict[str, Any]:
-    """The Grafana dashboard (a JSON-able dict) for ``cfg``."""
+def dashboard_json(cfg: Config, *, title: str = "", window: str = "$__rate_interval",
+                   watch: bool = False) -> dict[str, Any]:
+    """The Grafana dashboard (a JSON-able dict) for ``cfg``; ``watch``: with the ``obskit watch`` row."""
     from grafana_foundation_sdk.builders.dashboard import Dashboard, DatasourceVariable, Row
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
@@ -110,6 +128,10 @@ def dashboard_json(cfg: Config, *, title: str = "", window: str = "$__rate_inter
         board = board.with_row(Row("Serving signals"))
         for p in signals:
             board = board.with_panel(p)
+    if watch:  # the signals obskit computes, served by `obskit watch --metrics-port`
+        board = board.with_row(Row("obskit watch"))
+        for expr, label, unit, legend in WATCH_PANELS:
+            board = board.with_panel(_panel(label, expr, unit, None, legend))
     if cfg.panels:
         board = board.with_row(Row("Panels"))
         for panel in cfg.panels:

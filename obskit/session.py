@@ -240,6 +240,32 @@ class Session:
         return self.frame("gpu")
 
     @property
+    def host(self) -> pl.DataFrame | None:
+        """Host CPU and memory of the period from node_exporter in the live Prometheus, or None.
+
+        The ``host`` frame of :mod:`obskit.load.host`; None without a live metrics source or
+        when it has no node_exporter series (a failing server is recorded as a problem).
+        """
+        def load() -> pl.DataFrame:
+            from obskit.load.host import NODE_QUERIES, node_host_frame
+            from obskit.panels import choose_step, client_for
+
+            live = next((s for s in self.config.sources_for("metrics") if s.get("url")), None)
+            span = self.data_span()
+            if live is None or span is None:
+                raise _AlreadyRecorded
+            start, end = span
+            step = live.get("step") or choose_step(end - start)
+            client = client_for(live)
+            frame = node_host_frame(*(client.query_range(NODE_QUERIES[c], start, end, step) for c in
+                                      ("cpu_utilization_pct", "memory_used_share")))
+            if frame.height == 0:
+                raise _AlreadyRecorded  # no node_exporter: nothing to show, nothing wrong
+            return frame
+
+        return self._load("host", load, problem="host")
+
+    @property
     def gpu_processes(self) -> pl.DataFrame | None:
         """Per-process GPU use of the period (pmon, compute-apps), or None."""
         return self.frame("gpu_processes")

@@ -150,6 +150,10 @@ def test_dashboard_export_round_trips_with_one_panel_per_entry(prom: PrometheusS
     assert len(model.panels) == len(data["panels"])
     again = json.loads(json.dumps(dashboard_json(load_config(_config(tmp_path, prom.url)))))
     assert again == data
+    watched = dashboard_json(load_config(_config(tmp_path, prom.url)), watch=True)
+    assert [p["title"] for p in watched["panels"] if p["type"] == "row"] == ["Serving signals", "obskit watch",
+                                                                             "Panels"]
+    panels += [p for p in watched["panels"] if p["type"] == "timeseries" and p["title"].startswith("obskit")]
     # every query is valid PromQL on the real server
     for p in panels:
         expr = p["targets"][0]["expr"].replace("$__rate_interval", "5m")

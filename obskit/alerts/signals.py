@@ -43,7 +43,7 @@ Frame kinds:
     ``memory_total_mib``, ``utilization_pct``), raw samples: no pre-aggregation needed.
 ``host``
     Host samples (``timestamp``, ``host``, ``cpu_utilization_pct``, ``memory_used_share``) a
-    watcher takes from the local host or node_exporter (:mod:`obskit.watch.host`).
+    watcher takes from the local host or node_exporter (:mod:`obskit.load.host`).
 
 How values are combined (``agg``), both across the rows of one evaluation time that fall
 into the same series (e.g. versions summed away when ``by`` is empty) and across the

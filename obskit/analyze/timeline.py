@@ -37,8 +37,9 @@ def one_timeline(
     quantile: float = 0.99,
     confidence_threshold: float = 0.8,
     drift_column: str | None = None,
+    host: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Per-window rps, error rate, latency quantile, GPU, confidence, corrections and drift.
+    """Per-window rps, error rate, latency quantile, GPU, host, confidence, corrections and drift.
 
     Parameters
     ----------
@@ -64,6 +65,10 @@ def one_timeline(
         Threshold of the confident rate and of the correction rate's denominator.
     drift_column
         The drift frame's column to report; default the maximum over columns.
+    host
+        A ``host`` frame (``timestamp``, ``cpu_utilization_pct``, ``memory_used_share``; see
+        :mod:`obskit.load.host`); adds ``host_cpu_pct`` and ``host_memory_share`` (means
+        over hosts and samples of the window).
 
     Returns
     -------
@@ -107,7 +112,7 @@ def one_timeline(
                                                           ("corrected_confident", "corrected_label"))
           if col not in names]
     )
-    return timeline_from_windows(windows, gpu, drift, every, quantile=quantile, drift_column=drift_column)
+    return timeline_from_windows(windows, gpu, drift, every, quantile=quantile, drift_column=drift_column, host=host)
 
 
 def timeline_from_windows(
@@ -118,6 +123,7 @@ def timeline_from_windows(
     *,
     quantile: float = 0.99,
     drift_column: str | None = None,
+    host: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The one timeline from per-window counts already aggregated (e.g. from a rollup at scale).
 
@@ -127,7 +133,7 @@ def timeline_from_windows(
         One row per window with requests: ``window_start``, ``requests``, ``error_rate``, the
         ``pXX_ms`` column of ``quantile``, and the counts ``answered``, ``confident`` and
         ``corrected_confident`` (null where the logs lack ``confidence`` or corrections).
-    gpu, drift, every, quantile, drift_column
+    gpu, drift, every, quantile, drift_column, host
         As in :func:`one_timeline`.
 
     Examples
@@ -189,6 +195,14 @@ def timeline_from_windows(
             )
         )
         out = out.join(g, on="window_start", how="left")
+    if host is not None and host.height:
+        require(host, ["timestamp", "cpu_utilization_pct", "memory_used_share"], "one_timeline host")
+        h = (host.select(window_expr(every), "cpu_utilization_pct", "memory_used_share")
+             .group_by("window_start")
+             .agg(pl.col("cpu_utilization_pct").mean().alias("host_cpu_pct"),
+                  pl.col("memory_used_share").mean().alias("host_memory_share"))
+             .with_columns(pl.col("window_start").cast(out.schema["window_start"])))
+        out = out.join(h, on="window_start", how="left")
     if drift is not None:
         require(drift, ["window_start", "statistic"], "one_timeline drift")
         d = drift

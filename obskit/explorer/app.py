@@ -102,6 +102,8 @@ class Explorer:
         Escaped HTML about failed sources, shown under the heading.
     on_progress
         Called as ``on_progress(step, steps, what)`` during the initial load.
+    host
+        Host CPU and memory samples (:mod:`obskit.load.host`), drawn on the timeline.
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class Explorer:
         title: str = "obskit explorer",
         problems_html: str = "",
         on_progress: Progress | None = None,
+        host: pl.DataFrame | None = None,
     ) -> None:
         t0 = time.perf_counter()
         steps = ExplorerData.steps + 2
@@ -137,6 +140,7 @@ class Explorer:
                           confidence_threshold=confidence_threshold, drift_every=drift_every, top=top,
                           on_progress=tick)
         self.data.busy = self._busy
+        self.data.host = host
         if chart_backend == "auto":
             chart_backend = "jupyterchart" if has_jupyter_chart() else "output"
         if chart_backend == "jupyterchart":

@@ -111,6 +111,8 @@ class ExplorerData:
     sample_note = ""
     #: Said under the failed-requests table when it holds only some failures (empty: all).
     failed_note = ""
+    #: Host CPU and memory samples (:mod:`obskit.load.host`) drawn on the timeline, or None.
+    host: pl.DataFrame | None = None
 
     def __init__(self, requests: pl.DataFrame, *, reference: pl.DataFrame | None = None,
                  gpu: pl.DataFrame | None = None, every: str = "5m", features: Sequence[str] | None = None,
@@ -394,7 +396,7 @@ class ExplorerData:
     def _timeline_of(self, key: Key, drift: pl.DataFrame | None) -> pl.DataFrame:
         """The one timeline of the groups ``key`` over every window (from their rows here)."""
         return one_timeline(self.requests.lazy().filter(self.key_expr(key)), self.gpu, drift, self.every,
-                            confidence_threshold=self.confidence_threshold)
+                            confidence_threshold=self.confidence_threshold, host=self.host)
 
 
 def by_message(failures: pl.DataFrame) -> pl.DataFrame:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import polars as pl
 
 from obskit.errors import ObskitError
 from obskit.explorer.app import Explorer
+
+if TYPE_CHECKING:
+    from obskit.explorer.live import LiveExplorer
 
 __all__ = ["explore"]
 
@@ -33,8 +36,11 @@ def explore(
     every: str = "",
     start: str = "",
     end: str = "",
+    live: bool = False,
+    last: str = "30m",
+    interval: float = 15.0,
     **options: Any,
-) -> Explorer:
+) -> Explorer | LiveExplorer:
     """Open the explorer on a project's data (``config``) or on frames.
 
     Parameters
@@ -59,13 +65,20 @@ def explore(
         source larger than ``[report] max_rows`` is read for this period only (filters pushed
         into the scan); a period still above the limit is explored at scale: its rows are
         never held (see :class:`~obskit.explorer.scaled.ScaledExplorerData`).
+    live
+        Follow the present: a :class:`~obskit.explorer.live.LiveExplorer` of the config's
+        request logs over the ``last`` minutes, refreshed every ``interval`` seconds from the
+        same incremental state as ``obskit watch`` (alerts listed as they fire).
+    last, interval
+        With ``live``: how much of the recent past is shown (``"30m"``), and seconds between
+        refreshes.
     **options
         Passed to :class:`Explorer` (``features``, ``slo_ms``, ``confidence_threshold``,
         ``drift_every``, ``flywheel_path``, ``top``, ``chart_backend``, ...).
 
     Returns
     -------
-    Explorer
+    Explorer or LiveExplorer
         Its :attr:`Explorer.widget` is the app; a bare ``explore(...)`` at the end of a
         cell shows it. In a notebook, a progress bar is shown during the load.
 
@@ -76,6 +89,13 @@ def explore(
     """
     from obskit.timeutil import drift_window, report_window
 
+    if live:
+        from obskit.explorer.live import LiveExplorer
+        from obskit.timeutil import parse_duration
+
+        if config is None or config == "" or requests is not None:
+            raise ObskitError("explore(live=True) follows a config's request logs: pass the config, not frames")
+        return LiveExplorer(config, last=parse_duration(last), interval=interval, every=every or "1m", **options)
     problems = ""
     report_cfg = None
     if config == "" or (config is None and requests is None):

@@ -259,7 +259,7 @@ class ScaledExplorerData(ExplorerData):
         else:
             windows = stats.with_columns(pl.lit(None, pl.Int64).alias(c)
                                          for c in ("answered", "confident", "corrected_confident"))
-        return timeline_from_windows(windows, self.gpu, drift, self.every)
+        return timeline_from_windows(windows, self.gpu, drift, self.every, host=self.host)
 
 
 def _cut(hist: pl.DataFrame, name: str, top: int, *, descending: bool) -> pl.DataFrame:

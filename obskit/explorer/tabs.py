@@ -227,7 +227,8 @@ def tab_business(data: ExplorerData, o: TabOptions) -> TabResult:
 
 
 _PANELS = {"rps": "requests/s", "error_rate": "error rate", "p99_ms": "p99 ms", "gpu_util_pct": "GPU util %",
-           "gpu_memory_share": "GPU memory", "confident_rate": "confident", "correction_rate": "corrected",
+           "gpu_memory_share": "GPU memory", "host_cpu_pct": "host CPU %", "host_memory_share": "host memory",
+           "confident_rate": "confident", "correction_rate": "corrected",
            "drift_score": "drift (× threshold)"}
 
 

@@ -348,7 +348,8 @@ def versions(rep: ReportContext) -> Section:
 
 
 _TIMELINE = {"rps": "req/s", "error_rate": "error rate", "p99_ms": "p99 ms", "gpu_util_pct": "GPU %",
-             "gpu_memory_share": "GPU mem", "confident_rate": "confident", "correction_rate": "corrections"}
+             "gpu_memory_share": "GPU mem", "host_cpu_pct": "host CPU %", "host_memory_share": "host mem",
+             "confident_rate": "confident", "correction_rate": "corrections"}
 
 
 def timeline(rep: ReportContext) -> Section:
@@ -364,7 +365,7 @@ def timeline(rep: ReportContext) -> Section:
         assert stats is not None
         tl, _ = scale_sections.timeline(rep, sec, stats)
     else:
-        tl = one_timeline(requests, gpu=rep.gpu, every=rep.window,
+        tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host,
                           confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
     tl, markers, found = _anomaly_markers(tl, panels)

@@ -233,6 +233,11 @@ class ReportContext:
         return self.session.reference if self.config.reference is not None else None
 
     @property
+    def host(self) -> pl.DataFrame | None:
+        """Host CPU and memory of the period (node_exporter in the live Prometheus), or None."""
+        return self.session.host
+
+    @property
     def gpu(self) -> pl.DataFrame | None:
         """The period's GPU samples, or None when there are none.
 

@@ -51,10 +51,10 @@ from obskit.alerts.notify import WebhookNotifier, alert_records
 from obskit.alerts.scale_inputs import NEED_ROWS
 from obskit.config import Config, load_config
 from obskit.errors import ConfigError, ObskitError
+from obskit.load.host import NODE_QUERIES, HostSampler, host_frame, node_host_frame
 from obskit.redact import scrub
 from obskit.watch.checkpoint import Checkpoint
 from obskit.watch.episodes import Sent, due
-from obskit.watch.host import NODE_QUERIES, HostSampler, host_frame
 from obskit.watch.metrics import SignalCollector
 from obskit.watch.parse import LineParser
 from obskit.watch.tail import LogTail
@@ -296,19 +296,12 @@ class Watcher:
 
             try:
                 client = client_for(live)
-                got = {col: client.query(q, now) for col, q in NODE_QUERIES.items()}
-                cpu = got["cpu_utilization_pct"]
-                if cpu.height:
-                    for row in cpu.iter_rows(named=True):
-                        labels = row.get("labels") or {}
-                        host = str(labels.get("instance", "") if isinstance(labels, dict) else "") or live.name
-                        mem = got["memory_used_share"]
-                        share = mem["value"][0] if mem.height else None
-                        self.host_rows.append({"timestamp": now, "host": host,
-                                               "cpu_utilization_pct": float(row["value"]),
-                                               "memory_used_share": share})
-                        took = True
-            except (ObskitError, ValueError, KeyError) as exc:
+                got = node_host_frame(*(client.query(NODE_QUERIES[c], now) for c in
+                                        ("cpu_utilization_pct", "memory_used_share")))
+                if got.height:
+                    self.host_rows += got.with_columns(pl.lit(now).alias("timestamp")).to_dicts()
+                    took = True
+            except (ObskitError, ValueError) as exc:
                 problems.append(scrub(f"{live.name}: {exc}"))
         if not took and self._host is not None:
             sample = self._host.sample(now)

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["HOST_SCHEMA", "NODE_QUERIES", "HostSampler", "host_frame"]
+__all__ = ["HOST_SCHEMA", "NODE_QUERIES", "HostSampler", "host_frame", "node_host_frame"]
 
 HOST_SCHEMA = pl.Schema([("timestamp", pl.Datetime("us", "UTC")), ("host", pl.String),
                          ("cpu_utilization_pct", pl.Float64), ("memory_used_share", pl.Float64)])
@@ -82,3 +82,29 @@ class HostSampler:
 def host_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """Samples as a ``host`` frame."""
     return pl.DataFrame(rows, schema=HOST_SCHEMA) if rows else pl.DataFrame(schema=HOST_SCHEMA)
+
+
+def node_host_frame(cpu: pl.DataFrame, memory: pl.DataFrame) -> pl.DataFrame:
+    """The ``host`` frame from the answers (``metrics`` frames) to the two :data:`NODE_QUERIES`.
+
+    The ``instance`` label names the host; a host missing from one answer has a null there.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> t = [datetime(2026, 1, 1, tzinfo=UTC)]
+    >>> cpu = pl.DataFrame({"timestamp": t, "metric": [""], "instance": ["n1:9100"], "value": [37.5]})
+    >>> mem = pl.DataFrame({"timestamp": t, "metric": [""], "instance": ["n1:9100"], "value": [0.25]})
+    >>> node_host_frame(cpu, mem).select("host", "cpu_utilization_pct", "memory_used_share").row(0)
+    ('n1:9100', 37.5, 0.25)
+    """
+    def part(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        if frame.height == 0:
+            return pl.DataFrame(schema={"timestamp": HOST_SCHEMA["timestamp"], "host": pl.String, name: pl.Float64})
+        host = pl.col("instance").cast(pl.String) if "instance" in frame.columns else pl.lit("")
+        return frame.select(pl.col("timestamp").cast(HOST_SCHEMA["timestamp"]), host.fill_null("").alias("host"),
+                            pl.col("value").cast(pl.Float64).alias(name))
+
+    out = part(cpu, "cpu_utilization_pct").join(part(memory, "memory_used_share"), on=["timestamp", "host"],
+                                                 how="full", coalesce=True)
+    return out.select(list(HOST_SCHEMA)).sort("timestamp", "host")
