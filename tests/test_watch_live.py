@@ -182,3 +182,21 @@ def test_the_live_explorer_refreshes_in_a_kernel_that_stays_responsive(project: 
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_local_gpus_are_sampled_through_nvml_and_served(project: Path) -> None:
+    """NVML cannot exist here: the sampler's real code path runs on a fake of the pynvml module."""
+    from obskit.config import load_config
+    from obskit.watch import Watcher, WatchOptions
+    from tests.fake_nvml import FakeGpu, FakeNvml
+
+    _write(project / "logs" / "requests.jsonl", range(0, 3))
+    w = Watcher(load_config(project / "obskit.toml"), WatchOptions(host=False, nvml=FakeNvml([FakeGpu()])))
+    try:
+        w.tick(T0 + timedelta(minutes=3))
+        values = {m.name: m.value for m in w.collector.metrics}
+        assert values["obskit_gpu_utilization_pct"] == 38.0
+        assert values["obskit_gpu_memory_used_share"] == pytest.approx(575 / 81559)
+        assert values["obskit_error_rate"] == 0.0
+    finally:
+        w.close()
