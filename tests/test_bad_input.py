@@ -1045,3 +1045,36 @@ def test_outputs_that_are_devices_are_written_through_not_replaced(tmp_path: Pat
     atomic_write_text(fifo, "hello")
     reader.join(timeout=10)
     assert fifo.is_fifo()  # still a pipe, not a regular file
+
+
+FAR = 3000  # lines: well past the 64 KiB head the fast reader takes its schema from
+
+
+@pytest.mark.parametrize("late, check", [
+    ({"region": "eu"}, lambda df, q: df["region"].drop_nulls().to_list() == ["eu"] and q.count == 0),
+    ('{"ts": "2026-11-22T12:00:00Z", "id": "late", "model": "m", "model_version": "1", "latency_ms": 5, '
+     '"latency_ms": 7, "code": 200, "confidence": 0.9}',
+     lambda df, q: "late" not in df["request_id"].to_list() and "duplicate key 'latency_ms' in the record"
+     in q.frame()["reason"].to_list()),
+    ({"note": 'a "quoted": text, null'},
+     lambda df, q: df.filter(pl.col("request_id") == f"r{FAR}")["note"].to_list() == ['a "quoted": text, null']),
+    ({"confidence": None, "spare": None},
+     lambda df, q: df.height == FAR + 1 and q.count == 0 and "spare" in df.columns),
+], ids=["field-first-seen-late", "duplicate-key-late", "key-token-inside-a-string", "explicit-nulls"])
+def test_the_fast_reader_checks_every_line_not_only_the_head(late: Any, check: Any, tmp_path: Path) -> None:
+    """The flat fast path reads with the head's schema; a line it would misread must be caught."""
+    rows: list[Any] = [_row(i, note="plain") for i in range(FAR)]
+    rows.append(late if isinstance(late, str) else _row(FAR, **{"note": "plain", **late}))
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl(rows))
+    q = Quarantine()
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
+    assert check(df, q)
+
+
+def test_a_field_null_in_the_head_keeps_the_type_of_its_later_values(tmp_path: Path) -> None:
+    rows = [_row(i, score=None) for i in range(FAR)] + [_row(FAR, score=0.25)]
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(_jsonl(rows))
+    df = load_requests(path, columns=MAP, status_convention="http", quarantine=Quarantine())
+    assert df.schema["score"] == pl.Float64 and df["score"].drop_nulls().to_list() == [0.25]

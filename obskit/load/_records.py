@@ -183,6 +183,66 @@ def _fast_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
             return None
 
 
+_NESTED = (pl.Struct, pl.List, pl.Array)
+
+
+def _flat_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
+                timestamp_format: str) -> pl.DataFrame | bool | None:
+    """One polars read of a flat JSONL document, every line checked by counting its tokens.
+
+    The schema comes from the first lines (canonical fields typed by the mapping), so polars
+    reads the file once, without inferring. Each line's key tokens (``":``) must then equal
+    the fields polars kept for it plus its explicit nulls; a line where they differ (a key
+    polars ignored because the head never had it, a repeated key, ``":`` inside a string,
+    unusual spacing) is parsed exactly. Returns the frame; ``False`` when a line repeats a
+    key or is too deep (the slow path rejects it); None when this path cannot decide (nested
+    fields, a field the head lacks, a type the head guessed wrong): then the general path
+    reads the file.
+    """
+    cut = head.rfind(b"\n")
+    try:
+        sample = pl.read_ndjson(io.BytesIO(head if cut < 0 else head[: cut + 1]), infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return None
+    if any(isinstance(dt, _NESTED) for dt in sample.schema.values()):
+        return None
+    hints = {columns.get(canon, canon): dt for canon, dt in _FIELD_TYPES.items()}
+    hints[columns.get("timestamp", "timestamp")] = pl.String() if timestamp_format == "iso8601" else pl.Float64()
+    schema = {k: hints.get(k, dt) for k, dt in sample.schema.items()}
+    if any(dt == pl.Null for dt in schema.values()):
+        return None  # a field only null in the head: its type needs every line
+    try:
+        frame = pl.read_ndjson(source if isinstance(source, Path) else io.BytesIO(source), schema=schema)
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    lines = _lines(source)
+    if lines is None:
+        return False
+    if lines.len() != frame.height:  # blank lines: polars skips them
+        lines = lines.filter(lines.is_not_null() & (lines.str.strip_chars().str.len_bytes() > 0))
+        if lines.len() != frame.height:
+            return None
+    # no depth check: with the schema given polars types nothing nested, and a nested value
+    # lists more key tokens than fields, so its line is parsed exactly below
+    counts = pl.DataFrame({"l": lines}).select(  # one select: polars counts both on its threads
+        pl.col("l").str.count_matches('":', literal=True).alias("keys"),
+        pl.col("l").str.count_matches(r":\s*null").alias("nulls"))
+    kept = frame.select(pl.sum_horizontal(pl.all().is_not_null().cast(pl.UInt32))).to_series()
+    # (more keys than the schema has fields: a field the head never had, even a null one)
+    suspect = (counts["keys"] != kept + counts["nulls"]) | (counts["keys"] > len(schema))
+    known = set(schema)
+    for text in lines.filter(suspect).to_list():
+        try:
+            record = json.loads(text, object_pairs_hook=_no_duplicates)
+        except _DuplicateKey:
+            return False
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(record, dict) or set(record) - known:
+            return None
+    return frame
+
+
 def _read_jsonl(data: bytes, name: str, strict: bool, q: Quarantine | None,
                 fast: pl.DataFrame | None = None) -> pl.DataFrame:
     if fast is not None:
@@ -326,9 +386,13 @@ def _read_plain_jsonl(inp: Input, columns: Mapping[str, str], timestamp_format: 
     path = inp.path
     with open(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES)
-    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC, _BOM)) or not head.strip() or _needs_slow_path(path):
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC, _BOM)) or not head.strip():
         return None
-    fast = _fast_jsonl(path, head, columns, timestamp_format)
+    flat = _flat_jsonl(path, head, columns, timestamp_format)
+    if flat is False:
+        return None
+    fast = flat if isinstance(flat, pl.DataFrame) else (
+        None if _needs_slow_path(path) else _fast_jsonl(path, head, columns, timestamp_format))
     if fast is None:
         return None
     return fast.with_columns(pl.int_range(1, fast.height + 1, dtype=pl.Int64).alias(_LINE)), (
@@ -369,5 +433,11 @@ def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
         raise SourceError(truncated or "file is empty", path=inp.name)
     if fmt == "csv":
         return _read_csv(data, inp.name, strict, q), None
-    fast = None if _needs_slow_path(data) else _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
+    flat = _flat_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
+    if isinstance(flat, pl.DataFrame):
+        fast: pl.DataFrame | None = flat
+    elif flat is False or _needs_slow_path(data):
+        fast = None
+    else:
+        fast = _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
     return _read_jsonl(data, inp.name, strict, q, fast), None

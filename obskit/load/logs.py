@@ -193,6 +193,10 @@ def _number(df: pl.DataFrame, col: str, percent: bool = False, nan: str = "not a
     """
     dt = df.schema[col]
     c = pl.col(col)
+    if dt.is_numeric():  # read as a number: only a value that does not fit a float is rejected
+        value = c.cast(pl.Float64, strict=False)
+        return value, df.select(pl.when(c.is_not_null() & value.is_null()).then(pl.lit(f"{col}: {nan}"))
+                                .otherwise(pl.lit(None, pl.String))).to_series()
     if dt == pl.Boolean:
         value = pl.lit(None, pl.Float64)
     elif dt == pl.String:
@@ -439,7 +443,7 @@ def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool,
         return df
     reasons = pl.lit(None, dtype=pl.String)
     if "request_id" in df.columns:
-        dup = pl.col("request_id").is_duplicated() & ~pl.col("request_id").is_first_distinct()
+        dup = ~pl.col("request_id").is_first_distinct()
         reasons = pl.when(dup).then(pl.lit("request_id: duplicate (kept its first occurrence)")).otherwise(reasons)
     far = far_from_bulk(df["timestamp"])
     if far.any():
