@@ -21,6 +21,6 @@ def test_quick_benchmarks_agree_with_their_peers(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["rows"]
     works = " ".join(row["work"] for row in rows)
     for name in ("column_drift", "JSONL", "Triton-like scrape", "per 5 min by version", "health report",
-                 "explorer", "stream window stats"):
+                 "explorer", "stream window stats", "obskit watch"):
         assert name in works, name
     assert all(row["agree"] for row in rows), [row for row in rows if not row["agree"]]
