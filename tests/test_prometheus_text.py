@@ -568,3 +568,14 @@ def test_empty_file_among_scrapes_is_quarantined(prom: Path, tmp_path: Path) -> 
 )
 def test_timestamp_from_name(name: str, expected: datetime | None) -> None:
     assert timestamp_from_name(name) == expected
+
+
+@pytest.mark.parametrize("value", ['} 1', 'a} b', '}', '{x} 2 3', 'q\\"} 4'])
+def test_a_brace_and_space_inside_a_label_value_is_read_as_prometheus_client_reads_it(value: str) -> None:
+    """The fast split cuts at the first "} ": one inside a quoted value must not be taken for the end."""
+    text = f'# TYPE m gauge\nm{{a="{value}",b="2"}} 7.5\nm{{a="plain"}} 1\n'
+    ours = parse_exposition(text, default_timestamp=datetime(2026, 1, 1, tzinfo=UTC)).samples
+    theirs = [(s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+    got = [({k: v for k, v in (("a", r["a"]), ("b", r["b"])) if v is not None}, r["value"])
+           for r in ours.select("a", "b", "value").iter_rows(named=True)]
+    assert got == theirs

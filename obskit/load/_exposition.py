@@ -374,6 +374,11 @@ def _split_blocks(blocks: pl.Series) -> tuple[pl.DataFrame, dict[str, str]]:
         pairs = pl.concat(
             [pairs, pl.DataFrame(rows, schema=pairs.schema, orient="row")]
         )
+    if not bool((pairs.get_column("k") == LABEL_PREFIX + "__name__").any()):
+        try:  # the common case: no block repeats a label, and pivot says so by not failing
+            return pairs.pivot(on="k", index="block", values="v"), {}
+        except pl.exceptions.ComputeError:
+            pass
     dups: dict[str, str] = {}
     is_dup = pl.struct("block", "k").is_duplicated()
     flagged = pairs.filter(is_dup | (pl.col("k") == LABEL_PREFIX + "__name__")).select("block", "k")
@@ -445,7 +450,9 @@ def tokenize(text: str, *, fmt: str = "auto", rejected: list[Rejected] | None = 
     split = body.with_columns(
         simple=~text_.str.contains("[#\t]"),
         brace=brace,
-        close=text_.str.find(r'\} [^ "}]+(?: [^ "}]+)?$'),
+        # the first "} ": one inside a quoted value cuts the block short, and a block cut
+        # inside quotes never validates (the line then takes the careful parser)
+        close=text_.str.find("} ", literal=True),
         space=text_.str.find(" ", literal=True),
     )
     labelled = pl.col("brace").is_not_null()
