@@ -579,3 +579,10 @@ def test_a_brace_and_space_inside_a_label_value_is_read_as_prometheus_client_rea
     got = [({k: v for k, v in (("a", r["a"]), ("b", r["b"])) if v is not None}, r["value"])
            for r in ours.select("a", "b", "value").iter_rows(named=True)]
     assert got == theirs
+
+
+def test_a_label_called_block_is_a_label_like_any_other() -> None:
+    q = Quarantine()
+    samples = parse_exposition('m{block="x",a="1"} 2\nm{a="1",a="2"} 3\n', quarantine=q).samples
+    assert samples.select("block", "a", "value").rows() == [("x", "1", 2.0)]
+    assert q.frame()["reason"].to_list() == ["duplicate label name 'a' (column 9)"]

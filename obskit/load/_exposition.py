@@ -360,30 +360,32 @@ def _split_blocks(blocks: pl.Series) -> tuple[pl.DataFrame, dict[str, str]]:
         .explode("kv")
         .filter(pl.col("kv").str.len_bytes() > 0)
     )
-    eq = pl.col("kv").str.find('="', literal=True)
-    pairs = pairs.select(
-        "block",
-        (LABEL_PREFIX + pl.col("kv").str.slice(0, eq)).alias("k"),
-        pl.col("kv").str.slice(eq + 2).str.strip_suffix('"').alias("v"),
-    )
+    kv = pl.col("kv").str.split_exact('="', 1)  # a label name holds no '=': the first '="' ends it
+    pairs = pairs.select("block", kv.struct.field("field_0").alias("k"),
+                         kv.struct.field("field_1").str.strip_suffix('"').alias("v"))
     if escaped.len():
         rows: list[tuple[str, str, str]] = []
         for b in escaped.to_list():
             labels, _, _ = _label_block("{" + b + "}", 0)
-            rows.extend((b, LABEL_PREFIX + k, v) for k, v in labels)
+            rows.extend((b, k, v) for k, v in labels)
         pairs = pl.concat(
             [pairs, pl.DataFrame(rows, schema=pairs.schema, orient="row")]
         )
-    if not bool((pairs.get_column("k") == LABEL_PREFIX + "__name__").any()):
+
+    def wide(pairs: pl.DataFrame) -> pl.DataFrame:
+        """One column per label, named l:<label>; the index is renamed first, as a label may be called "block"."""
+        out = pairs.rename({"block": ":block"}).pivot(on="k", index=":block", values="v")
+        return out.rename({c: "block" if c == ":block" else LABEL_PREFIX + c for c in out.columns})
+
+    if not bool((pairs.get_column("k") == "__name__").any()):
         try:  # the common case: no block repeats a label, and pivot says so by not failing
-            return pairs.pivot(on="k", index="block", values="v"), {}
+            return wide(pairs), {}
         except pl.exceptions.ComputeError:
             pass
     dups: dict[str, str] = {}
     is_dup = pl.struct("block", "k").is_duplicated()
-    flagged = pairs.filter(is_dup | (pl.col("k") == LABEL_PREFIX + "__name__")).select("block", "k")
-    for block, k in flagged.iter_rows():
-        name = k[len(LABEL_PREFIX) :]
+    flagged = pairs.filter(is_dup | (pl.col("k") == "__name__")).select("block", "k")
+    for block, name in flagged.iter_rows():
         dups.setdefault(
             block,
             "metric name given both before and inside the label set"
@@ -394,8 +396,7 @@ def _split_blocks(blocks: pl.Series) -> tuple[pl.DataFrame, dict[str, str]]:
         pairs = pairs.filter(~pl.col("block").is_in(_strings(list(dups))))
     if pairs.height == 0:
         return pl.DataFrame({"block": pl.Series([], dtype=pl.String)}), dups
-    wide = pairs.pivot(on="k", index="block", values="v")
-    return wide, dups
+    return wide(pairs), dups
 
 
 def tokenize(text: str, *, fmt: str = "auto", rejected: list[Rejected] | None = None) -> Tokens:
