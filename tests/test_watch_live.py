@@ -200,3 +200,52 @@ def test_local_gpus_are_sampled_through_nvml_and_served(project: Path) -> None:
         assert values["obskit_error_rate"] == 0.0
     finally:
         w.close()
+
+
+def test_a_service_without_request_logs_is_watched_from_its_mapped_prometheus_signals(tmp_path: Path) -> None:
+    """A real Prometheus: the serving signals mapped in [promql] become the rules' window stats."""
+    from obskit.config import load_config
+    from obskit.watch import Watcher, WatchOptions
+    from tests.prometheus_server import running_prometheus
+
+    rate = "sum by ({by}) (rate(obskit_requests_total[{window}]))"
+    with running_prometheus() as prom:
+        (tmp_path / "obskit.toml").write_text(f"""
+[project]
+name = "prometheus only"
+
+[sources.prometheus]
+url = "{prom.url}"
+
+[promql]
+preset = "none"
+[promql.signals.request_rate]
+query = "{rate}"
+
+[[alerts]]
+name = "traffic"
+signal = "request_rate"
+comparison = ">"
+threshold = 0.5
+window = "5m"
+interval = "1m"
+""")
+        end = datetime.fromtimestamp(prom.base_s + 1800, UTC)
+        w = Watcher(load_config(tmp_path / "obskit.toml"), WatchOptions(host=False, nvml=False),
+                    clock=lambda: end)
+        tick = w.tick()
+        assert tick.status == "alerting" and tick.firing == ["traffic"], tick.problems
+        assert tick.sent and tick.sent[0]["rule"] == "traffic"
+        # the watcher's requests per second are Prometheus's own answer, minute by minute
+        t = int((end - timedelta(minutes=10)).timestamp())
+        body = prom.raw("/api/v1/query", query="sum(rate(obskit_requests_total[1m]))", time=str(t))
+        theirs = float(body["data"]["result"][0]["value"][1])
+        assert "obskit_request_rate" in {m.name for m in w.collector.metrics} and theirs > 0
+        from obskit.panels import client_for
+        from obskit.watch.mapped import mapped_window_stats
+
+        ws = mapped_window_stats(client_for(w.config.sources_for("metrics")[0]), w.config.promql,
+                                 end - timedelta(minutes=30), end)
+        assert ws is not None
+        row = ws.filter(pl.col("window_start") == datetime.fromtimestamp(t, UTC) - timedelta(minutes=1))
+        assert row["rps"].item() == pytest.approx(theirs)

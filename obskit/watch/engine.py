@@ -55,6 +55,7 @@ from obskit.load.host import NODE_QUERIES, HostSampler, host_frame, node_host_fr
 from obskit.redact import scrub
 from obskit.watch.checkpoint import Checkpoint
 from obskit.watch.episodes import Sent, due
+from obskit.watch.mapped import MAPPED, mapped_window_stats
 from obskit.watch.metrics import SignalCollector
 from obskit.watch.parse import LineParser
 from obskit.watch.tail import LogTail
@@ -169,8 +170,9 @@ class Watcher:
         for src in config.sources_for("requests"):
             self.tails.append((src.name, LogTail(self._pattern(src)), LineParser(
                 src, timezone=config.project.timezone, model=config.project.model)))
-        if not self.tails:
-            raise ConfigError("obskit watch needs a [sources.requests] log to follow", path=str(config.path))
+        if not self.tails and not (self._live() is not None and any(config.promql.query(s) for s in MAPPED)):
+            raise ConfigError("obskit watch needs a [sources.requests] log to follow, or a live Prometheus "
+                              "([sources.*] url) with the serving signals mapped in [promql]", path=str(config.path))
         self.feedback_tails = [(src.name, LogTail(self._pattern(src)), LineParser(
             src, timezone=config.project.timezone, kind="feedback")) for src in config.sources_for("feedback")]
         self.feedback: pl.DataFrame | None = None
@@ -311,6 +313,24 @@ class Watcher:
         self.host_rows = [r for r in self.host_rows if r["timestamp"] >= cutoff]
         return host_frame(self.host_rows) if self.host_rows else None
 
+    def _mapped(self, problems: list[str], now: datetime) -> pl.DataFrame | None:
+        """``window_stats`` of the mapped serving signals from the live Prometheus (:mod:`obskit.watch.mapped`)."""
+        from obskit.panels import client_for
+
+        live = self._live()
+        if live is None:
+            return None
+        try:
+            frame = mapped_window_stats(client_for(live), self.config.promql,
+                                        _floor_minute(now - self.options.horizon), _floor_minute(now))
+        except (ObskitError, ValueError) as exc:
+            problems.append(scrub(f"{live.name}: {exc}"))
+            return None
+        if frame is None or frame.height == 0:
+            problems.append(f"{live.name}: no serving signal in Prometheus over the last {self.options.horizon}")
+            return None
+        return frame
+
     def _panels(self, problems: list[str], now: datetime) -> pl.DataFrame | None:
         if not any(r.signal == "panel" for r in self.config.alerts):
             return None
@@ -392,13 +412,21 @@ class Watcher:
         for name, length in _WINDOWED.items():
             if name in frames and "window_start" in frames[name].columns:
                 frames[name] = frames[name].filter(pl.col("window_start") + length <= end)
+        return self._extra_frames(frames, gpu, host, panel), rows, first
+
+    @staticmethod
+    def _extra_frames(frames: dict[str, pl.DataFrame], gpu: pl.DataFrame | None, host: pl.DataFrame | None,
+                      panel: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+        """``frames`` with the GPU, host and panel signal frames."""
+        from obskit.alerts.inputs import signal_frames
+
         if gpu is not None and gpu.height:
             frames.update(signal_frames(None, gpu=gpu))
         if host is not None and host.height:
             frames["host"] = host
         if panel is not None and panel.height:
             frames["panel"] = panel
-        return frames, rows, first
+        return frames
 
     def tick(self, now: datetime | None = None) -> Tick:
         """Read, update, evaluate, notify, publish and checkpoint once."""
@@ -417,12 +445,20 @@ class Watcher:
         host = self._hosts(problems, now)
         panel = self._panels(problems, now)
         end = self._complete_until(now)
+        mapped = None if self.tails else self._mapped(problems, now)
+        if mapped is not None:  # no request logs: the serving signals come from Prometheus
+            end = _floor_minute(now)
         tick = Tick("ok", end, lines, rejected, problems=problems,
                     lag_s=None if self.newest is None else (now - self.newest).total_seconds())
         run = None
         frames: dict[str, pl.DataFrame] = {}
         if end is not None and self.config.alerts:
-            frames, recent, first = self._frames(end, gpu, host, panel)
+            if mapped is not None:
+                frames, recent = self._extra_frames({"window_stats": mapped}, gpu, host, panel), None
+                first = mapped["window_start"].min()
+                assert isinstance(first, datetime)
+            else:
+                frames, recent, first = self._frames(end, gpu, host, panel)
             run = _evaluate_complete(self.config.alerts, frames, first, end)
             c = self.config
             run = explain_run(run, recent, reference=self.reference, gpu=gpu, numeric=c.features.numeric,
