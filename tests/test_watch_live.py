@@ -249,3 +249,44 @@ interval = "1m"
         assert ws is not None
         row = ws.filter(pl.col("window_start") == datetime.fromtimestamp(t, UTC) - timedelta(minutes=1))
         assert row["rps"].item() == pytest.approx(theirs)
+
+
+def test_a_growing_csv_log_keeps_its_header_for_later_lines(tmp_path: Path) -> None:
+    from obskit.config import load_config
+    from obskit.watch import Watcher, WatchOptions
+
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "requests.csv"
+    (tmp_path / "obskit.toml").write_text(CONFIG.replace("logs/*.jsonl", "logs/*.csv"))
+    head = "timestamp,request_id,model,model_version,latency_ms,code\n"
+
+    def rows(first: int, n: int) -> str:
+        return "".join(f"{(T0 + timedelta(seconds=i)).isoformat()},r{i},m,v1,{10 + i % 5},200\n"
+                       for i in range(first, first + n))
+
+    log.write_text(head + rows(0, 50))
+    w = Watcher(load_config(tmp_path / "obskit.toml"), WatchOptions(host=False, nvml=False))
+    assert (w.tick(T0 + timedelta(minutes=2)).lines, w.lines_total) == (51, 51)  # the header is a line too
+    with log.open("a") as fh:
+        fh.write(rows(50, 20) + f"{T0.isoformat()},bad,m,v1,fast,200\n")
+    tick = w.tick(T0 + timedelta(minutes=3))
+    assert (tick.lines, tick.rejected) == (21, 1)
+    bad = w.tails[0][2].quarantine.frame()
+    assert bad["line"].to_list() == [72]  # its line in the file: header, 70 rows, then it
+    assert sum(r.height for r in w.rows) == 70
+
+
+def test_ok_means_the_rules_were_checked(project: Path) -> None:
+    """Before any complete minute, or for a day older than the horizon, the status says no_data."""
+    from obskit.config import load_config
+    from obskit.watch import Watcher, WatchOptions
+
+    _write(project / "logs" / "requests.jsonl", range(0, 5))
+    cfg = load_config(project / "obskit.toml")
+    late = Watcher(cfg, WatchOptions(host=False, nvml=False, state_dir=project / "a"))
+    assert late.tick(T0 + timedelta(days=3)).status == "no_data"  # the log is older than the 26 h kept
+    on_time = Watcher(cfg, WatchOptions(host=False, nvml=False, state_dir=project / "b"))
+    assert on_time.tick(T0 + timedelta(minutes=5, seconds=1)).status == "ok"
+    (project / "bare.toml").write_text(CONFIG.split("[[alerts]]")[0])
+    bare = Watcher(load_config(project / "bare.toml"), WatchOptions(host=False, nvml=False, state_dir=project / "c"))
+    assert bare.tick(T0 + timedelta(minutes=5, seconds=1)).status == "no_rules"

@@ -14,7 +14,8 @@ In ``state_dir``:
     The recent rows, one part per save with the rows read since the previous one; a part
     whose newest row left the row horizon is deleted. Nothing is rewritten.
 ``status.json``
-    The latest tick's status (``ok``, ``alerting``, ``degraded``), for people and probes.
+    The latest tick's status (``ok``, ``alerting``, ``degraded``, ``no_data``, ``no_rules``), for people
+    and probes.
 
 Examples
 --------

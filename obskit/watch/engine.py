@@ -92,7 +92,9 @@ class WatchOptions:
 
 @dataclass
 class Tick:
-    """What one evaluation found: ``status`` (ok, alerting, degraded), ``evaluated_until`` (end of
+    """What one evaluation found: ``status`` (``ok``: the rules were evaluated and none fires;
+    ``alerting``; ``degraded``: a source failed; ``no_data``: no complete minute within the
+    horizon yet; ``no_rules``: the config has no ``[[alerts]]``), ``evaluated_until`` (end of
     the last complete minute), ``lines`` and ``rejected`` read this tick, ``sent`` (records
     notified), ``firing`` (rules firing now), ``problems``, ``lag_s`` (now - newest request)."""
 
@@ -469,6 +471,8 @@ class Watcher:
             tick.status = "degraded"
         elif tick.firing:
             tick.status = "alerting"
+        elif run is None:  # "ok" only says rules were checked and found nothing
+            tick.status = "no_rules" if not self.config.alerts else "no_data"
         self._log_transition(tick)
         self.collector.update(frames, None if run is None else run.current, {
             "up": 1.0, "degraded": float(bool(problems)), "lag_seconds": tick.lag_s if tick.lag_s is not None else 0.0,
