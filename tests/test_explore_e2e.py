@@ -62,24 +62,19 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[str]:
-    """A JupyterLab server on 127.0.0.1 serving a copy of the notebooks folder."""
-    root = tmp_path / "work"
-    (root / "notebooks").mkdir(parents=True)
-    # what a user does: copy the shipped notebook out of the package, name the config
-    copy_notebook("investigate", root / "notebooks")
+@contextlib.contextmanager
+def running_lab(tmp_path: Path, root: Path, notebook: str, env_extra: dict[str, str] | None = None) -> Iterator[str]:
+    """A JupyterLab server on 127.0.0.1 serving ``root``; yields the URL that opens ``notebook``."""
     conf = tmp_path / "config"
     (conf / "labconfig").mkdir(parents=True)
     (conf / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": DISABLED}))
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(conf), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "OBSKIT_PROGRESS": "0",
-           "OBSKIT_CONFIG": str(REPO / "data" / "samples" / "obskit.toml")}
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "OBSKIT_PROGRESS": "0", **(env_extra or {})}
     cmd = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'notebooks'}",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
         f"--LabApp.user_settings_dir={tmp_path / 'settings'}", f"--LabApp.workspaces_dir={tmp_path / 'ws'}",
@@ -87,7 +82,7 @@ def lab(tmp_path: Path) -> Iterator[str]:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI and this workplace run as root
     log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=root / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -102,7 +97,7 @@ def lab(tmp_path: Path) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
             time.sleep(0.3)
-        yield f"{base}/lab/tree/investigate.ipynb?token={token}&reset"
+        yield f"{base}/lab/tree/{notebook}?token={token}&reset"
     finally:
         # ask the server to stop (it shuts its kernels down), then make sure it is gone
         with contextlib.suppress(OSError):
@@ -119,6 +114,18 @@ def lab(tmp_path: Path) -> Iterator[str]:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    """A JupyterLab server on 127.0.0.1 serving a copy of the notebooks folder."""
+    root = tmp_path / "work" / "notebooks"
+    root.mkdir(parents=True)
+    # what a user does: copy the shipped notebook out of the package, name the config
+    copy_notebook("investigate", root)
+    with running_lab(tmp_path, root, "investigate.ipynb",
+                     {"OBSKIT_CONFIG": str(REPO / "data" / "samples" / "obskit.toml")}) as url:
+        yield url
 
 
 def _wait_for_change(page: Any, before: str) -> str:

@@ -1,0 +1,117 @@
+"""End to end: the live explorer in a real JupyterLab follows a log as it grows, in headless Chromium.
+
+A notebook opens ``obskit.explore(config, live=True, interval=1)``; the test appends lines to
+the log (an error burst among them) and waits, without touching the page, for the explorer's
+request count to grow and for the alert to be listed as firing. A cell run meanwhile still
+answers (the refreshes run on the kernel's event loop). A screenshot goes to
+``test-artifacts/explorer-live.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.test_explore_e2e import BROWSER_ARGS, REPO, chromium, running_lab  # noqa: F401 - chromium: fixture
+
+pytestmark = [pytest.mark.chromium, pytest.mark.slow]
+
+CONFIG = """
+[project]
+name = "live lab"
+model = "m"
+
+[sources.requests]
+path = "logs/*.jsonl"
+status_convention = "http"
+
+[sources.requests.columns]
+status_code = "code"
+
+[[alerts]]
+name = "error-burst"
+signal = "error_rate"
+comparison = ">"
+threshold = 0.05
+window = "3m"
+interval = "1m"
+min_samples = 100
+"""
+
+
+def _lines(t0: datetime, minutes: range, *, errors: bool = False) -> str:
+    out = []
+    for m in minutes:
+        for i in range(150):
+            ts = (t0 + timedelta(minutes=m, seconds=i * 0.4)).isoformat()
+            out.append(json.dumps({"timestamp": ts, "request_id": f"r{m}-{i}", "model": "m", "model_version": "v1",
+                                   "latency_ms": 20 + i % 9, "code": 500 if errors and i % 3 == 0 else 200}))
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture
+def live_lab(tmp_path: Path) -> Iterator[tuple[str, Path, datetime]]:
+    root = tmp_path / "work"
+    (root / "logs").mkdir(parents=True)
+    t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    log = root / "logs" / "requests.jsonl"
+    log.write_text(_lines(t0, range(0, 10)))
+    (root / "obskit.toml").write_text(CONFIG)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import obskit\n"
+        "live = obskit.explore('obskit.toml', live=True, last='30m', interval=1)\n"
+        "live"),
+        nbformat.v4.new_code_cell("print('answered', live.refreshes > 0)")]
+    nbformat.write(nb, root / "live.ipynb")
+    with running_lab(tmp_path, root, "live.ipynb") as url:
+        yield url, log, t0
+
+
+def test_live_explorer_follows_the_log_in_jupyterlab(chromium: str, live_lab: tuple[str, Path, datetime]) -> None:  # noqa: F811
+    from playwright import sync_api
+
+    url, log, t0 = live_lab
+    shots = REPO / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=BROWSER_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        try:
+            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+            page.wait_for_function(
+                "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')",
+                timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            page.locator(".obskit-live").first.wait_for(state="visible", timeout=60_000)
+            count = ("() => { const b = document.querySelector('.obskit-explorer-summary b[data-requests]'); "
+                     "return b ? Number(b.dataset.requests) : 0; }")
+            page.wait_for_function(f"({count})() === 1500", timeout=60_000)
+            page.wait_for_function(  # the second cell ran while the explorer follows the log
+                "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                ".some(o => o.textContent.includes('answered True'))", timeout=60_000)
+            assert "firing" not in page.locator(".obskit-live-alerts").first.inner_text()
+            # the service goes on writing, with an error burst: nobody touches the page
+            with log.open("a") as fh:  # up to the present: the burst is still on when the page is read
+                fh.write(_lines(t0, range(10, 20), errors=True))
+            page.wait_for_function(f"({count})() > 1500", timeout=60_000)
+            page.wait_for_selector(".obskit-live-alerts li[data-state='firing']", timeout=60_000)
+            assert "error-burst" in page.locator(".obskit-live-alerts").first.inner_text()
+            page.wait_for_selector(".obskit-live-status [data-status='alerting']", timeout=30_000)
+            page.wait_for_selector(".obskit-live .vega-embed svg, .obskit-live .vega-embed canvas", timeout=60_000)
+            assert "Javascript Error" not in page.locator(".obskit-live").first.inner_text()
+            page.locator(".obskit-live").first.screenshot(path=str(shots / "explorer-live.png"))
+        except BaseException:
+            page.screenshot(path=str(shots / "explorer-live-failure.png"))
+            raise
+        finally:
+            browser.close()
