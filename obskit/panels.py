@@ -60,6 +60,7 @@ __all__ = [
     "choose_step",
     "client_for",
     "live_metrics",
+    "live_source",
     "panel_series",
     "query_panels",
 ]
@@ -122,13 +123,18 @@ def _period(session: Period) -> tuple[datetime, datetime]:
     return session.start or end - timedelta(hours=24), end
 
 
+def live_source(cfg: Config) -> SourceConfig | None:
+    """The config's live Prometheus (the first metrics source with a ``url``), or None."""
+    return next((s for s in cfg.sources_for("metrics") if s.get("url")), None)
+
+
 def query_panels(session: Period) -> list[PanelData]:
     """Every configured panel's series over the session's period (problems recorded on the session)."""
 
     cfg = session.config
     if not cfg.panels:
         return []
-    live = next((s for s in cfg.sources_for("metrics") if s.get("url")), None)
+    live = live_source(cfg)
     start, end = _period(session)
     out: list[PanelData] = []
     client: PrometheusClient | None = None
@@ -225,7 +231,7 @@ def live_metrics(session: Period) -> pl.DataFrame | None:
     None without a live source; a failure is recorded as a problem of that source.
     """
 
-    live = next((s for s in session.config.sources_for("metrics") if s.get("url")), None)
+    live = live_source(session.config)
     if live is None:
         return None
     start, end = _period(session)

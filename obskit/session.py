@@ -248,9 +248,9 @@ class Session:
         """
         def load() -> pl.DataFrame:
             from obskit.load.host import NODE_QUERIES, node_host_frame
-            from obskit.panels import choose_step, client_for
+            from obskit.panels import choose_step, client_for, live_source
 
-            live = next((s for s in self.config.sources_for("metrics") if s.get("url")), None)
+            live = live_source(self.config)
             span = self.data_span()
             if live is None or span is None:
                 raise _AlreadyRecorded

@@ -9,7 +9,6 @@ answers (the refreshes run on the kernel's event loop). A screenshot goes to
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,41 +17,9 @@ import nbformat
 import pytest
 
 from tests.test_explore_e2e import BROWSER_ARGS, REPO, chromium, running_lab  # noqa: F401 - chromium: fixture
+from tests.test_watch_live import CONFIG, _write
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
-
-CONFIG = """
-[project]
-name = "live lab"
-model = "m"
-
-[sources.requests]
-path = "logs/*.jsonl"
-status_convention = "http"
-
-[sources.requests.columns]
-status_code = "code"
-
-[[alerts]]
-name = "error-burst"
-signal = "error_rate"
-comparison = ">"
-threshold = 0.05
-window = "3m"
-interval = "1m"
-min_samples = 100
-"""
-
-
-def _lines(t0: datetime, minutes: range, *, errors: bool = False) -> str:
-    out = []
-    for m in minutes:
-        for i in range(150):
-            ts = (t0 + timedelta(minutes=m, seconds=i * 0.4)).isoformat()
-            out.append(json.dumps({"timestamp": ts, "request_id": f"r{m}-{i}", "model": "m", "model_version": "v1",
-                                   "latency_ms": 20 + i % 9, "code": 500 if errors and i % 3 == 0 else 200}))
-    return "\n".join(out) + "\n"
-
 
 @pytest.fixture
 def live_lab(tmp_path: Path) -> Iterator[tuple[str, Path, datetime]]:
@@ -60,7 +27,7 @@ def live_lab(tmp_path: Path) -> Iterator[tuple[str, Path, datetime]]:
     (root / "logs").mkdir(parents=True)
     t0 = (datetime.now(UTC) - timedelta(minutes=20)).replace(second=0, microsecond=0)
     log = root / "logs" / "requests.jsonl"
-    log.write_text(_lines(t0, range(0, 10)))
+    _write(log, range(0, 10), t0=t0)
     (root / "obskit.toml").write_text(CONFIG)
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -95,15 +62,14 @@ def test_live_explorer_follows_the_log_in_jupyterlab(chromium: str, live_lab: tu
             page.locator(".obskit-live").first.wait_for(state="visible", timeout=60_000)
             count = ("() => { const b = document.querySelector('.obskit-explorer-summary b[data-requests]'); "
                      "return b ? Number(b.dataset.requests) : 0; }")
-            page.wait_for_function(f"({count})() === 1500", timeout=60_000)
+            page.wait_for_function(f"({count})() === 2000", timeout=60_000)
             page.wait_for_function(  # the second cell ran while the explorer follows the log
                 "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
                 ".some(o => o.textContent.includes('answered True'))", timeout=60_000)
             assert "firing" not in page.locator(".obskit-live-alerts").first.inner_text()
-            # the service goes on writing, with an error burst: nobody touches the page
-            with log.open("a") as fh:  # up to the present: the burst is still on when the page is read
-                fh.write(_lines(t0, range(10, 20), errors=True))
-            page.wait_for_function(f"({count})() > 1500", timeout=60_000)
+            # the service goes on writing, with an error burst up to the present: nobody touches the page
+            _write(log, range(10, 20), errors=range(10, 20), t0=t0)
+            page.wait_for_function(f"({count})() > 2000", timeout=60_000)
             page.wait_for_selector(".obskit-live-alerts li[data-state='firing']", timeout=60_000)
             assert "error-burst" in page.locator(".obskit-live-alerts").first.inner_text()
             page.wait_for_selector(".obskit-live-status [data-status='alerting']", timeout=30_000)

@@ -38,11 +38,12 @@ min_samples = 100
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def _write(log: Path, minutes: range, *, errors: range = range(0)) -> None:
+def _write(log: Path, minutes: range, *, errors: range = range(0), t0: datetime = T0) -> None:
+    """200 requests a minute from ``t0``; in the ``errors`` minutes every fourth fails."""
     lines = []
     for m in minutes:
         for i in range(200):
-            ts = T0 + timedelta(minutes=m, seconds=i * 0.3)
+            ts = t0 + timedelta(minutes=m, seconds=i * 0.3)
             lines.append(json.dumps({"timestamp": ts.isoformat(), "request_id": f"r{m}-{i}", "model": "m",
                                      "model_version": "v1", "latency_ms": 20.0 + i % 7,
                                      "code": 500 if m in errors and i % 4 == 0 else 200}))

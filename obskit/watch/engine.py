@@ -256,8 +256,8 @@ class Watcher:
                 problems.append(scrub(f"{name}: {exc}"))
         corrections = [c for c in corrections if c.height]
         if corrections:
-            fb = pl.concat([c for c in ([self.feedback] if self.feedback is not None else []) + corrections],
-                           how="diagonal_relaxed")
+            known = [self.feedback] if self.feedback is not None else []
+            fb = pl.concat([*known, *corrections], how="diagonal_relaxed")
             self.feedback = fb.sort("corrected_at").unique("request_id", keep="last", maintain_order=True)
         if not frames:
             return None, lines, rejected
@@ -290,7 +290,9 @@ class Watcher:
         return gpu.filter(pl.col("timestamp") >= now - self.options.horizon)
 
     def _live(self) -> Any:
-        return next((s for s in self.config.sources_for("metrics") if s.get("url")), None)
+        from obskit.panels import live_source
+
+        return live_source(self.config)
 
     def _hosts(self, problems: list[str], now: datetime) -> pl.DataFrame | None:
         live = self._live()

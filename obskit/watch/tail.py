@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 __all__ = ["Chunk", "LogTail"]
@@ -60,7 +60,6 @@ class _File:
     offset: int = 0
     line: int = 0
     partial: bytes = b""
-    seen: bool = field(default=True)
 
 
 def _key(st: os.stat_result) -> tuple[int, int]:
