@@ -328,16 +328,34 @@ class Session:
             if self.requests is None and self.scale is not None:
                 # rows never loaded: the signals counts determine, streamed from the files
                 from obskit.alerts.scale_inputs import scale_signal_frames
-                from obskit.load.request_source import canonical_scan
 
-                scan = canonical_scan(self.scale, start=self.start, end=self.end, model=self.model,
-                                      version=self.version)
+                scan = self.request_scan()
+                assert scan is not None
                 self._signals.update(scale_signal_frames(
                     scan, start=self.start, end=self.end, slo_ms=self.config.slo.latency_ms,
-                    confidence_threshold=self.config.business.confidence_threshold))
+                    confidence_threshold=self.config.business.confidence_threshold, reference=self.reference,
+                    features=self.config.features.all))
             if any(r.signal == "panel" for r in self.config.alerts):
                 self._signals["panel"] = self.panel_signal()
         return self._signals
+
+    def request_scan(self) -> pl.LazyFrame | None:
+        """At scale, the period's requests as a lazy scan (feedback joined as the rows stream), else None.
+
+        Sections and signals that read every row at scale aggregate this scan in streaming
+        passes; the corrections are few and held.
+        """
+        if self.scale is None:
+            return None
+        from obskit.load.request_source import canonical_scan
+
+        scan = canonical_scan(self.scale, start=self.start, end=self.end, model=self.model, version=self.version)
+        feedback = self.frame("feedback") if self.config.sources_for("feedback") else None
+        if feedback is not None and "request_id" in scan.collect_schema().names():
+            from obskit.load.logs import attach_feedback
+
+            scan = attach_feedback(scan, feedback)
+        return scan
 
     def panel_signal(self) -> pl.DataFrame:
         """Every ``[[panels]]`` series as one signal frame: ``timestamp``, ``panel``, ``series``, ``value``."""

@@ -122,8 +122,11 @@ def test_what_is_not_at_scale_says_so(both: tuple[ReportContext, ReportContext])
     big, small = both
     alerts = _section(big, "Alerts")
     notes = " ".join(str(getattr(i, "text", "")) for i in alerts.items)  # type: ignore[attr-defined]
-    assert "whose signal needs the request rows were not: latency-regression" in notes
-    assert any("correction" in n for n in _section(big, "Business signals").notes)  # type: ignore[attr-defined]
+    assert "whose signal needs the request rows were not: slow-canary, slow-canary-tail." in notes
+    # the corrections are joined as the rows stream: the business section is the in-memory one
+    assert _section(big, "Business signals").frames["business"].equals(  # type: ignore[attr-defined]
+        _section(small, "Business signals").frames["business"])  # type: ignore[attr-defined]
+    assert big.figures["correction_rate"] == small.figures["correction_rate"] is not None
     st = run_status(big)
     assert "alerts_unchecked" in st.flags and st.status == "alerting"
     assert any("not evaluated at scale: their signals need the request rows" in r for r in st.reasons)
@@ -136,7 +139,7 @@ def test_alerts_on_counts_fire_at_scale_as_in_memory(both: tuple[ReportContext, 
     at_scale, in_memory = big.session.alerts(), small.session.alerts()
     assert at_scale is not None and in_memory is not None and not in_memory.skipped
     rows_only = {s["rule"] for s in at_scale.skipped if s.get("scale") == "rows"}
-    assert {"feature-drift", "class-takeover", "latency-regression", "high-correction-rate"} <= rows_only
+    assert rows_only == {"slow-canary", "slow-canary-tail"}
     assert {s["rule"] for s in at_scale.skipped} == rows_only  # nothing else is left out
 
     def fired(run: object) -> list[tuple[object, ...]]:
@@ -145,7 +148,17 @@ def test_alerts_on_counts_fire_at_scale_as_in_memory(both: tuple[ReportContext, 
 
     assert fired(at_scale) == fired(in_memory)
     assert {r for r, *_ in fired(at_scale)} >= {"high-error-rate", "error-excess", "p99-latency-slo",
-                                                 "low-confident-rate", "gpu-memory-pressure"}
+                                                 "low-confident-rate", "gpu-memory-pressure", "feature-drift",
+                                                 "confidence-shift", "tail-latency-regression",
+                                                 "high-correction-rate"}
+    # the signals on the last n rows read the kept rows at scale: the very same values
+    from obskit.alerts.row_tails import ROW_SIGNAL_FRAMES
+
+    scale_frames, mem_frames = big.session.signal_frames(), small.session.signal_frames()
+    assert set(mem_frames) >= ROW_SIGNAL_FRAMES
+    for name in ROW_SIGNAL_FRAMES | {"label_arrival", "business"}:
+        a, b = scale_frames[name], mem_frames[name]
+        assert a.sort(a.columns).equals(b.sort(b.columns)), name
     # the frames behind them: counts equal, sketch percentiles within their bound
     scale_ws, mem_ws = big.session.signal_frames()["window_stats"], small.session.signal_frames()["window_stats"]
     joined = scale_ws.join(mem_ws, on="window_start", suffix="_m")

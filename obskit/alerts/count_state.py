@@ -209,7 +209,7 @@ def count_signal_frames(state: CountState, *, start: datetime | None = None, end
                                              (pl.col("slow") / pl.col("ok")).alias("slow_share"))
     if state.business is not None:
         business = state.business
-        if not state.corrections:  # feedback is joined in memory only: no correction counts here
+        if not state.corrections:  # no feedback joined to these rows: no correction counts
             business = business.drop("corrections", "corrected_confident", "correction_rate", "any_correction_rate",
                                      strict=False)
         frames["business"] = business

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-__all__ = ["signal_frames", "zero_filled"]
+__all__ = ["row_signal_frames", "signal_frames", "zero_filled"]
 
 
 def testable(requests: pl.DataFrame, reference: pl.DataFrame, column: str) -> bool:
@@ -64,22 +64,9 @@ def signal_frames(
         grid = baselines.minute_grid(requests, start, end)
         frames["window_stats"] = zero_filled(ws, grid if end is None else grid[:-1])
         frames["traffic_ratio"] = baselines.traffic_ratio(requests, start=start, end=end)
-        frames["latency_ratio"] = baselines.latency_ratio(requests, start=start, end=end)
         frames["error_excess"] = baselines.error_excess(requests, start=start, end=end)
         frames["label_arrival"] = model_signals.label_arrival(requests, start=start, end=end)
-        if "prediction" in requests.columns:
-            frames["class_mix_shift"] = model_signals.class_mix_shift(requests, reference, start=start, end=end)
-            if reference is not None and "prediction" in reference.columns:
-                frames["class_takeover"] = model_signals.class_takeover(requests, reference, start=start, end=end)
-                frames.update(segment_signals.version_classes(requests, reference, start=start, end=end))
-        if "confidence" in requests.columns:
-            frames["confidence_shift"] = model_signals.confidence_shift(requests, reference, start=start, end=end)
-        if reference is not None and features:
-            frames["feature_shift"] = model_signals.feature_shift(requests, reference, features, start=start,
-                                                                  end=end)
-        if features:
-            frames["feature_null_share"] = model_signals.feature_null_share(requests, reference, features,
-                                                                            start=start, end=end)
+        frames.update(row_signal_frames(requests, reference=reference, features=features, start=start, end=end))
         frames["versions"] = segment_signals.version_latency_tail(requests, every="5m")
         frames["version_error_ratio"] = segment_signals.version_error_ratio(requests, start=start, end=end)
         if slo_ms is not None:
@@ -102,6 +89,38 @@ def signal_frames(
         frames["gpu"] = gpu
         frames["gpu_sm_clock_ratio"] = hardware.gpu_sm_clock_ratio(gpu)
         frames["gpu_memory_growth"] = hardware.gpu_memory_growth(gpu)
+    return frames
+
+
+def row_signal_frames(requests: pl.DataFrame, *, reference: pl.DataFrame | None = None, features: Sequence[str] = (),
+                      start: datetime | None = None, end: datetime | None = None,
+                      latency: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """The signals that read the last ``n`` matching rows at each grid time (``ROW_SIGNAL_FRAMES``).
+
+    ``requests`` is the period's rows, or at scale the rows :func:`obskit.alerts.row_tails.tail_rows`
+    kept (then ``latency`` holds its kept successful latencies and ``start``/``end`` are the
+    period's first and last minutes): the values are the same.
+    """
+    from obskit.alerts import baselines, model_signals, segment_signals
+
+    frames: dict[str, pl.DataFrame] = {}
+    lat = requests if latency is None else latency
+    if lat.height:
+        frames["latency_ratio"] = baselines.latency_ratio(lat, start=start, end=end)
+    if not requests.height:
+        return frames
+    if "prediction" in requests.columns:
+        frames["class_mix_shift"] = model_signals.class_mix_shift(requests, reference, start=start, end=end)
+        if reference is not None and "prediction" in reference.columns:
+            frames["class_takeover"] = model_signals.class_takeover(requests, reference, start=start, end=end)
+            frames.update(segment_signals.version_classes(requests, reference, start=start, end=end))
+    if "confidence" in requests.columns:
+        frames["confidence_shift"] = model_signals.confidence_shift(requests, reference, start=start, end=end)
+    if reference is not None and features:
+        frames["feature_shift"] = model_signals.feature_shift(requests, reference, features, start=start, end=end)
+    if features:
+        frames["feature_null_share"] = model_signals.feature_null_share(requests, reference, features,
+                                                                        start=start, end=end)
     return frames
 
 

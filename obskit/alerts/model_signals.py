@@ -44,7 +44,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -55,7 +55,8 @@ from obskit.alerts.baselines import _frame, minute_grid
 from obskit.analyze.drift_verdict import missing_mask, missing_share
 
 __all__ = ["class_mix_shift", "class_takeover", "confidence_shift", "feature_null_share", "feature_shift",
-           "feature_shift_noise", "label_arrival"]
+           "feature_shift_noise", "label_arrival",
+           "label_arrival_counts"]
 
 EVERY_MIN = 5
 
@@ -277,22 +278,63 @@ def label_arrival(requests: pl.DataFrame, *, start: datetime | None = None, end:
     lag = (ans.get_column("corrected_at").dt.epoch("us") - ans.get_column("timestamp").dt.epoch("us"))
     quick = (lag.fill_null(np.iinfo(np.int64).max).to_numpy() <= wait_min * 60_000_000).astype(np.float64)
     cum = np.r_[0.0, np.cumsum(quick)]
+
+    def before(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        i = np.searchsorted(t, b)
+        return i.astype(np.float64), cum[i]
+
+    return _frame(grid, _arrival(grid, before, windows_min=windows_min, wait_min=wait_min,
+                                 baseline_min=baseline_min, alpha=alpha))
+
+
+def label_arrival_counts(grid: np.ndarray, minutes_us: np.ndarray, answers: np.ndarray, quick: np.ndarray, *,
+                         windows_min: tuple[int, ...] = (40, 120), wait_min: int = 15, baseline_min: int = 360,
+                         alpha: float = 1e-4) -> pl.DataFrame:
+    """:func:`label_arrival` from per-minute counts (a report at scale; ``grid`` every 5 minutes).
+
+    ``minutes_us`` are minute starts aligned with ``grid`` (sorted); ``answers`` the
+    successful requests of each minute and ``quick`` those corrected within ``wait_min``.
+    Every boundary the signal counts at is a minute of the grid, so the value is the one the
+    rows give.
+
+    >>> import numpy as np
+    >>> m = np.arange(0, 600) * 60_000_000
+    >>> f = label_arrival_counts(m[::5], m, np.full(600, 100.0), np.r_[np.full(500, 30.0), np.zeros(100)])
+    >>> float(f["value"].to_numpy()[-1]) < 0.1
+    True
+    """
+    order = np.argsort(minutes_us, kind="stable")
+    m = np.asarray(minutes_us)[order]
+    cum_n = np.r_[0.0, np.cumsum(np.asarray(answers, dtype=np.float64)[order])]
+    cum_q = np.r_[0.0, np.cumsum(np.asarray(quick, dtype=np.float64)[order])]
+
+    def before(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        i = np.searchsorted(m, b, side="left")
+        return cum_n[i], cum_q[i]
+
+    return _frame(grid, _arrival(grid, before, windows_min=windows_min, wait_min=wait_min,
+                                 baseline_min=baseline_min, alpha=alpha))
+
+
+def _arrival(grid: np.ndarray, before: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], *,
+             windows_min: tuple[int, ...], wait_min: int, baseline_min: int, alpha: float) -> np.ndarray:
+    """The label-arrival value at each grid time from ``before(b)``: (answers, quick ones) before times ``b``."""
     m = 60_000_000
     best = np.full(grid.size, np.nan)
     for window_min in windows_min:
-        w_hi = np.searchsorted(t, grid - wait_min * m)
-        w_lo = np.searchsorted(t, grid - (wait_min + window_min) * m)
-        b_lo = np.searchsorted(t, grid - (wait_min + window_min + baseline_min) * m)
-        got = cum[w_hi] - cum[w_lo]
-        n_now = (w_hi - w_lo).astype(np.float64)
-        n_base = (w_lo - b_lo).astype(np.float64)
+        w_hi, q_hi = before(grid - wait_min * m)
+        w_lo, q_lo = before(grid - (wait_min + window_min) * m)
+        b_lo, q_b = before(grid - (wait_min + window_min + baseline_min) * m)
+        got = q_hi - q_lo
+        n_now = w_hi - w_lo
+        n_base = w_lo - b_lo
         with np.errstate(invalid="ignore", divide="ignore"):
-            expected = (cum[w_lo] - cum[b_lo]) / n_base * n_now
+            expected = (q_lo - q_b) / n_base * n_now
             ratio = got / expected
             clear = poisson.cdf(got, expected) < alpha
         # the baseline rate must itself rest on enough corrections (20: about +-20%)
-        known = (n_now >= 50) & (n_base >= 500) & (expected >= 15) & (cum[w_lo] - cum[b_lo] >= 20)
+        known = (n_now >= 50) & (n_base >= 500) & (expected >= 15) & (q_lo - q_b >= 20)
         value = np.where(known, np.where(clear, ratio, 1.0), np.nan)
         take = np.isnan(best) | ((value < 1.0) & ~(best < 1.0))
         best = np.where(take & ~np.isnan(value), value, best)
-    return _frame(grid, best)
+    return best

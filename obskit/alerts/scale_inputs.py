@@ -1,20 +1,25 @@
-"""Alert signal frames from request files too large to load: counts and sketches, streamed.
+"""Alert signal frames from request files too large to load: counts, sketches and kept rows, streamed.
 
-At scale the report never loads the request rows. The signals that counts per minute
-determine are the same numbers as in memory, computed from one streaming ``group_by`` over
-the lazy canonical scan (:func:`obskit.load.request_source.canonical_scan`), so the rules
-on them fire at the same times:
+At scale the report never loads the request rows. The signals are computed from what
+streaming passes over the lazy canonical scan (:func:`obskit.load.request_source.canonical_scan`)
+keep, with the functions the in-memory path uses, so the rules fire at the same times:
 
-* ``window_stats`` (requests, errors, rps per minute; the ``pXX_ms`` columns from
-  mergeable latency sketches, within their stated relative bound, 0.5 % by default),
-* ``latency_slo`` (successful requests and those slower than the SLO, per minute),
-* ``traffic_ratio``, ``error_excess`` and ``version_error_ratio`` (requests and errors per
-  minute and version, fed to the same functions as the rows' counts),
-* ``business`` (hourly answered, confident and corrected counts).
+* counts per minute (:class:`~obskit.alerts.count_state.CountState`): ``window_stats``
+  (requests, errors, rps; the ``pXX_ms`` columns from mergeable latency sketches, within
+  their stated relative bound, 0.5 % by default), ``latency_slo``, ``traffic_ratio``,
+  ``error_excess``, ``version_error_ratio`` and the hourly ``business`` counts: exact;
+* the last ``n`` matching rows of each 5-minute interval (:func:`~obskit.alerts.row_tails.tail_rows`):
+  ``class_mix_shift``, ``class_takeover``, ``confidence_shift``, ``feature_shift``,
+  ``feature_null_share``, the class mix per version, and (per minute) ``latency_ratio``:
+  the same values as from every row.
 
-Signals that need the rows themselves (the last 400 answers' p50, a version's tail
-quantile, class mix, feature drift, label arrival) are listed in :data:`NEED_ROWS`: their
-rules are reported as not evaluated at this volume, each by name.
+With a feedback source, the corrections are joined as the rows stream (they are few): the
+hourly correction counts and ``label_arrival`` (answers and quick corrections per minute)
+are exact too.
+
+Signals that need every row of a window (a version's tail quantile against the others',
+the hourly drift tests) are listed in :data:`NEED_ROWS`: their rules are reported as not
+evaluated at this volume, each by name.
 
 Examples
 --------
@@ -31,34 +36,38 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from obskit.alerts.baselines import MIN_US, minute_grid_between
 from obskit.alerts.count_state import count_signal_frames, count_state, minute_counts
 from obskit.alerts.engine import AlertRun
+from obskit.alerts.inputs import row_signal_frames
+from obskit.alerts.model_signals import label_arrival_counts
+from obskit.alerts.row_tails import ROW_SIGNAL_FRAMES, tail_rows
 from obskit.alerts.signals import SIGNALS
 
 __all__ = ["NEED_ROWS", "name_rows_only", "scale_signal_frames"]
 
 #: Frames the signal registry reads that only request rows can give (not built at scale).
-NEED_ROWS: frozenset[str] = frozenset({
-    "latency_ratio", "versions", "class_mix_shift", "class_takeover", "confidence_shift", "feature_shift",
-    "feature_null_share", "label_arrival", "drift_over_time", "version_class_mix", "unseen_class_share",
-    "missing_class_share",
-    "correction_rate",  # corrections come from the feedback source, joined to the rows in memory
-})
+NEED_ROWS: frozenset[str] = frozenset({"versions", "drift_over_time"})
+assert not NEED_ROWS & ROW_SIGNAL_FRAMES
 
 
 def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end: datetime | None = None,
-                        slo_ms: float | None = None, confidence_threshold: float = 0.8) -> dict[str, pl.DataFrame]:
-    """The count-determined signal frames of a lazy canonical ``requests`` scan (see the module doc).
+                        slo_ms: float | None = None, confidence_threshold: float = 0.8,
+                        reference: pl.DataFrame | None = None, features: Sequence[str] = (),
+                        ) -> dict[str, pl.DataFrame]:
+    """The signal frames of a lazy canonical ``requests`` scan that need no full rows (see the module doc).
 
-    Memory grows with minutes x versions x occupied sketch buckets, never with rows: the scan
+    Memory grows with minutes x versions x occupied sketch buckets and with the kept rows
+    (:func:`~obskit.alerts.row_tails.tail_rows`), never with the period's rows: the scan
     becomes a :class:`~obskit.alerts.count_state.CountState`, the one state ``obskit watch``
-    also keeps, and the frames come from it.
+    also keeps, and the kept rows; the frames come from them.
     """
     state = count_state(lf, slo_ms=slo_ms, confidence_threshold=confidence_threshold)
     if state.empty:
@@ -69,7 +78,33 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     # that starts off the clock minute needs its own pass
     offset = int(grid[0]) % MIN_US
     off_minute = minute_counts(lf, slo_ms=slo_ms, offset_us=offset) if offset else None
-    return count_signal_frames(state, start=start, end=end, slo_ms=slo_ms, off_minute=off_minute)
+    frames = count_signal_frames(state, start=start, end=end, slo_ms=slo_ms, off_minute=off_minute)
+    tails = tail_rows(lf, first_us=int(grid[0]), features=features)
+    first = start or _utc(int(m.min()))
+    last = end or _utc(int(m.max()))
+    frames.update(row_signal_frames(tails.rows, reference=reference, features=features, start=first, end=last,
+                                    latency=tails.latency))
+    if "corrected_at" in lf.collect_schema().names():
+        frames["label_arrival"] = _label_arrival(lf, grid)
+    return frames
+
+
+def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = 15) -> pl.DataFrame:
+    """:func:`~obskit.alerts.model_signals.label_arrival` from answers and quick corrections per grid minute."""
+    offset = int(grid[0]) % MIN_US
+    t = pl.col("timestamp").dt.epoch("us")
+    lag = pl.col("corrected_at").dt.epoch("us") - t
+    per_minute = (lf.filter(pl.col("timestamp").is_not_null() & (pl.col("status").cast(pl.String) == "ok"))
+                  .group_by(((t - offset) // MIN_US * MIN_US + offset).alias("_m"))
+                  .agg(pl.len().cast(pl.Float64).alias("answers"),
+                       (lag <= wait_min * 60_000_000).fill_null(False).sum().cast(pl.Float64).alias("quick"))
+                  .collect(engine="streaming"))
+    return label_arrival_counts(grid[::5], per_minute["_m"].to_numpy(), per_minute["answers"].to_numpy(),
+                                per_minute["quick"].to_numpy(), wait_min=wait_min)
+
+
+def _utc(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
 def name_rows_only(run: AlertRun, rows: int) -> AlertRun:

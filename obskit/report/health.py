@@ -293,21 +293,23 @@ def business(rep: ReportContext) -> Section:
     from obskit.analyze.business import business_metrics
 
     sec = Section("Business signals")
+    requests: pl.DataFrame | pl.LazyFrame | None = rep.requests
     if rep.scale is not None and window_stats(rep) is not None:
-        return rep.record(scale_sections.business(rep, sec))
-    requests = rep.requests
+        requests = rep.session.request_scan()  # every row, aggregated in one streaming pass
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
-    if "confidence" not in requests.columns:
+    names = requests.collect_schema().names()
+    if "confidence" not in names:
         return rep.record(sec.note("No business signals: the requests have no confidence column.", kind="warning")
                           .skip("no confidence column"))
+    rows = requests
     biz: pl.DataFrame = rep.cached("business", lambda: business_metrics(
-        requests, every=rep.window, confidence_threshold=rep.config.business.confidence_threshold))
+        rows, every=rep.window, confidence_threshold=rep.config.business.confidence_threshold))
     sec.keep(business=biz)
     sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
     totals = biz.select(pl.col("confident").sum(), pl.col("answered").sum())
     rep.figures["confident_rate"] = totals["confident"][0] / max(totals["answered"][0], 1)
-    if "corrected_label" in requests.columns:
+    if "corrected_label" in names:
         sec.chart(charts.lines_chart(biz, ["correction_rate"], title="Correction rate", y_format="%",
                                      thresholds={"alarm": rep.config.business.correction_rate_max}))
         fixed = biz["corrected_confident"].sum()

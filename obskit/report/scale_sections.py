@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from obskit.report.section import ReportContext
     from obskit.scale.rollup import Rollup
 
-__all__ = ["bound_note", "business", "drift", "latency", "summary", "timeline", "top_errors", "versions"]
+__all__ = ["bound_note", "drift", "latency", "summary", "timeline", "top_errors", "versions"]
 
 
 def bound_note(rep: ReportContext) -> str:
@@ -66,22 +66,6 @@ def top_errors(rep: ReportContext) -> pl.DataFrame:
     out = msgs.group_by("error").agg(pl.col("count").sum().alias("requests"))
     return out.with_columns((pl.col("requests") / pl.col("requests").sum()).alias("share")).sort(
         ["requests", "error"], descending=[True, False])
-
-
-def business(rep: ReportContext, sec: Section) -> Section:
-    """Confident-prediction rate per window from the rollup (corrections need the feedback join)."""
-    r = rollup(rep)
-    if "confident" not in r.state.present:
-        return sec.note("No business signals: the requests have no confidence column.", kind="warning").skip(
-            "no confidence column")
-    biz = r.coarsen(rep.window, by=()).table().select(
-        "window_start", "requests", "confident", (pl.col("confident") / pl.col("requests")).alias("confident_rate"))
-    sec.keep(business=biz)
-    sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
-    rep.figures["confident_rate"] = int(biz["confident"].sum()) / max(int(biz["requests"].sum()), 1)
-    rep.figures["correction_rate"] = None
-    return sec.note(f"No correction rate at scale: the feedback join needs the rows ({NOT_AT_SCALE}).",
-                    kind="warning")
 
 
 def versions(rep: ReportContext, sec: Section) -> Section:
