@@ -17,9 +17,13 @@ With a feedback source, the corrections are joined as the rows stream (they are 
 hourly correction counts and ``label_arrival`` (answers and quick corrections per minute)
 are exact too.
 
-Signals that need every row of a window (a version's tail quantile against the others',
-the hourly drift tests) are listed in :data:`NEED_ROWS`: their rules are reported as not
-evaluated at this volume, each by name.
+A version's latency against the others' (``versions``) comes from one latency sketch per
+minute and version (:mod:`obskit.alerts.version_sketch`): exact counts, quantiles within the
+sketch's bound.
+
+The hourly drift tests (``drift_over_time``) need every row of each hour: they are listed
+in :data:`NEED_ROWS`, and their rules are reported as not evaluated at this volume, each by
+name.
 
 Examples
 --------
@@ -50,11 +54,12 @@ from obskit.alerts.inputs import row_signal_frames
 from obskit.alerts.model_signals import label_arrival_counts
 from obskit.alerts.row_tails import ROW_SIGNAL_FRAMES, tail_rows
 from obskit.alerts.signals import SIGNALS
+from obskit.alerts.version_sketch import version_latency_tail_scan
 
 __all__ = ["NEED_ROWS", "name_rows_only", "scale_signal_frames"]
 
 #: Frames the signal registry reads that only request rows can give (not built at scale).
-NEED_ROWS: frozenset[str] = frozenset({"versions", "drift_over_time"})
+NEED_ROWS: frozenset[str] = frozenset({"drift_over_time"})
 assert not NEED_ROWS & ROW_SIGNAL_FRAMES
 
 
@@ -86,6 +91,7 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
                                     latency=tails.latency))
     if "corrected_at" in lf.collect_schema().names():
         frames["label_arrival"] = _label_arrival(lf, grid)
+    frames["versions"] = version_latency_tail_scan(lf, every="5m")
     return frames
 
 

@@ -1,0 +1,176 @@
+"""A version's latency against the others' from per-minute latency sketches: the ``versions`` frame at scale.
+
+:func:`~obskit.alerts.segment_signals.version_latency_tail` compares, per window and
+version, the version's latency quantiles with the other versions' (the tail ones over the
+last ``tail_minutes``, only the minutes both served, tested with Fisher's exact test above
+the pooled quantile). It reads every successful request of those minutes. At scale the rows
+are never loaded: :func:`version_latency_tail_scan` reads them once into one latency sketch
+per minute and version (the relative-error buckets of :mod:`obskit.scale.sketches`, 0.5 %
+by default) and answers the same questions from the merged sketches:
+
+* ``requests`` is exact;
+* each quantile is within the sketch's relative bound of the exact one, so the ratio is
+  within about twice that bound;
+* the tested counts (requests at or above the pooled quantile) are counted at bucket
+  resolution, and the minutes both versions served are whole minutes.
+
+A rule on ``version_latency_ratio`` therefore fires at the same windows unless the ratio
+or the test sits within those bounds of its threshold.
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, UTC
+>>> t = datetime(2026, 1, 1, tzinfo=UTC)
+>>> r = pl.LazyFrame({"timestamp": [t] * 400, "model_version": ["a", "b"] * 200,
+...                   "latency_ms": [10.0 + i % 9 if i % 2 == 0 else 30.0 + i % 9 for i in range(400)],
+...                   "status": ["ok"] * 400})
+>>> f = version_latency_tail_scan(r)
+>>> f.filter(pl.col("model_version") == "b").select("quantile", pl.col("ratio").round(1)).rows()
+[('p50', 2.4), ('p95', 2.1), ('p99', 2.1)]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from obskit.alerts.baselines import MIN_US
+from obskit.analyze._frames import every_us
+from obskit.scale.sketches import DEFAULT_ALPHA, DEFAULT_MIN_VALUE, SketchTable
+
+__all__ = ["version_latency_tail_scan"]
+
+_SCHEMA: dict[str, Any] = {"window_start": pl.Datetime("us", "UTC"), "model_version": pl.String,
+                           "quantile": pl.String, "requests": pl.Int64, "latency_ms": pl.Float64,
+                           "others_ms": pl.Float64, "ratio": pl.Float64, "p_value": pl.Float64}
+
+
+class _Minutes:
+    """Dense per-(version, minute) bucket counts with each cell's min and max, cumulated over minutes."""
+
+    def __init__(self, lf: pl.LazyFrame, alpha: float) -> None:
+        names = set(lf.collect_schema().names())
+        version = (pl.col("model_version").cast(pl.String).fill_null("") if "model_version" in names
+                   else pl.lit("")).alias("_v")
+        lat = pl.col("latency_ms").cast(pl.Float64)
+        ok = (lf.filter((pl.col("status").cast(pl.String) == "ok") & pl.col("timestamp").is_not_null()
+                        & lat.is_finite())
+              .select((pl.col("timestamp").dt.epoch("us") // MIN_US).alias("_m"), version, lat.alias("_x")))
+        sign, bucket = SketchTable.bucket_exprs(pl.col("_x"), alpha, DEFAULT_MIN_VALUE)
+        key = pl.when(sign == 1).then(bucket).otherwise(None).alias("_b")  # below min_value: the zero bin
+        counts, extremes = pl.collect_all(
+            [ok.group_by("_m", "_v", key).agg(pl.len().alias("n")),
+             ok.group_by("_m", "_v").agg(pl.col("_x").min().alias("lo"), pl.col("_x").max().alias("hi"))],
+            engine="streaming")
+        self.gamma = (1.0 + alpha) / (1.0 - alpha)
+        self.versions: list[str] = sorted(counts["_v"].unique().to_list()) if counts.height else []
+        if not counts.height:
+            return
+        self.m0 = int(counts["_m"].min())  # type: ignore[arg-type]
+        n_min = int(counts["_m"].max()) - self.m0 + 1  # type: ignore[operator]
+        b = counts["_b"]
+        self.b0 = int(b.min()) if b.drop_nulls().len() else 0  # type: ignore[arg-type]
+        n_b = (int(b.max()) - self.b0 + 2) if b.drop_nulls().len() else 1  # type: ignore[operator]
+        vi = {v: i for i, v in enumerate(self.versions)}
+        hist = np.zeros((len(self.versions), n_min, n_b), dtype=np.int64)
+        col = np.where(b.is_null().to_numpy(), 0, b.fill_null(self.b0).to_numpy() - self.b0 + 1)
+        np.add.at(hist, (np.array([vi[v] for v in counts["_v"].to_list()]),
+                         counts["_m"].to_numpy() - self.m0, col), counts["n"].to_numpy())
+        self.cum = np.concatenate([np.zeros((len(self.versions), 1, n_b), np.int64), np.cumsum(hist, axis=1)], 1)
+        self.served = hist.sum(axis=2) > 0  # (version, minute)
+        lo = np.full((len(self.versions), n_min), np.inf)
+        hi = np.full((len(self.versions), n_min), -np.inf)
+        rows = (np.array([vi[v] for v in extremes["_v"].to_list()]), extremes["_m"].to_numpy() - self.m0)
+        lo[rows], hi[rows] = extremes["lo"].to_numpy(), extremes["hi"].to_numpy()
+        self.lo, self.hi = lo, hi
+        keys = np.arange(n_b - 1) + self.b0
+        self.values = np.r_[0.0, 2.0 * self.gamma ** keys / (self.gamma + 1.0)]  # bin 0: below min_value
+
+    def hist(self, mine: np.ndarray, a: int, b: int) -> tuple[np.ndarray, float, float]:
+        """Bucket counts of the versions ``mine`` (mask) over minutes ``[a, b)``, with their min and max."""
+        h = (self.cum[mine, b] - self.cum[mine, a]).sum(axis=0)
+        return h, float(self.lo[mine, a:b].min(initial=np.inf)), float(self.hi[mine, a:b].max(initial=-np.inf))
+
+    def quantile(self, h: np.ndarray, lo: float, hi: float, q: float) -> float:
+        """The sketch estimate of quantile ``q`` (as :meth:`~obskit.scale.sketches.QuantileSketch.quantiles`)."""
+        n = int(h.sum())
+        cum = np.cumsum(h)
+
+        def at(rank: int) -> float:
+            if rank == 0:
+                return lo
+            if rank == n - 1:
+                return hi
+            return float(np.clip(self.values[np.searchsorted(cum, rank, side="right")], lo, hi))
+
+        pos = q * (n - 1)
+        k = math.floor(pos)
+        est = at(k)
+        return est + (pos - k) * (at(min(k + 1, n - 1)) - est)
+
+    def at_or_above(self, h: np.ndarray, cut: float) -> int:
+        """Values in ``h``'s buckets at or above the bucket of ``cut``."""
+        if cut < DEFAULT_MIN_VALUE:
+            return int(h.sum())
+        k = math.ceil(math.log(cut) / math.log(self.gamma)) - self.b0 + 1
+        return int(h[max(k, 0):].sum())
+
+
+def version_latency_tail_scan(lf: pl.LazyFrame, *, every: str = "5m", quantiles: tuple[float, ...] = (0.5, 0.95, 0.99),
+                              alpha: float = 1e-3, tail_minutes: int = 30, min_requests: int = 100,
+                              sketch_alpha: float = DEFAULT_ALPHA) -> pl.DataFrame:
+    """:func:`~obskit.alerts.segment_signals.version_latency_tail` of a lazy scan, from per-minute sketches.
+
+    Same columns and windows; the bounds are in the module doc. Memory: versions x minutes x
+    occupied bucket range, never rows.
+    """
+    from scipy.stats import fisher_exact
+
+    if not {"timestamp", "latency_ms", "status"} <= set(lf.collect_schema().names()):
+        return pl.DataFrame(schema=_SCHEMA)
+    d = _Minutes(lf, sketch_alpha)
+    if not d.versions:
+        return pl.DataFrame(schema=_SCHEMA)
+    step = every_us(every) // MIN_US
+    n_min = d.served.shape[1]
+    any_served = d.served.any(axis=0)
+    first_w = (d.m0 // step) * step
+    windows = [w for w in range(first_w, d.m0 + n_min, step)
+               if any_served[max(w - d.m0, 0):max(w + step - d.m0, 0)].any()]
+    rows: list[tuple[object, ...]] = []
+    for i, version in enumerate(d.versions):
+        mine = np.arange(len(d.versions)) == i
+        for w in windows:
+            when = pl.Series([w * MIN_US]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")[0]
+            for q in quantiles:
+                a = max((w if q <= 0.5 else w + step - tail_minutes) - d.m0, 0)
+                b = min(w + step - d.m0, n_min)
+                if q > 0.5:
+                    mine_at = np.flatnonzero(d.served[mine, a:b].any(axis=0))
+                    other_at = np.flatnonzero(d.served[~mine, a:b].any(axis=0))
+                    if mine_at.size and other_at.size:  # only the minutes both sides served
+                        a, b = a + max(mine_at[0], other_at[0]), a + min(mine_at[-1], other_at[-1]) + 1
+                if b <= a:
+                    continue
+                hm, lo_m, hi_m = d.hist(mine, a, b)
+                ho, lo_o, hi_o = d.hist(~mine, a, b)
+                n_m, n_o = int(hm.sum()), int(ho.sum())
+                if n_m == 0 or n_o == 0 or (q > 0.5 and min(n_m, n_o) < min_requests):
+                    continue
+                mine_q, other_q = d.quantile(hm, lo_m, hi_m, q), d.quantile(ho, lo_o, hi_o, q)
+                ratio = mine_q / other_q if other_q > 0 else float("nan")
+                p_value = 1.0
+                if q > 0.5:
+                    cut = d.quantile(hm + ho, min(lo_m, lo_o), max(hi_m, hi_o), q)
+                    up_m, up_o = d.at_or_above(hm, cut), d.at_or_above(ho, cut)
+                    p_value = float(fisher_exact([[up_m, n_m - up_m], [up_o, n_o - up_o]],
+                                                 alternative="greater").pvalue)
+                    ratio = ratio if p_value < alpha else 1.0
+                rows.append((when, version, f"p{round(q * 100)}", n_m, mine_q, other_q, ratio, p_value))
+    if not rows:
+        return pl.DataFrame(schema=_SCHEMA)
+    return pl.DataFrame(rows, schema=_SCHEMA, orient="row").sort("window_start", "model_version", "quantile")
