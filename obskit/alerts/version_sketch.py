@@ -70,11 +70,13 @@ class _Minutes:
         self.versions: list[str] = sorted(counts["_v"].unique().to_list()) if counts.height else []
         if not counts.height:
             return
-        self.m0 = int(counts["_m"].min())  # type: ignore[arg-type]
-        n_min = int(counts["_m"].max()) - self.m0 + 1  # type: ignore[operator]
+        minutes = counts["_m"].to_numpy()
+        self.m0 = int(minutes.min())
+        n_min = int(minutes.max()) - self.m0 + 1
         b = counts["_b"]
-        self.b0 = int(b.min()) if b.drop_nulls().len() else 0  # type: ignore[arg-type]
-        n_b = (int(b.max()) - self.b0 + 2) if b.drop_nulls().len() else 1  # type: ignore[operator]
+        known = b.drop_nulls().to_numpy()
+        self.b0 = int(known.min()) if known.size else 0
+        n_b = (int(known.max()) - self.b0 + 2) if known.size else 1
         vi = {v: i for i, v in enumerate(self.versions)}
         hist = np.zeros((len(self.versions), n_min, n_b), dtype=np.int64)
         col = np.where(b.is_null().to_numpy(), 0, b.fill_null(self.b0).to_numpy() - self.b0 + 1)
