@@ -334,10 +334,17 @@ class Session:
                 self._signals.update(scale_signal_frames(
                     scan, start=self.start, end=self.end, slo_ms=self.config.slo.latency_ms,
                     confidence_threshold=self.config.business.confidence_threshold, reference=self.reference,
-                    features=self.config.features.all))
+                    features=self.config.features.all, drift_every=self._drift_every()))
             if any(r.signal == "panel" for r in self.config.alerts):
                 self._signals["panel"] = self.panel_signal()
         return self._signals
+
+    def _drift_every(self) -> str | None:
+        """At scale, the hourly drift tests are run only when a rule reads them (one more pass): "1h" or None."""
+        from obskit.alerts.signals import SIGNALS
+
+        wanted = any(SIGNALS[r.signal].frame == "drift_over_time" for r in self.config.alerts if r.signal in SIGNALS)
+        return "1h" if wanted else None
 
     def request_scan(self) -> pl.LazyFrame | None:
         """At scale, the period's requests as a lazy scan (feedback joined as the rows stream), else None.
@@ -394,10 +401,6 @@ class Session:
                     start = self.scale_span[0].replace(second=0, microsecond=0)
                     end = self.scale_span[1].replace(second=0, microsecond=0) + minute
                 run = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
-                if self.scale is not None:
-                    from obskit.alerts.scale_inputs import name_rows_only
-
-                    run = name_rows_only(run, self.scale.period_rows)
                 self._runs["_alerts"] = explain_run(
                     run, self.requests, reference=self.reference, gpu=self.gpu, numeric=self.config.features.numeric,
                     slo_ms=self.config.slo.latency_ms, confidence_threshold=self.config.business.confidence_threshold)

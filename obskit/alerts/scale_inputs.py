@@ -21,9 +21,10 @@ A version's latency against the others' (``versions``) comes from one latency sk
 minute and version (:mod:`obskit.alerts.version_sketch`): exact counts, quantiles within the
 sketch's bound.
 
-The hourly drift tests (``drift_over_time``) need every row of each hour: they are listed
-in :data:`NEED_ROWS`, and their rules are reported as not evaluated at this volume, each by
-name.
+The hourly drift tests (``drift_over_time``) need every row of each hour together: with
+``drift_every`` (when a rule reads them), one more pass spills the successful requests'
+features to disk by hour and tests each hour alone (:func:`drift_over_time_scan`), the
+frame the rows give. No rule is left unevaluated at scale.
 
 Examples
 --------
@@ -41,7 +42,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -49,24 +49,20 @@ import polars as pl
 
 from obskit.alerts.baselines import MIN_US, minute_grid_between
 from obskit.alerts.count_state import count_signal_frames, count_state, minute_counts
-from obskit.alerts.engine import AlertRun
-from obskit.alerts.inputs import row_signal_frames
+from obskit.alerts.inputs import row_signal_frames, testable
 from obskit.alerts.model_signals import label_arrival_counts
-from obskit.alerts.row_tails import ROW_SIGNAL_FRAMES, tail_rows
-from obskit.alerts.signals import SIGNALS
+from obskit.alerts.row_tails import tail_rows
 from obskit.alerts.version_sketch import version_latency_tail_scan
 
-__all__ = ["NEED_ROWS", "name_rows_only", "scale_signal_frames"]
+__all__ = ["drift_over_time_scan", "scale_signal_frames"]
 
 #: Frames the signal registry reads that only request rows can give (not built at scale).
-NEED_ROWS: frozenset[str] = frozenset({"drift_over_time"})
-assert not NEED_ROWS & ROW_SIGNAL_FRAMES
 
 
 def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end: datetime | None = None,
                         slo_ms: float | None = None, confidence_threshold: float = 0.8,
                         reference: pl.DataFrame | None = None, features: Sequence[str] = (),
-                        ) -> dict[str, pl.DataFrame]:
+                        drift_every: str | None = None) -> dict[str, pl.DataFrame]:
     """The signal frames of a lazy canonical ``requests`` scan that need no full rows (see the module doc).
 
     Memory grows with minutes x versions x occupied sketch buckets and with the kept rows
@@ -92,7 +88,28 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     if "corrected_at" in lf.collect_schema().names():
         frames["label_arrival"] = _label_arrival(lf, grid)
     frames["versions"] = version_latency_tail_scan(lf, every="5m")
+    cols = [c for c in features if reference is not None and testable(tails.rows, reference, c)]
+    if drift_every is not None and reference is not None and cols:
+        frames["drift_over_time"] = drift_over_time_scan(reference, lf, every=drift_every, columns=cols)
     return frames
+
+
+def drift_over_time_scan(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, columns: Sequence[str]
+                         ) -> pl.DataFrame:
+    """The ``drift_over_time`` signal frame of a lazy scan: each window's successful requests tested alone.
+
+    :func:`~obskit.analyze.drift.drift_over_time` tests each window on its own (the same
+    seed per window), so testing the windows one at a time (:func:`~obskit.scale.windows.by_window`)
+    gives the frame the rows give, holding one window in memory.
+    """
+    from obskit.analyze.drift import drift_over_time
+    from obskit.scale.windows import by_window
+
+    ok = lf.filter(pl.col("status").cast(pl.String) == "ok")
+    parts = [drift_over_time(reference, rows, every=every, columns=columns, method="kl_div", n_boot=20)
+             for _, rows in by_window(ok, every=every, columns=columns)]
+    return pl.concat(parts) if parts else drift_over_time(reference, ok.head(0).collect(), every=every,
+                                                          columns=columns, method="kl_div", n_boot=20)
 
 
 def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = 15) -> pl.DataFrame:
@@ -111,22 +128,3 @@ def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = 15) -> pl
 
 def _utc(us: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
-
-
-def name_rows_only(run: AlertRun, rows: int) -> AlertRun:
-    """``run`` with each rule skipped for want of request rows saying so (``scale = "rows"``), by name.
-
-    The engine says "no 'versions' frame given"; at scale the truth is that the rows were
-    not loaded.
-    """
-    rules = {r.name: r for r in run.rules}
-    skipped = []
-    for s in run.skipped:
-        rule = rules.get(s["rule"])
-        sig = SIGNALS.get(rule.signal) if rule is not None else None
-        if rule is not None and sig is not None and (sig.frame in NEED_ROWS or rule.signal in NEED_ROWS):
-            s = {**s, "scale": "rows",
-                 "reason": f"its signal {rule.signal!r} needs the request rows, which are not loaded at this "
-                           f"volume ({rows:,} rows): report a shorter period, or run it in Prometheus"}
-        skipped.append(s)
-    return replace(run, skipped=skipped)

@@ -82,11 +82,6 @@ def alerts(rep: ReportContext) -> Section:
         sec.note("No [[alerts]] rule in the config: nothing was checked.", kind="warning").skip("no alert rules")
     elif run.fired.height:
         sec.warn(f"{run.fired.height} alert(s) fired", flag="alerting")
-    unchecked = [s["rule"] for s in run.skipped if s.get("scale") == "rows"]
-    if unchecked:  # at scale: the rules on counts ran; these need rows
-        sec.note(f"At scale ({scale.NOT_AT_SCALE}): the rules on counts and latency sketches were evaluated; "
-                 f"{len(unchecked)} rule(s) whose signal needs the request rows were not: {', '.join(unchecked)}.",
-                 kind="warning")
     noisy = rule_noise(rep)
     for line in noisy:
         sec.note(line, kind="warning")

@@ -14,9 +14,9 @@ in-memory health report), :func:`obskit.report.section.open_report` never loads 
 * sections that need rows (the drift report's effect sizes, distributions, domain classifier
   and data quality; the canary comparison) read a systematic sample of at most 1M rows
   (:func:`sample`) and say so on the page;
-* alert rules on counts and latency sketches are backtested at scale from streamed signal
-  frames (:mod:`obskit.alerts.scale_inputs`); the rules whose signals need the rows are named
-  on the page and in the status (``alerts_unchecked``).
+* every alert rule is backtested at scale (:mod:`obskit.alerts.scale_inputs`): counts per
+  minute, the last rows of each interval that the sample-count signals read, per-minute
+  latency sketches per version, and the hourly drift tests one hour at a time.
 
 A short period of a large source (at most ``max_rows`` rows) is read with its filters
 pushed into the scan (:func:`load_period`) and reported in memory as usual.

@@ -22,9 +22,6 @@ Flags, most serious first (the status is the first that applies):
 ``warning``
     A section found something else that needs a look (a GPU memory-pressure episode, a slower
     canary, a data-quality violation, a reference too small for a drift rule...).
-``alerts_unchecked``
-    Some configured alert rules were not evaluated: at scale, the rules whose signals need the
-    request rows (the rules on counts and latency sketches are evaluated at every size).
 ``ok``
     Checked, and none of the above.
 
@@ -46,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ORDER", "RunStatus", "run_status", "slo_breaches"]
 
-ORDER = ("degraded", "no_data", "slo_breached", "alerting", "drift", "warning", "alerts_unchecked")
+ORDER = ("degraded", "no_data", "slo_breached", "alerting", "drift", "warning")
 
 
 @dataclass(frozen=True)
@@ -139,10 +136,5 @@ def run_status(rep: Run) -> RunStatus:
         for flag in sorted(sec.flags & {"drift", "warning"}) if sec.status == "warning" else ():
             flags.append(flag)
             reasons.append(f"{sec.title}: {sec.flag_reasons[flag]}")
-    unchecked = [s["rule"] for s in run.skipped if s.get("scale") == "rows"] if run is not None else []
-    if rep.scale is not None and rep.config.alerts and (run is None or unchecked):
-        flags.append("alerts_unchecked")
-        n = len(unchecked) if run is not None else len(rep.config.alerts)
-        reasons.append(f"{n} alert rule(s) not evaluated at scale: their signals need the request rows")
     ordered = tuple(f for f in ORDER if f in flags)
     return RunStatus(ordered[0] if ordered else "ok", ordered, tuple(reasons))

@@ -48,7 +48,7 @@ import polars as pl
 
 from obskit.alerts.count_state import CountState, count_signal_frames, count_state
 from obskit.alerts.notify import WebhookNotifier, alert_records
-from obskit.alerts.scale_inputs import NEED_ROWS
+from obskit.alerts.row_tails import ROW_SIGNAL_FRAMES
 from obskit.config import Config, load_config
 from obskit.errors import ConfigError, ObskitError
 from obskit.load.host import NODE_QUERIES, HostSampler, host_frame, node_host_frame
@@ -63,6 +63,9 @@ from obskit.watch.tail import LogTail
 __all__ = ["Tick", "WatchOptions", "Watcher"]
 
 logger = logging.getLogger("obskit.watch")
+
+#: The signal frames the watcher computes from its buffer of recent rows (the count state gives the rest).
+_FROM_ROWS: frozenset[str] = ROW_SIGNAL_FRAMES | {"versions", "label_arrival", "drift_over_time"}
 
 
 @dataclass
@@ -405,7 +408,7 @@ class Watcher:
         wanted = {r.signal for r in c.alerts}
         from obskit.alerts.signals import SIGNALS
 
-        by_rows = NEED_ROWS | ({"business"} if self.feedback_tails else set())
+        by_rows = _FROM_ROWS | ({"business"} if self.feedback_tails else set())
         if rows is not None and rows.height and any(SIGNALS[s].frame in by_rows for s in wanted if s in SIGNALS):
             row_first = _floor_minute(rows["timestamp"].min())  # type: ignore[arg-type]
             extra = signal_frames(rows, reference=self.reference, features=c.features.all,
