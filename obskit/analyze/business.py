@@ -143,7 +143,7 @@ def business_metrics(
         )
         .with_columns(business_rates())
         .sort(["window_start", *by])
-        .collect()
+        .collect(engine="streaming")
     )
     return out.select(
         "window_start",

@@ -367,6 +367,6 @@ def top_errors(requests: pl.DataFrame | pl.LazyFrame, *, limit: int | None = Non
         .agg(pl.len().cast(pl.Int64).alias("requests"))
         .with_columns((pl.col("requests") / pl.col("requests").sum()).alias("share"))
         .sort(["requests", "error"], descending=[True, False], nulls_last=True)
-        .collect()
+        .collect(engine="streaming")
     )
     return out.head(limit) if limit is not None else out

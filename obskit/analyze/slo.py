@@ -96,7 +96,7 @@ def _ratio_slo(
             ((1.0 - pl.col("good_share")) / (1.0 - objective)).alias("burn_rate"),
         )
         .sort(["window_start", *by])
-        .collect()
+        .collect(engine="streaming")
     )
     return out.select(
         "window_start", *by, "sli", "total", "good", "bad", "good_share", "objective", "met", "burn_rate"

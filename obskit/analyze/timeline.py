@@ -103,7 +103,7 @@ def one_timeline(
             pl.col("_conf").sum().alias("_conf"),
             pl.col("_fix").sum().alias("_fix"),
         )
-        .collect()
+        .collect(engine="streaming")
     )
     if stats.is_empty():
         raise AnalysisError("one_timeline: no requests")

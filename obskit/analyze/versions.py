@@ -58,7 +58,7 @@ def busiest_versions(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         .group_by("model_version")
         .agg(pl.len().cast(pl.Int64).alias("requests"))
         .sort(["requests", "model_version"], descending=[True, False])
-        .collect()
+        .collect(engine="streaming")
     )
 
 
@@ -87,7 +87,7 @@ def version_traffic(requests: pl.DataFrame | pl.LazyFrame, every: str = "5m") ->
         .agg(pl.len().cast(pl.Int64).alias("requests"))
         .with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
         .sort("window_start", _V)
-        .collect()
+        .collect(engine="streaming")
     )
 
 

@@ -52,6 +52,17 @@ def _no_requests(rep: ReportContext) -> str:
     return "no request matches this period, model and version"
 
 
+def rows(rep: ReportContext) -> pl.DataFrame | pl.LazyFrame | None:
+    """The period's requests for a section to aggregate: in memory, or at scale the lazy scan of the files.
+
+    Every section below runs the same analysis on either (one streaming pass at scale, the
+    corrections joined as the rows stream), so its figures are the rows' own at any size.
+    """
+    if rep.scale is not None:
+        return rep.session.request_scan() if window_stats(rep) is not None else None
+    return rep.requests
+
+
 def window_stats(rep: ReportContext) -> pl.DataFrame | None:
     """Exact per-window stats of the period's requests (shared by several sections), or None."""
     from obskit.analyze.serving import window_stats as compute
@@ -162,14 +173,15 @@ def latency(rep: ReportContext) -> Section:
     from obskit.analyze.slo import availability_slo, latency_slo, period_budgets
 
     sec = Section("Latency and SLOs")
-    stats = window_stats(rep)
-    if rep.scale is not None and stats is not None:
-        return rep.record(scale_sections.latency(rep, sec, stats))
-    requests = rep.requests
+    stats, requests = window_stats(rep), rows(rep)
     if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     slo = rep.config.slo
-    sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms))
+    title = "Latency percentiles (exact, from request logs)"
+    if rep.scale is not None:
+        sec.note(scale_sections.bound_note(rep))
+        title = f"Latency percentiles (sketch, within {scale.rollup(rep).state.latency.alpha:.1%})"
+    sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms, title=title))
     lat = latency_slo(requests, slo.latency_ms, slo.latency_quantile, every=rep.window)
     avail = availability_slo(requests, slo.availability, every=rep.window)
     return rep.record(show_budgets(sec, period_budgets(lat, avail)))
@@ -180,12 +192,11 @@ def errors(rep: ReportContext) -> Section:
     from obskit.analyze.errors import top_errors
 
     sec = Section("Errors")
-    stats = window_stats(rep)
-    requests = rep.requests
-    if stats is None or (requests is None and rep.scale is None):
+    stats, requests = window_stats(rep), rows(rep)
+    if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     sec.chart(charts.error_rate_chart(stats, threshold=0.01))
-    top = scale_sections.top_errors(rep) if requests is None else top_errors(requests)
+    top = top_errors(requests)
     if top.height:
         sec.table(top, formats={"share": "{:.1%}"}, caption="Error messages", name="top_errors")
     else:
@@ -288,18 +299,16 @@ def business(rep: ReportContext) -> Section:
     from obskit.analyze.business import business_metrics
 
     sec = Section("Business signals")
-    requests: pl.DataFrame | pl.LazyFrame | None = rep.requests
-    if rep.scale is not None and window_stats(rep) is not None:
-        requests = rep.session.request_scan()  # every row, aggregated in one streaming pass
+    requests = rows(rep)
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     names = requests.collect_schema().names()
     if "confidence" not in names:
         return rep.record(sec.note("No business signals: the requests have no confidence column.", kind="warning")
                           .skip("no confidence column"))
-    rows = requests
+    period = requests
     biz: pl.DataFrame = rep.cached("business", lambda: business_metrics(
-        rows, every=rep.window, confidence_threshold=rep.config.business.confidence_threshold))
+        period, every=rep.window, confidence_threshold=rep.config.business.confidence_threshold))
     sec.keep(business=biz)
     sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
     totals = biz.select(pl.col("confident").sum(), pl.col("answered").sum())
@@ -321,26 +330,28 @@ def versions(rep: ReportContext) -> Section:
     from obskit.analyze.versions import busiest_versions, canary_comparison, version_traffic
 
     sec = Section("Versions")
-    if rep.scale is not None and window_stats(rep) is not None:
-        return rep.record(scale_sections.versions(rep, sec))
-    requests = rep.requests
+    requests = rows(rep)
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
+    if "model_version" not in requests.collect_schema().names():
+        return rep.record(sec.skip("the requests have no model_version column"))
     sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
                                  title="Traffic share per version", y_format="%"))
     busiest = busiest_versions(requests)
     sec.keep(versions=busiest)
-    if busiest.height >= 2:
-        first, second = busiest["model_version"][0], busiest["model_version"][1]
-        try:
-            cmp = canary_comparison(requests, first, second,
-                                    confidence_threshold=rep.config.business.confidence_threshold)
-        except AnalysisError as exc:  # a switch from one version to the next: nothing side by side
-            sec.note(f"{first} and {second} are not compared side by side: {exc.reason}.")
-        else:
-            sec.note(cmp.verdict).keep(comparison=cmp.table)
+    if busiest.height < 2:
+        return rep.record(sec.note("One version served this period: nothing to compare."))
+    first, second = busiest["model_version"][0], busiest["model_version"][1]
+    if isinstance(requests, pl.LazyFrame):
+        sec.note(f"{first} and {second} are compared by the canary report, on the rows of both versions: run it "
+                 "on this period (at this volume it reads a uniform sample and says so).")
+        return rep.record(sec)
+    try:
+        cmp = canary_comparison(requests, first, second, confidence_threshold=rep.config.business.confidence_threshold)
+    except AnalysisError as exc:  # a switch from one version to the next: nothing side by side
+        sec.note(f"{first} and {second} are not compared side by side: {exc.reason}.")
     else:
-        sec.note("One version served this period: nothing to compare.")
+        sec.note(cmp.verdict).keep(comparison=cmp.table)
     return rep.record(sec)
 
 
@@ -354,16 +365,11 @@ def timeline(rep: ReportContext) -> Section:
     from obskit.analyze.timeline import one_timeline
 
     sec = Section("One timeline")
-    requests = rep.requests
-    stats = window_stats(rep)
-    if requests is None and (rep.scale is None or stats is None):
-        return rep.record(sec.skip(_no_requests(rep)))
+    requests = rows(rep)
     if requests is None:
-        assert stats is not None
-        tl, _ = scale_sections.timeline(rep, sec, stats)
-    else:
-        tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host,
-                          confidence_threshold=rep.config.business.confidence_threshold)
+        return rep.record(sec.skip(_no_requests(rep)))
+    tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host,
+                      confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
     tl, markers, found = _anomaly_markers(tl, panels)
     if found:

@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from obskit import charts
 from obskit.load.request_source import canonical_scan
-from obskit.report.scale import NOT_AT_SCALE, rollup
+from obskit.report.scale import rollup
 from obskit.report.section import Section
 
 if TYPE_CHECKING:
     from obskit.report.section import ReportContext
-    from obskit.scale.rollup import Rollup
 
-__all__ = ["bound_note", "drift", "latency", "summary", "timeline", "top_errors", "versions"]
+__all__ = ["bound_note", "drift", "summary"]
 
 
 def bound_note(rep: ReportContext) -> str:
@@ -42,74 +40,6 @@ def summary(rep: ReportContext, sec: Section) -> Section:
                  "are not checked one by one: load a shorter period to list them).", kind="warning")
         sec.warn(f"{untimed:,} rows without a timestamp")
     return sec.html(views.kpi_html(rep.figures))
-
-
-def latency(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> Section:
-    """Sketch percentiles per window, and the exact SLO error budgets from the rollup's counts."""
-    from obskit.analyze.slo import period_budgets
-    from obskit.report.budgets import show_budgets
-
-    slo = rep.config.slo
-    sec.note(bound_note(rep))
-    sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms,
-                                   title=f"Latency percentiles (sketch, within {rollup(rep).state.latency.alpha:.1%})"))
-    base = stats.select("window_start", pl.col("requests").alias("total"))
-    lat = base.with_columns((pl.col("total") - stats["within_slo"]).alias("bad"),
-                            pl.lit(slo.latency_quantile).alias("objective"))
-    avail = base.with_columns(stats["errors"].alias("bad"), pl.lit(slo.availability).alias("objective"))
-    return show_budgets(sec, period_budgets(lat, avail))
-
-
-def top_errors(rep: ReportContext) -> pl.DataFrame:
-    """Error messages of the period from the rollup: ``error``, ``requests``, ``share``."""
-    msgs = rollup(rep).messages
-    out = msgs.group_by("error").agg(pl.col("count").sum().alias("requests"))
-    return out.with_columns((pl.col("requests") / pl.col("requests").sum()).alias("share")).sort(
-        ["requests", "error"], descending=[True, False])
-
-
-def versions(rep: ReportContext, sec: Section) -> Section:
-    """Traffic share per version and a per-version table from the rollup."""
-    r = rollup(rep)
-    if "model_version" not in r.state.by:
-        return sec.skip("the requests have no model_version column")
-    per = r.coarsen(rep.window).table()
-    share = per.with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
-    sec.chart(charts.lines_chart(share, ["share"], color_by="model_version", title="Traffic share per version",
-                                 y_format="%"))
-    totals = r.state.counts.frame.group_by("model_version").agg(pl.col("requests", "errors", "confident").sum())
-    out = totals.join(_version_quantiles(r), on="model_version", how="left").with_columns(
-        (pl.col("errors") / pl.col("requests")).alias("error_rate")).sort("requests", descending=True)
-    sec.table(out, caption="Per version (percentiles from sketches)", name="versions",
-              formats={"error_rate": "{:.3%}", "requests": "{:,}"})
-    if out.height >= 2:
-        sec.note(f"The statistical comparison of versions needs the rows ({NOT_AT_SCALE}): run the canary report "
-                 "on a period or version small enough to load.")
-    else:
-        sec.note("One version served this period: nothing to compare.")
-    return sec
-
-
-def _version_quantiles(r: Rollup) -> pl.DataFrame:
-    from obskit.scale.sketches import SketchTable
-
-    t = r.state.latency
-    keys = ("model_version",)
-    buckets = t.buckets.group_by("model_version", "sign", "bucket").agg(pl.col("count").sum())
-    summary = t.summary.group_by("model_version").agg(pl.col("count").sum(), pl.col("sum").sum(),
-                                                     pl.col("min").min(), pl.col("max").max())
-    q = SketchTable(keys, buckets, summary, t.alpha, t.min_value).quantiles([0.5, 0.95, 0.99],
-                                                                           names=["p50_ms", "p95_ms", "p99_ms"])
-    return q.drop("count")
-
-
-def timeline(rep: ReportContext, sec: Section, stats: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The timeline frame at scale: rate, errors, p99 and confident rate per window."""
-    tl = stats.select("window_start", "rps", "error_rate", "p99_ms",
-                      (pl.col("confident") / pl.col("requests")).alias("confident_rate"))
-    sec.note(f"At scale the timeline shows the request signals only ({NOT_AT_SCALE}); the GPU section has the "
-             "GPU series.")
-    return tl, {}
 
 
 def drift(rep: ReportContext, sec: Section) -> Section:
