@@ -127,7 +127,7 @@ class Tails:
 
 
 def tail_rows(lf: pl.LazyFrame, *, first_us: int, features: Sequence[str] = (), n: int = 1000,
-              n_version: int = 500, batch_rows: int = 1_000_000) -> Tails:
+              n_version: int = 500, batch_rows: int = 250_000) -> Tails:
     """The rows of ``lf`` the sample-count signals read (see the module doc), each kind in the scan's order.
 
     Parameters
