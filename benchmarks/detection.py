@@ -86,6 +86,36 @@ def backtest(folder: Path) -> Any:
                        slo_ms=cfg.slo.latency_ms, confidence_threshold=cfg.business.confidence_threshold)
 
 
+def backtest_at_scale(folder: Path) -> Any:
+    """The default rules over a generated day through the engine at scale: the log staged, no row loaded.
+
+    The day's JSONL log is staged to parquet and read as a report at scale reads a day too
+    large for memory (``[report] max_rows = 0``): counts, kept rows and sketches streamed from
+    the files (:mod:`obskit.alerts.scale_inputs`); each fired episode is explained on the rows
+    of its own window.
+    """
+    import re
+
+    from obskit.alerts import default_rules, evaluate
+    from obskit.alerts.explain import explain_run
+    from obskit.report.section import open_report
+
+    text = (folder / "obskit.toml").read_text()
+    text = text.replace("[sources.requests]\n", f'[sources.requests]\nstage = "{folder / "stage"}"\n', 1)
+    text = re.sub(r"^\[report\]\n", "[report]\nmax_rows = 0\n", text, count=1, flags=re.M)
+    cfg = folder / "obskit-scale.toml"
+    cfg.write_text(text)
+    day = _t(json.loads((folder / "incidents.json").read_text())["day"] + "T00:00:00Z")
+    rep = open_report(str(cfg), start=day.isoformat(), end=(day + timedelta(days=1)).isoformat())
+    if rep.scale is None:
+        raise RuntimeError(f"{folder}: the day was not read at scale")
+    run = evaluate(default_rules(), rep.session.signal_frames(), start=day,
+                   end=day + timedelta(days=1) - timedelta(minutes=1))
+    s = rep.session
+    return explain_run(run, s.request_scan(), reference=s.reference, gpu=s.gpu, numeric=s.config.features.numeric,
+                       slo_ms=s.config.slo.latency_ms, confidence_threshold=s.config.business.confidence_threshold)
+
+
 def score_day(name: str, run: Any, truth: dict[str, Any]) -> list[DayScore]:
     """Match the run's fired alerts with the day's incidents (one row per incident; one for a clean day)."""
     fired = run.fired.sort("complete_at", nulls_last=True)
@@ -147,7 +177,8 @@ def _score_subject(score: DayScore, inc: dict[str, Any],
     score.hint_right = not hints if not where else _names(where, {**labels, **top})
 
 
-def run(names: list[str], requests: int, folder: Path, seed_offset: int = 0) -> list[DayScore]:
+def run(names: list[str], requests: int, folder: Path, seed_offset: int = 0, engine: str = "memory"
+        ) -> list[DayScore]:
     from dataclasses import replace
 
     from obskit.sample import generate
@@ -164,7 +195,7 @@ def run(names: list[str], requests: int, folder: Path, seed_offset: int = 0) -> 
         t0 = time.perf_counter()
         generate(out, scenario=name, requests=requests, reference_rows=20_000)
         truth = json.loads((out / "incidents.json").read_text())
-        day_scores = score_day(name, backtest(out), truth)
+        day_scores = score_day(name, backtest_at_scale(out) if engine == "scale" else backtest(out), truth)
         scores.extend(day_scores)
         for s in day_scores:
             print(_line(s) + f"  ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
@@ -208,9 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, default=None, help="keep the generated days in this folder")
     p.add_argument("--json", type=Path, default=None, help="also write the scores as JSON")
     p.add_argument("--seed-offset", type=int, default=0, help="shift every day's seed (other draws of the same days)")
+    p.add_argument("--engine", choices=("memory", "scale"), default="memory",
+                   help="backtest in memory, or through the engine at scale (log staged, no row loaded)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="obskit-detection-") as tmp:
-        scores = run(args.only, args.requests, args.keep or Path(tmp), args.seed_offset)
+        scores = run(args.only, args.requests, args.keep or Path(tmp), args.seed_offset, args.engine)
     head = (f"{'day':<22} {'incident':<22} {'category':<13} {'detected':<9} {'delay':>8}  {'subject':<8} {'hint':<6} "
             "false alerts, rules")
     print(head)
@@ -237,4 +270,4 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["DayScore", "backtest", "main", "run", "score_day", "summary"]
+__all__ = ["DayScore", "backtest", "backtest_at_scale", "main", "run", "score_day", "summary"]

@@ -401,8 +401,9 @@ class Session:
                     start = self.scale_span[0].replace(second=0, microsecond=0)
                     end = self.scale_span[1].replace(second=0, microsecond=0) + minute
                 run = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
+                rows = self.request_scan() if self.scale is not None else self.requests
                 self._runs["_alerts"] = explain_run(
-                    run, self.requests, reference=self.reference, gpu=self.gpu, numeric=self.config.features.numeric,
+                    run, rows, reference=self.reference, gpu=self.gpu, numeric=self.config.features.numeric,
                     slo_ms=self.config.slo.latency_ms, confidence_threshold=self.config.business.confidence_threshold)
         return self._runs["_alerts"]
 

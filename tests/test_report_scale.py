@@ -168,6 +168,14 @@ def test_alerts_on_counts_fire_at_scale_as_in_memory(both: tuple[ReportContext, 
                       for r in run.fired.iter_rows(named=True))  # type: ignore[attr-defined]
 
     assert fired(at_scale) == fired(in_memory)
+
+    # each episode is explained on its own window's rows at scale: the same subjects and hints
+    def explained(run: object) -> list[tuple[object, ...]]:
+        return sorted((r["rule"], r["labels"], r["subject"], r["hints"])
+                      for r in run.episodes.iter_rows(named=True))  # type: ignore[attr-defined]
+
+    assert explained(at_scale) == explained(in_memory)
+    assert sum("CUDA out of memory" in r["subject"] for r in at_scale.episodes.iter_rows(named=True)) == 1
     # a version's latency against the others' from per-minute sketches: same windows, exact counts per
     # window, quantiles within the sketch's bound
     sv, mv = big.session.signal_frames()["versions"], small.session.signal_frames()["versions"]
@@ -310,3 +318,16 @@ def test_requests_only_at_scale_tells_what_was_checked(day: tuple[Path, Path], t
     from obskit.report.status import run_status
 
     assert run_status(rep).status == "ok"  # checked: no rule, nothing wrong in what was shown
+
+
+def test_an_episode_at_scale_reads_only_its_window_sampled_beyond_the_limit() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from obskit.alerts.explain import window_rows
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    scan = pl.LazyFrame({"timestamp": [t0 + timedelta(minutes=i) for i in range(100)], "i": list(range(100))})
+    assert window_rows(scan, t0 + timedelta(minutes=10), t0 + timedelta(minutes=20))["i"].to_list() == list(
+        range(10, 20))
+    sampled = window_rows(scan, t0, t0 + timedelta(minutes=100), limit=30)
+    assert sampled["i"].to_list() == list(range(0, 100, 4))  # every 4th row: shares kept, at most 30 rows

@@ -55,7 +55,8 @@ if TYPE_CHECKING:
     from obskit.alerts.engine import AlertRun
     from obskit.alerts.rules import Rule
 
-__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_rows", "explain_run", "subject_text"]
+__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_rows", "explain_run", "subject_text",
+           "window_rows"]
 
 #: Series labels that name what an alert is about (others, such as ``quantile``, qualify the signal).
 SUBJECT_LABELS: tuple[str, ...] = ("model", "model_version", "feature", "class", "host", "gpu", "client", "region",
@@ -106,6 +107,24 @@ class _Outcome:
 def subject_text(subject: Mapping[str, str]) -> str:
     """``name=value`` pairs, comma-separated ("" for no subject)."""
     return ", ".join(f"{k}={v}" for k, v in subject.items())
+
+
+#: At scale, an episode is explained on at most this many of its (and the baseline's) rows.
+EXPLAIN_ROWS = 2_000_000
+
+
+def window_rows(scan: pl.LazyFrame, lo: datetime, hi: datetime, limit: int = EXPLAIN_ROWS) -> pl.DataFrame:
+    """The rows of ``scan`` in ``[lo, hi)``, streamed; beyond ``limit``, every k-th row (shares kept).
+
+    A report at scale explains each fired episode this way: its subject and segment hints
+    need the rows of the episode and of the three hours before it, never the day's.
+    """
+    span = scan.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
+    n = int(span.select(pl.len()).collect(engine="streaming").item())
+    step = max(1, -(-n // limit))
+    if step > 1:
+        span = span.with_row_index("__i").filter(pl.col("__i") % step == 0).drop("__i")
+    return span.collect(engine="streaming")
 
 
 def _slice(requests: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
@@ -253,7 +272,7 @@ def _gpu_subject(rule: Rule, labels: Mapping[str, str], gpu: pl.DataFrame | None
 
 
 def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime, end: datetime,
-                    requests: pl.DataFrame | None, *, reference: pl.DataFrame | None = None,
+                    requests: pl.DataFrame | pl.LazyFrame | None, *, reference: pl.DataFrame | None = None,
                     gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (),
                     dimensions: Sequence[str | Binned] | None = None, slo_ms: float | None = None,
                     confidence_threshold: float = 0.8, top: int = 3) -> Explanation:
@@ -268,6 +287,8 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
     if rule.signal in _GPU_VALUE or rule.signal.startswith("gpu_"):
         subject.update({k: v for k, v in _gpu_subject(rule, labels, gpu, lo, hi).items() if k not in subject})
         return Explanation(subject, [], "a GPU signal: no request segments to split")
+    if isinstance(requests, pl.LazyFrame):  # at scale: only the rows of the episode and the hours before it
+        requests = window_rows(requests, lo - BASELINE, hi)
     if requests is None or requests.height == 0 or "timestamp" not in requests.columns:
         return Explanation(subject, [], "no request rows to split (none, or not loaded at this volume)")
     during_all, before_all = _slice(requests, lo, hi), _slice(requests, lo - BASELINE, lo)
@@ -391,13 +412,15 @@ def _augment(summary: str, subject: Mapping[str, str]) -> str:
     return f"{summary} [{subject_text(missing)}]" if missing else summary
 
 
-def explain_run(run: AlertRun, requests: pl.DataFrame | None, *, reference: pl.DataFrame | None = None,
+def explain_run(run: AlertRun, requests: pl.DataFrame | pl.LazyFrame | None, *, reference: pl.DataFrame | None = None,
                 gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (), slo_ms: float | None = None,
                 confidence_threshold: float = 0.8, top: int = 3) -> AlertRun:
     """``run`` with every fired episode's ``subject``, ``hints`` and ``explained`` filled in.
 
     ``subject`` and ``hints`` are JSON text (an object, a list); the summary names the
     subject when its template did not. Pending-only episodes keep their labels as subject.
+    ``requests`` may be a lazy scan (a report at scale): each episode then reads only its
+    own window's rows (:func:`window_rows`).
     """
     rules = {r.name: r for r in run.rules}
     end = run.timeline["t"].max() if run.timeline.height else None
