@@ -97,6 +97,10 @@ def test_budgets_errors_and_versions_equal_the_rows(both: tuple[ReportContext, R
                          ("One timeline", "timeline")):
         a = _section(big, title).frames[frame]  # type: ignore[attr-defined]
         b = _section(small, title).frames[frame]  # type: ignore[attr-defined]
+        if title == "One timeline":  # its p99 is the sketch's at scale (the exact one would hold every latency)
+            close = (a["p99_ms"] - b["p99_ms"]).abs() <= DEFAULT_ALPHA * b["p99_ms"] * (1 + 1e-9)
+            assert close.all()
+            a, b = a.drop("p99_ms"), b.drop("p99_ms")
         assert a.equals(b), title
     versions = _section(big, "Versions").frames["versions"]  # type: ignore[attr-defined]
     assert int(versions["requests"].sum()) == 150_000 and versions.height == 2

@@ -62,10 +62,11 @@ class _Minutes:
               .select((pl.col("timestamp").dt.epoch("us") // MIN_US).alias("_m"), version, lat.alias("_x")))
         sign, bucket = SketchTable.bucket_exprs(pl.col("_x"), alpha, DEFAULT_MIN_VALUE)
         key = pl.when(sign == 1).then(bucket).otherwise(None).alias("_b")  # below min_value: the zero bin
-        counts, extremes = pl.collect_all(
-            [ok.group_by("_m", "_v", key).agg(pl.len().alias("n")),
-             ok.group_by("_m", "_v").agg(pl.col("_x").min().alias("lo"), pl.col("_x").max().alias("hi"))],
-            engine="streaming")
+        # one pass (two queries over one scan would be cached whole): buckets with their extremes
+        counts = (ok.group_by("_m", "_v", key)
+                  .agg(pl.len().alias("n"), pl.col("_x").min().alias("lo"), pl.col("_x").max().alias("hi"))
+                  .collect(engine="streaming"))
+        extremes = counts.group_by("_m", "_v").agg(pl.col("lo").min(), pl.col("hi").max())
         self.gamma = (1.0 + alpha) / (1.0 - alpha)
         self.versions: list[str] = sorted(counts["_v"].unique().to_list()) if counts.height else []
         if not counts.height:

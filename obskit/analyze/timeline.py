@@ -38,6 +38,7 @@ def one_timeline(
     confidence_threshold: float = 0.8,
     drift_column: str | None = None,
     host: pl.DataFrame | None = None,
+    latency: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per-window rps, error rate, latency quantile, GPU, host, confidence, corrections and drift.
 
@@ -69,6 +70,10 @@ def one_timeline(
         A ``host`` frame (``timestamp``, ``cpu_utilization_pct``, ``memory_used_share``; see
         :mod:`obskit.load.host`); adds ``host_cpu_pct`` and ``host_memory_share`` (means
         over hosts and samples of the window).
+    latency
+        The ``pXX_ms`` column per ``window_start`` already known (a report at scale passes
+        its sketch percentiles, within their stated bound): the rows are then only counted,
+        so a lazy scan of any size streams in bounded memory.
 
     Returns
     -------
@@ -85,6 +90,8 @@ def one_timeline(
     answered = ok & pl.col("confidence").is_not_null() if "confidence" in names else pl.lit(False)
     fixed = confident & pl.col("corrected_label").is_not_null() if "corrected_label" in names else pl.lit(False)
     qcol = quantile_column(quantile)
+    quantiles = [] if latency is not None else [
+        pl.col("latency_ms").quantile(quantile, interpolation="linear").alias(qcol)]
     stats = (
         lf.select(
             window_expr(every),
@@ -98,7 +105,7 @@ def one_timeline(
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
             pl.col("_err").mean().alias("error_rate"),
-            pl.col("latency_ms").quantile(quantile, interpolation="linear").alias(qcol),
+            *quantiles,
             pl.col("_ans").sum().alias("_ans"),
             pl.col("_conf").sum().alias("_conf"),
             pl.col("_fix").sum().alias("_fix"),
@@ -107,6 +114,9 @@ def one_timeline(
     )
     if stats.is_empty():
         raise AnalysisError("one_timeline: no requests")
+    if latency is not None:
+        stats = stats.join(latency.select("window_start", qcol), on="window_start", how="left").select(
+            "window_start", "requests", "error_rate", qcol, "_ans", "_conf", "_fix")
     windows = stats.rename({"_ans": "answered", "_conf": "confident", "_fix": "corrected_confident"}).with_columns(
         *[pl.lit(None, pl.Int64).alias(c) for c, col in (("answered", "confidence"), ("confident", "confidence"),
                                                           ("corrected_confident", "corrected_label"))

@@ -368,7 +368,11 @@ def timeline(rep: ReportContext) -> Section:
     requests = rows(rep)
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
-    tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host,
+    sketched = None
+    if rep.scale is not None:  # the exact p99 would hold every latency: the sketch's, within its bound
+        sketched = window_stats(rep)
+        sec.note(scale_sections.bound_note(rep))
+    tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host, latency=sketched,
                       confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
     tl, markers, found = _anomaly_markers(tl, panels)
