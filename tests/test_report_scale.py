@@ -335,3 +335,15 @@ def test_an_episode_at_scale_reads_only_its_window_sampled_beyond_the_limit() ->
         range(10, 20))
     sampled = window_rows(scan, t0, t0 + timedelta(minutes=100), limit=30)
     assert sampled["i"].to_list() == list(range(0, 100, 4))  # every 4th row: shares kept, at most 30 rows
+
+
+def test_when_drift_started_reads_every_row_at_scale(both: tuple[ReportContext, ReportContext]) -> None:
+    """The drift report's windows are tested on all their rows at scale (one window in memory), not a sample."""
+    from obskit.report import drift
+
+    big, small = both
+    a, b = drift.over_time(big), drift.over_time(small)
+    assert a.status == b.status and not any("sample" in n for n in a.notes)
+    assert a.frames["over_time"].equals(b.frames["over_time"])
+    assert big.figures["drift_started"] == small.figures["drift_started"] and "brightness" in big.figures[
+        "drift_started"]

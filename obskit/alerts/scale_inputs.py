@@ -23,8 +23,8 @@ sketch's bound.
 
 The hourly drift tests (``drift_over_time``) need every row of each hour together: with
 ``drift_every`` (when a rule reads them), one more pass spills the successful requests'
-features to disk by hour and tests each hour alone (:func:`drift_over_time_scan`), the
-frame the rows give. No rule is left unevaluated at scale.
+features to disk by hour and tests each hour alone (:func:`~obskit.scale.windows.drift_by_window`),
+the frame the rows give. No rule is left unevaluated at scale.
 
 Examples
 --------
@@ -54,7 +54,7 @@ from obskit.alerts.model_signals import label_arrival_counts
 from obskit.alerts.row_tails import tail_rows
 from obskit.alerts.version_sketch import version_latency_tail_scan
 
-__all__ = ["drift_over_time_scan", "scale_signal_frames"]
+__all__ = ["scale_signal_frames"]
 
 #: Frames the signal registry reads that only request rows can give (not built at scale).
 
@@ -90,26 +90,11 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     frames["versions"] = version_latency_tail_scan(lf, every="5m")
     cols = [c for c in features if reference is not None and testable(tails.rows, reference, c)]
     if drift_every is not None and reference is not None and cols:
-        frames["drift_over_time"] = drift_over_time_scan(reference, lf, every=drift_every, columns=cols)
+        from obskit.scale.windows import drift_by_window
+
+        ok = lf.filter(pl.col("status").cast(pl.String) == "ok")
+        frames["drift_over_time"] = drift_by_window(reference, ok, every=drift_every, columns=cols)
     return frames
-
-
-def drift_over_time_scan(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, columns: Sequence[str]
-                         ) -> pl.DataFrame:
-    """The ``drift_over_time`` signal frame of a lazy scan: each window's successful requests tested alone.
-
-    :func:`~obskit.analyze.drift.drift_over_time` tests each window on its own (the same
-    seed per window), so testing the windows one at a time (:func:`~obskit.scale.windows.by_window`)
-    gives the frame the rows give, holding one window in memory.
-    """
-    from obskit.analyze.drift import drift_over_time
-    from obskit.scale.windows import by_window
-
-    ok = lf.filter(pl.col("status").cast(pl.String) == "ok")
-    parts = [drift_over_time(reference, rows, every=every, columns=columns, method="kl_div", n_boot=20)
-             for _, rows in by_window(ok, every=every, columns=columns)]
-    return pl.concat(parts) if parts else drift_over_time(reference, ok.head(0).collect(), every=every,
-                                                          columns=columns, method="kl_div", n_boot=20)
 
 
 def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = 15) -> pl.DataFrame:

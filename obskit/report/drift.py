@@ -280,8 +280,18 @@ def drift_over_window(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
 
     reference = rep.reference
     assert reference is not None
-    out: pl.DataFrame = rep.cached("drift_over_window", lambda: drift_over_time(
-        reference, _ok(rep), every=rep.drift_window, columns=cols, method="kl_div", n_boot=50))
+
+    def compute() -> pl.DataFrame:
+        scan = rep.session.request_scan()
+        if scan is None:
+            return drift_over_time(reference, _ok(rep), every=rep.drift_window, columns=cols, method="kl_div",
+                                   n_boot=50)
+        from obskit.scale.windows import drift_by_window  # at scale: every row, one window at a time
+
+        ok = scan.filter(pl.col("status").cast(pl.String) == "ok")
+        return drift_by_window(reference, ok, every=rep.drift_window, columns=cols, n_boot=50)
+
+    out: pl.DataFrame = rep.cached("drift_over_window", compute)
     return out
 
 
@@ -334,8 +344,7 @@ def over_time(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, _, _ = inputs
-    note_sample(rep, sec)
-    frame = drift_over_window(rep, cols)
+    frame = drift_over_window(rep, cols)  # every row of each window, at any size
     every = rep.drift_window
     started = drift_started(frame)
     for col, when in started.items():

@@ -27,7 +27,7 @@ import polars as pl
 
 from obskit.analyze._frames import every_us
 
-__all__ = ["by_window"]
+__all__ = ["by_window", "drift_by_window"]
 
 
 def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp: str = "timestamp",
@@ -55,3 +55,28 @@ def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp
         for key in sorted(seen):
             files = sorted((root / str(key)).glob("*.parquet"))
             yield datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=key), pl.read_parquet(files)
+
+
+def drift_by_window(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, columns: Sequence[str],
+                    method: str = "kl_div", n_boot: int = 20) -> pl.DataFrame:
+    """:func:`~obskit.analyze.drift.drift_over_time` of a lazy scan of any size, one window in memory at a time.
+
+    ``drift_over_time`` tests each window on its own (the same seed for each), so testing
+    the windows one at a time gives the frame the rows give, bit for bit.
+
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> cur = pl.LazyFrame({"timestamp": [t0 + timedelta(minutes=i) for i in range(120)],
+    ...                     "x": [float(i % 10) for i in range(60)] + [float(i % 10) + 5 for i in range(60)]})
+    >>> ref = pl.DataFrame({"x": [float(i % 10) for i in range(300)]})
+    >>> drift_by_window(ref, cur, every="1h", columns=["x"])["drifted"].to_list()
+    [False, True]
+    """
+    from obskit.analyze.drift import drift_over_time
+
+    def test(rows: pl.DataFrame) -> pl.DataFrame:
+        return drift_over_time(reference, rows, every=every, columns=columns, method=method, n_boot=n_boot)
+
+    parts = [test(rows) for _, rows in by_window(lf, every=every, columns=columns)]
+    return pl.concat(parts) if parts else test(lf.select("timestamp", *columns).head(0).collect())
