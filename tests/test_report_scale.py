@@ -94,7 +94,7 @@ def test_budgets_errors_and_versions_equal_the_rows(both: tuple[ReportContext, R
         _section(small, "Latency and SLOs").frames["budgets"].select(cols))  # type: ignore[attr-defined]
     # the sections aggregate the lazy scan with the in-memory code: the rows' own tables, exactly
     for title, frame in (("Errors", "top_errors"), ("Versions", "versions"), ("Business signals", "business"),
-                         ("One timeline", "timeline")):
+                         ("One timeline", "timeline"), ("GPU", "energy")):
         a = _section(big, title).frames[frame]  # type: ignore[attr-defined]
         b = _section(small, title).frames[frame]  # type: ignore[attr-defined]
         if title == "One timeline":  # its p99 is the sketch's at scale (the exact one would hold every latency)

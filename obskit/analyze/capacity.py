@@ -106,7 +106,8 @@ def replicas_needed(
     seconds = every_us(every) / 1e6
     device = [c for c in ("host", "gpu") if c in gpu.columns]
     n_gpus = gpu.select(device).n_unique() if device else 1
-    load = lf.select(window_expr(every)).group_by("window_start").agg((pl.len() / seconds).alias("rps")).collect()
+    load = (lf.select(window_expr(every)).group_by("window_start").agg((pl.len() / seconds).alias("rps"))
+            .collect(engine="streaming"))
     util = (
         gpu.select(window_expr(every), pl.col("utilization_pct"))
         .group_by("window_start")

@@ -285,7 +285,8 @@ def energy_per_1k_inferences(
             raise AnalysisError("energy_per_1k_inferences: no power samples")
         start = seg.get_column("timestamp").min()
         end = seg.get_column("timestamp").max()
-        n = req.filter(pl.col("timestamp").is_between(start, end, closed="both")).select(pl.len()).collect().item()
+        n = (req.filter(pl.col("timestamp").is_between(start, end, closed="both")).select(pl.len())
+             .collect(engine="streaming").item())
         energy = pl.DataFrame({"window_start": [start], "energy_wh": [float(seg.get_column("_wh").sum())]})
         counts = pl.DataFrame({"window_start": [start], "requests": [int(n)]})
     else:
@@ -293,7 +294,7 @@ def energy_per_1k_inferences(
         energy = seg.filter("_has_next").group_by(window_expr(every)).agg(pl.col("_wh").sum().alias("energy_wh"))
         counts = (
             req.select(window_expr(every)).group_by("window_start").agg(pl.len().cast(pl.Int64).alias("requests"))
-        ).collect()
+        ).collect(engine="streaming")
     out = energy.join(counts, on="window_start", how="left").with_columns(
         pl.col("requests").fill_null(0).cast(pl.Int64)
     )

@@ -220,10 +220,7 @@ def gpu(rep: ReportContext) -> Section:
     sec.table(pressure, caption="Memory-pressure episodes (>= 90% for >= 2 min)", name="pressure")
     if pressure.height:
         sec.warn(f"{pressure.height} memory-pressure episode(s)")
-    requests = rep.requests
-    if rep.scale is not None:
-        sec.note(f"No capacity advice or energy per inference at scale: they pair GPU samples with request rows, "
-                 f"and {scale.NOT_AT_SCALE}.")
+    requests = rows(rep)  # counted per window: the lazy scan at scale
     if requests is not None:
         try:
             sec.note(replicas_needed(requests, frame).explanation)

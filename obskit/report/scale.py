@@ -47,9 +47,6 @@ __all__ = [
     "window_stats",
 ]
 
-NOT_AT_SCALE = "rows are not loaded at this volume"
-
-
 #: Rows of the uniform sample that sections needing rows read at scale.
 SAMPLE_ROWS = 1_000_000
 
