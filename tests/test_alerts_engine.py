@@ -266,3 +266,18 @@ def test_a_day_of_minutes_times_fifty_series_evaluates() -> None:
     run = evaluate(rules, {"window_stats": ws})  # its speed is measured in benchmarks/, not asserted here
     assert run.timeline.height == n * versions
     assert run.episodes.height > 0
+
+
+@pytest.mark.parametrize(("burst_minutes", "fires"), [(2, False), (12, True)])
+def test_error_excess_is_sustained_not_a_blip_at_any_volume(burst_minutes: int, fires: bool) -> None:
+    """At 10,000 requests a minute a two-minute blip of 2 % errors is significant, but not an excess:
+    beyond its two worst minutes the window errs as usual. Twelve minutes of it are one."""
+    from obskit.alerts.baselines import MIN_US, error_excess_counts
+
+    minutes = 300
+    grid = np.arange(minutes + 1, dtype=np.int64) * MIN_US
+    reqs = np.full(minutes, 10_000.0)
+    errs = np.full(minutes, 10.0)  # 0.1 % as usual
+    errs[240:240 + burst_minutes] = 200.0  # 2 %
+    value = error_excess_counts(grid, {"v1": (reqs, errs)})["value"].to_numpy()
+    assert bool((value[240:] >= 3).any()) is fires

@@ -21,8 +21,9 @@ rule without false alarms:
     Errors in the last 10, 30 or 60 minutes / what the previous three hours' error rate
     predicts, per ``model_version`` (a new version is judged against all traffic's past).
     Reported when the excess is significant (a conditional binomial test of the two Poisson
-    rates, p < 1e-6, so a baseline with few errors cannot fake an excess) and at least 3x;
-    1.0 otherwise.
+    rates, p < 1e-6, so a baseline with few errors cannot fake an excess), at least 3x, and
+    sustained: beyond the window's two worst minutes it is still at least 2x (at high volume a
+    one- or two-minute blip is significant, but it is not an excess); 1.0 otherwise.
 
 Examples
 --------
@@ -224,6 +225,35 @@ def fleet_cumsums(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.
     return np.r_[0.0, np.cumsum(n_all)], np.r_[0.0, np.cumsum(e_all)]
 
 
+#: Beyond its two worst minutes, an error excess still errs at least this many times the usual rate.
+SUSTAINED_RATIO = 2.0
+_BURST_MINUTES = 2
+
+
+def _worst_minutes(counts: tuple[np.ndarray, np.ndarray], w: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid time: the errors and requests of the worst ``_BURST_MINUTES`` consecutive minutes of the last ``w``."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    n_min, e_min = (np.asarray(c, dtype=np.float64) for c in counts)
+    k = _BURST_MINUTES
+    if w <= k or e_min.size < k:
+        return np.zeros(size), np.zeros(size)
+    e_k = sliding_window_view(e_min, k).sum(axis=1)  # e_k[j]: minutes j .. j+k-1
+    n_k = sliding_window_view(n_min, k).sum(axis=1)
+    span = w - k + 1  # the pairs inside minutes [i - w, i)
+    pad_e = np.r_[np.full(span - 1, -1.0), e_k]
+    pad_n = np.r_[np.zeros(span - 1), n_k]
+    views = sliding_window_view(pad_e, span)  # views[j]: pairs ending by pair j
+    at = views.argmax(axis=1) + np.arange(views.shape[0])
+    worst_e, worst_n = np.maximum(pad_e[at], 0.0), pad_n[at]
+    out_e, out_n = np.zeros(size), np.zeros(size)
+    # grid time i (minutes < i) holds its last pair at j = i - k
+    i = np.arange(k, size)
+    j = np.minimum(i - k, worst_e.size - 1)
+    out_e[i], out_n[i] = worst_e[j], worst_n[j]
+    return out_e, out_n
+
+
 def error_excess_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.ndarray]], *,
                         windows: tuple[int, ...] = (10, 30, 60), baseline_minutes: int = 180, alpha: float = 1e-6,
                         min_ratio: float = 3.0, floor: float = 1e-4) -> pl.DataFrame:
@@ -236,6 +266,7 @@ def error_excess_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarra
         e_v = np.r_[0.0, np.cumsum(per_version[v][1])]
         best = np.full(grid.size, np.nan)
         for w in windows:
+            burst_e, burst_n = _worst_minutes(per_version[v], w, grid.size)
             lo = np.maximum(idx - w, 0)
             b_lo = np.maximum(idx - w - baseline_minutes, 0)
             reqs = n_v[idx] - n_v[lo]
@@ -250,7 +281,10 @@ def error_excess_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarra
                 p_value = binom.sf(errs - 1, errs + base_e, share)
                 rate = np.maximum(np.maximum(base_e, 1.0) / base_n, floor)
                 ratio = errs / (rate * reqs)
-                clear = (p_value < alpha) & (ratio >= min_ratio)
+                # sustained: beyond its two worst minutes the window still errs at least 2x (a blip of
+                # one or two minutes is significant at high volume, and never an excess on its own)
+                rest = (errs - burst_e) / (rate * np.maximum(reqs - burst_n, 1.0))
+                clear = (p_value < alpha) & (ratio >= min_ratio) & (rest >= SUSTAINED_RATIO)
             known = (idx >= w) & (base_n >= 1000) & (reqs > 0)
             cand = np.where(known, np.where(clear, ratio, 1.0), np.nan)
             best = np.where(np.isnan(best) | (cand > best), cand, best)
