@@ -154,8 +154,9 @@ def tail_rows(lf: pl.LazyFrame, *, first_us: int, features: Sequence[str] = (), 
     for batch in lf.select(wanted).collect_batches(chunk_size=batch_rows, engine="streaming"):
         frame = (batch.with_row_index("_i", offset=offset).filter(pl.col("timestamp").is_not_null())
                  .with_columns(t.alias("_t"), ((t - first_us) // MIN_US).alias("_g1"),
-                               ((t - first_us) // _STEP_US).alias("_g5"), version)
-                 .sort("_t"))
+                               ((t - first_us) // _STEP_US).alias("_g5"), version))
+        if not frame.get_column("_t").is_sorted():  # logs are mostly in time order already
+            frame = frame.sort("_t")
         offset += batch.height
         rows.add(frame, batch_rows)
         if latency is not None:
