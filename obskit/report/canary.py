@@ -11,7 +11,9 @@ Examples
 from __future__ import annotations
 
 from obskit import charts
+from obskit.report.health import rows as period_rows
 from obskit.report.scale import note_sample, rows
+from obskit.report.scale import sample_note as scale_note
 from obskit.report.section import ReportContext, Section
 
 __all__ = ["pair", "rollouts", "traffic", "verdict"]
@@ -24,10 +26,10 @@ def pair(rep: ReportContext) -> tuple[str, str]:
     """
     from obskit.analyze.versions import busiest_versions
 
-    requests = rows(rep)
+    requests = period_rows(rep)  # every row: the lazy scan at scale
     if requests is None:
         return str(rep.params.get("baseline") or ""), str(rep.params.get("canary") or "")
-    busiest = busiest_versions(requests)["model_version"].to_list()
+    busiest: list[str] = rep.cached("busiest_versions", lambda: busiest_versions(requests))["model_version"].to_list()
     base = str(rep.params.get("baseline") or (busiest[0] if busiest else ""))
     others = [v for v in busiest if v != base]
     new = str(rep.params.get("canary") or (others[0] if others else ""))
@@ -39,10 +41,9 @@ def rollouts(rep: ReportContext) -> Section:
     from obskit.analyze.versions import rollout_episodes
 
     sec = Section("Rollouts")
-    requests = rows(rep)
+    requests = period_rows(rep)  # counts per window and version: every row, streamed at scale
     if requests is None:
         return rep.record(sec.skip("no request logs for this period"))
-    note_sample(rep, sec)
     return rep.record(sec.table(rollout_episodes(requests, every=rep.window), caption="Rollouts and rollbacks",
                                 name="episodes"))
 
@@ -52,15 +53,16 @@ def traffic(rep: ReportContext) -> Section:
     from obskit.analyze.versions import version_latency_ratio, version_traffic
 
     sec = Section("Traffic and latency ratio")
-    requests = rows(rep)
-    if requests is None:
+    requests, sample = period_rows(rep), rows(rep)
+    if requests is None or sample is None:
         return rep.record(sec.skip("no request logs for this period"))
-    note_sample(rep, sec)
     if not pair(rep)[1]:
         return rep.record(sec.skip("one version served this period"))
     sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
                                  title="Traffic share", y_format="%"))
-    sec.chart(charts.lines_chart(version_latency_ratio(requests, every=rep.window), ["ratio"],
+    if rep.scale is not None:
+        sec.note("Traffic shares count every request. The latency ratio below: " + scale_note(rep))
+    sec.chart(charts.lines_chart(version_latency_ratio(sample, every=rep.window), ["ratio"],
                                  color_by="model_version", title="p50 latency vs the other versions",
                                  thresholds={"no difference": 1.0}))
     return rep.record(sec)
