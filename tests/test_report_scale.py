@@ -353,3 +353,5 @@ def test_when_drift_started_reads_every_row_at_scale(both: tuple[ReportContext, 
     assert a.frames["over_time"].equals(b.frames["over_time"])
     assert big.figures["drift_started"] == small.figures["drift_started"] and "brightness" in big.figures[
         "drift_started"]
+    p_big, p_small = drift.prediction(big), drift.prediction(small)
+    assert p_big.frames["prediction"].equals(p_small.frames["prediction"]) and p_big.frames["prediction"].height

@@ -16,7 +16,7 @@ import polars as pl
 
 from obskit import charts
 from obskit.analyze.drift_verdict import DriftVerdict
-from obskit.report.scale import note_sample, rows
+from obskit.report.scale import note_sample, rows, sample_note
 from obskit.report.section import ReportContext, Section
 
 __all__ = [
@@ -380,19 +380,36 @@ def distributions(rep: ReportContext) -> Section:
     return rep.record(sec)
 
 
+def _prediction_over_time(rep: ReportContext, reference: pl.DataFrame) -> pl.DataFrame:
+    """Prediction drift per drift window: every row of each window (one window in memory at scale)."""
+    from obskit.analyze.drift import prediction_drift_over_time
+
+    scan = rep.session.request_scan()
+    if scan is None:
+        return prediction_drift_over_time(reference, _ok(rep), every=rep.drift_window)
+    from obskit.scale.windows import drift_by_window
+
+    ok = scan.filter(pl.col("status") == "ok")
+    cols = [c for c in ("prediction", "confidence") if c in ok.collect_schema().names()]
+    return drift_by_window(reference, ok, every=rep.drift_window, columns=cols, test=lambda rows:
+                           prediction_drift_over_time(reference, rows, every=rep.drift_window))
+
+
 def prediction(rep: ReportContext) -> Section:
     """The predicted class mix and the confidence over time against training."""
     from obskit.analyze.distributions import distributions as dist
-    from obskit.analyze.drift import drift_score, prediction_drift_over_time
+    from obskit.analyze.drift import drift_score
 
     sec = Section("Prediction drift")
     reference, requests = rep.reference, rows(rep)
     if requests is None or reference is None:
         return rep.record(sec.skip("needs the period's requests and the reference set"))
-    note_sample(rep, sec)
     if "prediction" not in reference.columns or "prediction" not in requests.columns:
         return rep.record(sec.skip("no prediction column in the requests or the reference"))
-    pred = drift_score(prediction_drift_over_time(reference, _ok(rep), every=rep.drift_window))
+    if rep.scale is not None:
+        sec.note("At scale the drift per window tests every row of each window; the class chart: "
+                 + sample_note(rep))
+    pred = drift_score(_prediction_over_time(rep, reference))
     sec.keep(prediction=pred)
     sec.note(window_note(rep))
     # the score, not the raw statistic: a p-value (KS, z) falls as drift grows, a distance rises

@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,11 +58,13 @@ def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp
 
 
 def drift_by_window(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, columns: Sequence[str],
-                    method: str = "kl_div", n_boot: int = 20) -> pl.DataFrame:
+                    method: str = "kl_div", n_boot: int = 20,
+                    test: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame:
     """:func:`~obskit.analyze.drift.drift_over_time` of a lazy scan of any size, one window in memory at a time.
 
     ``drift_over_time`` tests each window on its own (the same seed for each), so testing
-    the windows one at a time gives the frame the rows give, bit for bit.
+    the windows one at a time gives the frame the rows give, bit for bit. ``test`` replaces
+    the test of one window's rows (e.g. :func:`~obskit.analyze.drift.prediction_drift_over_time`).
 
     >>> import polars as pl
     >>> from datetime import datetime, timedelta, UTC
@@ -75,8 +77,9 @@ def drift_by_window(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, co
     """
     from obskit.analyze.drift import drift_over_time
 
-    def test(rows: pl.DataFrame) -> pl.DataFrame:
+    def default(rows: pl.DataFrame) -> pl.DataFrame:
         return drift_over_time(reference, rows, every=every, columns=columns, method=method, n_boot=n_boot)
 
-    parts = [test(rows) for _, rows in by_window(lf, every=every, columns=columns)]
-    return pl.concat(parts) if parts else test(lf.select("timestamp", *columns).head(0).collect())
+    run = test or default
+    parts = [run(rows) for _, rows in by_window(lf, every=every, columns=columns)]
+    return pl.concat(parts) if parts else run(lf.select("timestamp", *columns).head(0).collect())
