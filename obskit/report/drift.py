@@ -455,4 +455,3 @@ def quality(rep: ReportContext) -> Section:
         sec.note("No data-quality violation.")
     rep.figures["quality_violations"] = violations.height
     return rep.record(sec)
-

@@ -20,7 +20,7 @@ import polars as pl
 
 from obskit import charts
 from obskit.errors import AnalysisError
-from obskit.report import scale, scale_sections
+from obskit.report import scale
 from obskit.report.budgets import show_budgets
 from obskit.report.section import ReportContext, Section
 
@@ -134,11 +134,16 @@ def summary(rep: ReportContext) -> Section:
     from obskit import views
 
     sec = Section("Summary")
-    if rep.scale is not None and window_stats(rep) is not None:
-        return rep.record(scale_sections.summary(rep, sec))
-    if rep.requests is None:
+    if window_stats(rep) is None:
         return rep.record(sec.note(f"No headline numbers: {_no_requests(rep)}.", kind="warning")
                           .skip(_no_requests(rep)))
+    if rep.scale is not None:
+        sec.note(scale.bound_note(rep))
+    untimed = rep.figures.get("rows_without_timestamp")  # at scale rows are counted, not checked one by one
+    if untimed:
+        sec.note(f"{untimed:,} rows have no parseable timestamp and are left out of every figure (at scale rows "
+                 "are not checked one by one: load a shorter period to list them).", kind="warning")
+        sec.warn(f"{untimed:,} rows without a timestamp")
     return rep.record(sec.html(views.kpi_html(rep.figures)))
 
 
@@ -179,7 +184,7 @@ def latency(rep: ReportContext) -> Section:
     slo = rep.config.slo
     title = "Latency percentiles (exact, from request logs)"
     if rep.scale is not None:
-        sec.note(scale_sections.bound_note(rep))
+        sec.note(scale.bound_note(rep))
         title = f"Latency percentiles (sketch, within {scale.rollup(rep).state.latency.alpha:.1%})"
     sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms, title=title))
     lat = latency_slo(requests, slo.latency_ms, slo.latency_quantile, every=rep.window)
@@ -249,7 +254,7 @@ def drift(rep: ReportContext) -> Section:
 
     sec = Section("Drift against the training set")
     if rep.scale is not None:
-        return rep.record(scale_sections.drift(rep, sec))
+        return rep.record(_drift_at_scale(rep, sec))
     inputs = drift_inputs(rep)  # the same checks and cached drift as the drift report's sections
     if isinstance(inputs, str):
         sec.note(f"No drift check: {inputs}.", kind="warning")
@@ -284,6 +289,49 @@ def drift(rep: ReportContext) -> Section:
     elif gaps:
         sec.warn(f"missing values: {', '.join(gaps)}")
     return rep.record(sec)
+
+
+def _drift_at_scale(rep: ReportContext, sec: Section) -> Section:
+    """At scale: feature drift of every successful request of the period, streamed against the reference.
+
+    The health report's drift section at scale (:func:`~obskit.scale.streaming.stream_drift`
+    of the lazy scan: categorical and binned statistics exact, the others within a computed
+    interval): the same rows as in memory, never loaded.
+    """
+    from obskit.load.request_source import canonical_scan
+    from obskit.scale.streaming import stream_drift
+
+    src, reference = rep.scale, rep.reference
+    assert src is not None
+    if reference is None:
+        reason = "no reference set ([sources.reference])"
+        return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
+    s = rep.session
+    ok = canonical_scan(src, start=s.start, end=s.end, model=s.model, version=s.version).filter(
+        pl.col("status") == "ok")  # as in memory: the successful requests of the period
+    present = set(ok.collect_schema().names())
+    cols = [c for c in rep.config.features.all if c in reference.columns and c in present]
+    missing = [c for c in rep.config.features.all if c not in cols]
+    if not cols:
+        reason = "no configured feature is in both the request files and the reference set"
+        return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
+    result: pl.DataFrame = rep.cached("scale_drift", lambda: stream_drift(reference, ok, columns=cols))
+    sec.note("At scale, drift streams through every successful request of the period. Categorical and binned "
+             "statistics are exact; wasserstein and ks lie in [statistic_low, statistic_high].")
+    if missing:
+        sec.note(f"Not checked (absent from the request files or the reference): {', '.join(missing)}.",
+                 kind="warning")
+    sec.table(result.select("column", "method", "statistic", "statistic_low", "statistic_high", "threshold",
+                            "drifted", "verdict_certain", "exact", "n_current"), caption="Feature drift, whole period",
+              name="drift")
+    drifted = result.filter(pl.col("drifted"))["column"].to_list()
+    rep.figures["drifted_features"] = drifted
+    if drifted:
+        sec.warn(f"drifted: {', '.join(drifted)}", flag="drift")
+    uncertain = result.filter(~pl.col("verdict_certain"))["column"].to_list()
+    if uncertain:
+        sec.note(f"Verdict uncertain within the streaming bound: {', '.join(uncertain)}.", kind="warning")
+    return sec
 
 
 def business(rep: ReportContext) -> Section:
@@ -368,7 +416,7 @@ def timeline(rep: ReportContext) -> Section:
     sketched = None
     if rep.scale is not None:  # the exact p99 would hold every latency: the sketch's, within its bound
         sketched = window_stats(rep)
-        sec.note(scale_sections.bound_note(rep))
+        sec.note(scale.bound_note(rep))
     tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host, latency=sketched,
                       confidence_threshold=rep.config.business.confidence_threshold)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from obskit.scale.rollup import Rollup
 
 __all__ = [
+    "bound_note",
     "figures",
     "note_sample",
     "rollup",
@@ -170,3 +171,12 @@ def figures(rep: Run) -> dict[str, Any]:
         "slo_latency_met_share": int(counts["within_slo"].sum()) / n,
         "latency_sketch_alpha": r.state.latency.alpha,
     }
+
+
+def bound_note(rep: Run) -> str:
+    """The sentence every scale section shows about what is exact and what is bounded."""
+    sc = rep.scale
+    rows = f"{sc.period_rows:,} request rows" if sc is not None else "the request rows"
+    alpha = rollup(rep).state.latency.alpha
+    return (f"At scale ({rows} in parquet, above [report] max_rows): counts are exact; latency percentiles come "
+            f"from sketches and are within {alpha:.1%} (relative) of the exact value.")
