@@ -64,7 +64,11 @@ def rows(rep: ReportContext) -> pl.DataFrame | pl.LazyFrame | None:
 
 
 def window_stats(rep: ReportContext) -> pl.DataFrame | None:
-    """Exact per-window stats of the period's requests (shared by several sections), or None."""
+    """Per-window stats of the period's requests (shared by several sections), or None.
+
+    Exact in memory; at scale the counts are exact and the percentiles come from the period's
+    rollup of latency sketches, within their stated bound (exact ones would hold every latency).
+    """
     from obskit.analyze.serving import window_stats as compute
 
     if rep.scale is not None:
