@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,7 @@ import polars as pl
 
 from obskit.alerts.baselines import MIN_US
 from obskit.analyze._frames import every_us
-from obskit.scale.sketches import DEFAULT_ALPHA, DEFAULT_MIN_VALUE, SketchTable
+from obskit.scale.sketches import DEFAULT_ALPHA, DEFAULT_MIN_VALUE, QuantileSketch, SketchTable
 
 __all__ = ["version_latency_tail_scan"]
 
@@ -67,7 +66,7 @@ class _Minutes:
                   .agg(pl.len().alias("n"), pl.col("_x").min().alias("lo"), pl.col("_x").max().alias("hi"))
                   .collect(engine="streaming"))
         extremes = counts.group_by("_m", "_v").agg(pl.col("lo").min(), pl.col("hi").max())
-        self.gamma = (1.0 + alpha) / (1.0 - alpha)
+        self.alpha = alpha
         self.versions: list[str] = sorted(counts["_v"].unique().to_list()) if counts.height else []
         if not counts.height:
             return
@@ -90,37 +89,16 @@ class _Minutes:
         rows = (np.array([vi[v] for v in extremes["_v"].to_list()]), extremes["_m"].to_numpy() - self.m0)
         lo[rows], hi[rows] = extremes["lo"].to_numpy(), extremes["hi"].to_numpy()
         self.lo, self.hi = lo, hi
-        keys = np.arange(n_b - 1) + self.b0
-        self.values = np.r_[0.0, 2.0 * self.gamma ** keys / (self.gamma + 1.0)]  # bin 0: below min_value
 
-    def hist(self, mine: np.ndarray, a: int, b: int) -> tuple[np.ndarray, float, float]:
-        """Bucket counts of the versions ``mine`` (mask) over minutes ``[a, b)``, with their min and max."""
+    def sketch(self, mine: np.ndarray, a: int, b: int) -> QuantileSketch:
+        """The latency sketch of the versions ``mine`` (mask) over minutes ``[a, b)``."""
         h = (self.cum[mine, b] - self.cum[mine, a]).sum(axis=0)
-        return h, float(self.lo[mine, a:b].min(initial=np.inf)), float(self.hi[mine, a:b].max(initial=-np.inf))
-
-    def quantile(self, h: np.ndarray, lo: float, hi: float, q: float) -> float:
-        """The sketch estimate of quantile ``q`` (as :meth:`~obskit.scale.sketches.QuantileSketch.quantiles`)."""
         n = int(h.sum())
-        cum = np.cumsum(h)
-
-        def at(rank: int) -> float:
-            if rank == 0:
-                return lo
-            if rank == n - 1:
-                return hi
-            return float(np.clip(self.values[np.searchsorted(cum, rank, side="right")], lo, hi))
-
-        pos = q * (n - 1)
-        k = math.floor(pos)
-        est = at(k)
-        return est + (pos - k) * (at(min(k + 1, n - 1)) - est)
-
-    def at_or_above(self, h: np.ndarray, cut: float) -> int:
-        """Values in ``h``'s buckets at or above the bucket of ``cut``."""
-        if cut < DEFAULT_MIN_VALUE:
-            return int(h.sum())
-        k = math.ceil(math.log(cut) / math.log(self.gamma)) - self.b0 + 1
-        return int(h[max(k, 0):].sum())
+        return QuantileSketch.from_dict({
+            "alpha": self.alpha, "min_value": DEFAULT_MIN_VALUE, "count": n, "zero_count": int(h[0]), "sum": 0.0,
+            "min": float(self.lo[mine, a:b].min(initial=np.inf)) if n else None,
+            "max": float(self.hi[mine, a:b].max(initial=-np.inf)) if n else None,
+            "pos_offset": self.b0, "pos_counts": h[1:], "neg_offset": 0, "neg_counts": []})
 
 
 def version_latency_tail_scan(lf: pl.LazyFrame, *, every: str = "5m", quantiles: tuple[float, ...] = (0.5, 0.95, 0.99),
@@ -159,17 +137,16 @@ def version_latency_tail_scan(lf: pl.LazyFrame, *, every: str = "5m", quantiles:
                         a, b = a + max(mine_at[0], other_at[0]), a + min(mine_at[-1], other_at[-1]) + 1
                 if b <= a:
                     continue
-                hm, lo_m, hi_m = d.hist(mine, a, b)
-                ho, lo_o, hi_o = d.hist(~mine, a, b)
-                n_m, n_o = int(hm.sum()), int(ho.sum())
+                sm, so = d.sketch(mine, a, b), d.sketch(~mine, a, b)
+                n_m, n_o = sm.count, so.count
                 if n_m == 0 or n_o == 0 or (q > 0.5 and min(n_m, n_o) < min_requests):
                     continue
-                mine_q, other_q = d.quantile(hm, lo_m, hi_m, q), d.quantile(ho, lo_o, hi_o, q)
+                mine_q, other_q = sm.quantile(q), so.quantile(q)
                 ratio = mine_q / other_q if other_q > 0 else float("nan")
                 p_value = 1.0
                 if q > 0.5:
-                    cut = d.quantile(hm + ho, min(lo_m, lo_o), max(hi_m, hi_o), q)
-                    up_m, up_o = d.at_or_above(hm, cut), d.at_or_above(ho, cut)
+                    cut = sm.merge(so).quantile(q)
+                    up_m, up_o = sm.count_from(cut), so.count_from(cut)
                     p_value = float(fisher_exact([[up_m, n_m - up_m], [up_o, n_o - up_o]],
                                                  alternative="greater").pvalue)
                     ratio = ratio if p_value < alpha else 1.0

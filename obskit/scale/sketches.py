@@ -286,6 +286,21 @@ class QuantileSketch:
         """Estimate of quantile ``q`` (see the module docstring for the guarantee)."""
         return float(self.quantiles([q], method)[0])
 
+    def count_from(self, value: float) -> int:
+        """Values in the bucket of ``value`` and every bucket above it (at bucket resolution).
+
+        >>> QuantileSketch().add([1.0, 2.0, 3.0, 4.0]).count_from(3.0)
+        2
+        """
+        nk, nc = self._neg.nonzero()
+        pk, pc = self._pos.nonzero()
+        if value >= self.min_value:
+            return int(pc[pk >= self.key([value])[0]].sum())
+        above = int(pc.sum()) + self.zero_count
+        if value > -self.min_value:
+            return above
+        return above + int(nc[nk <= self.key([-value])[0]].sum())
+
     @property
     def mean(self) -> float:
         """Exact mean of the added values (NaN when empty)."""
