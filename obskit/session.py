@@ -346,22 +346,23 @@ class Session:
         wanted = any(SIGNALS[r.signal].frame == "drift_over_time" for r in self.config.alerts if r.signal in SIGNALS)
         return "1h" if wanted else None
 
-    def request_scan(self) -> pl.LazyFrame | None:
+    def request_scan(self, *, feedback: bool = True) -> pl.LazyFrame | None:
         """At scale, the period's requests as a lazy scan (feedback joined as the rows stream), else None.
 
         Sections and signals that read every row at scale aggregate this scan in streaming
-        passes; the corrections are few and held.
+        passes; the corrections are few and held. ``feedback=False`` leaves the join out for
+        a reader of features only (drift).
         """
         if self.scale is None:
             return None
         from obskit.load.request_source import canonical_scan
 
         scan = canonical_scan(self.scale, start=self.start, end=self.end, model=self.model, version=self.version)
-        feedback = self.frame("feedback") if self.config.sources_for("feedback") else None
-        if feedback is not None and "request_id" in scan.collect_schema().names():
+        corrections = self.frame("feedback") if feedback and self.config.sources_for("feedback") else None
+        if corrections is not None and "request_id" in scan.collect_schema().names():
             from obskit.load.logs import attach_feedback
 
-            scan = attach_feedback(scan, feedback)
+            scan = attach_feedback(scan, corrections)
         return scan
 
     def panel_signal(self) -> pl.DataFrame:

@@ -56,8 +56,6 @@ from obskit.alerts.version_sketch import version_latency_tail_scan
 
 __all__ = ["scale_signal_frames"]
 
-#: Frames the signal registry reads that only request rows can give (not built at scale).
-
 
 def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end: datetime | None = None,
                         slo_ms: float | None = None, confidence_threshold: float = 0.8,
@@ -88,7 +86,9 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     if "corrected_at" in lf.collect_schema().names():
         frames["label_arrival"] = _label_arrival(lf, grid)
     frames["versions"] = version_latency_tail_scan(lf, every="5m")
-    cols = [c for c in features if reference is not None and testable(tails.rows, reference, c)]
+    # a feature with any value is among the kept rows: testable there means testable on every row
+    cols = [c for c in features if reference is not None and testable(tails.rows, reference, c)] if (
+        drift_every is not None) else []
     if drift_every is not None and reference is not None and cols:
         from obskit.scale.windows import drift_by_window
 

@@ -11,7 +11,7 @@ Examples
 from __future__ import annotations
 
 from obskit import charts
-from obskit.report.health import rows as period_rows
+from obskit.report.health import period_rows
 from obskit.report.scale import note_sample, rows
 from obskit.report.scale import sample_note as scale_note
 from obskit.report.section import ReportContext, Section

@@ -282,7 +282,7 @@ def drift_over_window(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
     assert reference is not None
 
     def compute() -> pl.DataFrame:
-        scan = rep.session.request_scan()
+        scan = rep.session.request_scan(feedback=False)
         if scan is None:
             return drift_over_time(reference, _ok(rep), every=rep.drift_window, columns=cols, method="kl_div",
                                    n_boot=50)
@@ -384,7 +384,7 @@ def _prediction_over_time(rep: ReportContext, reference: pl.DataFrame) -> pl.Dat
     """Prediction drift per drift window: every row of each window (one window in memory at scale)."""
     from obskit.analyze.drift import prediction_drift_over_time
 
-    scan = rep.session.request_scan()
+    scan = rep.session.request_scan(feedback=False)
     if scan is None:
         return prediction_drift_over_time(reference, _ok(rep), every=rep.drift_window)
     from obskit.scale.windows import drift_by_window

@@ -32,6 +32,7 @@ __all__ = [
     "gpu",
     "latency",
     "metrics",
+    "period_rows",
     "summary",
     "timeline",
     "traffic",
@@ -52,7 +53,7 @@ def _no_requests(rep: ReportContext) -> str:
     return "no request matches this period, model and version"
 
 
-def rows(rep: ReportContext) -> pl.DataFrame | pl.LazyFrame | None:
+def period_rows(rep: ReportContext) -> pl.DataFrame | pl.LazyFrame | None:
     """The period's requests for a section to aggregate: in memory, or at scale the lazy scan of the files.
 
     Every section below runs the same analysis on either (one streaming pass at scale, the
@@ -182,7 +183,7 @@ def latency(rep: ReportContext) -> Section:
     from obskit.analyze.slo import availability_slo, latency_slo, period_budgets
 
     sec = Section("Latency and SLOs")
-    stats, requests = window_stats(rep), rows(rep)
+    stats, requests = window_stats(rep), period_rows(rep)
     if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     slo = rep.config.slo
@@ -201,7 +202,7 @@ def errors(rep: ReportContext) -> Section:
     from obskit.analyze.errors import top_errors
 
     sec = Section("Errors")
-    stats, requests = window_stats(rep), rows(rep)
+    stats, requests = window_stats(rep), period_rows(rep)
     if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     sec.chart(charts.error_rate_chart(stats, threshold=0.01))
@@ -229,7 +230,7 @@ def gpu(rep: ReportContext) -> Section:
     sec.table(pressure, caption="Memory-pressure episodes (>= 90% for >= 2 min)", name="pressure")
     if pressure.height:
         sec.warn(f"{pressure.height} memory-pressure episode(s)")
-    requests = rows(rep)  # counted per window: the lazy scan at scale
+    requests = period_rows(rep)  # counted per window: the lazy scan at scale
     if requests is not None:
         try:
             sec.note(replicas_needed(requests, frame).explanation)
@@ -302,17 +303,14 @@ def _drift_at_scale(rep: ReportContext, sec: Section) -> Section:
     of the lazy scan: categorical and binned statistics exact, the others within a computed
     interval): the same rows as in memory, never loaded.
     """
-    from obskit.load.request_source import canonical_scan
     from obskit.scale.streaming import stream_drift
 
-    src, reference = rep.scale, rep.reference
-    assert src is not None
+    scan, reference = rep.session.request_scan(feedback=False), rep.reference
+    assert scan is not None
     if reference is None:
         reason = "no reference set ([sources.reference])"
         return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-    s = rep.session
-    ok = canonical_scan(src, start=s.start, end=s.end, model=s.model, version=s.version).filter(
-        pl.col("status") == "ok")  # as in memory: the successful requests of the period
+    ok = scan.filter(pl.col("status") == "ok")  # as in memory: the successful requests of the period
     present = set(ok.collect_schema().names())
     cols = [c for c in rep.config.features.all if c in reference.columns and c in present]
     missing = [c for c in rep.config.features.all if c not in cols]
@@ -348,7 +346,7 @@ def business(rep: ReportContext) -> Section:
     from obskit.analyze.business import business_metrics
 
     sec = Section("Business signals")
-    requests = rows(rep)
+    requests = period_rows(rep)
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     names = requests.collect_schema().names()
@@ -379,7 +377,7 @@ def versions(rep: ReportContext) -> Section:
     from obskit.analyze.versions import busiest_versions, canary_comparison, version_traffic
 
     sec = Section("Versions")
-    requests = rows(rep)
+    requests = period_rows(rep)
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     if "model_version" not in requests.collect_schema().names():
@@ -414,7 +412,7 @@ def timeline(rep: ReportContext) -> Section:
     from obskit.analyze.timeline import one_timeline
 
     sec = Section("One timeline")
-    requests = rows(rep)
+    requests = period_rows(rep)
     if requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     sketched = None
