@@ -62,6 +62,19 @@ def chromium() -> str:
     return path
 
 
+def run_all_cells(page: Any, url: str) -> None:
+    """Open the notebook at ``url`` in JupyterLab, wait for an idle kernel, then Run > Run All Cells."""
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    # wait for the kernel to settle (running cells while it starts can lose them)
+    page.wait_for_function(
+        "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')",
+        timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
 @contextlib.contextmanager
 def running_lab(tmp_path: Path, root: Path, notebook: str, env_extra: dict[str, str] | None = None) -> Iterator[str]:
     """A JupyterLab server on 127.0.0.1 serving ``root``; yields the URL that opens ``notebook``."""
@@ -161,17 +174,8 @@ def test_investigate_notebook_in_jupyterlab(chromium: str, lab: str) -> None:
         try:
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             step("open notebook")
-            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-            # wait for the kernel to settle (running cells while it starts can lose them)
-            page.wait_for_function(
-                "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')",
-                timeout=60_000)
-            page.wait_for_timeout(1500)
-            step("kernel idle; run all cells")
-            # Run > Run All Cells
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            run_all_cells(page, url)
+            step("kernel idle; all cells run")
             explorer = page.locator(".obskit-explorer").first
             explorer.wait_for(state="visible", timeout=45_000)
             step("explorer shown")

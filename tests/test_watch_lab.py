@@ -16,7 +16,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.test_explore_e2e import BROWSER_ARGS, REPO, chromium, running_lab  # noqa: F401 - chromium: fixture
+from tests.test_explore_e2e import (  # noqa: F401 - chromium: fixture
+    BROWSER_ARGS,
+    REPO,
+    chromium,
+    run_all_cells,
+    running_lab,
+)
 from tests.test_watch_live import CONFIG, _write
 
 pytestmark = [pytest.mark.chromium, pytest.mark.slow]
@@ -51,14 +57,7 @@ def test_live_explorer_follows_the_log_in_jupyterlab(chromium: str, live_lab: tu
         browser = p.chromium.launch(executable_path=chromium, args=BROWSER_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         try:
-            page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-            page.wait_for_function(
-                "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')",
-                timeout=60_000)
-            page.wait_for_timeout(1500)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            run_all_cells(page, url)
             page.locator(".obskit-live").first.wait_for(state="visible", timeout=60_000)
             count = ("() => { const b = document.querySelector('.obskit-explorer-summary b[data-requests]'); "
                      "return b ? Number(b.dataset.requests) : 0; }")
