@@ -65,7 +65,8 @@ def implausible_us(us: int | float | None) -> str | None:
 def implausible(column: str | pl.Expr) -> pl.Expr:
     """True where a Datetime column lies outside :data:`PLAUSIBLE_YEARS` (null stays null)."""
     col = pl.col(column) if isinstance(column, str) else column
-    return ~col.dt.year().is_between(*PLAUSIBLE_YEARS)
+    us = col.dt.epoch("us")  # no calendar per row
+    return (us < PLAUSIBLE_US[0]) | (us >= PLAUSIBLE_US[1])
 
 
 def far_from_bulk(ts: pl.Series, *, margin: timedelta = OUTLIER_MARGIN,
