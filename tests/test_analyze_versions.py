@@ -9,13 +9,8 @@ import polars as pl
 import pytest
 from scipy.stats import chi2_contingency
 
-from obskit.analyze.versions import (
-    canary_comparison,
-    rollout_episodes,
-    two_proportion_ztest,
-    version_spans,
-    version_traffic,
-)
+from obskit.analyze.canary import canary_comparison, two_proportion_ztest
+from obskit.analyze.versions import rollout_episodes, version_spans, version_traffic
 from obskit.errors import AnalysisError
 from tests import analyze_days as days
 

@@ -104,7 +104,20 @@ def test_budgets_errors_and_versions_equal_the_rows(both: tuple[ReportContext, R
         assert a.equals(b), title
     versions = _section(big, "Versions").frames["versions"]  # type: ignore[attr-defined]
     assert int(versions["requests"].sum()) == 150_000 and versions.height == 2
-    assert any("canary report" in n for n in _section(big, "Versions").notes)  # type: ignore[attr-defined]
+    # the two versions are compared at scale too, on every request of their overlap (streamed)
+    cmp_big = _section(big, "Versions").frames["comparison"]  # type: ignore[attr-defined]
+    cmp_small = _section(small, "Versions").frames["comparison"]  # type: ignore[attr-defined]
+    assert cmp_big["metric"].to_list() == cmp_small["metric"].to_list()
+    rates = pl.col("metric").is_in(["error_rate", "confident_rate", "correction_rate"])
+    assert cmp_big.filter(rates).equals(cmp_small.filter(rates))
+    assert cmp_big["significant"].to_list() == cmp_small["significant"].to_list()
+    quantiles = pl.col("metric").is_in(["p50_ms", "p95_ms", "p99_ms"])
+    for side in ("baseline", "canary"):
+        rel = (cmp_big.filter(quantiles)[side] / cmp_small.filter(quantiles)[side] - 1).abs()
+        assert (rel <= DEFAULT_ALPHA * (1 + 1e-9)).all()
+    notes_big = _section(big, "Versions").notes  # type: ignore[attr-defined]
+    assert any("Streamed over every request" in n for n in notes_big)
+    assert not any("sample" in n for n in notes_big)
 
 
 def test_drift_verdicts_match_the_in_memory_report(both: tuple[ReportContext, ReportContext]) -> None:
@@ -355,3 +368,25 @@ def test_when_drift_started_reads_every_row_at_scale(both: tuple[ReportContext, 
         "drift_started"]
     p_big, p_small = drift.prediction(big), drift.prediction(small)
     assert p_big.frames["prediction"].equals(p_small.frames["prediction"]) and p_big.frames["prediction"].height
+
+
+def test_the_canary_report_at_scale_compares_every_request(day: tuple[Path, Path]) -> None:
+    from obskit.report import canary
+
+    big, small = (open_report(str(c)) for c in day)
+    for rep in (big, small):
+        for section in (canary.rollouts, canary.traffic, canary.verdict):
+            section(rep)
+    assert big.scale is not None and big.session.requests is None
+    assert canary.pair(big) == canary.pair(small) == ("v1.4.0", "v1.5.0")
+    assert big.figures["canary_verdict"].split(":")[0] == small.figures["canary_verdict"].split(":")[0] \
+        == "v1.5.0 is slower"
+    a = _section(big, "Verdict").frames["comparison"]  # type: ignore[attr-defined]
+    b = _section(small, "Verdict").frames["comparison"]  # type: ignore[attr-defined]
+    assert a["significant"].to_list() == b["significant"].to_list()
+    assert a.filter(pl.col("metric") == "error_rate").equals(b.filter(pl.col("metric") == "error_rate"))
+    assert _section(big, "Rollouts").frames["episodes"].equals(  # type: ignore[attr-defined]
+        _section(small, "Rollouts").frames["episodes"])  # type: ignore[attr-defined]
+    for title in ("Verdict", "Traffic and latency ratio"):  # nothing on the page is read from a sample
+        notes = _section(big, title).notes  # type: ignore[attr-defined]
+        assert notes and not any("sample" in n for n in notes), title

@@ -374,7 +374,8 @@ def business(rep: ReportContext) -> Section:
 
 def versions(rep: ReportContext) -> Section:
     """Which versions served when and, with two or more, how the busiest two compare."""
-    from obskit.analyze.versions import busiest_versions, canary_comparison, version_traffic
+    from obskit.analyze.canary import canary_comparison
+    from obskit.analyze.versions import busiest_versions, version_traffic
 
     sec = Section("Versions")
     requests = period_rows(rep)
@@ -389,15 +390,13 @@ def versions(rep: ReportContext) -> Section:
     if busiest.height < 2:
         return rep.record(sec.note("One version served this period: nothing to compare."))
     first, second = busiest["model_version"][0], busiest["model_version"][1]
-    if isinstance(requests, pl.LazyFrame):
-        sec.note(f"{first} and {second} are compared by the canary report, on the rows of both versions: run it "
-                 "on this period (at this volume it reads a uniform sample and says so).")
-        return rep.record(sec)
     try:
         cmp = canary_comparison(requests, first, second, confidence_threshold=rep.config.business.confidence_threshold)
     except AnalysisError as exc:  # a switch from one version to the next: nothing side by side
         sec.note(f"{first} and {second} are not compared side by side: {exc.reason}.")
     else:
+        if cmp.bound:
+            sec.note(cmp.bound)
         sec.note(cmp.verdict).keep(comparison=cmp.table)
     return rep.record(sec)
 
