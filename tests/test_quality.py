@@ -141,3 +141,28 @@ def test_bad_input() -> None:
         infer_baseline(_frame(0).head(0))
     with pytest.raises(AnalysisError, match="quantiles"):
         infer_baseline(_frame(0), quantiles=(0.9, 0.1))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_scan_of_files_gives_the_frames_violations(baseline: Baseline, case: str, tmp_path: object) -> None:
+    """A lazy scan (the drift report at scale) is checked by one streaming pass: the same table."""
+    frame = CASES[case][0](_frame(1))
+    path = f"{tmp_path}/current.parquet"
+    frame.write_parquet(path)
+    expected = check_quality(baseline, frame)
+    assert check_quality(baseline, pl.scan_parquet(path)).equals(expected)
+    assert check_quality(baseline, frame.lazy()).equals(expected)
+
+
+def test_unseen_categories_are_counted_over_every_row(baseline: Baseline) -> None:
+    frame = _frame(2)
+    col = next(c for c in baseline.columns if c.categories is not None and c.family == "string")
+    odd = frame.with_columns(pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("zz"))
+                             .when(pl.int_range(pl.len()) % 11 == 0).then(pl.lit("yy"))
+                             .otherwise(pl.col(col.name)).alias(col.name))
+    row = check_quality(baseline, odd.lazy()).filter(pl.col("check") == "categorical_values_check").row(0, named=True)
+    n = odd.height
+    zz = len(range(0, n, 7))
+    yy = len([i for i in range(n) if i % 11 == 0 and i % 7 != 0])
+    assert row["rows_affected"] == zz + yy
+    assert row["observed"] == f"'zz': {zz}, 'yy': {yy}"

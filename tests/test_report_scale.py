@@ -390,3 +390,17 @@ def test_the_canary_report_at_scale_compares_every_request(day: tuple[Path, Path
     for title in ("Verdict", "Traffic and latency ratio"):  # nothing on the page is read from a sample
         notes = _section(big, title).notes  # type: ignore[attr-defined]
         assert notes and not any("sample" in n for n in notes), title
+
+
+def test_data_quality_at_scale_checks_every_row(day: tuple[Path, Path]) -> None:
+    from obskit.report import drift
+
+    big, small = (open_report(str(c), notebook="drift_report") for c in day)
+    for rep in (big, small):
+        drift.quality(rep)
+    assert big.scale is not None and big.session.requests is None
+    a = _section(big, "Data quality against the training baseline")
+    b = _section(small, "Data quality against the training baseline")
+    assert a.frames["violations"].equals(b.frames["violations"])  # type: ignore[attr-defined]
+    assert big.figures["quality_violations"] == small.figures["quality_violations"]
+    assert not any("sample" in n for n in a.notes)  # type: ignore[attr-defined]

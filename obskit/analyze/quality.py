@@ -394,7 +394,9 @@ def check_quality(
     if not 0 <= error_share <= 1:
         raise AnalysisError(f"error_share must be in [0, 1], got {error_share}")
     rows: list[dict[str, Any]] = []
-    n = current.height
+    lf = current.lazy()
+    schema = lf.collect_schema()
+    n, facts = _facts(baseline, lf, schema)
 
     def add(
         column: str | None,
@@ -420,43 +422,44 @@ def check_quality(
     if n == 0:
         add(None, "empty_frame", "error", f">= 1 row (baseline: {baseline.n_rows})", "0 rows", 0, None)
     for col in baseline.columns:
-        if col.name not in current.columns:
+        if col.name not in schema:
             expected = f"column present ({col.dtype})"
             add(col.name, "missing_column_check", "error", expected, "absent", n, 1.0 if n else None)
             continue
-        s = current.get_column(col.name)
-        family = _family(s.dtype)
-        if str(s.dtype) != col.dtype:
+        dtype = schema[col.name]
+        family = _family(dtype)
+        f = facts[col.name]
+        if str(dtype) != col.dtype:
             same = family == col.family
-            non_null = n - s.null_count()
+            non_null = n - f["nulls"]
             add(
                 col.name,
                 "data_type_check",
                 "warning" if same else "error",
                 f"{col.dtype} ({col.family})",
-                f"{s.dtype} ({family})",
+                f"{dtype} ({family})",
                 non_null,
                 non_null / n if n else None,
             )
             if not same:
                 if n:
-                    _completeness(add, col, s, n, missing_tolerance, alpha)
+                    _completeness(add, col, f["missing"], n, missing_tolerance, alpha)
                 continue
         if n == 0:
             continue
-        _completeness(add, col, s, n, missing_tolerance, alpha)
-        present = s.filter(~_missing_mask(s))
-        if present.len() == 0:
+        _completeness(add, col, f["missing"], n, missing_tolerance, alpha)
+        present = n - f["missing"]
+        if present == 0:
             continue
-        if col.kind == "numeric" and col.low is not None and col.high is not None:
-            _range(add, col, baseline.range_tolerance, present, error_share)
+        if "below" in f:
+            _range(add, col, f, present, error_share)
         if col.categories is not None:
-            _categories(add, col, present, error_share)
+            _categories(add, col, _unseen(lf, col, dtype), present, error_share)
     if extra_columns:
         known = set(baseline.names)
-        for name in current.columns:
+        for name in schema.names():
             if name not in known:
-                observed = str(current.schema[name])
+                observed = str(schema[name])
                 add(name, "extra_column_check", "warning", "no such column", observed, n, 1.0 if n else None)
     order = {name: i for i, name in enumerate(baseline.names)}
     out = pl.DataFrame(rows, schema=VIOLATION_SCHEMA)
@@ -470,10 +473,61 @@ def check_quality(
     )
 
 
+def _range_bounds(col: ColumnBaseline, tolerance: float) -> tuple[float, float]:
+    assert col.low is not None and col.high is not None
+    span = col.high - col.low
+    lo, hi = col.low - tolerance * span, col.high + tolerance * span
+    if col.min is not None and col.min >= 0:
+        lo = max(lo, 0.0)  # a column never negative in the reference stays non-negative
+    return lo, hi
+
+
+def _facts(baseline: Baseline, lf: pl.LazyFrame, schema: pl.Schema) -> tuple[int, dict[str, dict[str, Any]]]:
+    """Rows, and per baseline column its null, missing, out-of-range counts and extremes: one aggregation.
+
+    A frame in memory and a scan of any size (streamed) give the same counts.
+    """
+    exprs: list[pl.Expr] = [pl.len().alias("__n")]
+    for col in baseline.columns:
+        if col.name not in schema:
+            continue
+        c, dt = pl.col(col.name), schema[col.name]
+        missing = c.is_null() | c.is_nan() if dt.is_float() else c.is_null()
+        exprs += [c.null_count().alias(f"{col.name}\0nulls"), missing.sum().alias(f"{col.name}\0missing")]
+        numeric = dt.is_numeric() and _family(dt) == col.family
+        if col.kind == "numeric" and col.low is not None and col.high is not None and numeric:
+            lo, hi = _range_bounds(col, baseline.range_tolerance)
+            x = c.cast(pl.Float64)
+            # (polars orders NaN above every number: a missing value is never out of range)
+            exprs += [((x < lo) & ~missing).sum().alias(f"{col.name}\0below"),
+                      ((x > hi) & ~missing).sum().alias(f"{col.name}\0above"),
+                      x.filter(~missing).min().alias(f"{col.name}\0min"),
+                      x.filter(~missing).max().alias(f"{col.name}\0max"),
+                      pl.lit(lo).alias(f"{col.name}\0lo"), pl.lit(hi).alias(f"{col.name}\0hi")]
+    row = lf.select(exprs).collect(engine="streaming").row(0, named=True)
+    facts: dict[str, dict[str, Any]] = {}
+    for key, value in row.items():
+        if key != "__n":
+            name, what = key.split("\0")
+            facts.setdefault(name, {})[what] = int(value) if what in ("nulls", "missing", "below", "above") \
+                else value
+    return int(row["__n"]), facts
+
+
+def _unseen(lf: pl.LazyFrame, col: ColumnBaseline, dtype: pl.DataType) -> pl.DataFrame:
+    """Values of ``col`` the baseline never saw, with their counts, most frequent first (streamed)."""
+    assert col.categories is not None
+    c = pl.col(col.name)
+    present = c.is_not_null() & ~c.is_nan() if dtype.is_float() else c.is_not_null()
+    text = c.cast(pl.String).alias("value")
+    return (lf.filter(present).select(text).filter(~pl.col("value").is_in(list(col.categories)))
+            .group_by("value").agg(pl.len().alias("n")).collect(engine="streaming")
+            .sort(["n", "value"], descending=[True, False]))
+
+
 def _completeness(
-    add: Any, col: ColumnBaseline, s: pl.Series, n: int, tolerance: float, alpha: float
+    add: Any, col: ColumnBaseline, missing: int, n: int, tolerance: float, alpha: float
 ) -> None:
-    missing = int(_missing_mask(s).sum())
     if missing == 0:
         return
     share = missing / n
@@ -495,49 +549,40 @@ def _completeness(
         add(col.name, "nullability_check", "warning", "no missing values", f"{missing} missing", missing, share)
 
 
-def _range(add: Any, col: ColumnBaseline, tolerance: float, present: pl.Series, error_share: float) -> None:
-    assert col.low is not None and col.high is not None
-    span = col.high - col.low
-    lo, hi = col.low - tolerance * span, col.high + tolerance * span
-    if col.min is not None and col.min >= 0:
-        lo = max(lo, 0.0)  # a column never negative in the reference stays non-negative
-    x = present.cast(pl.Float64)
-    below = int((x < lo).sum())
-    above = int((x > hi).sum())
+def _range(add: Any, col: ColumnBaseline, f: Mapping[str, Any], present: int, error_share: float) -> None:
+    below, above = f["below"], f["above"]
     bad = below + above
     if bad == 0:
         return
-    share = bad / x.len()
-    observed = f"{below} below, {above} above (min {_fmt(_opt_float(x.min()))}, max {_fmt(_opt_float(x.max()))})"
+    share = bad / present
+    observed = f"{below} below, {above} above (min {_fmt(_opt_float(f['min']))}, max {_fmt(_opt_float(f['max']))})"
     add(
         col.name,
         "range_check",
         "error" if share > error_share else "warning",
-        f"[{_fmt(lo)}, {_fmt(hi)}]",
+        f"[{_fmt(f['lo'])}, {_fmt(f['hi'])}]",
         observed,
         bad,
         share,
     )
 
 
-def _categories(add: Any, col: ColumnBaseline, present: pl.Series, error_share: float) -> None:
+def _categories(add: Any, col: ColumnBaseline, counts: pl.DataFrame, present: int, error_share: float) -> None:
     assert col.categories is not None
-    text = present.cast(pl.String)
-    unseen = text.filter(~text.is_in(list(col.categories)))
-    if unseen.len() == 0:
+    if counts.height == 0:
         return
-    counts = unseen.value_counts(sort=True, name="n")
+    unseen = int(counts["n"].sum())
     top = [f"{v!r}: {c}" for v, c in counts.head(5).iter_rows()]
     more = counts.height - len(top)
     observed = ", ".join(top) + (f" (+{more} more)" if more > 0 else "")
     shown = ", ".join(col.categories[:10]) + (", ..." if len(col.categories) > 10 else "")
-    share = unseen.len() / text.len()
+    share = unseen / present
     add(
         col.name,
         "categorical_values_check",
         "error" if share > error_share else "warning",
         f"one of {{{shown}}}",
         observed,
-        unseen.len(),
+        unseen,
         share,
     )

@@ -446,8 +446,9 @@ def quality(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    note_sample(rep, sec)
-    violations = check_quality(infer_baseline(reference, columns=cols), ok.select(cols))
+    scan = rep.session.request_scan(feedback=False)  # at scale: every successful request, streamed
+    current = ok if scan is None else scan.filter(pl.col("status").cast(pl.String) == "ok")
+    violations = check_quality(infer_baseline(reference, columns=cols), current.select(cols))
     sec.keep(violations=violations)
     if violations.height:
         sec.table(violations, caption="Violations").warn(f"{violations.height} data-quality violation(s)")
