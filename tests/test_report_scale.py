@@ -250,7 +250,8 @@ def test_a_short_period_of_a_large_source_reads_only_its_rows(day: tuple[Path, P
     assert pushed.requests.height == loaded.requests.height < 40_000
     assert pushed.figures == loaded.figures
     assert "corrected_label" in pushed.requests.columns  # the feedback join still applies
-    # the whole day is above the limit: the drift and canary reports run on a uniform sample and say so
+    # the whole day is above the limit: the drift tests read a uniform sample and say so; data quality and
+    # the canary comparison stream every row
     whole = open_report(str(cfg))
     assert whole.scale is not None
     from obskit.report import scale
@@ -258,9 +259,11 @@ def test_a_short_period_of_a_large_source_reads_only_its_rows(day: tuple[Path, P
     scale_sample = scale.sample(whole)
     assert scale_sample.height == 37_500  # every 4th of 150,000 rows: at most max_rows
     assert scale_sample["timestamp"].is_sorted() and scale_sample["timestamp"].dt.hour().n_unique() == 24
-    for section in (drift.features(whole), drift.quality(whole), canary.verdict(whole)):
+    features = drift.features(whole)
+    assert features.status != "skipped" and any("uniform sample of 37,500" in n for n in features.notes)
+    for section in (drift.quality(whole), canary.verdict(whole)):
         assert section.status != "skipped", section.reason
-        assert any("uniform sample of 37,500" in n for n in section.notes)
+        assert not any("sample" in n for n in section.notes)
     # rollouts and the canary pair count every row (streamed): the in-memory table, no sample
     in_memory = open_report(str(day[1]))
     assert canary.pair(whole) == canary.pair(in_memory)
@@ -404,3 +407,8 @@ def test_data_quality_at_scale_checks_every_row(day: tuple[Path, Path]) -> None:
     assert a.frames["violations"].equals(b.frames["violations"])  # type: ignore[attr-defined]
     assert big.figures["quality_violations"] == small.figures["quality_violations"]
     assert not any("sample" in n for n in a.notes)  # type: ignore[attr-defined]
+    # the distributions' shares count every successful request too (the order follows the sampled tests)
+    dist = drift.distributions(big)
+    assert dist.status != "skipped" and any("count every successful request" in n for n in dist.notes)
+    pred = drift.prediction(big)
+    assert pred.status != "skipped" and any("class chart counts every" in n for n in pred.notes)

@@ -346,7 +346,7 @@ def _fmt(value: float | None) -> str:
 
 def check_quality(
     baseline: Baseline,
-    current: pl.DataFrame,
+    current: pl.DataFrame | pl.LazyFrame,
     *,
     missing_tolerance: float = 0.05,
     alpha: float = 0.001,
@@ -360,7 +360,8 @@ def check_quality(
     baseline
         From :func:`infer_baseline` (or :meth:`Baseline.from_dict`).
     current
-        The frame to check.
+        The frame to check, or a lazy scan of any size (aggregated in streaming passes: one
+        for the counts, one per column with a category set).
     missing_tolerance
         Rise of the missing share (absolute) tolerated by ``completeness_check``.
     alpha

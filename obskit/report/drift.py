@@ -373,11 +373,21 @@ def distributions(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    note_sample(rep, sec)
+    current = _ok_scan(rep)
+    if current is not None:
+        sec.note("Shares count every successful request of the period. The order (largest effect first) comes from "
+                 "the drift tests: " + sample_note(rep))
     order = feature_drift(rep, cols).sort("effect_size", descending=True, nulls_last=True)["column"].to_list()
     for col in order:
-        sec.chart(charts.distribution_chart(dist(reference, ok, col), title=col, x_title=col))
+        sec.chart(charts.distribution_chart(dist(reference, ok if current is None else current, col), title=col,
+                                            x_title=col))
     return rep.record(sec)
+
+
+def _ok_scan(rep: ReportContext) -> pl.LazyFrame | None:
+    """At scale, the period's successful requests as a lazy scan (aggregated in streaming passes), else None."""
+    scan = rep.session.request_scan(feedback=False)
+    return None if scan is None else scan.filter(pl.col("status").cast(pl.String) == "ok")
 
 
 def _prediction_over_time(rep: ReportContext, reference: pl.DataFrame) -> pl.DataFrame:
@@ -407,15 +417,16 @@ def prediction(rep: ReportContext) -> Section:
     if "prediction" not in reference.columns or "prediction" not in requests.columns:
         return rep.record(sec.skip("no prediction column in the requests or the reference"))
     if rep.scale is not None:
-        sec.note("At scale the drift per window tests every row of each window; the class chart: "
-                 + sample_note(rep))
+        sec.note("At scale the drift per window tests every row of each window, and the class chart counts every "
+                 "successful request.")
     pred = drift_score(_prediction_over_time(rep, reference))
     sec.keep(prediction=pred)
     sec.note(window_note(rep))
     # the score, not the raw statistic: a p-value (KS, z) falls as drift grows, a distance rises
     sec.chart(charts.heatmap_chart(pred, color="drift_score", title=f"Prediction drift per {rep.drift_window}",
                                    color_title="drift score (× threshold, higher = more drift)"))
-    sec.chart(charts.distribution_chart(dist(reference, _ok(rep), "prediction"),
+    scan = _ok_scan(rep)
+    sec.chart(charts.distribution_chart(dist(reference, _ok(rep) if scan is None else scan, "prediction"),
                                         title="Predicted classes: training vs production"))
     return rep.record(sec)
 
@@ -446,8 +457,8 @@ def quality(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    scan = rep.session.request_scan(feedback=False)  # at scale: every successful request, streamed
-    current = ok if scan is None else scan.filter(pl.col("status").cast(pl.String) == "ok")
+    scan = _ok_scan(rep)  # at scale: every successful request, streamed
+    current = ok if scan is None else scan
     violations = check_quality(infer_baseline(reference, columns=cols), current.select(cols))
     sec.keep(violations=violations)
     if violations.height:
