@@ -128,6 +128,14 @@ def test_drift_verdicts_match_the_in_memory_report(both: tuple[ReportContext, Re
     assert j.height == exact.height
     assert (j["method"] == j["method_s"]).all() and (j["drifted"] == j["drifted_s"]).all()
     assert streamed["verdict_certain"].all()
+    # one verdict at every size: the same table, the obskit verdict and the run's figures
+    assert (j["verdict"] == j["verdict_s"]).all() and (j["obskit_drifted"] == j["obskit_drifted_s"]).all()
+    assert (j["statistic_low"] <= j["statistic"] + 1e-12).all()  # the exact statistic within the streamed bound
+    assert (j["statistic"] <= j["statistic_high"] + 1e-12).all()
+    for key in ("drifted_features", "drift_verdict"):
+        assert big.figures[key] == small.figures[key], key
+    notes = _section(big, "Drift against the training set").notes  # type: ignore[attr-defined]
+    assert any("stream through every successful request" in n for n in notes)
     # the same rows as in memory: the period's successful requests
     counted = small.requests.filter(pl.col("status") == "ok")  # type: ignore[union-attr]
     for row in streamed.iter_rows(named=True):
@@ -340,7 +348,7 @@ def test_requests_only_at_scale_tells_what_was_checked(day: tuple[Path, Path], t
     shown = {s.title: s for s in (f(rep) for f in SECTIONS)}
     assert rep.scale is not None and shown["Traffic"].status == "ok"
     assert shown["Alerts"].reason == "no alert rules" and shown["GPU"].status == "skipped"
-    assert "reference" in shown["Drift against the training set"].reason
+    assert shown["Drift against the training set"].reason == "no [features] in the config"  # as in memory
     from obskit.report.status import run_status
 
     assert run_status(rep).status == "ok"  # checked: no rule, nothing wrong in what was shown

@@ -200,7 +200,7 @@ def missing_share(column: pl.Series) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def missing_shares(reference: pl.DataFrame | None, current: pl.DataFrame, features: list[str], *,
+def missing_shares(reference: pl.DataFrame | None, current: pl.DataFrame | pl.LazyFrame, features: list[str], *,
                    worst_window: dict[str, float] | None = None) -> pl.DataFrame:
     """Missing values (null or NaN) per feature: training, the period, the worst window, and a verdict.
 
@@ -217,15 +217,20 @@ def missing_shares(reference: pl.DataFrame | None, current: pl.DataFrame, featur
     ['more missing than in training', 'missing in every row']
     """
     rows = []
-    for col in features:
-        if col not in current.columns:
-            continue
+    schema = current.lazy().collect_schema()
+    present = [c for c in features if c in schema]
+    # one aggregation: a frame in memory or a scan of any size (streamed) gives the same shares
+    got = current.lazy().select(pl.len().alias("\0n"), *(missing_expr(c, schema[c]).mean().alias(c)
+                                                          for c in present)).collect(engine="streaming").row(
+        0, named=True)
+    n = int(got["\0n"])
+    for col in present:
         ref_share = missing_share(reference[col]) if reference is not None and \
             col in reference.columns and reference.height else None
-        cur_share = missing_share(current[col]) if current.height else None
+        cur_share = float(got[col]) if n else None
         worst = (worst_window or {}).get(col)
         excess = None if cur_share is None else cur_share - (ref_share or 0.0)
-        if cur_share is not None and cur_share >= 1.0 and current.height:
+        if cur_share is not None and cur_share >= 1.0 and n:
             verdict = "missing in every row"
         elif (excess is not None and excess > MISSING_EXCESS) or (worst is not None and worst > MISSING_WINDOW_EXCESS):
             verdict = "more missing than in training"

@@ -24,6 +24,7 @@ __all__ = [
     "distributions",
     "drift_inputs",
     "drift_over_window",
+    "drift_scale_note",
     "drift_started",
     "feature_drift",
     "features",
@@ -37,6 +38,7 @@ __all__ = [
     "verdict_of",
     "verdict_table",
     "window_note",
+    "with_streamed_statistics",
 ]
 
 
@@ -127,9 +129,11 @@ def missing_values(rep: ReportContext, sec: Section) -> pl.DataFrame | None:
     """
     from obskit.analyze.drift_verdict import missing_shares
 
-    requests = rows(rep)
+    requests: pl.DataFrame | pl.LazyFrame | None = rows(rep)
     if requests is None or not rep.config.features.all:
         return None
+    scan = rep.session.request_scan(feedback=False)
+    requests = requests if scan is None else scan  # at scale: every row, streamed
     signal = rep.session.signal_frames().get("feature_null_share")
     worst: dict[str, float] = {}
     if signal is not None and signal.height:
@@ -162,13 +166,72 @@ def missing_values(rep: ReportContext, sec: Section) -> pl.DataFrame | None:
 
 
 def feature_drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
-    """Column drift of the checked features over the period (computed once per run, shared by sections)."""
+    """Column drift of the checked features over the period (computed once per run, shared by sections).
+
+    At scale Evidently's statistics and their verdicts stream through every successful request
+    (exact, or within ``[statistic_low, statistic_high]``); the effect sizes, their intervals
+    and the noise floor come from the uniform sample (:func:`drift_scale_note` says so).
+    """
     from obskit.analyze.drift import column_drift
 
     reference = rep.reference
     assert reference is not None
-    out: pl.DataFrame = rep.cached("column_drift", lambda: column_drift(reference, _ok(rep), columns=cols))
+
+    def compute() -> pl.DataFrame:
+        result = column_drift(reference, _ok(rep), columns=cols)
+        scan = _ok_scan(rep)
+        if scan is None:
+            return result
+        from obskit.errors import AnalysisError
+        from obskit.scale.streaming import DRIFT_SCHEMA, stream_drift
+
+        try:
+            streamed = stream_drift(reference, scan, columns=cols)
+        except AnalysisError:  # a test that needs every value: the sample's figures, said on the page
+            streamed = pl.DataFrame(schema=DRIFT_SCHEMA)
+        return with_streamed_statistics(result, streamed)
+
+    out: pl.DataFrame = rep.cached("column_drift", compute)
     return out
+
+
+def with_streamed_statistics(sampled: pl.DataFrame, streamed: pl.DataFrame) -> pl.DataFrame:
+    """``sampled`` (:func:`~obskit.analyze.drift.column_drift` of a sample) with every row's test streamed.
+
+    Where both chose the same test, the statistic, its verdict and ``n_current`` are the
+    streamed ones (every row), and ``statistic_low`` / ``statistic_high`` / ``verdict_certain``
+    say how exact; a distance test's ``obskit_drifted`` is then its streamed verdict with the
+    sample's effect interval above 0. Other rows keep the sample's figures (null bounds).
+    """
+    s = streamed.select("column", pl.col("method").alias("_m"), pl.col("statistic").alias("_stat"),
+                        "statistic_low", "statistic_high", pl.col("drifted").alias("_drifted"), "verdict_certain",
+                        pl.col("n_current").alias("_n"))
+    j = sampled.join(s, on="column", how="left", maintain_order="left")
+    same = pl.col("_m") == pl.col("method")
+    j = j.with_columns(
+        pl.when(same).then(pl.col("_stat")).otherwise(pl.col("statistic")).alias("statistic"),
+        pl.when(same).then(pl.col("_drifted")).otherwise(pl.col("drifted")).alias("drifted"),
+        pl.when(same).then(pl.col("_n")).otherwise(pl.col("n_current")).alias("n_current"),
+        *(pl.when(same).then(pl.col(c)).otherwise(None).alias(c)
+          for c in ("statistic_low", "statistic_high", "verdict_certain")),
+    )
+    j = j.with_columns(pl.when(same & ~pl.col("is_pvalue"))
+                       .then(pl.col("drifted") & (pl.col("effect_ci_low") > 0))
+                       .otherwise(pl.col("obskit_drifted")).alias("obskit_drifted"))
+    return j.drop("_m", "_stat", "_drifted", "_n")
+
+
+def drift_scale_note(rep: ReportContext, result: pl.DataFrame) -> str:
+    """At scale, what the drift table read: every row for the tests, the sample for the effects."""
+    uncertain = result.filter(pl.col("verdict_certain").not_().fill_null(False))["column"].to_list()
+    sampled = result.filter(pl.col("verdict_certain").is_null())["column"].to_list()
+    parts = ["At scale, Evidently's tests stream through every successful request of the period (categorical and "
+             "binned statistics exact, wasserstein within [statistic_low, statistic_high])"]
+    if uncertain:
+        parts.append(f"the verdict could change within that bound for {', '.join(uncertain)}")
+    if sampled:
+        parts.append(f"{', '.join(sampled)} could not be streamed and are tested on the sample")
+    return ("; ".join(parts) + ". The effect sizes, their intervals and the noise floor: " + sample_note(rep))
 
 
 def _domain(rep: ReportContext, cols: list[str], reference: pl.DataFrame, ok: pl.DataFrame,
@@ -198,8 +261,9 @@ def verdict(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.note(f"No drift check: {inputs}.", kind="warning").skip(inputs))
     cols, reference, ok = inputs
-    note_sample(rep, sec)
     result = feature_drift(rep, cols)
+    if rep.scale is not None:
+        sec.note(drift_scale_note(rep, result))
     one = verdict_of(rep, cols)
     ds = dataset_drift(result)
     drifted = result.filter(pl.col("drifted"))["column"].to_list()
@@ -251,7 +315,8 @@ def features(rep: ReportContext) -> Section:
     cols, reason = checked_features(rep)
     if not cols:
         return rep.record(sec.skip(reason))
-    note_sample(rep, sec)
+    if rep.scale is not None:
+        sec.note(drift_scale_note(rep, feature_drift(rep, cols)))
     skipped = unchecked_features(rep)
     why = untestable_features(rep)
     if skipped:
@@ -268,8 +333,9 @@ def features(rep: ReportContext) -> Section:
 
 def verdict_table(one: DriftVerdict) -> pl.DataFrame:
     """The per-feature table a page shows: the verdict first, Evidently's test result beside it."""
+    bounds = [c for c in ("statistic_low", "statistic_high", "verdict_certain") if c in one.table.columns]
     return one.table.select(
-        "column", "verdict", "method", "statistic", "threshold", "noise_floor",
+        "column", "verdict", "method", "statistic", *bounds, "threshold", "noise_floor",
         pl.col("drifted").alias("evidently_drifted"), "effect_name", "effect_size", "effect_ci_low",
         "effect_ci_high", "p_value_adjusted", "n_reference", "n_current")
 

@@ -250,6 +250,7 @@ def drift(rep: ReportContext) -> Section:
     from obskit.report.drift import (
         drift_inputs,
         drift_over_window,
+        drift_scale_note,
         feature_drift,
         missing_values,
         unchecked_features,
@@ -258,8 +259,6 @@ def drift(rep: ReportContext) -> Section:
     )
 
     sec = Section("Drift against the training set")
-    if rep.scale is not None:
-        return rep.record(_drift_at_scale(rep, sec))
     inputs = drift_inputs(rep)  # the same checks and cached drift as the drift report's sections
     if isinstance(inputs, str):
         sec.note(f"No drift check: {inputs}.", kind="warning")
@@ -272,6 +271,8 @@ def drift(rep: ReportContext) -> Section:
                  kind="warning")
     result = feature_drift(rep, features)
     one = verdict_of(rep, features)
+    if rep.scale is not None:
+        sec.note(drift_scale_note(rep, result))
     sec.note(one.sentence, kind="warning" if one.drifted else "info")
     sec.table(verdict_table(one), caption="Feature drift, whole period (verdict: the one to act on)")
     sec.keep(drift=one.table)
@@ -281,8 +282,10 @@ def drift(rep: ReportContext) -> Section:
                                                         "(outlined: obskit drift)",
                                        color_title="KL (higher = more drift)"))
     worst = result.sort("effect_size", descending=True, nulls_last=True)["column"][0]
-    sec.chart(charts.distribution_chart(distributions(reference, ok, worst), title=f"{worst}: training vs production",
-                                        x_title=worst))
+    scan = rep.session.request_scan(feedback=False)  # at scale the chart's shares count every successful request
+    current = ok if scan is None else scan.filter(pl.col("status").cast(pl.String) == "ok")
+    sec.chart(charts.distribution_chart(distributions(reference, current, worst),
+                                        title=f"{worst}: training vs production", x_title=worst))
     drifted = list(one.drifted)
     rep.figures["drifted_features"] = drifted
     rep.figures["drift_verdict"] = one.status
@@ -294,46 +297,6 @@ def drift(rep: ReportContext) -> Section:
     elif gaps:
         sec.warn(f"missing values: {', '.join(gaps)}")
     return rep.record(sec)
-
-
-def _drift_at_scale(rep: ReportContext, sec: Section) -> Section:
-    """At scale: feature drift of every successful request of the period, streamed against the reference.
-
-    The health report's drift section at scale (:func:`~obskit.scale.streaming.stream_drift`
-    of the lazy scan: categorical and binned statistics exact, the others within a computed
-    interval): the same rows as in memory, never loaded.
-    """
-    from obskit.scale.streaming import stream_drift
-
-    scan, reference = rep.session.request_scan(feedback=False), rep.reference
-    assert scan is not None
-    if reference is None:
-        reason = "no reference set ([sources.reference])"
-        return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-    ok = scan.filter(pl.col("status") == "ok")  # as in memory: the successful requests of the period
-    present = set(ok.collect_schema().names())
-    cols = [c for c in rep.config.features.all if c in reference.columns and c in present]
-    missing = [c for c in rep.config.features.all if c not in cols]
-    if not cols:
-        reason = "no configured feature is in both the request files and the reference set"
-        return sec.note(f"No drift check: {reason}.", kind="warning").skip(reason)
-    result: pl.DataFrame = rep.cached("scale_drift", lambda: stream_drift(reference, ok, columns=cols))
-    sec.note("At scale, drift streams through every successful request of the period. Categorical and binned "
-             "statistics are exact; wasserstein and ks lie in [statistic_low, statistic_high].")
-    if missing:
-        sec.note(f"Not checked (absent from the request files or the reference): {', '.join(missing)}.",
-                 kind="warning")
-    sec.table(result.select("column", "method", "statistic", "statistic_low", "statistic_high", "threshold",
-                            "drifted", "verdict_certain", "exact", "n_current"), caption="Feature drift, whole period",
-              name="drift")
-    drifted = result.filter(pl.col("drifted"))["column"].to_list()
-    rep.figures["drifted_features"] = drifted
-    if drifted:
-        sec.warn(f"drifted: {', '.join(drifted)}", flag="drift")
-    uncertain = result.filter(~pl.col("verdict_certain"))["column"].to_list()
-    if uncertain:
-        sec.note(f"Verdict uncertain within the streaming bound: {', '.join(uncertain)}.", kind="warning")
-    return sec
 
 
 def business(rep: ReportContext) -> Section:
