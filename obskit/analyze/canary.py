@@ -221,7 +221,7 @@ def _scan_sides(win: pl.LazyFrame, names: set[str], threshold: float, sketch_alp
     has_fix = has_conf and "corrected_label" in names
     conf = pl.col("confidence").cast(pl.Float64)
     answered = _OK & conf.is_not_null() if has_conf else pl.lit(False)
-    confident = answered & (conf >= threshold)
+    confident = answered & (conf >= threshold) if has_conf else pl.lit(False)
     aggs = [pl.len().alias("n"), _OK.sum().alias("ok"), pl.when(_OK).then(lat).sum().alias("lat_sum"),
             answered.sum().alias("answered"), confident.sum().alias("confident")]
     if has_fix:

@@ -34,16 +34,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import multiprocessing
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from obskit._atomic import atomic_write_text
@@ -65,6 +69,7 @@ CHUNK_LINES = 1_000_000
 _EDGE = 64 << 10
 _PARALLEL_BYTES = 32 << 20
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -149,46 +154,112 @@ def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str
     atomic_write_text(meta, json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
 
 
-def _lines(path: str) -> Iterator[bytes]:
-    """The raw lines of a (gzip-compressed) JSONL file, refusing a decompression bomb."""
+#: Bytes decompressed at a time while cutting a large JSONL file into parts.
+_BLOCK_BYTES = 16 << 20
+
+
+def _parts(path: str, lines_per_part: int) -> Iterator[tuple[bytes, int]]:
+    """``(part, lines before it)``: the (gzip-compressed) JSONL file cut every ``lines_per_part`` lines.
+
+    Read in large blocks (the line ends found by numpy, never a Python loop per line); the
+    last line gets its newline. A decompression bomb is refused.
+    """
     stored = os.stat(path).st_size
     allowance = decompressed_allowance(stored)
-    seen = 0
+    seen = first = pending_lines = 0
+    pending: list[bytes] = []
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as fh:
-        for line in fh:
-            seen += len(line)
+        while block := fh.read(_BLOCK_BYTES):
+            seen += len(block)
             if seen > allowance:
-                raise SourceError(f"expands beyond {allowance:,} bytes from {stored:,} stored: refused",
-                                  path=path)
-            yield line
+                raise SourceError(f"expands beyond {allowance:,} bytes from {stored:,} stored: refused", path=path)
+            n = block.count(b"\n")
+            start = used = 0
+            ends: np.ndarray | None = None
+            while pending_lines + n - used >= lines_per_part:
+                if ends is None:
+                    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                used += lines_per_part - pending_lines
+                cut = int(ends[used - 1]) + 1
+                pending.append(block[start:cut])
+                yield b"".join(pending), first
+                first += lines_per_part
+                pending, pending_lines, start = [], 0, cut
+            if start < len(block):
+                pending.append(block[start:])
+            pending_lines += n - used
+    tail = b"".join(pending)
+    if tail:
+        yield tail if tail.endswith(b"\n") else tail + b"\n", first
+
+
+def _ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, the next one produced in a thread while the caller works on this one.
+
+    Decompressing (zlib) and loading (polars) both release the GIL, so the two overlap. The
+    producer stops when the caller does; an error in it is raised here.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def send(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                box.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False  # the caller stopped: nothing more to hand over
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not send("item", item):
+                    return
+            send("done", None)
+        except BaseException as exc:  # handed to the caller, raised there
+            send("error", exc)
+
+    worker = threading.Thread(target=produce, name="obskit-stage-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
 
 
 def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, model: str) -> None:
-    """:func:`_convert` of a large JSONL file, one part of :data:`CHUNK_LINES` lines at a time."""
+    """:func:`_convert` of a large JSONL file, one part of :data:`CHUNK_LINES` lines at a time.
+
+    The next part is decompressed while this one is loaded (:func:`_ahead`); a part is
+    handed to the loader in memory, never written to a temporary file.
+    """
     out, bad, meta = _paths(base)
     parts: list[str] = []
     rows = 0
     rejected: list[pl.DataFrame] = []
-    chunk: list[bytes] = []
-    offset = 0
-
-    def flush(lines: list[bytes], first: int) -> None:
-        nonlocal rows
-        tmp = base.with_name(f".{base.name}.part.jsonl")
-        tmp.write_bytes(b"".join(lines))
+    for data, first in _ahead(_parts(path, CHUNK_LINES)):
         q = Quarantine()
+        buffer = io.BytesIO(data)
+        buffer.name = Path(path).name
         try:
             frame = KINDS["requests"].load(
-                replace(src, options={**src.options, "path": tmp, "format": "jsonl"}), LoadContext(q, timezone, model))
+                replace(src, options={**src.options, "path": buffer, "format": "jsonl"}),
+                LoadContext(q, timezone, model))
         except ObskitError:
             # a part whose every record was rejected has no columns to check: its rows are in the
             # quarantine, as they would be in a whole-file load; anything else is the file's error
-            if q.count < sum(1 for line in lines if line.strip()):
+            if q.count < sum(1 for line in data.split(b"\n") if line.strip()):
                 raise
             frame = pl.DataFrame()
-        finally:
-            tmp.unlink(missing_ok=True)
+        del data, buffer
         if q.count:
             rejected.append(q.frame().with_columns(pl.lit(path).alias("source"), pl.col("line") + first))
         if frame.height:
@@ -196,15 +267,6 @@ def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, m
             _write(frame, part)
             parts.append(str(part))
             rows += frame.height
-
-    for line in _lines(path):
-        chunk.append(line if line.endswith(b"\n") else line + b"\n")
-        if len(chunk) >= CHUNK_LINES:
-            flush(chunk, offset)
-            offset += len(chunk)
-            chunk = []
-    if chunk:
-        flush(chunk, offset)
     parts = _unify(parts)
     _write(pl.concat(rejected) if rejected else pl.DataFrame(schema=QUARANTINE_SCHEMA), bad)
     info = {"source": path, "rows": rows, "rejected": sum(r.height for r in rejected), "parts": parts}
