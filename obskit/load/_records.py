@@ -429,14 +429,18 @@ def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
         data = data[:cut]
     if data.startswith(_BOM):
         data = data[len(_BOM):]  # no newline in it: line numbers are unchanged
-    if not data.strip():
+    if not data or data.isspace():  # (no stripped copy of a large buffer)
         raise SourceError(truncated or "file is empty", path=inp.name)
     if fmt == "csv":
         return _read_csv(data, inp.name, strict, q), None
     flat = _flat_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
     if isinstance(flat, pl.DataFrame):
-        fast: pl.DataFrame | None = flat
-    elif flat is False or _needs_slow_path(data):
+        # every line checked, one row per non-blank line: as for a plain file, row i is taken
+        # as line i + 1 and the exact lines are counted only if a row must be reported
+        return flat.with_columns(pl.int_range(1, flat.height + 1, dtype=pl.Int64).alias(_LINE)), (
+            lambda: line_numbers(data))
+    fast: pl.DataFrame | None
+    if flat is False or _needs_slow_path(data):
         fast = None
     else:
         fast = _fast_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)
