@@ -65,11 +65,12 @@ FORMAT = 2
 #: A JSONL input larger than this (on disk) is converted in parts, never loaded whole.
 CHUNK_BYTES = 64 << 20
 #: Lines per part of a large JSONL input (about 1 GB of loader memory at most).
-CHUNK_LINES = 1_000_000
+CHUNK_LINES = 500_000
 _EDGE = 64 << 10
 _PARALLEL_BYTES = 32 << 20
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
 T = TypeVar("T")
+_END = object()
 
 
 @dataclass(frozen=True)
@@ -197,11 +198,19 @@ def _parts(path: str, lines_per_part: int) -> Iterator[tuple[bytes, int]]:
 def _ahead(items: Iterator[T]) -> Iterator[T]:
     """``items``, the next one produced in a thread while the caller works on this one.
 
-    Decompressing (zlib) and loading (polars) both release the GIL, so the two overlap. The
-    producer stops when the caller does; an error in it is raised here.
+    Decompressing (zlib) and loading (polars) both release the GIL, so the two overlap; at
+    most two items are alive at once. The producer stops when the caller does; an error in
+    it is raised here.
     """
     box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
+    slots = threading.Semaphore(2)  # items alive at once: the caller's and the next one
+
+    def take_slot() -> bool:
+        while not stop.is_set():
+            if slots.acquire(timeout=0.1):
+                return True
+        return False
 
     def send(kind: str, value: Any) -> bool:
         while not stop.is_set():
@@ -214,10 +223,13 @@ def _ahead(items: Iterator[T]) -> Iterator[T]:
 
     def produce() -> None:
         try:
-            for item in items:
+            while take_slot():
+                item = next(items, _END)
+                if item is _END:
+                    send("done", None)
+                    return
                 if not send("item", item):
                     return
-            send("done", None)
         except BaseException as exc:  # handed to the caller, raised there
             send("error", exc)
 
@@ -231,6 +243,8 @@ def _ahead(items: Iterator[T]) -> Iterator[T]:
             if kind == "error":
                 raise value
             yield value
+            del value
+            slots.release()  # done with it: the producer may read one more ahead
     finally:
         stop.set()
 
