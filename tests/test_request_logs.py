@@ -159,3 +159,24 @@ def test_url_source_on_loopback(data_dir: Path) -> None:
             load_requests(f"{base}/missing.jsonl", columns=MAP)
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("blank", [False, True])
+@pytest.mark.parametrize("trailing_newline", [False, True])
+def test_a_compressed_log_reports_the_lines_of_its_file(blank: bool, trailing_newline: bool) -> None:
+    """A buffer (gzip) keeps exact line numbers whatever its blank lines and last newline."""
+    import gzip
+    import io
+    import json
+
+    from obskit.load._quarantine import Quarantine
+    from obskit.load.logs import load_requests
+
+    lines = [json.dumps({"timestamp": f"2026-01-01T00:00:0{i}Z", "request_id": f"r{i}", "model": "m",
+                         "model_version": "v", "latency_ms": -1.0 if i == 3 else 1.0, "status": "ok"}).encode()
+             for i in range(5)]
+    body = b"\n".join(lines[:2]) + (b"\n\n" if blank else b"\n") + b"\n".join(lines[2:])
+    q = Quarantine()
+    load_requests(io.BytesIO(gzip.compress(body + (b"\n" if trailing_newline else b""))), format="jsonl",
+                  quarantine=q)
+    assert q.frame().select("line", "reason").rows() == [(5 if blank else 4, "latency_ms: negative")]
