@@ -50,6 +50,8 @@ __all__ = [
 
 #: Rows of the uniform sample that sections needing rows read at scale.
 SAMPLE_ROWS = 1_000_000
+#: Columns of the sample besides the configured features (the drift sections read no more).
+_SAMPLED = ("timestamp", "model", "model_version", "status", "prediction", "confidence", "label")
 
 
 def sample(rep: Run) -> pl.DataFrame:
@@ -57,8 +59,9 @@ def sample(rep: Run) -> pl.DataFrame:
     ``[report] max_rows``) rows.
 
     Read in one streaming pass; request logs are in time order, so the sample spreads evenly
-    over the period. Sections that need rows (drift tests with effect sizes, distributions,
-    the domain classifier, data quality, the version comparison) use it at scale and say so.
+    over the period. The drift sections read it at scale for what needs rows at once (the
+    effect sizes and their noise floor, the domain classifier) and say so; it holds their
+    columns only (features, predictions, confidence, status), not ids or messages.
     """
     src = rep.scale
     assert src is not None
@@ -70,10 +73,11 @@ def sample(rep: Run) -> pl.DataFrame:
 
         lf = canonical_scan(src, start=s.start, end=s.end, model=s.model, version=s.version)
         schema = lf.collect_schema()
+        wanted = {*_SAMPLED, *rep.config.features.all}  # what the drift sections read: not ids or messages
         casts = [pl.col(c.name).cast(c.dtype, strict=False) for c in REQUESTS.columns
-                 if c.name in schema and c.name not in ("timestamp", "status", "status_code")]
-        return (lf.with_columns(casts).with_row_index("__row").filter(pl.col("__row") % step == 0).drop("__row")
-                .collect(engine="streaming"))
+                 if c.name in schema and c.name in wanted and c.name not in ("timestamp", "status", "status_code")]
+        return (lf.select([c for c in schema.names() if c in wanted]).with_columns(casts).with_row_index("__row")
+                .filter(pl.col("__row") % step == 0).drop("__row").collect(engine="streaming"))
 
     out: pl.DataFrame = rep.cached("scale_sample", read)
     return out
