@@ -293,7 +293,7 @@ def test_full_report_at_scale_saves_its_rollup(day: tuple[Path, Path], tmp_path:
     shutil.rmtree(tmp_path)
 
 
-def test_rows_without_a_timestamp_are_counted_not_charted(day: tuple[Path, Path], tmp_path: Path) -> None:
+def test_rows_without_a_timestamp_are_rejected_at_scale(day: tuple[Path, Path], tmp_path: Path) -> None:
     files = sorted((Path(str(day[0]).rsplit("/", 1)[0]) / "requests").rglob("*.parquet"))
     raw = pl.read_parquet(files[0]).head(2000)
     raw = raw.with_columns(pl.when(pl.int_range(pl.len()) < 10).then(pl.lit("not a time")).otherwise(pl.col("ts"))
@@ -305,8 +305,9 @@ def test_rows_without_a_timestamp_are_counted_not_charted(day: tuple[Path, Path]
                    .replace("max_rows = 1000", "max_rows = 100"))
     rep = open_report(str(cfg))
     assert rep.scale is not None and rep.figures["requests"] == 1990
-    summary = health.summary(rep)
-    assert summary.status == "warning" and any("10 rows have no parseable timestamp" in n for n in summary.notes)
+    # rejected in the scan with the loader's reason, as in memory: on the page's problems, in no figure
+    got = rep.session.quarantine.frame()
+    assert got.height == 10 and set(got["reason"]) == {"timestamp: cannot parse"}
 
 
 def test_the_explorer_at_scale_on_the_sample_day(day: tuple[Path, Path], tmp_path: Path) -> None:
@@ -420,3 +421,48 @@ def test_data_quality_at_scale_checks_every_row(day: tuple[Path, Path]) -> None:
     assert dist.status != "skipped" and any("count every successful request" in n for n in dist.notes)
     pred = drift.prediction(big)
     assert pred.status != "skipped" and any("class chart counts every" in n for n in pred.notes)
+
+
+def test_rows_the_loader_rejects_are_left_out_at_scale_too(day: tuple[Path, Path], tmp_path: Path) -> None:
+    """Parquet read as it is: the loader's row checks apply in the scan, so both sizes count the same rows."""
+    src = Path(str(day[0])).read_text()
+    root = Path(re.search(r'path = "([^"]*requests)"', src).group(1))  # type: ignore[union-attr]
+    bad_root = tmp_path / "requests"
+    for i, part in enumerate(sorted(root.rglob("*.parquet"))):
+        frame = pl.read_parquet(part)
+        if i == 3:  # one hour gets a row of each kind the loader rejects
+            n = frame.height
+            lat = frame["latency_ms"].to_list()
+            conf = frame["confidence"].to_list()
+            ts = frame["ts"].to_list()
+            lat[0], lat[1] = -5.0, float("nan")
+            conf[2] = 1.5
+            ts[3] = "1970-01-01T00:00:00Z"
+            ts[4] = "not a time"
+            frame = frame.with_columns(pl.Series("latency_ms", lat), pl.Series("confidence", conf),
+                                       pl.Series("ts", ts))
+            assert frame.height == n
+        dest = bad_root / part.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(dest)
+    configs = []
+    for path, limit in ((day[0], "1000"), (day[1], "10000000")):
+        text = Path(path).read_text().replace(str(root), str(bad_root))
+        cfg = tmp_path / f"bad-{limit}.toml"
+        cfg.write_text(text)
+        configs.append(cfg)
+    big, small = (open_report(str(c)) for c in configs)
+    assert big.scale is not None and small.scale is None
+    assert big.figures["requests"] == small.figures["requests"] == 150_000 - 5
+    assert big.figures["errors"] == small.figures["errors"]
+    reasons = sorted(big.session.quarantine.frame()["reason"].to_list())
+    assert reasons == sorted(small.session.quarantine.frame()["reason"].to_list())
+    assert reasons == sorted(["latency_ms: negative", "latency_ms: not a finite number (NaN or infinity)",
+                              "confidence: outside [0, 1] or not a number",
+                              f"timestamp: {_years_reason()}", "timestamp: cannot parse"])
+
+
+def _years_reason() -> str:
+    from obskit.load._plausible import YEARS_REASON
+
+    return YEARS_REASON

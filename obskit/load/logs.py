@@ -35,7 +35,7 @@ import polars as pl
 from obskit.errors import InvalidArgument, SchemaError, SourceError, Violation
 from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
 from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
-from obskit.load._plausible import YEARS_REASON, far_from_bulk, implausible
+from obskit.load._plausible import far_from_bulk
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
 from obskit.load._records import LINE as _LINE
 from obskit.load._records import LineRemap
@@ -43,6 +43,7 @@ from obskit.load._records import format_of as _format_of
 from obskit.load._records import read_one as _read_one
 from obskit.load._sources import SourceLike, resolve
 from obskit.load.mapping import apply_mapping, missing_fields, nested_hint
+from obskit.load.row_checks import Check, reason_expr, value_checks
 from obskit.progress import enabled as progress_enabled
 from obskit.progress import progress
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
@@ -390,25 +391,16 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
     unparsed = pl.lit(out["timestamp"].is_null() & df["timestamp"].is_not_null())
     dst = (_dst_problems(df["timestamp"], timezone) if timestamp_format == "iso8601" and timezone != "UTC"
            and df.schema["timestamp"] == pl.String else pl.Series([None] * df.height, dtype=pl.String))
-    checks: list[tuple[pl.Expr, str]] = [
+    values = value_checks(out.columns)  # the checks the scan at scale applies too
+    present = 2 if "request_id" in out.columns else 1  # (timestamp and request id missing come first)
+    checks: list[Check] = [
         *((pl.lit(dst) == msg, msg) for msg in dst.drop_nulls().unique(maintain_order=True)),
         (unparsed, "timestamp: cannot parse"),
-        (pl.col("timestamp").is_null(), "timestamp: missing"),
-        (pl.col("request_id").is_null(), "request_id: missing"),
+        *values[:present],
         *((pl.lit(not_numbers) == msg, msg) for msg in not_numbers.drop_nulls().unique(maintain_order=True)),
-        (implausible("timestamp"), f"timestamp: {YEARS_REASON}"),
-        (pl.col("latency_ms").is_null(), "latency_ms: missing or not a number"),
-        (pl.col("latency_ms").is_finite().not_(), "latency_ms: not a finite number (NaN or infinity)"),
-        (pl.col("latency_ms") < 0, "latency_ms: negative"),
-        (pl.col("status").is_null(), "status: unknown value"),
+        *values[present:],
     ]
-    if "confidence" in out.columns:
-        checks.append((pl.col("confidence").is_finite().not_() | (pl.col("confidence") < 0)
-                       | (pl.col("confidence") > 1), "confidence: outside [0, 1] or not a number"))
-    reason = pl.lit(None, pl.String)
-    for cond, msg in reversed(checks):
-        reason = pl.when(cond.fill_null(False)).then(pl.lit(msg)).otherwise(reason)
-    out = out.with_columns(reason.alias("__reason"))
+    out = out.with_columns(reason_expr(checks, "__reason"))
     bad = out.filter(pl.col("__reason").is_not_null())
     if bad.height and remap is not None:
         exact = pl.Series(_LINE, remap(), dtype=pl.Int64)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from obskit.load.registry import SourceConfig
 
 __all__ = ["AUTO_STAGE_BYTES", "DEFAULT_MAX_ROWS", "ScaleSource", "auto_stage_folder", "canonical_scan",
-           "keep_rejects", "load_period", "period_extent", "period_scan", "scale_source"]
+           "keep_rejects", "load_period", "period_extent", "period_scan", "scale_source", "scan_rejects"]
 
 #: Above this many request rows, the health report runs at scale (``[report] max_rows``): about 4 GB
 #: of peak memory for an in-memory health report (10M rows took 7.4 GB).
@@ -138,37 +138,85 @@ def _staged(config: Config, src: SourceConfig, limit: int, folder: Path | None =
 
 
 def keep_rejects(session: Any, src: ScaleSource) -> None:
-    """Put the rows the loader rejected while staging into the session's quarantine (reported as usual)."""
+    """Put the rejected rows into the session's quarantine (reported as usual).
+
+    Staged sources: the rows the loader rejected while staging. Parquet read as it is: the
+    rows the same checks reject in the scan (:func:`scan_rejects`), which the reports leave out.
+    """
     for path in src.rejects:
         session.quarantine.extend(pl.read_parquet(path))
+    found = scan_rejects(src, model=getattr(session, "model", "") or "")
+    if found.height:
+        session.quarantine.extend(found)
 
 
 def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,
                    model: str = "", version: str = "") -> pl.LazyFrame:
-    """The files as a lazy ``requests`` frame: mapped names, UTC timestamps, canonical status, the period."""
-    from obskit.load.logs import LATENCY_FACTORS, _status_exprs, _timestamp_expr
+    """The files as a lazy ``requests`` frame: mapped names, UTC timestamps, canonical status, the period.
 
-    lf = pl.scan_parquet(list(src.files), hive_partitioning=True)
-    lf = lf.rename({v: k for k, v in src.columns.items()}, strict=False)
-    schema = lf.collect_schema()
-    fixes = [_timestamp_expr("timestamp", src.timestamp_format, src.timezone, schema["timestamp"]).alias("timestamp"),
-             pl.col("latency_ms").cast(pl.Float64) * LATENCY_FACTORS[src.latency_unit]]
-    status, code = _status_exprs(pl.DataFrame(schema=schema), src.status_convention)
-    fixes += [status.alias("status"), code.alias("status_code")]
-    if "model_version" in schema:
-        fixes.append(pl.col("model_version").cast(pl.String))
-    if "model" not in schema:  # as the loader does: rows that name no model are the project's
-        fixes.append(pl.lit(model or None, pl.String).alias("model"))
-    lf = lf.with_columns(fixes)
+    Rows the loader's row checks reject are left out (:func:`scan_rejects` lists them).
+    """
+    lf = _checked(pl.scan_parquet(list(src.files), hive_partitioning=True), src, model)
+    lf = lf.filter(pl.col(_REASON).is_null()).drop(_REASON)  # the rows the loader would reject: counted apart
     if start is not None:
         lf = lf.filter(pl.col("timestamp") >= start)
     if end is not None:
         lf = lf.filter(pl.col("timestamp") < end)
-    if model and "model" in schema:
+    if model:  # (a file without a model column names the project's: every row passes)
         lf = lf.filter(pl.col("model").cast(pl.String) == model)
     if version:
         lf = lf.filter(pl.col("model_version") == version)
     return lf
+
+
+_REASON = "__obskit_reason"
+
+
+def _checked(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.LazyFrame:
+    """The files made canonical (names, UTC timestamps, status, units), with each row's reason to reject it or null.
+
+    The reasons are the loader's (:mod:`obskit.load.row_checks`), so a day has the same rows
+    at every size; the checks that need the whole day at once (a request id seen twice, a
+    timestamp far from the rest) are the loader's only.
+    """
+    from obskit.load.logs import LATENCY_FACTORS, _status_exprs, _timestamp_expr
+    from obskit.load.row_checks import reason_expr, value_checks
+
+    lf = lf.rename({v: k for k, v in src.columns.items()}, strict=False)
+    schema = lf.collect_schema()
+    raw_ts_null = pl.col("timestamp").is_null().alias("__obskit_no_ts")
+    fixes = [_timestamp_expr("timestamp", src.timestamp_format, src.timezone, schema["timestamp"]).alias("timestamp"),
+             pl.col("latency_ms").cast(pl.Float64, strict=False) * LATENCY_FACTORS[src.latency_unit]]
+    status, code = _status_exprs(pl.DataFrame(schema=schema), src.status_convention)
+    fixes += [status.alias("status"), code.alias("status_code")]
+    if "model_version" in schema:
+        fixes.append(pl.col("model_version").cast(pl.String))
+    if "confidence" in schema and not schema["confidence"].is_numeric():
+        fixes.append(pl.col("confidence").cast(pl.Float64, strict=False))
+    if "model" not in schema:  # as the loader does: rows that name no model are the project's
+        fixes.append(pl.lit(model or None, pl.String).alias("model"))
+    checks = [(pl.col("timestamp").is_null() & ~pl.col("__obskit_no_ts"), "timestamp: cannot parse"),
+              *value_checks(schema.names())]
+    return lf.with_columns(raw_ts_null).with_columns(fixes).with_columns(reason_expr(checks, _REASON)).drop(
+        "__obskit_no_ts")
+
+
+def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
+    """The rows of the files the loader's row checks reject: ``source`` (file), ``line`` (null), ``reason``, ``raw``.
+
+    One streaming pass over the files (staged files were checked when staged: nothing here).
+    """
+    from obskit.load._quarantine import QUARANTINE_SCHEMA
+
+    if src.rejects or not src.files:  # staged: the loader's own rejects are kept beside the files
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    lf = _checked(pl.scan_parquet(list(src.files), hive_partitioning=True, include_file_paths="__obskit_file"),
+                  src, model)
+    got = (lf.filter(pl.col(_REASON).is_not_null())
+           .select(pl.col("__obskit_file").alias("source"), pl.lit(None, pl.Int64).alias("line"),
+                   pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
+           .collect(engine="streaming"))
+    return got.cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
 
 
 def load_period(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,

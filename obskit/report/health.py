@@ -144,11 +144,6 @@ def summary(rep: ReportContext) -> Section:
                           .skip(_no_requests(rep)))
     if rep.scale is not None:
         sec.note(scale.bound_note(rep))
-    untimed = rep.figures.get("rows_without_timestamp")  # at scale rows are counted, not checked one by one
-    if untimed:
-        sec.note(f"{untimed:,} rows have no parseable timestamp and are left out of every figure (at scale rows "
-                 "are not checked one by one: load a shorter period to list them).", kind="warning")
-        sec.warn(f"{untimed:,} rows without a timestamp")
     return rep.record(sec.html(views.kpi_html(rep.figures)))
 
 

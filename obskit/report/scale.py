@@ -129,21 +129,11 @@ def rollup(rep: Run) -> Rollup:
 
     def build() -> Rollup:
         lf = canonical_scan(rep.scale, start=s.start, end=s.end, model=s.model, version=s.version)
-        built = build_rollup(lf, slo_ms=rep.config.slo.latency_ms,
-                             confidence_threshold=rep.config.business.confidence_threshold, every=every)
-        return _without_untimed(rep, built)
+        return build_rollup(lf, slo_ms=rep.config.slo.latency_ms,
+                            confidence_threshold=rep.config.business.confidence_threshold, every=every)
 
     built: Rollup = rep.cached("scale_rollup", build)
     return built
-
-
-def _without_untimed(rep: Run, r: Rollup) -> Rollup:
-    """Leave out the rows whose timestamp did not parse (no window), counting them for the page."""
-    untimed = r.state.counts.frame.filter(pl.col("window_start").is_null())
-    if not untimed.height:
-        return r
-    rep.figures["rows_without_timestamp"] = int(untimed["requests"].sum())
-    return r.where(pl.col("window_start").is_not_null())
 
 
 def window_stats(rep: Run) -> pl.DataFrame | None:
