@@ -51,6 +51,7 @@ class ScaleSource:
     period_rows: int = 0
     rejects: tuple[str, ...] = ()  # staged sources: the rows the loader rejected (parquet files)
     latency_unit: str = "ms"  # of the files' latency (staged files are canonical: ms)
+    checked: bool = False  # staged sources: every row already passed the loader's checks
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
@@ -134,7 +135,7 @@ def _staged(config: Config, src: SourceConfig, limit: int, folder: Path | None =
                             timezone=config.project.timezone, model=config.project.model)
     if staged.rows <= limit:
         return None  # loaded in memory from the source itself, as without staging
-    return ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC", rejects=staged.rejects)
+    return ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC", rejects=staged.rejects, checked=True)
 
 
 def keep_rejects(session: Any, src: ScaleSource) -> None:
@@ -156,8 +157,9 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
 
     Rows the loader's row checks reject are left out (:func:`scan_rejects` lists them).
     """
-    lf = _checked(pl.scan_parquet(list(src.files), hive_partitioning=True), src, model)
-    lf = lf.filter(pl.col(_REASON).is_null()).drop(_REASON)  # the rows the loader would reject: counted apart
+    lf = _canonical_columns(pl.scan_parquet(list(src.files), hive_partitioning=True), src, model)
+    if not src.checked:  # the rows the loader would reject, left out (counted apart by scan_rejects)
+        lf = lf.filter(~pl.any_horizontal([cond.fill_null(False) for cond, _ in _checks(lf)])).drop(_NO_TS)
     if start is not None:
         lf = lf.filter(pl.col("timestamp") >= start)
     if end is not None:
@@ -172,19 +174,15 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
 _REASON = "__obskit_reason"
 
 
-def _checked(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.LazyFrame:
-    """The files made canonical (names, UTC timestamps, status, units), with each row's reason to reject it or null.
+_NO_TS = "__obskit_no_ts"
 
-    The reasons are the loader's (:mod:`obskit.load.row_checks`), so a day has the same rows
-    at every size; the checks that need the whole day at once (a request id seen twice, a
-    timestamp far from the rest) are the loader's only.
-    """
+
+def _canonical_columns(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.LazyFrame:
+    """The files made canonical: mapped names, UTC timestamps, status, latency in ms, whether a time was written."""
     from obskit.load.logs import LATENCY_FACTORS, _status_exprs, _timestamp_expr
-    from obskit.load.row_checks import reason_expr, value_checks
 
     lf = lf.rename({v: k for k, v in src.columns.items()}, strict=False)
     schema = lf.collect_schema()
-    raw_ts_null = pl.col("timestamp").is_null().alias("__obskit_no_ts")
     fixes = [_timestamp_expr("timestamp", src.timestamp_format, src.timezone, schema["timestamp"]).alias("timestamp"),
              pl.col("latency_ms").cast(pl.Float64, strict=False) * LATENCY_FACTORS[src.latency_unit]]
     status, code = _status_exprs(pl.DataFrame(schema=schema), src.status_convention)
@@ -195,10 +193,21 @@ def _checked(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.LazyFrame:
         fixes.append(pl.col("confidence").cast(pl.Float64, strict=False))
     if "model" not in schema:  # as the loader does: rows that name no model are the project's
         fixes.append(pl.lit(model or None, pl.String).alias("model"))
-    checks = [(pl.col("timestamp").is_null() & ~pl.col("__obskit_no_ts"), "timestamp: cannot parse"),
-              *value_checks(schema.names())]
-    return lf.with_columns(raw_ts_null).with_columns(fixes).with_columns(reason_expr(checks, _REASON)).drop(
-        "__obskit_no_ts")
+    out = lf.with_columns(pl.col("timestamp").is_null().alias(_NO_TS)).with_columns(fixes)
+    return out if not src.checked else out.drop(_NO_TS)
+
+
+def _checks(lf: pl.LazyFrame) -> list[tuple[pl.Expr, str]]:
+    """The loader's row checks on the canonical columns (:mod:`obskit.load.row_checks`).
+
+    The same reasons as the loader's, so a day has the same rows at every size; the checks
+    that need the whole day at once (a request id seen twice, a timestamp far from the rest)
+    are the loader's only.
+    """
+    from obskit.load.row_checks import value_checks
+
+    return [(pl.col("timestamp").is_null() & ~pl.col(_NO_TS), "timestamp: cannot parse"),
+            *value_checks(lf.collect_schema().names())]
 
 
 def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
@@ -207,11 +216,13 @@ def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
     One streaming pass over the files (staged files were checked when staged: nothing here).
     """
     from obskit.load._quarantine import QUARANTINE_SCHEMA
+    from obskit.load.row_checks import reason_expr
 
-    if src.rejects or not src.files:  # staged: the loader's own rejects are kept beside the files
+    if src.checked or not src.files:  # staged: the loader's own rejects are kept beside the files
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    lf = _checked(pl.scan_parquet(list(src.files), hive_partitioning=True, include_file_paths="__obskit_file"),
-                  src, model)
+    lf = _canonical_columns(pl.scan_parquet(list(src.files), hive_partitioning=True,
+                                            include_file_paths="__obskit_file"), src, model)
+    lf = lf.with_columns(reason_expr(_checks(lf), _REASON))
     got = (lf.filter(pl.col(_REASON).is_not_null())
            .select(pl.col("__obskit_file").alias("source"), pl.lit(None, pl.Int64).alias("line"),
                    pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
