@@ -30,6 +30,7 @@ __all__ = [
     "features",
     "missing_values",
     "multivariate",
+    "ok_scan",
     "over_time",
     "prediction",
     "quality",
@@ -179,7 +180,7 @@ def feature_drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
 
     def compute() -> pl.DataFrame:
         result = column_drift(reference, _ok(rep), columns=cols)
-        scan = _ok_scan(rep)
+        scan = ok_scan(rep)
         if scan is None:
             return result
         from obskit.errors import AnalysisError
@@ -348,13 +349,12 @@ def drift_over_window(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
     assert reference is not None
 
     def compute() -> pl.DataFrame:
-        scan = rep.session.request_scan(feedback=False)
-        if scan is None:
+        ok = ok_scan(rep)
+        if ok is None:
             return drift_over_time(reference, _ok(rep), every=rep.drift_window, columns=cols, method="kl_div",
                                    n_boot=50)
         from obskit.scale.windows import drift_by_window  # at scale: every row, one window at a time
 
-        ok = scan.filter(pl.col("status").cast(pl.String) == "ok")
         return drift_by_window(reference, ok, every=rep.drift_window, columns=cols, n_boot=50)
 
     out: pl.DataFrame = rep.cached("drift_over_window", compute)
@@ -439,7 +439,7 @@ def distributions(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    current = _ok_scan(rep)
+    current = ok_scan(rep)
     if current is not None:
         sec.note("Shares count every successful request of the period. The order (largest effect first) comes from "
                  "the drift tests: " + sample_note(rep))
@@ -450,7 +450,7 @@ def distributions(rep: ReportContext) -> Section:
     return rep.record(sec)
 
 
-def _ok_scan(rep: ReportContext) -> pl.LazyFrame | None:
+def ok_scan(rep: ReportContext) -> pl.LazyFrame | None:
     """At scale, the period's successful requests as a lazy scan (aggregated in streaming passes), else None."""
     scan = rep.session.request_scan(feedback=False)
     return None if scan is None else scan.filter(pl.col("status").cast(pl.String) == "ok")
@@ -460,12 +460,11 @@ def _prediction_over_time(rep: ReportContext, reference: pl.DataFrame) -> pl.Dat
     """Prediction drift per drift window: every row of each window (one window in memory at scale)."""
     from obskit.analyze.drift import prediction_drift_over_time
 
-    scan = rep.session.request_scan(feedback=False)
-    if scan is None:
+    ok = ok_scan(rep)
+    if ok is None:
         return prediction_drift_over_time(reference, _ok(rep), every=rep.drift_window)
     from obskit.scale.windows import drift_by_window
 
-    ok = scan.filter(pl.col("status") == "ok")
     cols = [c for c in ("prediction", "confidence") if c in ok.collect_schema().names()]
     return drift_by_window(reference, ok, every=rep.drift_window, columns=cols, test=lambda rows:
                            prediction_drift_over_time(reference, rows, every=rep.drift_window))
@@ -491,7 +490,7 @@ def prediction(rep: ReportContext) -> Section:
     # the score, not the raw statistic: a p-value (KS, z) falls as drift grows, a distance rises
     sec.chart(charts.heatmap_chart(pred, color="drift_score", title=f"Prediction drift per {rep.drift_window}",
                                    color_title="drift score (× threshold, higher = more drift)"))
-    scan = _ok_scan(rep)
+    scan = ok_scan(rep)
     sec.chart(charts.distribution_chart(dist(reference, _ok(rep) if scan is None else scan, "prediction"),
                                         title="Predicted classes: training vs production"))
     return rep.record(sec)
@@ -523,7 +522,7 @@ def quality(rep: ReportContext) -> Section:
     if isinstance(inputs, str):
         return rep.record(sec.skip(inputs))
     cols, reference, ok = inputs
-    scan = _ok_scan(rep)  # at scale: every successful request, streamed
+    scan = ok_scan(rep)  # at scale: every successful request, streamed
     current = ok if scan is None else scan
     violations = check_quality(infer_baseline(reference, columns=cols), current.select(cols))
     sec.keep(violations=violations)

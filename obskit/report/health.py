@@ -248,6 +248,7 @@ def drift(rep: ReportContext) -> Section:
         drift_scale_note,
         feature_drift,
         missing_values,
+        ok_scan,
         unchecked_features,
         verdict_of,
         verdict_table,
@@ -277,8 +278,8 @@ def drift(rep: ReportContext) -> Section:
                                                         "(outlined: obskit drift)",
                                        color_title="KL (higher = more drift)"))
     worst = result.sort("effect_size", descending=True, nulls_last=True)["column"][0]
-    scan = rep.session.request_scan(feedback=False)  # at scale the chart's shares count every successful request
-    current = ok if scan is None else scan.filter(pl.col("status").cast(pl.String) == "ok")
+    scan = ok_scan(rep)  # at scale the chart's shares count every successful request
+    current = ok if scan is None else scan
     sec.chart(charts.distribution_chart(distributions(reference, current, worst),
                                         title=f"{worst}: training vs production", x_title=worst))
     drifted = list(one.drifted)
