@@ -105,8 +105,8 @@ analyses: dict[str, str] = {
         "distributions": ["distributions"],
         "versions": ["busiest_versions", "version_traffic", "version_latency_ratio", "rollout_episodes"],
         "canary": ["canary_comparison"],
-        "anomaly": ["robust_zscore", "cusum", "cusum_statistic", "pelt", "change_points", "anomalies"],
-        "detect": ["score", "detect", "knn_distance", "level_deviation"],
+        "detect": ["score", "detect", "flag_anomalies", "knn_distance", "level_deviation", "discord_distance",
+                   "estimate_period", "cusum", "cusum_statistic", "pelt", "change_points"],
         "timeline": ["one_timeline"],
     }.items()
     for name in names

@@ -370,6 +370,27 @@ def latency_chart(
     return lines_chart(stats, columns, title=title, y_title="ms", log=True, thresholds=th)
 
 
+def anomaly_rings(frame: pl.DataFrame, column: str, flag: str, label: str, *, x: str = "window_start",
+                  data: bool = False) -> alt.Chart:
+    """Red rings on the rows of ``column`` where the boolean ``flag`` is true (anomalies).
+
+    Without ``data`` the rings read their parent chart's data (a layer of a shared table).
+
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> f = pl.DataFrame({"window_start": [datetime(2026, 1, 1, tzinfo=UTC)], "rps": [3.0], "rps_anomaly": [True]})
+    >>> anomaly_rings(f, "rps", "rps_anomaly", "requests/s", data=True).to_dict()["mark"]["shape"]
+    'circle'
+    """
+    base = alt.Chart(_values(frame.filter(pl.col(flag)).select(x, column))) if data else alt.Chart()
+    ring: alt.Chart = (
+        base.mark_point(shape="circle", size=90, color="#d62728", strokeWidth=2, filled=False)
+        .encode(x=time_x(frame, x), y=f"{column}:Q",
+                tooltip=[time_tooltip(x), alt.Tooltip(f"{column}:Q", format=".4~g", title=f"{label} (anomaly)")])
+    )
+    return ring if data else ring.transform_filter(f"datum['{flag}'] === true")
+
+
 def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "window_start",
                    title: str = "One timeline", height: int = 90,
                    markers: Mapping[str, str] | None = None) -> alt.TopLevelMixin:
@@ -397,13 +418,7 @@ def timeline_chart(frame: pl.DataFrame, panels: Mapping[str, str], *, x: str = "
         )
         layer: Any = line
         if col in marks:
-            ring = (
-                alt.Chart().mark_point(shape="circle", size=90, color="#d62728", strokeWidth=2, filled=False)
-                .encode(x=time_x(frame, x), y=f"{col}:Q",
-                        tooltip=[time_tooltip(x), alt.Tooltip(f"{col}:Q", format=".4~g", title=f"{label} (anomaly)")])
-                .transform_filter(f"datum['{marks[col]}'] === true")
-            )
-            layer = alt.layer(line, ring)
+            layer = alt.layer(line, anomaly_rings(frame, col, marks[col], label, x=x))
         charts.append(layer.properties(width=WIDTH, height=height).add_params(brush))
     data = _values(frame)  # one shared table for all panels
     with warnings.catch_warnings():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from obskit.alerts.engine import evaluate
 from obskit.alerts.export import prometheus_export
 from obskit.alerts.rules import parse_rules
-from obskit.analyze import anomaly, detect, online
+from obskit.analyze import detect, online
 from obskit.errors import AlertRuleError, AnalysisError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,10 +54,9 @@ DETECTORS = {
     "knn_distance": lambda x: detect.knn_distance(x, 10),
     "level_deviation": detect.level_deviation,
     "tail_probability": lambda x: online.tail_probability(np.abs(np.nan_to_num(x))),
-    "cusum_statistic": anomaly.cusum_statistic,
-    "cusum": lambda x: np.array(anomaly.cusum(x) or [(0, 0, 0)]),
-    "robust_zscore": lambda x: anomaly.robust_zscore(_frame(x), window=24, period="1d")
-    .select("zscore", "baseline", (pl.col("basis") == "rolling").cast(pl.Float64)).to_numpy().astype(float),
+    "discord_distance": lambda x: detect.discord_distance(x, 24, history=400),
+    "cusum_statistic": detect.cusum_statistic,
+    "cusum": lambda x: np.array(detect.cusum(x) or [(0, 0, 0)]),
 }
 
 
@@ -115,9 +114,6 @@ def test_flat_then_change_and_constant_series() -> None:
     assert not flat.anomaly.any()
     broken = detect.score(np.r_[np.full(1500, 3.0), np.full(100, 4.0)])
     assert broken.anomaly[1500]
-    z = anomaly.robust_zscore(_frame(np.r_[np.full(30, 5.0), 6.0]))
-    # no scale to judge a change from a constant past: undefined, never infinite
-    assert z["zscore"][-1] is None and not z["anomaly"][-1]
 
 
 def test_detect_on_frames_per_group_and_errors() -> None:
@@ -221,3 +217,72 @@ def test_nab_windowed_gaussian_reference_matches_the_scoreboard() -> None:
     scores = [nab._windowed_gaussian(f.values) for f in sub]
     res = nab.score_corpus(sub, scores, "standard")
     assert -100 < res.normalized < 100 and res.windows == sum(len(f.windows) for f in sub)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(12, 300), st.floats(0.0, 0.4), st.integers(0, 2**31))
+def test_the_period_is_found_from_a_warm_up(period: int, noise: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    i = np.arange(detect.WARMUP)
+    x = np.sin(2 * np.pi * i / period) + 0.3 * np.sin(4 * np.pi * i / period) + rng.normal(0, noise, i.size)
+    found = detect.estimate_period(x)
+    if period <= detect.WARMUP // 2 - 1:
+        assert found is not None and abs(found - period) <= max(2, period // 20)  # within 5 %
+    assert detect.estimate_period(rng.normal(0, 1, detect.WARMUP)) is None
+    assert detect.estimate_period(np.full(100, 2.0)) is None
+
+
+def _heartbeat(n: int, period: int, seed: int) -> np.ndarray:
+    """A periodic signal with one sharp beat per cycle and some noise."""
+    rng = np.random.default_rng(seed)
+    phase = (np.arange(n) % period) / period
+    return np.exp(-((phase - 0.3) / 0.03) ** 2) - 0.4 * np.exp(-((phase - 0.5) / 0.06) ** 2) + rng.normal(0, 0.03, n)
+
+
+@pytest.mark.parametrize("period", [48, 120, 250])
+def test_a_broken_cycle_within_the_usual_range_is_found_by_its_shape(period: int) -> None:
+    x = _heartbeat(4000, period, seed=period)
+    at = 3000 - 3000 % period + period // 4
+    x[at:at + period // 2] = x[at:at + period // 2][::-1]  # the beat comes late: no value out of range
+    assert x.min() >= _heartbeat(4000, period, seed=period).min() - 0.2
+    d = detect.score(x)
+    assert d.period == period
+    hits = np.flatnonzero(d.anomaly)
+    strongest = hits[np.argmax(d.score[hits])]
+    assert at <= strongest < at + period, hits  # the broken cycle is the most unusual alarm
+    assert hits.size <= 0.002 * x.size  # and the other alarms stay within the stated rate
+    alone = detect.score(x, method="discord")
+    assert any(at <= h < at + period for h in np.flatnonzero(alone.anomaly))
+
+
+def test_the_ensemble_combination_holds_the_false_alarm_rate_whatever_the_members() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    n = 200_000
+    independent = [rng.random(n) for _ in range(4)]
+    assert stats.kstest(online.any_probability(independent), "uniform").pvalue > 0.01
+    # correlated members (a Gaussian copula, rho = 0.7), as detectors of one series are
+    z = rng.normal(size=n)
+    correlated = [stats.norm.cdf(0.7 * z + np.sqrt(1 - 0.7**2) * rng.normal(size=n)) for _ in range(4)]
+    same = [independent[0]] * 4
+    for members in (independent, correlated, same):
+        for a in (0.001, 0.01, 0.05):
+            rate = float(np.mean(online.any_probability(members) <= a))
+            assert rate <= a + 4 * np.sqrt(a / n), (a, rate)  # never above the rate asked for
+            # where the bare minimum alarms up to k times too often
+        assert np.mean(np.min(members, axis=0) <= 0.01) >= (0.035 if members is independent else 0.0)
+    # a member that always abstains (p = 1) never makes a row more unusual
+    assert (online.any_probability([independent[0], np.ones(n)]) >= independent[0]).all()
+    with pytest.raises(Exception, match="at least one"):
+        online.any_probability([])
+
+
+def test_flag_anomalies_marks_each_column_and_ignores_nulls() -> None:
+    rng = np.random.default_rng(9)
+    a = rng.normal(50, 2, 1000)
+    a[800] = 90.0
+    b = [None if i % 3 == 0 else float(v) for i, v in enumerate(rng.normal(5, 0.1, 1000))]
+    out = detect.flag_anomalies(pl.DataFrame({"rps": a, "p99_ms": b}), ["rps", "p99_ms"])
+    assert np.flatnonzero(out["rps_anomaly"].to_numpy()).tolist() == [800]
+    assert not out.filter(pl.col("p99_ms").is_null())["p99_ms_anomaly"].any()

@@ -86,3 +86,25 @@ def test_gpu_lines_are_named_by_device(session: Session) -> None:
     res = build("gpu", ExplorerData(req, gpu=two, every="30m"), TabOptions())
     devices = {r["device"] for r in spec_values(res.charts["utilization"].to_dict()) if "device" in r}
     assert devices == {"node-a · gpu 0 · NVIDIA A10G", "node-b · gpu 0 · NVIDIA A10G"}
+
+
+def test_the_timeline_tab_rings_the_reports_anomalies_whatever_the_range(session: Session) -> None:
+    req = session.requests
+    assert req is not None
+    burst_at = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)
+    burst = req.head(3000).with_columns(
+        (pl.lit(burst_at) + pl.duration(milliseconds=pl.int_range(pl.len()) * 50)).dt.cast_time_unit(
+            req.schema["timestamp"].time_unit).alias("timestamp"),  # type: ignore[union-attr]
+        (pl.col("request_id") + "-burst").alias("request_id"))
+    data = ExplorerData(pl.concat([req, burst]).sort("timestamp"), every="5m")
+    res = build("timeline", data, TabOptions())
+    assert "requests/s at 11-22 15:00" in res.note
+    spec = json.dumps(res.charts["timeline"].to_dict())
+    assert "(anomaly)" in spec  # the red rings' tooltip
+    flagged = res.frames["timeline"].filter(pl.col("rps_anomaly"))["window_start"].to_list()
+    assert burst_at in flagged
+    # narrowing the range shows the same anomalies: they are scored over the whole period
+    data.set_range("2026-11-22T14:00:00Z", "2026-11-22T16:00:00Z")
+    narrow = build("timeline", data, TabOptions())
+    assert narrow.frames["timeline"].filter(pl.col("rps_anomaly"))["window_start"].to_list() == [
+        t for t in flagged if datetime(2026, 11, 22, 14, tzinfo=UTC) <= t < datetime(2026, 11, 22, 16, tzinfo=UTC)]

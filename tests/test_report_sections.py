@@ -232,3 +232,19 @@ def test_gpu_report_reads_processes_and_kernels_from_real_captures(real_dir: Pat
     top = kern.frames["top"]
     assert top.height > 0 and 0 < top["share"].sum() <= 1.0 + 1e-9
     assert kern.frames["streams"]["share"].sum() == pytest.approx(1.0)
+
+
+def test_the_health_timeline_marks_anomalies_with_the_one_detector() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from obskit.analyze.detect import flag_anomalies
+
+    t0 = datetime(2026, 11, 22, tzinfo=UTC)
+    rps = [20.0 + (i % 12) * 0.5 for i in range(288)]
+    rps[200] = 90.0
+    tl = pl.DataFrame({"window_start": [t0 + timedelta(minutes=5 * i) for i in range(288)], "rps": rps,
+                       "p99_ms": [50.0] * 288})
+    marked, markers, found = health._anomaly_markers(tl, {"rps": "requests/s", "p99_ms": "p99 ms"})
+    assert found == {"rps": ["16:40"]}  # row 200 = 16:40; a flat p99 has none
+    assert markers == {"rps": "rps_anomaly", "p99_ms": "p99_ms_anomaly"}
+    assert marked.equals(flag_anomalies(tl, ["rps", "p99_ms"]))  # the same verdicts as the explorer's

@@ -10,6 +10,8 @@ given live, and removing later rows never changes earlier results.
     How unusual a nonnegative score is against that score's own past: a peaks-over-threshold
     fit (an exponential tail above the trailing 90 % quantile, Pickands-Balkema-de Haan), so a
     score beyond everything seen so far still gets a graded, continuous probability.
+:func:`any_probability`
+    Several detectors' probabilities of the same row, combined so the false-alarm rate holds.
 :func:`refractory`
     One alarm per episode: after a verdict, the next ``rows`` scores are held just below the
     verdict level, so a long incident is reported once, at its start.
@@ -28,6 +30,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -36,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from obskit.errors import InvalidArgument
 
-__all__ = ["refractory", "tail_probability", "trailing"]
+__all__ = ["any_probability", "refractory", "tail_probability", "trailing"]
 
 Stat = Literal["median", "mean", "std", "max", "min", "q10", "q25", "q75", "q90", "q99"]
 
@@ -153,6 +156,34 @@ def _trailing_q(s: np.ndarray, window: int, q: float, min_history: int) -> np.nd
     r = pl.Series("x", s).fill_nan(None).rolling_quantile(q, "linear", window_size=window,
                                                           min_samples=min(min_history, window))
     return r.shift(1).fill_null(np.nan).to_numpy().astype(np.float64)
+
+
+def any_probability(probabilities: Sequence[np.ndarray]) -> np.ndarray:
+    """Probability that at least one of ``k`` tests is this unusual: ``1 - (1 - min p_i)^k`` (Sidak).
+
+    The calibrated way to let any of several detectors raise an alarm: if each ``p_i`` is a
+    valid probability, a row's combined probability is below ``a`` with probability at most
+    ``a`` (exactly ``a`` for independent tests, less for positively dependent ones, which
+    detectors of the same series are), so adding a member never raises the false-alarm
+    rate above the one asked for. Taking the bare minimum would multiply it by up to ``k``;
+    Fisher's product rule assumes independence and, on correlated members, alarms several
+    times too often.
+
+    Examples
+    --------
+    >>> any_probability([np.array([0.01, 0.5]), np.array([1.0, 0.2])]).round(4).tolist()
+    [0.0199, 0.36]
+    >>> any_probability([np.array([0.3])]).tolist()
+    [0.3]
+    """
+    if not probabilities:
+        raise InvalidArgument("any_probability needs at least one probability per row")
+    low = np.min(np.vstack([np.asarray(q, dtype=np.float64) for q in probabilities]), axis=0)
+    k = len(probabilities)
+    if k == 1:
+        return np.clip(low, 0.0, 1.0)
+    # 1 - (1 - p)^k without cancellation for tiny p
+    return np.clip(-np.expm1(k * np.log1p(-np.clip(low, 0.0, 1.0 - 1e-16))), 0.0, 1.0)
 
 
 def refractory(score: np.ndarray, threshold: float, rows: int) -> tuple[np.ndarray, np.ndarray]:

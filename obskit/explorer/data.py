@@ -382,8 +382,12 @@ class ExplorerData:
 
     def timeline(self) -> pl.DataFrame:
         """The one timeline of the selection, in the range (cached per selection)."""
+        return self.in_range(self.timeline_full())
+
+    def timeline_full(self) -> pl.DataFrame:
+        """The one timeline of the selection over the whole period (cached per selection)."""
         key = self.selection
-        cache = self._cache["timeline"]
+        cache = self._cache.setdefault("timeline", {})
         if key not in cache:
             drift = None
             if self.reference is not None and self.drift_features:
@@ -391,7 +395,24 @@ class ExplorerData:
                 drift = d if d.height else None
             with self.busy("computing the timeline"):
                 cache[key] = self._timeline_of(key, drift)
-        return self.in_range(cache[key])
+        return cache[key]
+
+    def timeline_anomalies(self, columns: Sequence[str]) -> pl.DataFrame:
+        """:meth:`timeline_full` plus ``<column>_anomaly`` flags (:func:`obskit.analyze.detect.flag_anomalies`).
+
+        Scored over the whole period, so narrowing the range never changes which windows
+        are anomalous; cached per selection and columns.
+        """
+        from obskit.analyze.detect import flag_anomalies
+
+        full = self.timeline_full()
+        cols = tuple(c for c in columns if c in full.columns)
+        memo: dict[tuple[Key, tuple[str, ...]], pl.DataFrame] = self.__dict__.setdefault("_flagged", {})
+        ck = (self.selection, cols)
+        if ck not in memo:
+            with self.busy("scoring the timeline's anomalies"):
+                memo[ck] = flag_anomalies(full, list(cols))
+        return memo[ck]
 
     def _timeline_of(self, key: Key, drift: pl.DataFrame | None) -> pl.DataFrame:
         """The one timeline of the groups ``key`` over every window (from their rows here)."""

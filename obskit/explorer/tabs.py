@@ -233,18 +233,36 @@ _PANELS = {"rps": "requests/s", "error_rate": "error rate", "p99_ms": "p99 ms", 
 
 
 def tab_timeline(data: ExplorerData, o: TabOptions) -> TabResult:
-    tl = data.timeline()
+    """The one timeline of the selection, each panel's anomalous windows ringed in red.
+
+    The anomalies are the report's (:func:`obskit.analyze.detect.flag_anomalies`, one false
+    alarm in 10,000 windows), scored over the selection's whole period so that narrowing the
+    range never changes which windows are anomalous.
+    """
+    full = data.timeline_full()
+    panels = {c: label for c, label in _PANELS.items()
+              if c in full.columns and full.get_column(c).null_count() < full.height}
+    tl = data.in_range(data.timeline_anomalies(list(panels)))
     b = _brush()
     rows: list[Any] = []
-    for col, label in _PANELS.items():
-        if col in tl.columns and tl.get_column(col).null_count() < tl.height:
-            rows.append(_lines(tl, [col], y_title=label, width=o.width, height=70, brush=b))
+    found: list[str] = []
+    for col, label in panels.items():
+        if tl.get_column(col).null_count() == tl.height:
+            continue
+        chart: Any = _lines(tl, [col], y_title=label, width=o.width, height=70, brush=b)
+        flag = f"{col}_anomaly"
+        if tl.get_column(flag).any():
+            chart = alt.layer(chart, charts.anomaly_rings(tl, col, flag, label, data=True))
+            when = ", ".join(f"{t:%m-%d %H:%M}" for t in tl.filter(pl.col(flag))["window_start"])
+            found.append(f"{label} at {when}")
+        rows.append(chart)
     if not rows:
         return TabResult({"timeline": tl}, {"timeline": empty_chart("One timeline")})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         stacked: alt.TopLevelMixin = alt.vconcat(*rows, title="One timeline").resolve_scale(x="shared")
-    return TabResult({"timeline": tl}, {"timeline": stacked})
+    note = ("Anomalies (online detector, red rings): " + "; ".join(found) + ".") if found else ""
+    return TabResult({"timeline": tl}, {"timeline": stacked}, note=note)
 
 
 _BUILDERS = {"traffic": tab_traffic, "errors": tab_errors, "gpu": tab_gpu, "drift": tab_drift,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
 import polars as pl
 
 from obskit import charts
@@ -392,19 +391,13 @@ def timeline(rep: ReportContext) -> Section:
 def _anomaly_markers(tl: pl.DataFrame, panels: Mapping[str, str]
                      ) -> tuple[pl.DataFrame, dict[str, str], dict[str, list[str]]]:
     """Mark each panel's anomalous windows with the online detector (1 false alarm in 10,000 windows)."""
-    from obskit.analyze.detect import score
+    from obskit.analyze.detect import flag_anomalies
 
-    markers: dict[str, str] = {}
-    found: dict[str, list[str]] = {}
-    cols = []
-    for col in panels:
-        flag = f"_anomaly_{col}"
-        d = score(tl[col].cast(pl.Float64).fill_null(np.nan).to_numpy(), false_alarm_rate=1e-4)
-        cols.append(pl.Series(flag, d.anomaly))
-        markers[col] = flag
-        if d.anomaly.any():
-            found[col] = [f"{t:%H:%M}" for t in tl["window_start"].filter(pl.Series(d.anomaly)).to_list()]
-    return (tl.with_columns(cols) if cols else tl), markers, found
+    tl = flag_anomalies(tl, list(panels), suffix="_anomaly")
+    markers = {col: f"{col}_anomaly" for col in panels}
+    found = {col: [f"{t:%H:%M}" for t in tl.filter(pl.col(flag))["window_start"].to_list()]
+             for col, flag in markers.items() if tl.get_column(flag).any()}
+    return tl, markers, found
 
 
 def metrics(rep: ReportContext) -> Section:

@@ -1,20 +1,15 @@
-"""Anomalies in any series frame: robust rolling z-scores and change points (CUSUM, PELT).
+"""Change points of a series: Page's CUSUM (online) and PELT (offline, optimal).
 
-A *series frame* has a time column (``window_start``), a numeric value column and
-optional label columns; every result frame of :mod:`obskit.analyze` qualifies (p99 per
-window, error rate, confident rate, GPU memory share...).
+:func:`cusum`, :func:`cusum_statistic`
+    Page's tabular CUSUM on a numpy array: online alarms with the estimated start of each
+    shift, or the decision statistic itself.
+:func:`pelt`
+    The optimal segmentation of the mean for a penalty (Killick et al. 2012).
+:func:`change_points`
+    Either, on a series frame, per label group, with the levels either side.
 
-:func:`robust_zscore`
-    The modified z-score ``0.6745 * (x - median) / MAD`` of each point against the
-    trailing window of previous points (Iglewicz & Hoaglin). With at least two seasonal
-    periods of data (default one day) the series is first compared with the same time one
-    period earlier, so a daily traffic peak is not an anomaly.
-:func:`cusum`, :func:`pelt`
-    Change-point detection on a numpy array: Page's tabular CUSUM (online, reports the
-    alarm and the estimated start of the shift) and PELT with a Gaussian mean-change cost
-    (offline, optimal segmentation for a penalty).
-:func:`change_points`, :func:`anomalies`
-    The same on frames, per label group; ``anomalies`` gathers both kinds with a score.
+For anomalies (a row unusual against the series' own past) see
+:func:`obskit.analyze.detect.score`.
 
 Examples
 --------
@@ -29,160 +24,18 @@ Examples
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 import polars as pl
-from numpy.lib.stride_tricks import sliding_window_view
 
-from obskit.analyze._frames import every_us, require
+from obskit.analyze._frames import require
 from obskit.errors import AnalysisError
 
-__all__ = ["anomalies", "change_points", "cusum", "cusum_statistic", "pelt", "robust_zscore"]
+__all__ = ["change_points", "cusum", "cusum_statistic", "pelt"]
 
 _K = 0.6745  # Phi^-1(0.75): makes MAD a consistent estimate of sigma for normal data
-_MEANAD = 1.253314  # sqrt(pi/2): mean absolute deviation to sigma, used when MAD is 0
-
-
-def _trailing_z(x: np.ndarray, window: int, min_periods: int, chunk: int = 4096,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, robust sigma and modified z of each point against its ``window`` predecessors.
-
-    Vectorised over chunks of rows; NaN where fewer than ``min_periods`` finite predecessors
-    exist, and a NaN z where the past is constant and the point differs from it (no scale to
-    judge the change by; :func:`obskit.analyze.detect.score` handles breaks of a flat line).
-    """
-    n = x.size
-    med = np.full(n, np.nan)
-    sigma = np.full(n, np.nan)
-    z = np.full(n, np.nan)
-    views = sliding_window_view(np.r_[np.full(window, np.nan), x][:-1], window)  # rows before each row
-    for c0 in range(0, n, chunk):
-        c1 = min(n, c0 + chunk)
-        v = views[c0:c1]
-        enough = (~np.isnan(v)).sum(axis=1) >= min_periods
-        if not enough.any():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            m = np.nanmedian(v, axis=1)
-            dev = np.abs(v - m[:, None])
-            mad = np.nanmedian(dev, axis=1)
-            mean_ad = np.nanmean(dev, axis=1)
-        s_ = np.where(mad > 0, mad / _K, mean_ad * _MEANAD)
-        d = x[c0:c1] - m
-        with np.errstate(invalid="ignore", divide="ignore"):
-            zz = np.where(s_ > 0, d / np.where(s_ > 0, s_, 1.0), np.where(d == 0, 0.0, np.nan))
-        ok = enough & ~np.isnan(x[c0:c1])
-        med[c0:c1] = np.where(ok, m, np.nan)
-        sigma[c0:c1] = np.where(ok, s_, np.nan)
-        z[c0:c1] = np.where(ok, zz, np.nan)
-    return med, sigma, z
-
-
-def robust_zscore(
-    frame: pl.DataFrame,
-    value: str = "value",
-    *,
-    time: str = "window_start",
-    by: Sequence[str] = (),
-    window: int = 24,
-    min_periods: int = 6,
-    seasonal: Literal["auto", "always", "never"] = "auto",
-    period: str = "1d",
-    threshold: float = 3.5,
-) -> pl.DataFrame:
-    """Robust z-score of every point against the trailing window, seasonality-aware.
-
-    Parameters
-    ----------
-    frame
-        A series frame (``time``, ``value``, ``by`` columns).
-    value, time, by
-        Column names.
-    window
-        Number of previous points forming the baseline (the current point is excluded);
-        24 is two hours of 5-minute windows. Much smaller windows make the MAD noisy.
-    min_periods
-        Fewest non-null previous points needed for a score (else null).
-    seasonal
-        ``"auto"``: compare with the same time one ``period`` earlier for rows with at
-        least two periods of the group before them (decided per row, so earlier rows never
-        depend on later ones); ``"always"``/``"never"`` force it. Seasonal scoring works on
-        the differences ``x(t) - x(t - period)``; points without a value one period
-        earlier fall back to the plain rolling score.
-    period
-        Length of the season (``"1d"``; ``"7d"`` for weekly patterns).
-    threshold
-        ``|zscore| >= threshold`` marks an anomaly (3.5 is Iglewicz & Hoaglin's advice).
-
-    Returns
-    -------
-    polars.DataFrame
-        The input columns plus ``baseline`` (expected value), ``scale`` (robust sigma),
-        ``zscore``, ``anomaly`` (bool) and ``basis`` (``"rolling"`` or
-        ``"same time last period"``), sorted by group and time.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> from datetime import datetime, timedelta, UTC
-    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> f = pl.DataFrame({"window_start": [t0 + timedelta(minutes=5 * i) for i in range(6)],
-    ...                   "value": [8.0, 9.0, 10.0, 11.0, 12.0, 14.0]})
-    >>> robust_zscore(f, window=5, min_periods=5).select(pl.col("zscore").round(4), "anomaly").row(-1)
-    (2.698, False)
-    """
-    require(frame, [time, value, *by], "robust_zscore")
-    if window < 1 or min_periods < 1:
-        raise AnalysisError("window and min_periods must be >= 1")
-    period_us = every_us(period)
-    keys = list(by)
-    df = frame.sort([*keys, time])
-    parts = df.partition_by(keys, maintain_order=True) if keys else [df]
-    out = []
-    for part in parts:
-        t = part.get_column(time).dt.epoch("us").to_numpy()
-        x = part.get_column(value).cast(pl.Float64).fill_null(np.nan).to_numpy()
-        # causal: a row uses the seasonal basis once two periods of the group lie behind it
-        use_season = np.full(t.size, seasonal == "always")
-        if seasonal == "auto" and t.size:
-            use_season = (t - t[0]) >= 2 * period_us
-        med, sigma, z = _trailing_z(x, window, min_periods)
-        baseline = med
-        basis = np.full(x.size, "rolling", dtype=object)
-        if use_season.any():
-            pos = np.searchsorted(t, t - period_us)
-            has = (pos < t.size) & (t[np.minimum(pos, t.size - 1)] == t - period_us)
-            lag = np.where(has, x[np.minimum(pos, t.size - 1)], np.nan)
-            diff = x - lag
-            dmed, dsig, dz = _trailing_z(diff, window, min_periods)
-            ok = use_season & has & ~np.isnan(dz)
-            baseline = np.where(ok, lag + dmed, med)
-            sigma = np.where(ok, dsig, sigma)
-            z = np.where(ok, dz, z)
-            basis = np.where(ok, "same time last period", basis)
-        out.append(
-            part.with_columns(
-                pl.Series("baseline", baseline).fill_nan(None),
-                pl.Series("scale", sigma).fill_nan(None),
-                pl.Series("zscore", z).fill_nan(None),
-                pl.Series("basis", basis.astype(str), dtype=pl.String),
-            )
-        )
-    res = pl.concat(out) if out else df.with_columns(
-        pl.lit(None, dtype=pl.Float64).alias("baseline"),
-        pl.lit(None, dtype=pl.Float64).alias("scale"),
-        pl.lit(None, dtype=pl.Float64).alias("zscore"),
-        pl.lit(None, dtype=pl.String).alias("basis"),
-    )
-    res = res.with_columns((pl.col("zscore").abs() >= threshold).fill_null(False).alias("anomaly"))
-    return res.select(*frame.columns, "baseline", "scale", "zscore", "anomaly", "basis")
-
-
-# ------------------------------------------------------------------ change points
 
 
 def _robust_sigma(x: np.ndarray) -> float:
@@ -440,52 +293,3 @@ def change_points(
     schema.update({time: frame.schema[time], "detected_at": frame.schema[time], "before": pl.Float64(),
                    "after": pl.Float64(), "score": pl.Float64(), "method": pl.String()})
     return pl.DataFrame(rows, schema=schema)
-
-
-def anomalies(
-    frame: pl.DataFrame,
-    value: str = "value",
-    *,
-    time: str = "window_start",
-    by: Sequence[str] = (),
-    threshold: float = 3.5,
-    window: int = 24,
-    seasonal: Literal["auto", "always", "never"] = "auto",
-    period: str = "1d",
-    change_method: Literal["pelt", "cusum"] | None = "pelt",
-) -> pl.DataFrame:
-    """Anomalous windows of a series frame: z-score outliers and level changes, with a score.
-
-    Returns
-    -------
-    polars.DataFrame
-        ``by`` columns, ``time``, ``value``, ``score`` (``|zscore|`` for outliers, the
-        shift in robust sigmas for change points), ``kind`` (``"outlier"`` or
-        ``"change_point"``), sorted by time.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> from datetime import datetime, timedelta, UTC
-    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> v = [10.0, 11.0, 9.0, 10.5, 9.5] * 6
-    >>> v[20] = 40.0
-    >>> f = pl.DataFrame({"window_start": [t0 + timedelta(minutes=i) for i in range(30)], "value": v})
-    >>> anomalies(f, change_method=None).select(pl.col("window_start").dt.minute(), "kind").rows()
-    [(20, 'outlier')]
-    """
-    z = robust_zscore(frame, value, time=time, by=by, window=window, seasonal=seasonal, period=period,
-                      threshold=threshold)
-    keys = list(by)
-    out = z.filter(pl.col("anomaly")).select(
-        *keys, time, pl.col(value).cast(pl.Float64).alias("value"), pl.col("zscore").abs().alias("score"),
-        pl.lit("outlier").alias("kind"),
-    )
-    if change_method is not None:
-        cp = change_points(frame, value, time=time, by=by, method=change_method)
-        vals = frame.select(*keys, time, pl.col(value).cast(pl.Float64).alias("value"))
-        cp = cp.join(vals, on=[*keys, time], how="left", nulls_equal=True).select(
-            *keys, time, "value", "score", pl.lit("change_point").alias("kind")
-        )
-        out = pl.concat([out, cp], how="vertical_relaxed")
-    return out.sort([time, *keys, "kind"])
