@@ -239,25 +239,12 @@ def detectors() -> dict[str, Callable[[NabFile], np.ndarray]]:
         name: (lambda f, _n=name: detect.score(f.values, method=_n).score)
         for name in detect.METHODS
     }
-    out["robust_zscore (no detector)"] = _zscore_file
     out["cusum_statistic (no detector)"] = _cusum_file
     return out
 
 
-def _zscore_file(f: NabFile) -> np.ndarray:
-    """``|z| / (1 + |z|)`` of :func:`obskit.analyze.anomaly.robust_zscore`: the plain score, no calibration."""
-    import polars as pl
-
-    from obskit.analyze.anomaly import robust_zscore
-
-    frame = pl.DataFrame({"window_start": f.timestamps.astype("datetime64[us]"), "value": f.values})
-    z = robust_zscore(frame.with_columns(pl.col("window_start").dt.replace_time_zone("UTC")))["zscore"]
-    a = np.abs(z.fill_null(0.0).to_numpy())
-    return a / (1.0 + a)
-
-
 def _cusum_file(f: NabFile) -> np.ndarray:
-    from obskit.analyze.anomaly import cusum_statistic
+    from obskit.analyze.detect import cusum_statistic
 
     c = np.nan_to_num(cusum_statistic(f.values), nan=0.0)
     return c / (1.0 + c)
