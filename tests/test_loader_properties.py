@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -272,3 +273,23 @@ def test_a_good_file_of_each_loader_rejects_nothing(tmp_path: Path) -> None:
         loaded, rejected, records = load(tmp_path, ["ok"] * 5)
         assert (loaded, rejected) == (records, 0), name
 
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3 * 86_400_000), min_size=0, max_size=400),
+       st.lists(st.integers(-400 * 86_400_000, 400 * 86_400_000), max_size=5))
+def test_far_bounds_keep_what_far_from_bulk_keeps(bulk_ms: list[int], outliers_ms: list[int]) -> None:
+    """The scan's whole-log time check (two streaming passes) keeps exactly the rows the loader's keeps."""
+    from datetime import UTC, datetime, timedelta
+
+    from obskit.load._plausible import far_bounds, far_from_bulk
+
+    t0 = datetime(2026, 11, 22, tzinfo=UTC)
+    ts = pl.Series("timestamp", [t0 + timedelta(milliseconds=v) for v in [*bulk_ms, *outliers_ms]],
+                   dtype=pl.Datetime("us", "UTC"))
+    expected = ~far_from_bulk(ts)
+    bounds = far_bounds(pl.LazyFrame({"timestamp": ts}))
+    if bounds is None:
+        assert expected.all()  # too few rows: nothing is far
+    else:
+        assert ts.is_between(*bounds).to_list() == expected.to_list()

@@ -424,7 +424,7 @@ def test_data_quality_at_scale_checks_every_row(day: tuple[Path, Path]) -> None:
 
 
 def test_rows_the_loader_rejects_are_left_out_at_scale_too(day: tuple[Path, Path], tmp_path: Path) -> None:
-    """Parquet read as it is: the loader's row checks apply in the scan, so both sizes count the same rows."""
+    """Parquet read as it is: the loader's row checks and its far-time check apply in the scan: the same rows."""
     src = Path(str(day[0])).read_text()
     root = Path(re.search(r'path = "([^"]*requests)"', src).group(1))  # type: ignore[union-attr]
     bad_root = tmp_path / "requests"
@@ -439,6 +439,7 @@ def test_rows_the_loader_rejects_are_left_out_at_scale_too(day: tuple[Path, Path
             conf[2] = 1.5
             ts[3] = "1970-01-01T00:00:00Z"
             ts[4] = "not a time"
+            ts[5] = "2027-06-01T00:00:00Z"  # a plausible year, far from the rest of the log (a whole-log check)
             frame = frame.with_columns(pl.Series("latency_ms", lat), pl.Series("confidence", conf),
                                        pl.Series("ts", ts))
             assert frame.height == n
@@ -453,13 +454,16 @@ def test_rows_the_loader_rejects_are_left_out_at_scale_too(day: tuple[Path, Path
         configs.append(cfg)
     big, small = (open_report(str(c)) for c in configs)
     assert big.scale is not None and small.scale is None
-    assert big.figures["requests"] == small.figures["requests"] == 150_000 - 5
+    assert big.figures["requests"] == small.figures["requests"] == 150_000 - 6
     assert big.figures["errors"] == small.figures["errors"]
     reasons = sorted(big.session.quarantine.frame()["reason"].to_list())
     assert reasons == sorted(small.session.quarantine.frame()["reason"].to_list())
     assert reasons == sorted(["latency_ms: negative", "latency_ms: not a finite number (NaN or infinity)",
                               "confidence: outside [0, 1] or not a number",
-                              f"timestamp: {_years_reason()}", "timestamp: cannot parse"])
+                              f"timestamp: {_years_reason()}", "timestamp: cannot parse", FAR_REQUEST_REASON])
+
+
+FAR_REQUEST_REASON = "timestamp: far outside the rest of the log (clock jump or typo?)"
 
 
 def _years_reason() -> str:

@@ -21,6 +21,7 @@ Two rules, both about a clock that is wrong rather than a record that is malform
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -28,12 +29,14 @@ import polars as pl
 from obskit.limits import PLAUSIBLE_YEARS
 
 __all__ = [
+    "FAR_REQUEST_REASON",
     "OUTLIER_MARGIN",
     "OUTLIER_MIN_ROWS",
     "OUTLIER_REASON",
     "PLAUSIBLE_US",
     "PLAUSIBLE_YEARS",
     "YEARS_REASON",
+    "far_bounds",
     "far_from_bulk",
     "implausible",
     "implausible_us",
@@ -51,6 +54,8 @@ OUTLIER_MARGIN = timedelta(days=7)
 #: Fewer records than this: no outlier rule (too few to know where the bulk is).
 OUTLIER_MIN_ROWS = 100
 OUTLIER_REASON = "far outside the rest of the data (clock jump or typo?)"
+#: The request loader's reason for the same (at every size).
+FAR_REQUEST_REASON = "timestamp: far outside the rest of the log (clock jump or typo?)"
 
 
 def implausible_us(us: int | float | None) -> str | None:
@@ -78,5 +83,50 @@ def far_from_bulk(ts: pl.Series, *, margin: timedelta = OUTLIER_MARGIN,
     lo, hi = ts.quantile(0.01, "nearest"), ts.quantile(0.99, "nearest")
     if not isinstance(lo, datetime) or not isinstance(hi, datetime):
         return out
+    first, last = _kept(lo, hi, margin)
+    return ((ts < first) | (ts > last)).fill_null(False)
+
+
+def _kept(lo: datetime, hi: datetime, margin: timedelta) -> tuple[datetime, datetime]:
     wide = max(margin, hi - lo)
-    return ((ts < lo - wide) | (ts > hi + wide)).fill_null(False)
+    return lo - wide, hi + wide
+
+
+def far_bounds(lf: pl.LazyFrame, column: str = "timestamp", *, margin: timedelta = OUTLIER_MARGIN,
+               min_rows: int = OUTLIER_MIN_ROWS) -> tuple[datetime, datetime] | None:
+    """The earliest and latest times :func:`far_from_bulk` keeps, from a lazy frame in bounded memory.
+
+    The same 1 % and 99 % quantiles (polars' ``nearest``: rank ``floor((n - 1) q + 0.5)``),
+    found without holding the column: one streaming pass counts the rows per minute, a second
+    reads the one or two minutes that hold those ranks. None with fewer than ``min_rows`` times.
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> times = [t0 + timedelta(seconds=37 * i) for i in range(500)] + [datetime(2031, 1, 1, tzinfo=UTC)]
+    >>> lf = pl.LazyFrame({"timestamp": times})
+    >>> first, last = far_bounds(lf)
+    >>> lf.filter(~pl.col("timestamp").is_between(first, last)).collect()["timestamp"].dt.year().to_list()
+    [2031]
+    >>> far_from_bulk(pl.Series(times)).arg_true().to_list()
+    [500]
+    """
+    minutes = (lf.select(pl.col(column).dt.truncate("1m").alias("m")).drop_nulls().group_by("m").len()
+               .collect(engine="streaming").sort("m"))
+    n = int(minutes["len"].sum()) if minutes.height else 0
+    if n < min_rows:
+        return None
+    ranks = [math.floor((n - 1) * q + 0.5) for q in (0.01, 0.99)]
+    ends = minutes["len"].cum_sum().to_list()
+    starts = minutes["m"].to_list()
+    picks: list[tuple[datetime, int]] = []  # (minute, rank within the minute)
+    for rank in ranks:
+        i = next(j for j, e in enumerate(ends) if e > rank)
+        picks.append((starts[i], rank - (ends[i - 1] if i else 0)))
+    wanted = sorted({m for m, _ in picks})
+    rows = (lf.select(pl.col(column)).filter(pl.col(column).dt.truncate("1m").is_in(wanted))
+            .collect(engine="streaming"))
+    by_minute = {m: rows.filter(pl.col(column).dt.truncate("1m") == m)[column].sort().to_list() for m in wanted}
+    lo, hi = (by_minute[m][r] for m, r in picks)
+    return _kept(lo, hi, margin)

@@ -33,9 +33,9 @@ from typing import TypeVar
 import polars as pl
 
 from obskit.errors import InvalidArgument, SchemaError, SourceError, Violation
+from obskit.load._plausible import FAR_REQUEST_REASON, far_from_bulk
 from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
 from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
-from obskit.load._plausible import far_from_bulk
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
 from obskit.load._records import LINE as _LINE
 from obskit.load._records import LineRemap
@@ -439,8 +439,7 @@ def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool,
         reasons = pl.when(dup).then(pl.lit("request_id: duplicate (kept its first occurrence)")).otherwise(reasons)
     far = far_from_bulk(df["timestamp"])
     if far.any():
-        reasons = pl.when(pl.lit(far)).then(pl.lit("timestamp: far outside the rest of the log (clock jump or typo?)")
-                                            ).otherwise(reasons)
+        reasons = pl.when(pl.lit(far)).then(pl.lit(FAR_REQUEST_REASON)).otherwise(reasons)
     flagged = df.with_columns(reasons.alias("__reason"))
     bad = flagged.filter(pl.col("__reason").is_not_null())
     if not bad.height:

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from obskit.config import Config
     from obskit.load.registry import SourceConfig
 
-__all__ = ["AUTO_STAGE_BYTES", "DEFAULT_MAX_ROWS", "ScaleSource", "auto_stage_folder", "canonical_scan",
-           "keep_rejects", "load_period", "period_extent", "period_scan", "scale_source", "scan_rejects"]
+__all__ = ["AUTO_STAGE_BYTES", "DEFAULT_MAX_ROWS", "ScaleSource", "auto_stage_folder",
+           "canonical_scan", "keep_rejects", "load_period", "period_extent", "period_scan", "scale_source",
+           "scan_rejects", "with_bounds"]
 
 #: Above this many request rows, the health report runs at scale (``[report] max_rows``): about 4 GB
 #: of peak memory for an in-memory health report (10M rows took 7.4 GB).
@@ -52,6 +53,8 @@ class ScaleSource:
     rejects: tuple[str, ...] = ()  # staged sources: the rows the loader rejected (parquet files)
     latency_unit: str = "ms"  # of the files' latency (staged files are canonical: ms)
     checked: bool = False  # staged sources: every row already passed the loader's checks
+    #: The times the loader's whole-log check keeps (``far_from_bulk``), for parquet read as it is.
+    bounds: tuple[datetime, datetime] | None = None
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
@@ -97,10 +100,28 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
         return None  # unreadable: the loader reports the problem
     if rows <= limit:
         return None
-    return ScaleSource(tuple(files), rows, dict(src.get("columns") or {}), str(src.get("status_convention") or "auto"),
-                       str(src.get("timestamp_format") or "iso8601"),
-                       str(src.get("timezone") or config.project.timezone),
-                       latency_unit=str(src.get("latency_unit") or "ms"))
+    found = ScaleSource(tuple(files), rows, dict(src.get("columns") or {}), str(src.get("status_convention") or "auto"),
+                        str(src.get("timestamp_format") or "iso8601"),
+                        str(src.get("timezone") or config.project.timezone),
+                        latency_unit=str(src.get("latency_unit") or "ms"))
+    return with_bounds(found)
+
+
+def with_bounds(src: ScaleSource) -> ScaleSource:
+    """``src`` with the loader's whole-log time check: timestamps far from the bulk are left out.
+
+    The same rule as the in-memory loader (:func:`obskit.load._plausible.far_from_bulk` on the
+    rows that pass the row checks), found in two streaming passes over the time column
+    (:func:`obskit.load._plausible.far_bounds`). Staged sources were checked part by part
+    when staged and are returned as they are.
+    """
+    from dataclasses import replace
+
+    from obskit.load._plausible import far_bounds
+
+    if src.checked:
+        return src
+    return replace(src, bounds=far_bounds(canonical_scan(replace(src, bounds=None))))
 
 
 def auto_stage_folder(config: Config, name: str) -> Path:
@@ -160,6 +181,8 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
     lf = _canonical_columns(pl.scan_parquet(list(src.files), hive_partitioning=True), src, model)
     if not src.checked:  # the rows the loader would reject, left out (counted apart by scan_rejects)
         lf = lf.filter(~pl.any_horizontal([cond.fill_null(False) for cond, _ in _checks(lf)])).drop(_NO_TS)
+    if src.bounds is not None:  # and the times far from the rest of the log
+        lf = lf.filter(pl.col("timestamp").is_between(*src.bounds))
     if start is not None:
         lf = lf.filter(pl.col("timestamp") >= start)
     if end is not None:
@@ -200,9 +223,10 @@ def _canonical_columns(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.Laz
 def _checks(lf: pl.LazyFrame) -> list[tuple[pl.Expr, str]]:
     """The loader's row checks on the canonical columns (:mod:`obskit.load.row_checks`).
 
-    The same reasons as the loader's, so a day has the same rows at every size; the checks
-    that need the whole day at once (a request id seen twice, a timestamp far from the rest)
-    are the loader's only.
+    The same reasons as the loader's, so a day has the same rows at every size. Of the checks
+    that need the whole day at once, a timestamp far from the rest applies through
+    :attr:`ScaleSource.bounds`; a request id seen twice is the in-memory loader's only (an
+    exact check would hold every id of the day).
     """
     from obskit.load.row_checks import value_checks
 
@@ -211,10 +235,11 @@ def _checks(lf: pl.LazyFrame) -> list[tuple[pl.Expr, str]]:
 
 
 def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
-    """The rows of the files the loader's row checks reject: ``source`` (file), ``line`` (null), ``reason``, ``raw``.
+    """The rows of the files the loader's checks reject: ``source`` (file), ``line`` (null), ``reason``, ``raw``.
 
     One streaming pass over the files (staged files were checked when staged: nothing here).
     """
+    from obskit.load._plausible import FAR_REQUEST_REASON
     from obskit.load._quarantine import QUARANTINE_SCHEMA
     from obskit.load.row_checks import reason_expr
 
@@ -223,6 +248,9 @@ def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
     lf = _canonical_columns(pl.scan_parquet(list(src.files), hive_partitioning=True,
                                             include_file_paths="__obskit_file"), src, model)
     lf = lf.with_columns(reason_expr(_checks(lf), _REASON))
+    if src.bounds is not None:
+        lf = lf.with_columns(pl.when(pl.col(_REASON).is_null() & ~pl.col("timestamp").is_between(*src.bounds))
+                             .then(pl.lit(FAR_REQUEST_REASON)).otherwise(pl.col(_REASON)).alias(_REASON))
     got = (lf.filter(pl.col(_REASON).is_not_null())
            .select(pl.col("__obskit_file").alias("source"), pl.lit(None, pl.Int64).alias("line"),
                    pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
