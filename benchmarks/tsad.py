@@ -15,7 +15,7 @@ Every detector is run causally: each row's score reads that row and earlier rows
 (obskit's by construction; the peers online, or refitted on past rows only). Rules, the same
 for every detector:
 
-- the first 15 % of each series is warm-up and not scored;
+- the first 15 % of each series is warm-up and not scored (NAB's own rule caps it at 750 rows);
 - **NAB**: the NAB scorer of :mod:`benchmarks.nab` with NAB's windows (10 % of the series,
   centred on the anomaly's start), its three profiles, one threshold per profile;
 - **event F1**: one global threshold per detector (the best of its pooled score quantiles,
@@ -88,8 +88,9 @@ def _runs(hit: np.ndarray) -> np.ndarray:
 def events(s: Series, hit: np.ndarray) -> tuple[int, int]:
     """(detected anomalies, false detections) of one series' boolean detections, warm-up excluded."""
     first = int(WARMUP * s.values.size)
+    hit = np.asarray(hit, dtype=bool).copy()
+    hit[:first] = False  # a run already on at the end of the warm-up starts there
     starts = _runs(hit)
-    starts = starts[starts >= first]
     true = np.zeros(starts.size, dtype=bool)
     found = 0
     for a, b in s.ranges:
@@ -111,6 +112,8 @@ def best_event_f1(corpus: list[Series], scores: list[np.ndarray], grid: int = 20
     first = [int(WARMUP * s.values.size) for s in corpus]
     pooled = np.concatenate([np.nan_to_num(sc[f:], nan=-np.inf) for sc, f in zip(scores, first, strict=True)])
     pooled = pooled[np.isfinite(pooled)]
+    if pooled.size == 0:
+        return (0.0, 0.0, 0.0, math.inf)
     # quantiles, the top scores, and a log grid near 1 (scores that are 1 - probability crowd there)
     lo, hi = float(pooled.min()), float(pooled.max())
     near_one = 1.0 - np.logspace(-1, -16, grid)

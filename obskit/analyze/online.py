@@ -178,7 +178,10 @@ def any_probability(probabilities: Sequence[np.ndarray]) -> np.ndarray:
     """
     if not probabilities:
         raise InvalidArgument("any_probability needs at least one probability per row")
-    low = np.min(np.vstack([np.asarray(q, dtype=np.float64) for q in probabilities]), axis=0)
+    arrays = [np.asarray(q, dtype=np.float64) for q in probabilities]
+    if len({a.shape for a in arrays}) > 1:
+        raise InvalidArgument("any_probability needs one probability per row from every test (same lengths)")
+    low = np.min(np.vstack(arrays), axis=0)
     k = len(probabilities)
     if k == 1:
         return np.clip(low, 0.0, 1.0)

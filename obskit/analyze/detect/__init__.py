@@ -43,8 +43,8 @@ Examples
 >>> x = np.sin(np.arange(2000) * 2 * np.pi / 100) + rng.normal(0, 0.05, 2000)
 >>> x[1500:1510] += 3.0
 >>> d = score(x)
->>> np.flatnonzero(d.anomaly).tolist()
-[1500]
+>>> bool(d.anomaly[1500]), int(d.anomaly.sum()) <= 0.002 * x.size  # found, and few alarms elsewhere
+(True, True)
 """
 
 from __future__ import annotations
@@ -185,11 +185,18 @@ def score(
     >>> bool(d.anomaly[600]), round(float(d.score[600]), 3)
     (True, 1.0)
     """
-    if not 0 < false_alarm_rate < 1:
-        raise AnalysisError("false_alarm_rate must be in (0, 1)")
-    x = np.asarray(values, dtype=np.float64)
+    if not isinstance(false_alarm_rate, float | int) or not 0 < false_alarm_rate < 1:
+        raise AnalysisError("false_alarm_rate must be a number in (0, 1)")
+    if not isinstance(history, int) or history < 2 or not isinstance(refractory_rows, int) or refractory_rows < 0:
+        raise AnalysisError("history must be an integer of at least 2 rows, refractory_rows a nonnegative integer")
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise AnalysisError(f"score() takes a numeric series: {e}") from None
     if x.ndim != 1:
         raise AnalysisError("score() takes a one-dimensional series")
+    if x.size == 0:
+        return Detection(np.zeros(0), np.zeros(0, dtype=bool), 1.0 - false_alarm_rate)
     stats, period = members(x, method)
     p = any_probability([tail_probability(s, history=history) for s in stats.values()])
     p[~np.isfinite(x)] = 1.0
@@ -226,6 +233,7 @@ def detect(
     [10]
     """
     require(frame, [time, value, *by], "detect")
+    _numeric(frame, [value], "detect")
     keys = list(by)
     df = frame.sort([*keys, time])
     parts = df.partition_by(keys, maintain_order=True) if keys else [df]
@@ -269,9 +277,17 @@ def flag_anomalies(
     (1, ['rps', 'rps_anomaly'])
     """
     require(frame, list(columns), "flag_anomalies")
+    _numeric(frame, columns, "flag_anomalies")
     flags = []
-    for col in columns:
+    for col in dict.fromkeys(columns):
         x = frame.get_column(col).cast(pl.Float64).fill_null(np.nan).to_numpy()
         d = score(x, method=method, false_alarm_rate=false_alarm_rate, refractory_rows=refractory_rows)
         flags.append(pl.Series(f"{col}{suffix}", d.anomaly))
     return frame.with_columns(flags) if flags else frame
+
+
+def _numeric(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
+    bad = [c for c in columns if not (frame.schema[c].is_numeric() or frame.schema[c] == pl.Null)]
+    if bad:
+        raise AnalysisError(f"{what}: {', '.join(bad)} must be numeric series, not "
+                            f"{', '.join(str(frame.schema[c]) for c in bad)}")

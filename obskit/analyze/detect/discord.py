@@ -96,8 +96,9 @@ def discord_distance(x: np.ndarray, m: int, *, history: int = 8192) -> np.ndarra
     Returns
     -------
     numpy.ndarray
-        One distance per row, in ``[0, 2 sqrt(m)]``; NaN for the first rows, until a shape
-        has an earlier shape outside its own exclusion zone.
+        One distance per row, in ``[0, 2 sqrt(m)]``; NaN until a shape has an earlier shape
+        outside its own exclusion zone, and where the last ``m`` values include a missing one
+        (a gap carried forward is not a shape, so the first row after a gap never alarms).
 
     Examples
     --------
@@ -107,10 +108,14 @@ def discord_distance(x: np.ndarray, m: int, *, history: int = 8192) -> np.ndarra
     >>> bool(d[199] < 1e-6), bool(d[200:204].max() > 1.0)
     (True, True)
     """
-    m = int(m)
+    m, history = int(m), int(history)
     if m < 4:
         raise InvalidArgument("discord_distance needs shapes of at least 4 rows")
+    if history < m:
+        raise InvalidArgument(f"discord_distance needs a history of at least the shape length ({m} rows)")
     raw = np.asarray(x, dtype=np.float64)
+    if raw.ndim != 1:
+        raise InvalidArgument("discord_distance takes a one-dimensional series")
     v = ffill(raw)
     n = v.size
     out = np.full(n, np.nan)
@@ -118,12 +123,24 @@ def discord_distance(x: np.ndarray, m: int, *, history: int = 8192) -> np.ndarra
     for b0 in range(start, n, history):
         lo = max(start, b0 - history)
         seg = v[lo:min(n, b0 + history)]
-        if seg.size < 2 * m:
+        if seg.size < m:  # no whole shape yet (whatever follows, these rows stay NaN)
             continue
         first = max(0, b0 - lo - m + 1)  # the first subsequence ending in this block
-        d = _left_distances(np.ascontiguousarray(seg), m, first)
+        # an offset does not change z-normalised distances, but a large one costs stumpy precision;
+        # the segment's first value is known before any row it scores
+        d = _left_distances(np.ascontiguousarray(seg - seg[0]), m, first)
         ends = lo + first + m - 1 + np.arange(d.size)
         keep = (ends >= b0) & (ends < min(n, b0 + history))
         out[ends[keep]] = d[keep]
-    out[~np.isfinite(raw)] = np.nan
+    out[_gap_windows(raw, m)] = np.nan
     return out
+
+
+def _gap_windows(raw: np.ndarray, m: int) -> np.ndarray:
+    """Rows whose last ``m`` values include a missing one (its carried-forward value is no shape)."""
+    missing = ~np.isfinite(raw)
+    if not missing.any():
+        return missing
+    c = np.cumsum(np.r_[0, missing.astype(np.int64)])
+    i = np.arange(raw.size)
+    return (c[i + 1] - c[np.maximum(0, i - m + 1)]) > 0

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from obskit.analyze.online import trailing
+from obskit.errors import InvalidArgument
 
 __all__ = ["estimate_period", "ffill", "knn_distance", "level_deviation"]
 
@@ -44,16 +45,19 @@ def estimate_period(x: np.ndarray, *, shortest: int = 8, min_correlation: float 
     """The series' dominant period in rows, from its autocorrelation, or None.
 
     The period is the shortest lag, between the first negative autocorrelation (or
-    ``shortest``) and half the series' length, where the autocorrelation function peaks (its
-    highest value within a tenth of the lag either side) within 90 % of its highest peak
-    (multiples of the period correlate almost as well), if that peak reaches
-    ``min_correlation``. :func:`obskit.analyze.detect.score` calls it on the warm-up rows
-    only, so the shape lengths it derives never read later rows.
+    ``shortest``) and half the series' length, where the autocorrelation function peaks
+    (its highest value within a tenth of the lag either side) within 90 % of its highest
+    peak (multiples of the period correlate almost as well), if that peak reaches
+    ``min_correlation`` (0.5 beyond a third of the length, where fewer than three cycles are
+    in view and random walks show bumps of 0.3-0.4; a wrong period on red noise only picks
+    the discord member's shape length, whose alarms stay calibrated).
+    :func:`obskit.analyze.detect.score` calls it on the warm-up rows only, so the shape
+    lengths it derives never read later rows.
 
     Parameters
     ----------
     x
-        The rows to estimate from (NaN rows are dropped).
+        The rows to estimate from (gaps are carried forward; None if more than half are missing).
     shortest
         The shortest period considered.
     min_correlation
@@ -68,14 +72,19 @@ def estimate_period(x: np.ndarray, *, shortest: int = 8, min_correlation: float 
     True
     """
     v = np.asarray(x, dtype=np.float64)
-    v = v[np.isfinite(v)]
+    finite = np.isfinite(v)
+    if finite.sum() < 0.5 * v.size:
+        return None  # too many gaps to trust a period
+    v = ffill(v[int(np.argmax(finite)):])  # gaps carried forward: rows keep their place in time
     n = v.size
     longest = n // 2
     if longest <= shortest + 1:
         return None
     y = v - v.mean()
-    if not np.any(y):
+    scale = np.max(np.abs(y))
+    if not scale > 0:
         return None
+    y = y / scale
     f = np.fft.rfft(y, 2 * n)
     acf = np.fft.irfft(f * np.conj(f))[:longest + 1]
     acf = acf / acf[0]
@@ -88,7 +97,8 @@ def estimate_period(x: np.ndarray, *, shortest: int = 8, min_correlation: float 
     a = acf[lags]
     # a peak is the highest value within a tenth of its lag either side (noise makes small bumps)
     top = np.array([acf[max(1, lag - max(2, lag // 10)): lag + max(2, lag // 10) + 1].max() for lag in lags.tolist()])
-    peak = (a >= top) & (a >= min_correlation)
+    # fewer than three cycles in view: red noise has long-lag bumps too, so ask for more
+    peak = (a >= top) & (a >= np.where(lags * 3 > n, max(min_correlation, 0.5), min_correlation))
     if not peak.any():
         return None
     # multiples of the period correlate almost as well: the shortest lag near the best peak
@@ -112,6 +122,9 @@ def knn_distance(x: np.ndarray, m: int = 10, *, k: int = 10, history: int = 750,
     """
     from scipy.spatial import cKDTree
 
+    if m < 1 or k < 1 or block < 1:
+        raise InvalidArgument("knn_distance needs m, k and block of at least 1")
+    x_in = x
     x = ffill(x)
     n = x.size
     out = np.full(n, np.nan)
@@ -126,7 +139,12 @@ def knn_distance(x: np.ndarray, m: int = 10, *, k: int = 10, history: int = 750,
         tree = cKDTree(shapes[lo - m + 1: hi - m + 2])
         dist, _ = tree.query(shapes[b0 - m + 1: b1 - m + 1], k=k)
         out[b0:b1] = dist.mean(axis=1) if k > 1 else dist
-    out[~np.isfinite(np.asarray(x))] = np.nan
+    raw = np.asarray(x_in, dtype=np.float64)
+    missing = ~np.isfinite(raw)
+    if missing.any():  # a gap carried forward is no shape: rows whose window holds one get no score
+        c = np.cumsum(np.r_[0, missing.astype(np.int64)])
+        i = np.arange(n)
+        out[(c[i + 1] - c[np.maximum(0, i - m + 1)]) > 0] = np.nan
     return out
 
 
