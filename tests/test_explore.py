@@ -46,7 +46,10 @@ def test_full_range_equals_window_stats(ex: Explorer, session: Session) -> None:
     assert session.requests is not None
     assert_frame_equal(ex.frames["traffic"]["stats"], window_stats(session.requests, every="5m"))
     assert set(ex.frames) == set(TABS)
-    assert not ex.notes
+    # every tab has data: the only note is the timeline's list of anomalies, which names the
+    # sample day's p99 incident (above the SLO from 19:10) where the report's timeline does
+    assert set(ex.notes) == {"timeline"}
+    assert "p99 ms at" in ex.notes["timeline"] and "11-22 19:10" in ex.notes["timeline"]
 
 
 def test_range_and_version_match_analyses(ex: Explorer, session: Session) -> None:
