@@ -412,6 +412,8 @@ class ExplorerData:
         if ck not in memo:
             with self.busy("scoring the timeline's anomalies"):
                 memo[ck] = flag_anomalies(full, list(cols))
+            if len(memo) > 32:  # the oldest selection's goes first
+                memo.pop(next(iter(memo)))
         return memo[ck]
 
     def _timeline_of(self, key: Key, drift: pl.DataFrame | None) -> pl.DataFrame:
