@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.tsad [--corpus PARQUET] [--detector NAME ...] [--limit N]``
 
-The corpus (``benchmarks/tsad/gutentag_corpus.parquet``, rebuilt by ``make_corpus.py`` in the
+The corpus (``benchmarks/tsad_corpus/gutentag_corpus.parquet``, rebuilt by ``make_corpus.py`` in the
 same folder) is 124 univariate series of 6,000 to 12,000 rows made by GutenTAG (TimeEval's
 public generator, MIT licence, fixed seeds), each with one labelled anomaly after its first
 20 %: sine, square, sawtooth and ECG bases with periods of 40 to 300 rows, plus random walks,
@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmarks.nab import PROFILES, NabFile, score_corpus
 
-HERE = Path(__file__).resolve().parent / "tsad"
+HERE = Path(__file__).resolve().parent / "tsad_corpus"
 DEFAULT_CORPUS = HERE / "gutentag_corpus.parquet"
 MARGIN = 100  # rows either side of a labelled anomaly where a detection still counts
 WARMUP = 0.15
