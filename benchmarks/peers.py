@@ -102,27 +102,14 @@ def adtk_persist(values: np.ndarray, window: int = 2000, block: int = 100) -> tu
 
 
 def stumpy_discord(values: np.ndarray) -> tuple[np.ndarray, None]:
-    from obskit.analyze.detect import WARMUP, estimate_period
-    from obskit.analyze.detect.discord import _stumpy
+    """stumpy's raw left matrix profile (one block: every earlier shape), not calibrated."""
+    from obskit.analyze.detect import WARMUP, discord_distance, estimate_period
 
-    stumpy = _stumpy()
     x = _clean(values)
     m = max(8, estimate_period(x[:WARMUP]) or 100)
-    out = np.zeros(x.size)
     if x.size < 2 * m:
-        return out, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mp = stumpy.stump(x, m)
-    left = np.asarray(mp[:, 2], dtype=np.int64)
-    shapes = np.lib.stride_tricks.sliding_window_view(x, m)
-    mu, sd = shapes.mean(axis=1), shapes.std(axis=1)
-    z = np.where(sd[:, None] > 0, (shapes - mu[:, None]) / np.where(sd > 0, sd, 1.0)[:, None], 0.0)
-    has = left >= 0
-    d = np.zeros(left.size)
-    d[has] = np.sqrt(((z[has] - z[left[has]]) ** 2).sum(axis=1))
-    out[m - 1:] = d
-    return out, None
+        return np.zeros(x.size), None
+    return np.nan_to_num(discord_distance(x, m, history=x.size), nan=0.0), None
 
 
 _PEERS: dict[str, tuple[str, Peer]] = {

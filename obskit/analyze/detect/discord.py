@@ -38,7 +38,7 @@ from types import ModuleType
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from obskit.analyze.detect.shapes import ffill
+from obskit.analyze.detect.shapes import ffill, gap_windows
 from obskit.errors import InvalidArgument
 
 __all__ = ["discord_distance"]
@@ -132,15 +132,5 @@ def discord_distance(x: np.ndarray, m: int, *, history: int = 8192) -> np.ndarra
         ends = lo + first + m - 1 + np.arange(d.size)
         keep = (ends >= b0) & (ends < min(n, b0 + history))
         out[ends[keep]] = d[keep]
-    out[_gap_windows(raw, m)] = np.nan
+    out[gap_windows(raw, m)] = np.nan
     return out
-
-
-def _gap_windows(raw: np.ndarray, m: int) -> np.ndarray:
-    """Rows whose last ``m`` values include a missing one (its carried-forward value is no shape)."""
-    missing = ~np.isfinite(raw)
-    if not missing.any():
-        return missing
-    c = np.cumsum(np.r_[0, missing.astype(np.int64)])
-    i = np.arange(raw.size)
-    return (c[i + 1] - c[np.maximum(0, i - m + 1)]) > 0

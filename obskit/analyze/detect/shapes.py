@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from obskit.analyze.online import trailing
 from obskit.errors import InvalidArgument
 
-__all__ = ["estimate_period", "ffill", "knn_distance", "level_deviation"]
+__all__ = ["estimate_period", "ffill", "gap_windows", "knn_distance", "level_deviation"]
 
 
 def ffill(x: np.ndarray) -> np.ndarray:
@@ -39,6 +39,22 @@ def ffill(x: np.ndarray) -> np.ndarray:
     out = x[idx]
     out[~ok & (idx == 0) & ~ok[0]] = np.nan
     return out
+
+
+def gap_windows(x: np.ndarray, m: int) -> np.ndarray:
+    """Rows whose last ``m`` values include a missing one (its carried-forward value is no shape).
+
+    Examples
+    --------
+    >>> gap_windows(np.array([1.0, np.nan, 2.0, 3.0, 4.0]), 2).tolist()
+    [False, True, True, False, False]
+    """
+    missing = ~np.isfinite(np.asarray(x, dtype=np.float64))
+    if not missing.any():
+        return missing
+    c = np.cumsum(np.r_[0, missing.astype(np.int64)])
+    i = np.arange(missing.size)
+    return (c[i + 1] - c[np.maximum(0, i - m + 1)]) > 0
 
 
 def estimate_period(x: np.ndarray, *, shortest: int = 8, min_correlation: float = 0.3) -> int | None:
@@ -139,12 +155,7 @@ def knn_distance(x: np.ndarray, m: int = 10, *, k: int = 10, history: int = 750,
         tree = cKDTree(shapes[lo - m + 1: hi - m + 2])
         dist, _ = tree.query(shapes[b0 - m + 1: b1 - m + 1], k=k)
         out[b0:b1] = dist.mean(axis=1) if k > 1 else dist
-    raw = np.asarray(x_in, dtype=np.float64)
-    missing = ~np.isfinite(raw)
-    if missing.any():  # a gap carried forward is no shape: rows whose window holds one get no score
-        c = np.cumsum(np.r_[0, missing.astype(np.int64)])
-        i = np.arange(n)
-        out[(c[i + 1] - c[np.maximum(0, i - m + 1)]) > 0] = np.nan
+    out[gap_windows(x_in, m)] = np.nan  # a gap carried forward is no shape
     return out
 
 
