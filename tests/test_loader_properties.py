@@ -293,3 +293,30 @@ def test_far_bounds_keep_what_far_from_bulk_keeps(bulk_ms: list[int], outliers_m
         assert expected.all()  # too few rows: nothing is far
     else:
         assert ts.is_between(*bounds).to_list() == expected.to_list()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 30)), min_size=1, max_size=120),
+       st.integers(1, 50))
+def test_duplicate_rows_at_scale_reject_what_the_loader_rejects(rows: list[tuple[int, int]], part_rows: int) -> None:
+    """The scan's repeated-id check (hashed ids, in parts) rejects exactly the rows the in-memory loader rejects.
+
+    Ids from a small set and seconds with many ties, out of time order: the first occurrence in
+    time is kept, ties going to the earlier row, at any number of parts.
+    """
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    from obskit.load._duplicates import duplicate_rows
+    from obskit.load.logs import load_requests
+
+    t0 = datetime(2026, 11, 22, tzinfo=UTC)
+    times = [t0 + timedelta(seconds=s) for _, s in rows]
+    ids = [f"r{i}" for i, _ in rows]
+    text = "".join(json.dumps({"timestamp": t.isoformat(), "request_id": i, "model": "m", "model_version": "v1",
+                               "latency_ms": float(n), "status": "ok"}) + "\n"
+                   for n, (t, i) in enumerate(zip(times, ids, strict=True)))
+    kept = load_requests(io.BytesIO(text.encode()), format="jsonl", quarantine=Quarantine())
+    lf = pl.LazyFrame({"request_id": ids, "timestamp": times}).with_row_index("row")
+    dropped = set(duplicate_rows(lf, row="row", part_rows=part_rows).to_list())
+    assert sorted(int(v) for v in kept["latency_ms"]) == [n for n in range(len(rows)) if n not in dropped]

@@ -428,20 +428,29 @@ def test_rows_the_loader_rejects_are_left_out_at_scale_too(day: tuple[Path, Path
     src = Path(str(day[0])).read_text()
     root = Path(re.search(r'path = "([^"]*requests)"', src).group(1))  # type: ignore[union-attr]
     bad_root = tmp_path / "requests"
+    earlier_id = ""
     for i, part in enumerate(sorted(root.rglob("*.parquet"))):
         frame = pl.read_parquet(part)
+        if i == 2:
+            earlier_id = frame.sort("ts")["request_id"][-1]
         if i == 3:  # one hour gets a row of each kind the loader rejects
             n = frame.height
+            frame = frame.sort("ts")
             lat = frame["latency_ms"].to_list()
             conf = frame["confidence"].to_list()
             ts = frame["ts"].to_list()
+            ids = frame["request_id"].to_list()
             lat[0], lat[1] = -5.0, float("nan")
             conf[2] = 1.5
             ts[3] = "1970-01-01T00:00:00Z"
             ts[4] = "not a time"
-            ts[5] = "2027-06-01T00:00:00Z"  # a plausible year, far from the rest of the log (a whole-log check)
+            ts[5] = "2025-06-01T00:00:00Z"  # a plausible year, far from the rest of the log (a whole-log check)
+            ids[6] = earlier_id  # an id of the hour before (another file): this later row goes
+            ids[9] = ids[8]  # an id twice in the file: the later row goes
+            ids[10] = ids[5]  # the far row's id: the far row (first in time) goes as far, this one as a repeat
             frame = frame.with_columns(pl.Series("latency_ms", lat), pl.Series("confidence", conf),
-                                       pl.Series("ts", ts))
+                                       pl.Series("ts", ts), pl.Series("request_id", ids)).sample(
+                fraction=1.0, shuffle=True, seed=3)  # out of time order in the file
             assert frame.height == n
         dest = bad_root / part.relative_to(root)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -454,16 +463,19 @@ def test_rows_the_loader_rejects_are_left_out_at_scale_too(day: tuple[Path, Path
         configs.append(cfg)
     big, small = (open_report(str(c)) for c in configs)
     assert big.scale is not None and small.scale is None
-    assert big.figures["requests"] == small.figures["requests"] == 150_000 - 6
+    assert big.figures["requests"] == small.figures["requests"] == 150_000 - 9
     assert big.figures["errors"] == small.figures["errors"]
+    assert big.figures["slo_latency_met_share"] == small.figures["slo_latency_met_share"]
     reasons = sorted(big.session.quarantine.frame()["reason"].to_list())
     assert reasons == sorted(small.session.quarantine.frame()["reason"].to_list())
     assert reasons == sorted(["latency_ms: negative", "latency_ms: not a finite number (NaN or infinity)",
                               "confidence: outside [0, 1] or not a number",
-                              f"timestamp: {_years_reason()}", "timestamp: cannot parse", FAR_REQUEST_REASON])
+                              f"timestamp: {_years_reason()}", "timestamp: cannot parse", FAR_REQUEST_REASON,
+                              *[DUPLICATE_REASON] * 3])
 
 
 FAR_REQUEST_REASON = "timestamp: far outside the rest of the log (clock jump or typo?)"
+DUPLICATE_REASON = "request_id: duplicate (kept its first occurrence)"
 
 
 def _years_reason() -> str:

@@ -84,6 +84,27 @@ def test_a_jsonl_day_is_staged_once_and_reported_at_scale(logs: Path, samples_di
     assert again.converted == 1 and again.rows == 150_000 and again.rejected == 3
 
 
+def test_a_request_id_repeated_across_staged_files_is_rejected_as_in_memory(logs: Path, samples_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    """Each file is checked when staged; an id repeated in another file is found over the staged parts."""
+    import shutil
+
+    folder = tmp_path / "logs"
+    shutil.copytree(logs, folder)
+    early = gzip.decompress((folder / "requests-09.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    again = re.sub(rb'"ts":\s*"[^"]*"', b'"ts": "2026-11-22T23:59:59Z"', early[0])  # a late repeat, another file
+    late = gzip.decompress((folder / "requests-23.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    (folder / "requests-23.jsonl.gz").write_bytes(gzip.compress(b"".join([*late, again])))
+    big = open_report(str(_config(tmp_path, samples_dir, folder, stage=True, max_rows=1000)))
+    small = open_report(str(_config(tmp_path, samples_dir, folder, stage=False, max_rows=10_000_000)))
+    assert big.scale is not None and small.scale is None
+    assert big.figures["requests"] == small.figures["requests"] == 150_000  # 150,001 good lines, one a repeat
+    small.session.requests  # noqa: B018 - loads the rows (and their quarantine)
+    reasons = [sorted(r.session.quarantine.frame()["reason"].to_list()) for r in (big, small)]
+    assert reasons[0] == reasons[1] and "request_id: duplicate (kept its first occurrence)" in reasons[0]
+    assert big.figures["errors"] == small.figures["errors"]
+
+
 def test_the_explorer_reads_a_staged_day_at_scale(logs: Path, samples_dir: Path, tmp_path: Path) -> None:
     from obskit import explore
     from obskit.explorer.scaled import ScaledExplorerData

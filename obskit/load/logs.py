@@ -33,6 +33,7 @@ from typing import TypeVar
 import polars as pl
 
 from obskit.errors import InvalidArgument, SchemaError, SourceError, Violation
+from obskit.load._duplicates import DUPLICATE_REASON
 from obskit.load._plausible import FAR_REQUEST_REASON, far_from_bulk
 from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
 from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
@@ -436,7 +437,7 @@ def _reject_across_files(df: pl.DataFrame, q: Quarantine, strict: bool,
     reasons = pl.lit(None, dtype=pl.String)
     if "request_id" in df.columns and df["request_id"].n_unique() < df.height:  # counting is cheaper than marking
         dup = ~pl.col("request_id").is_first_distinct()
-        reasons = pl.when(dup).then(pl.lit("request_id: duplicate (kept its first occurrence)")).otherwise(reasons)
+        reasons = pl.when(dup).then(pl.lit(DUPLICATE_REASON)).otherwise(reasons)
     far = far_from_bulk(df["timestamp"])
     if far.any():
         reasons = pl.when(pl.lit(far)).then(pl.lit(FAR_REQUEST_REASON)).otherwise(reasons)

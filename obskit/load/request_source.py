@@ -14,7 +14,7 @@ nothing above :mod:`obskit.load` and :mod:`obskit.scale`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTO_STAGE_BYTES", "DEFAULT_MAX_ROWS", "ScaleSource", "auto_stage_folder",
            "canonical_scan", "keep_rejects", "load_period", "period_extent", "period_scan", "scale_source",
-           "scan_rejects", "with_bounds"]
+           "scan_rejects", "with_log_checks"]
 
 #: Above this many request rows, the health report runs at scale (``[report] max_rows``): about 4 GB
 #: of peak memory for an in-memory health report (10M rows took 7.4 GB).
@@ -55,6 +55,8 @@ class ScaleSource:
     checked: bool = False  # staged sources: every row already passed the loader's checks
     #: The times the loader's whole-log check keeps (``far_from_bulk``), for parquet read as it is.
     bounds: tuple[datetime, datetime] | None = None
+    #: Row numbers (over ``files`` in order) of the requests whose id occurred before: left out.
+    duplicates: pl.Series | None = field(default=None, compare=False)
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
@@ -104,24 +106,32 @@ def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | N
                         str(src.get("timestamp_format") or "iso8601"),
                         str(src.get("timezone") or config.project.timezone),
                         latency_unit=str(src.get("latency_unit") or "ms"))
-    return with_bounds(found)
+    return with_log_checks(found)
 
 
-def with_bounds(src: ScaleSource) -> ScaleSource:
-    """``src`` with the loader's whole-log time check: timestamps far from the bulk are left out.
+def with_log_checks(src: ScaleSource) -> ScaleSource:
+    """``src`` with the loader's whole-log checks: far timestamps and repeated request ids are left out.
 
-    The same rule as the in-memory loader (:func:`obskit.load._plausible.far_from_bulk` on the
-    rows that pass the row checks), found in two streaming passes over the time column
-    (:func:`obskit.load._plausible.far_bounds`). Staged sources were checked part by part
-    when staged and are returned as they are.
+    The same rules as the in-memory loader, on the rows that pass the row checks:
+
+    * a timestamp far from the bulk (:func:`obskit.load._plausible.far_from_bulk`), found in
+      two streaming passes over the time column (:func:`obskit.load._plausible.far_bounds`);
+      staged sources were checked part by part when staged;
+    * a request id seen before (its first occurrence in time is kept), over every file,
+      staged or not (:func:`obskit.load._duplicates.duplicate_rows`: hashed ids in parts, in
+      bounded memory; usually one pass over the id column).
     """
-    from dataclasses import replace
-
+    from obskit.load._duplicates import duplicate_rows
     from obskit.load._plausible import far_bounds
 
-    if src.checked:
-        return src
-    return replace(src, bounds=far_bounds(canonical_scan(replace(src, bounds=None))))
+    bare = replace(src, bounds=None, duplicates=None)
+    if not src.checked:
+        src = replace(src, bounds=far_bounds(canonical_scan(bare)))
+    scan = _scan(bare, row=True)
+    if "request_id" in scan.collect_schema():
+        found = duplicate_rows(_kept(scan, bare), row=_ROW, rows=src.rows)
+        src = replace(src, duplicates=found if found.len() else None)
+    return src
 
 
 def auto_stage_folder(config: Config, name: str) -> Path:
@@ -156,7 +166,8 @@ def _staged(config: Config, src: SourceConfig, limit: int, folder: Path | None =
                             timezone=config.project.timezone, model=config.project.model)
     if staged.rows <= limit:
         return None  # loaded in memory from the source itself, as without staging
-    return ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC", rejects=staged.rejects, checked=True)
+    return with_log_checks(ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC",
+                                       rejects=staged.rejects, checked=True))
 
 
 def keep_rejects(session: Any, src: ScaleSource) -> None:
@@ -176,13 +187,14 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
                    model: str = "", version: str = "") -> pl.LazyFrame:
     """The files as a lazy ``requests`` frame: mapped names, UTC timestamps, canonical status, the period.
 
-    Rows the loader's row checks reject are left out (:func:`scan_rejects` lists them).
+    Rows the loader's checks reject are left out (:func:`scan_rejects` lists them).
     """
-    lf = _canonical_columns(pl.scan_parquet(list(src.files), hive_partitioning=True), src, model)
-    if not src.checked:  # the rows the loader would reject, left out (counted apart by scan_rejects)
-        lf = lf.filter(~pl.any_horizontal([cond.fill_null(False) for cond, _ in _checks(lf)])).drop(_NO_TS)
+    dups = src.duplicates
+    lf = _kept(_scan(src, row=dups is not None, model=model), src)
     if src.bounds is not None:  # and the times far from the rest of the log
         lf = lf.filter(pl.col("timestamp").is_between(*src.bounds))
+    if dups is not None:  # and the requests whose id came before
+        lf = lf.filter(~pl.col(_ROW).is_in(dups.implode())).drop(_ROW)
     if start is not None:
         lf = lf.filter(pl.col("timestamp") >= start)
     if end is not None:
@@ -195,9 +207,23 @@ def canonical_scan(src: ScaleSource, *, start: datetime | None = None, end: date
 
 
 _REASON = "__obskit_reason"
-
-
 _NO_TS = "__obskit_no_ts"
+_ROW = "__obskit_row"
+_FILE = "__obskit_file"
+
+
+def _scan(src: ScaleSource, *, row: bool = False, file: bool = False, model: str = "") -> pl.LazyFrame:
+    """The files with canonical columns, every row; ``row``: numbered over the files in order; ``file``: its path."""
+    lf = pl.scan_parquet(list(src.files), hive_partitioning=True, row_index_name=_ROW if row else None,
+                         include_file_paths=_FILE if file else None)
+    return _canonical_columns(lf, src, model)
+
+
+def _kept(lf: pl.LazyFrame, src: ScaleSource) -> pl.LazyFrame:
+    """The rows of a :func:`_scan` that pass the loader's row checks (staged files passed them when staged)."""
+    if src.checked:
+        return lf
+    return lf.filter(~pl.any_horizontal([cond.fill_null(False) for cond, _ in _checks(lf)])).drop(_NO_TS)
 
 
 def _canonical_columns(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.LazyFrame:
@@ -223,10 +249,9 @@ def _canonical_columns(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.Laz
 def _checks(lf: pl.LazyFrame) -> list[tuple[pl.Expr, str]]:
     """The loader's row checks on the canonical columns (:mod:`obskit.load.row_checks`).
 
-    The same reasons as the loader's, so a day has the same rows at every size. Of the checks
-    that need the whole day at once, a timestamp far from the rest applies through
-    :attr:`ScaleSource.bounds`; a request id seen twice is the in-memory loader's only (an
-    exact check would hold every id of the day).
+    The same reasons as the loader's, so a day has the same rows at every size. The checks
+    that need the whole day at once apply through :attr:`ScaleSource.bounds` (a timestamp far
+    from the rest) and :attr:`ScaleSource.duplicates` (a request id seen before).
     """
     from obskit.load.row_checks import value_checks
 
@@ -237,22 +262,30 @@ def _checks(lf: pl.LazyFrame) -> list[tuple[pl.Expr, str]]:
 def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
     """The rows of the files the loader's checks reject: ``source`` (file), ``line`` (null), ``reason``, ``raw``.
 
-    One streaming pass over the files (staged files were checked when staged: nothing here).
+    One streaming pass over the files. Staged files passed the row checks when staged (the
+    loader's own rejects are kept beside them): only repeated ids across parts are left.
     """
+    from obskit.load._duplicates import DUPLICATE_REASON
     from obskit.load._plausible import FAR_REQUEST_REASON
     from obskit.load._quarantine import QUARANTINE_SCHEMA
     from obskit.load.row_checks import reason_expr
 
-    if src.checked or not src.files:  # staged: the loader's own rejects are kept beside the files
+    dups = src.duplicates
+    if not src.files or (src.checked and dups is None):
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    lf = _canonical_columns(pl.scan_parquet(list(src.files), hive_partitioning=True,
-                                            include_file_paths="__obskit_file"), src, model)
-    lf = lf.with_columns(reason_expr(_checks(lf), _REASON))
-    if src.bounds is not None:
-        lf = lf.with_columns(pl.when(pl.col(_REASON).is_null() & ~pl.col("timestamp").is_between(*src.bounds))
-                             .then(pl.lit(FAR_REQUEST_REASON)).otherwise(pl.col(_REASON)).alias(_REASON))
-    got = (lf.filter(pl.col(_REASON).is_not_null())
-           .select(pl.col("__obskit_file").alias("source"), pl.lit(None, pl.Int64).alias("line"),
+    lf = _scan(src, row=dups is not None, file=True, model=model)
+    reason = pl.lit(None, pl.String)
+    if not src.checked:
+        lf = lf.with_columns(reason_expr(_checks(lf), _REASON))
+        reason = pl.col(_REASON)
+    if src.bounds is not None:  # (a far time outranks a repeated id, as in memory)
+        reason = pl.when(reason.is_null() & ~pl.col("timestamp").is_between(*src.bounds)).then(
+            pl.lit(FAR_REQUEST_REASON)).otherwise(reason)
+    if dups is not None:
+        reason = pl.when(reason.is_null() & pl.col(_ROW).is_in(dups.implode())).then(
+            pl.lit(DUPLICATE_REASON)).otherwise(reason)
+    got = (lf.with_columns(reason.alias(_REASON)).filter(pl.col(_REASON).is_not_null())
+           .select(pl.col(_FILE).alias("source"), pl.lit(None, pl.Int64).alias("line"),
                    pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
            .collect(engine="streaming"))
     return got.cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
