@@ -14,7 +14,7 @@ per-window frame equals the peer's exactly (counts, error rates, exact percentil
 
 At scale, the same day is written as hive-partitioned parquet (``hour=HH``; 100M rows,
 300k in quick mode) and the explorer is opened on a lazy scan of it
-(:class:`obskit.explorer.scaled.ScaledExplorerData`: counts and latency sketches per
+(:class:`obskit.explorer.data.ExplorerData` on a scan: counts and latency sketches per
 window and version, drill-down rows, a 1M-row sample for drift; ``load_s`` is its streaming
 passes). The same re-filter is timed; the peer re-scans the files for each filter and calls
 ``window_stats`` with polars' streaming engine. ``agree``: counts and error rates equal,

@@ -1,9 +1,10 @@
 """The explorer at scale (a lazy scan) answers as the explorer in memory, selection by selection.
 
-Each case builds both data layers on the same requests: :class:`ExplorerData` on the rows,
-:class:`ScaledExplorerData` on a lazy scan of them (parquet files, so the streaming engine
-really scans). Counts, error and business windows, drill-down tables, failure counts and
-the timeline must be equal; latency percentiles within the sketch's bound.
+Each case builds the one data layer, :class:`ExplorerData`, twice on the same requests: on
+the rows, and on a lazy scan of them (parquet files, so the streaming engine really scans).
+Counts, error and business windows, drill-down tables, failure counts and the timeline must
+be equal, and equal to the analyses run directly on the rows; latency percentiles exact on
+the rows and within the sketch's bound on the scan.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 from benchmarks.bench_explore import synthetic_reference, synthetic_requests
 from obskit.explorer import Explorer
 from obskit.explorer.data import ExplorerData
-from obskit.explorer.scaled import ScaledExplorerData
 from obskit.scale.sketches import DEFAULT_ALPHA
 
 SELECTIONS = (
@@ -53,11 +53,11 @@ def reference() -> pl.DataFrame:
 
 
 def _layers(tmp_path: Path, frame: pl.DataFrame, reference: pl.DataFrame,
-            **kw: object) -> tuple[ExplorerData, ScaledExplorerData]:
+            **kw: object) -> tuple[ExplorerData, ExplorerData]:
     path = tmp_path / "requests.parquet"
     frame.write_parquet(path, row_group_size=7_000)
     return (ExplorerData(frame, reference=reference, top=5),
-            ScaledExplorerData(pl.scan_parquet(path), reference=reference, top=5, **kw))  # type: ignore[arg-type]
+            ExplorerData(pl.scan_parquet(path), reference=reference, top=5, **kw))  # type: ignore[arg-type]
 
 
 def _select(data: ExplorerData, start: str | None, end: str | None, model: str | None,
@@ -79,6 +79,9 @@ def test_scaled_layer_answers_as_in_memory(tmp_path: Path, reference: pl.DataFra
     mem, big = _layers(tmp_path, frame, reference)
     assert big.pairs == mem.pairs and big.bounds == mem.bounds and big.columns == mem.columns
     assert big.latency_method.startswith("sketch") and mem.latency_method == "exact"
+    # the failed-requests table says it holds only some failures exactly when it does (held rows: all)
+    assert mem.failed_note == "" and bool(big.failed_note) == (shape == "outage")
+    assert mem.failed.height == int(mem.failure_counts()["requests"].sum())
     for i, selection in enumerate(SELECTIONS):
         for data in (mem, big):
             _select(data, *selection)
@@ -122,13 +125,14 @@ def test_the_app_runs_on_a_lazy_scan(tmp_path: Path, reference: pl.DataFrame) ->
     frame.write_parquet(tmp_path / "r.parquet")
     app = Explorer(pl.scan_parquet(tmp_path / "r.parquet"), reference=reference, chart_backend="output",
                    flywheel_path=tmp_path / "fly.parquet", top=5)
-    assert isinstance(app.data, ScaledExplorerData)
+    assert app.data.requests is None  # the rows are never held
     app.set_range("2026-11-22T10:00:00Z", "2026-11-22T12:00:00Z")
     app.set_versions(["v1.4.0"])
     for tab in ("traffic", "errors", "drift", "business", "timeline"):
         app.select_tab(tab)
     assert app.frames["traffic"]["stats"].height == 24
     assert "sketch, within 0.5%" in str(app.charts["traffic"]["latency"].to_dict()["title"])
-    assert "first 5 failed requests" in app.notes["errors"]
+    failed, counted = app.frames["errors"]["failed"], int(app.data.failure_counts()["requests"].sum())
+    assert failed.height == counted > 0 and "errors" not in app.notes  # at most 5 a window: every failure kept
     written = pl.read_parquet(app.append_corrections())
     assert written.height == app.data.corrected_rows().height > 0

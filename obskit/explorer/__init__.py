@@ -7,13 +7,10 @@ the one timeline), each with drill-down tables of the requests behind the number
 Three layers, each testable on its own:
 
 :mod:`obskit.explorer.data`
-    :class:`ExplorerData`: the per-window analyses computed once at load (overall and per
-    ``(model, version)``), the selection (range, model, versions) and the drill-down
-    subsets. Plain polars, no widgets.
-:mod:`obskit.explorer.scaled`
-    :class:`ScaledExplorerData`: the same interface over a lazy scan (a 100M-request day):
-    counts and latency sketches per window and version, drill-down rows, a sample for
-    drift. :func:`explore` picks it for a source above ``[report] max_rows``.
+    :class:`ExplorerData`, the one data layer for a frame or a lazy scan of any size (a
+    100M-request day): counts and latency state per window and ``(model, version)``
+    built once at load, the selection (range, model, versions) and the drill-down rows
+    (:mod:`obskit.explorer.drill`). Plain polars, no widgets.
 :mod:`obskit.explorer.tabs`
     One pure function per tab: the data's selection to frames, charts (those of
     :mod:`obskit.charts`: gaps for missing windows, a 24-hour UTC axis, named GPU lines)
@@ -35,9 +32,8 @@ Examples
 from obskit.explorer.app import Explorer, has_jupyter_chart
 from obskit.explorer.data import ExplorerData
 from obskit.explorer.entry import explore
-from obskit.explorer.scaled import ScaledExplorerData
 from obskit.explorer.tables import table_html
 from obskit.explorer.tabs import TABS, TabOptions, TabResult, build
 
-__all__ = ["TABS", "Explorer", "ExplorerData", "ScaledExplorerData", "TabOptions", "TabResult", "build", "explore",
+__all__ = ["TABS", "Explorer", "ExplorerData", "TabOptions", "TabResult", "build", "explore",
            "has_jupyter_chart", "table_html"]

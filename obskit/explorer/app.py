@@ -32,7 +32,6 @@ from altair.utils import schemapi
 
 from obskit.errors import AnalysisError, ObskitError
 from obskit.explorer.data import ExplorerData, Key, to_datetime
-from obskit.explorer.scaled import ScaledExplorerData
 from obskit.explorer.tables import note_html
 from obskit.explorer.tabs import TABS, TITLES, TabOptions, build
 from obskit.explorer.views import ChartView as _ChartView
@@ -71,8 +70,8 @@ class Explorer:
     requests
         A canonical ``requests`` frame, or a lazy scan of one (e.g. hive-partitioned
         parquet of a 100M-request day): then the rows are never held, see
-        :class:`~obskit.explorer.scaled.ScaledExplorerData` (counts and latency sketches
-        per window and version, drill-down rows, a sample for drift).
+        :class:`~obskit.explorer.data.ExplorerData` (counts and latency sketches per window
+        and version, drill-down rows, a sample for drift).
     reference
         The training reference set (drift tab); None disables drift.
     gpu
@@ -135,10 +134,9 @@ class Explorer:
             if on_progress is not None:
                 on_progress(min(count[0], steps), steps, what)
 
-        layer = ScaledExplorerData if isinstance(requests, pl.LazyFrame) else ExplorerData
-        self.data = layer(requests, reference=reference, gpu=gpu, every=every, features=features,  # type: ignore[arg-type]
-                          confidence_threshold=confidence_threshold, drift_every=drift_every, top=top,
-                          on_progress=tick)
+        self.data = ExplorerData(requests, reference=reference, gpu=gpu, every=every, features=features,
+                                 confidence_threshold=confidence_threshold, drift_every=drift_every, top=top,
+                                 on_progress=tick)
         self.data.busy = self._busy
         self.data.host = host
         if chart_backend == "auto":

@@ -1,13 +1,19 @@
-"""The explorer's data layer: precomputed windows, the selection, drill-down subsets — no widgets.
+"""The explorer's one data layer: per-window state, the selection, drill-down rows — no widgets, any size.
 
-:class:`ExplorerData` calls the per-window analyses **once** at load, on all requests, both
-overall and per ``(model, model_version)`` group. Their windows are independent, so the
-result for a time range that starts and ends on window boundaries is the rows of those
-windows: a re-filter reads a few hundred precomputed rows instead of re-scanning millions
-of requests. A selection of several (but not all) groups is computed once from the rows the
-first time it is asked for, then cached. Drill-down tables read small precomputed subsets
-(the ``top`` slowest and least confident requests of each window and group, which contain
-the ``top`` of any range; all failed and all corrected requests).
+:class:`ExplorerData` reads a canonical ``requests`` frame **or a lazy scan of one** (a
+100M-request day, hive-partitioned parquet) the same way, in a few streaming passes at load:
+
+- **per window and ``(model, version)``**: exact counts (requests, errors, the business
+  counts) and a latency sketch (:class:`~obskit.scale.streaming.WindowState`). Counts and
+  sketches add up, so any selection of versions is a sum over a few thousand rows, never a
+  re-scan, and a time range that starts and ends on window boundaries is the rows of those
+  windows. Latency percentiles are exact when the rows are held (a frame) and within the
+  sketch's relative error (0.5 %) otherwise; the traffic chart says which;
+- **the drill-down rows** (:mod:`obskit.explorer.drill`): the ``top`` slowest, least
+  confident and first failed requests of every window and group, which hold the ``top`` of
+  any range and selection, every corrected request, and the failures per code and message;
+- **the rows drift reads**: every row of a frame; of a scan, a systematic sample of at most
+  ``sample_rows`` (the drift tab says so).
 
 Everything here is plain Python and polars, testable without a kernel or widgets.
 
@@ -24,8 +30,10 @@ Examples
 >>> f"{data.start:%H:%M} – {data.end:%H:%M}"
 '00:10 – 00:20'
 >>> data.set_versions(["a"])
->>> data.rows().height
-5
+>>> data.rows().height, data.totals()[0]
+(5, 5)
+>>> ExplorerData(req.lazy(), every="5m").totals()[0]  # a lazy scan: the same counts
+30
 """
 
 from __future__ import annotations
@@ -38,27 +46,26 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from obskit.analyze.business import business_metrics
+from obskit.analyze.business import BUSINESS_COUNTS, business_metrics, business_rates
 from obskit.analyze.drift import column_drift, drift_over_time, drift_score
-from obskit.analyze.errors import error_rate
 from obskit.analyze.gpu import gpu_stats, memory_pressure
 from obskit.analyze.serving import window_stats
-from obskit.analyze.timeline import one_timeline
-from obskit.analyze.versions import version_traffic
+from obskit.analyze.timeline import timeline_from_windows
 from obskit.errors import AnalysisError
+from obskit.explorer.drill import DRILL_COLUMNS, GROUP, drill_downs
+from obskit.scale.rollup import Rollup
+from obskit.scale.sketches import DEFAULT_ALPHA
+from obskit.scale.streaming import WindowState, frame_window_state
 from obskit.timeutil import parse_duration, parse_time
 
-__all__ = ["CANONICAL", "DRILL_COLUMNS", "ExplorerData", "Key", "by_message", "to_datetime"]
+__all__ = ["CANONICAL", "DRILL_COLUMNS", "SAMPLE_ROWS", "ExplorerData", "Key", "by_message", "to_datetime"]
 
-GROUP = ("model", "model_version")
+#: Rows of the systematic sample drift reads from a lazy scan.
+SAMPLE_ROWS = 1_000_000
 CANONICAL = {
     "timestamp", "request_id", "model", "model_version", "latency_ms", "status", "status_code", "error",
     "prediction", "confidence", "label", "corrected_label", "corrected_at",
 }
-DRILL_COLUMNS = (
-    "timestamp", "request_id", "model_version", "latency_ms", "status", "status_code", "error", "prediction",
-    "confidence", "corrected_label",
-)
 
 Key = frozenset[tuple[str, str]]
 Progress = Callable[[str], None]
@@ -80,13 +87,14 @@ def _quiet(_what: str) -> Iterator[None]:
 
 
 class ExplorerData:
-    """Precomputed per-window analyses and the current selection (range, model, versions).
+    """Per-window state, drill-down rows and the current selection (range, model, versions).
 
     Parameters
     ----------
     requests
         A canonical ``requests`` frame (``timestamp``, ``latency_ms``, ``status``,
-        ``model_version``).
+        ``model_version``), or a lazy scan of one already cut to the period (e.g.
+        :func:`obskit.load.request_source.period_scan`): its rows are never held.
     reference, gpu
         Optional: the training set (drift) and the ``gpu`` frame (GPU tab, timeline).
     every
@@ -102,62 +110,89 @@ class ExplorerData:
         Rows kept per window and group for the drill-down tables.
     on_progress
         Called with a short text before each load step.
+    sample_rows
+        Of a lazy scan, the rows of the systematic sample drift reads (every k-th request).
     """
 
-    steps = 7
-    #: How the latency percentiles were computed (the traffic tab's chart title says it).
-    latency_method = "exact"
-    #: Said under the drift tab when drift reads a sample of the rows (empty: all rows).
-    sample_note = ""
-    #: Said under the failed-requests table when it holds only some failures (empty: all).
-    failed_note = ""
+    steps = 6
     #: Host CPU and memory samples (:mod:`obskit.load.host`) drawn on the timeline, or None.
     host: pl.DataFrame | None = None
 
-    def __init__(self, requests: pl.DataFrame, *, reference: pl.DataFrame | None = None,
+    def __init__(self, requests: pl.DataFrame | pl.LazyFrame, *, reference: pl.DataFrame | None = None,
                  gpu: pl.DataFrame | None = None, every: str = "5m", features: Sequence[str] | None = None,
                  confidence_threshold: float = 0.8, drift_every: str = "1h", top: int = 20,
-                 on_progress: Progress | None = None) -> None:
-        missing = [c for c in ("timestamp", "latency_ms", "status", "model_version") if c not in requests.columns]
+                 on_progress: Progress | None = None, sample_rows: int = SAMPLE_ROWS) -> None:
+        tick = on_progress or (lambda _what: None)
+        names = requests.collect_schema().names()
+        missing = [c for c in ("timestamp", "latency_ms", "status", "model_version") if c not in names]
         if missing:
             raise AnalysisError(f"explore: requests frame lacks {', '.join(missing)}")
-        if requests.is_empty():
+        if isinstance(requests, pl.DataFrame) and requests.is_empty():
             raise AnalysisError("explore: the requests frame is empty")
-        tick = on_progress or (lambda _what: None)
         self.every = every
         self.drift_every = drift_every
         self.confidence_threshold = confidence_threshold
         self.top = top
         self.busy: Busy = _quiet
+        req = requests if "model" in names else requests.with_columns(pl.lit("").alias("model"))
+        req = req.with_columns(pl.col(*GROUP).cast(pl.String))
+        #: The rows, in time order, when they are held (a frame); None for a lazy scan.
+        self.requests: pl.DataFrame | None = None
+        if isinstance(req, pl.DataFrame):
+            tick("sorting requests")
+            self.requests = req if req.get_column("timestamp").is_sorted() else req.sort("timestamp",
+                                                                                       maintain_order=True)
+            self._ts = self.requests.get_column("timestamp").dt.epoch("us").to_numpy()
+        self._lf = req.lazy() if self.requests is None else self.requests.lazy()
+        #: How the latency percentiles were computed (the traffic tab's chart title says it).
+        self.latency_method = "exact" if self.requests is not None else f"sketch, within {DEFAULT_ALPHA:.1%}"
 
-        tick("sorting requests")
-        req = requests if "model" in requests.columns else requests.with_columns(pl.lit("").alias("model"))
-        req = req.with_columns(pl.col("model", "model_version").cast(pl.String))
-        self.requests = req if req.get_column("timestamp").is_sorted() else req.sort("timestamp", maintain_order=True)
-        self._ts = self.requests.get_column("timestamp").dt.epoch("us").to_numpy()
-        self._setup(self.requests.columns, self.requests.select(*GROUP).unique().sort(list(GROUP)).rows(),
-                    reference, gpu, features)
-
-        self._cache: dict[str, dict[Key, pl.DataFrame]] = {}
-        self._fns: dict[str, Callable[[pl.DataFrame | pl.LazyFrame, Sequence[str]], pl.DataFrame]] = {}
-        tick("latency percentiles per window")
-        self._precompute("stats", lambda lf, by: window_stats(lf, every=every, by=by))
-        tick("errors per window")
-        self._precompute("errors", lambda lf, by: error_rate(lf, every, by=by))
-        tick("business metrics per window")
+        tick("counting requests per window and version (one streaming pass)")
+        self.state = frame_window_state(self._lf, every=every, by=GROUP, confidence_threshold=confidence_threshold)
+        counts = self.state.counts.frame
+        self.n_requests = int(counts.get_column("requests").sum())
+        if not self.n_requests:
+            raise AnalysisError("explore: the requests scan is empty")
+        self._setup(names if "model" in names else [*names, "model"],
+                    counts.select(*GROUP).unique().sort(list(GROUP)).rows(), reference, gpu, features)
+        self._cache: dict[str, dict[Key, pl.DataFrame]] = {"stats": {}, "errors": {}}
+        self._business: pl.DataFrame | None = None
         if self.has_confidence:
-            self._precompute("business", lambda lf, by: business_metrics(
-                lf, every, confidence_threshold=confidence_threshold, by=by))
-        tick("version traffic")
-        self.versions_frame = version_traffic(self.requests, every)
-        tick("drill-down subsets")
-        self._precompute_drilldowns()
-        tick("GPU")
+            tick("business counts per window")
+            with pl.Config(engine_affinity="streaming"):
+                self._business = business_metrics(self._lf, every, confidence_threshold=confidence_threshold,
+                                                  by=GROUP)
+            self._cache["business"] = {}
+        self.versions_frame = (
+            counts.group_by("window_start", "model_version").agg(pl.col("requests").sum())
+            .with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
+            .sort("window_start", "model_version")
+        )
+        tick("drill-down rows and failures (two streaming passes)")
+        drill = drill_downs(self._lf, every=every, top=top)
+        self.slow, self.failed, self.lowconf = drill.slow, drill.failed, drill.lowconf
+        self.corrected, self._failures = drill.corrected, drill.failures
+        if self.requests is not None and not drill.failed_kept_all:  # held rows: every failure, cheaply
+            self.failed = self.requests.filter(pl.col("status").cast(pl.String) == "error").select(
+                self.failed.columns)
+        #: Said under the failed-requests table when it holds only some failures (empty: all).
+        self.failed_note = "" if drill.failed_kept_all or self.requests is not None else (
+            f"The table holds the first {top} failed requests of each {every} window and version; "
+            "the counts above are of every failure.")
+        #: Said under the drift tab when drift reads a sample of the rows (empty: all rows).
+        self.sample_note = ""
+        if self.requests is None:
+            tick("a sample for drift")
+        self._sample = self.requests if self.requests is not None else self._read_sample(sample_rows)
+        tick("per-window analyses of each version")
+        for key in [*(frozenset({pair}) for pair in self.pairs), self.all]:
+            for name in self._cache:
+                self._cache[name][key] = self._compute(name, key)
         self._finish_setup()
 
     def _setup(self, columns: Sequence[str], pairs: Sequence[tuple[Any, Any]], reference: pl.DataFrame | None,
                gpu: pl.DataFrame | None, features: Sequence[str] | None) -> None:
-        """The attributes every data layer has: columns, groups, features, the reference and GPU frames."""
+        """The columns, groups, features, the reference and GPU frames."""
         self.columns = frozenset(columns)
         self.reference = reference
         self.gpu = gpu
@@ -188,19 +223,53 @@ class ExplorerData:
         self.model: str | None = None
         self.picked: tuple[str, ...] = ()
 
-    # ------------------------------------------------------------------ precomputation
-    def _precompute(self, name: str, fn: Callable[[pl.DataFrame | pl.LazyFrame, Sequence[str]], pl.DataFrame]) -> None:
-        # One call per (model, version) on its rows (a filter is a cheap scan; polars'
-        # grouped exact quantiles over string keys cost more), and one over everything.
-        self._fns[name] = fn
-        self._cache[name] = {}
-        for key in [*(frozenset({pair}) for pair in self.pairs), self.all]:
-            self._cache[name][key] = self._compute(name, key)
+    def _read_sample(self, size: int) -> pl.DataFrame:
+        """Every k-th request of the scan (at most ``size``), with the columns drift reads."""
+        step = max(1, -(-self.n_requests // max(size, 1)))
+        cols = ["timestamp", *GROUP, *[c for c in self.features if c not in ("timestamp", *GROUP)]]
+        out = (self._lf.select(cols).with_row_index("__row").filter(pl.col("__row") % step == 0).drop("__row")
+               .collect(engine="streaming").sort("timestamp", maintain_order=True))
+        if step > 1:
+            self.sample_note = (f"Drift at this volume is computed on a systematic sample: every {step:,}th "
+                                f"request ({out.height:,} of {self.n_requests:,}).")
+        return out
 
+    # ------------------------------------------------------------------ per-window analyses
     def _compute(self, name: str, key: Key) -> pl.DataFrame:
         """The per-window analysis ``name`` of the groups ``key``, over every window."""
-        rows = self.requests if key == self.all else self.requests.lazy().filter(self.key_expr(key))
-        return self._fns[name](rows, ())
+        if name == "stats":
+            return self._stats(key)
+        if name == "errors":
+            return (self._sum(self.state.counts.frame, key, ["requests", "errors"])
+                    .with_columns((pl.col("window_start") + pl.duration(seconds=self.state.every_s))
+                                  .alias("window_end"), (pl.col("errors") / pl.col("requests")).alias("error_rate"))
+                    .select("window_start", "window_end", "requests", "errors", "error_rate"))
+        if name == "business":
+            if self._business is None:
+                raise AnalysisError("the requests have no confidence column")
+            fix = "corrected_label" in self.columns
+            out = self._sum(self._business, key, list(BUSINESS_COUNTS)).with_columns(
+                *[pl.lit(None, pl.Int64).alias(c) for c in ("corrections", "corrected_confident") if not fix])
+            return out.with_columns(business_rates()).select(
+                [c for c in self._business.columns if c not in GROUP])
+        raise AnalysisError(f"unknown per-window analysis {name!r}")
+
+    def _sum(self, frame: pl.DataFrame, key: Key, counts: list[str]) -> pl.DataFrame:
+        part = frame if key == self.all else frame.filter(self.key_expr(key))
+        return part.group_by("window_start").agg(pl.col(c).sum().cast(pl.Int64) for c in counts).sort("window_start")
+
+    def _stats(self, key: Key) -> pl.DataFrame:
+        """Window stats of ``key``: exact percentiles from the rows when held, else from the state's sketches."""
+        if self.requests is not None:
+            rows = self._lf if key == self.all else self._lf.filter(self.key_expr(key))
+            return window_stats(rows, every=self.every)
+        empty = pl.DataFrame(schema={"window_start": pl.Datetime("us", "UTC"), "model": pl.String,
+                                     "model_version": pl.String, "error": pl.String, "count": pl.Int64})
+        rollup = Rollup(self.state, empty)
+        if key != self.all:
+            rollup = rollup.where(self.key_expr(key))
+        state: WindowState = rollup.coarsen(self.every, by=()).state
+        return state.finish().drop("confident", "corrected")
 
     def _full(self, name: str, key: Key) -> pl.DataFrame:
         """The cached per-window analysis ``name`` of ``key`` over every window (computed the first time)."""
@@ -209,37 +278,6 @@ class ExplorerData:
             with self.busy(f"computing {name} for the selected versions"):
                 cache[key] = self._compute(name, key)
         return cache[key]
-
-    def _precompute_drilldowns(self) -> None:
-        step_us = int(parse_duration(self.every).total_seconds() * 1_000_000)
-        win = (pl.col("timestamp").dt.epoch("us") // step_us).alias("_win")
-        cols = [c for c in DRILL_COLUMNS if c in self.requests.columns] + ["model"]
-        lf = self.requests.lazy().select(*cols, win)
-        # The `top` slowest of any range are among the `top` slowest of its windows and groups:
-        # keep the rows at or above each window and group's `top`-th largest latency.
-        self.slow = self._top_rows(lf, pl.col("latency_ms"), descending=True)
-        err = pl.col("status").cast(pl.String) == "error"
-        self.failed = self.requests.filter(err).select(cols)
-        if self.has_confidence:
-            answered = (pl.col("status").cast(pl.String) == "ok") & pl.col("confidence").is_not_null()
-            self.lowconf = self._top_rows(lf.filter(answered), pl.col("confidence"), descending=False)
-        else:
-            self.lowconf = self.requests.clear().select(cols)
-        if "corrected_label" in self.requests.columns:
-            self.corrected = self.requests.filter(pl.col("corrected_label").is_not_null())
-        else:
-            self.corrected = self.requests.clear()
-
-    def _top_rows(self, lf: pl.LazyFrame, value: pl.Expr, *, descending: bool) -> pl.DataFrame:
-        """Rows whose ``value`` is among the ``top`` largest (smallest) of their window and group."""
-        cut = value.top_k(self.top).min() if descending else value.bottom_k(self.top).max()
-        keep = value >= pl.col("_cut") if descending else value <= pl.col("_cut")
-        parts = []
-        for pair in self.pairs:
-            sub = lf.filter(self.key_expr(frozenset({pair})))
-            bounds = sub.group_by("_win").agg(cut.alias("_cut"))
-            parts.append(sub.join(bounds, on="_win", how="inner").filter(keep).drop("_win", "_cut"))
-        return pl.concat(pl.collect_all(parts))
 
     # ------------------------------------------------------------------ selection
     @property
@@ -322,13 +360,16 @@ class ExplorerData:
         return self.in_range(self._full(name, self.selection))
 
     def rows(self) -> pl.DataFrame:
-        """The requests of the current range and selection (a zero-copy slice, then a filter)."""
+        """The requests of the current range and selection (of a scan: those of the drift sample)."""
         return self.rows_between(self.start, self.end)
 
     def rows_between(self, start: datetime, end: datetime) -> pl.DataFrame:
-        """The requests of the selection from ``start`` to ``end`` (a zero-copy slice, then a filter)."""
-        lo, hi = np.searchsorted(self._ts, [_us(start), _us(end)], side="left")
-        part = self.requests.slice(int(lo), int(hi - lo))
+        """The requests of the selection from ``start`` to ``end`` (held rows: a zero-copy slice, then a filter)."""
+        if self.requests is None:
+            part = self._sample.filter((pl.col("timestamp") >= start) & (pl.col("timestamp") < end))
+        else:
+            lo, hi = np.searchsorted(self._ts, [_us(start), _us(end)], side="left")
+            part = self.requests.slice(int(lo), int(hi - lo))
         key = self.selection
         return part if key == self.all else part.filter(self.key_expr(key))
 
@@ -338,7 +379,8 @@ class ExplorerData:
 
     def failure_counts(self) -> pl.DataFrame:
         """Failed requests of the range and selection per ``status_code`` and ``error`` message, most first."""
-        return by_message(self.in_selection(self.failed).with_columns(pl.lit(1, pl.Int64).alias("requests")))
+        part = self.in_range(self._failures)
+        return by_message(part if self.selection == self.all else part.filter(self.key_expr(self.selection)))
 
     def totals(self) -> tuple[int, int, float | None]:
         """Requests, errors and the worst window's p99 of the range and selection."""
@@ -364,8 +406,8 @@ class ExplorerData:
         return cache[key]
 
     def _drift_rows(self) -> pl.DataFrame:
-        """The rows drift reads (all of them here; a sample at scale)."""
-        return self.requests
+        """The rows drift reads: every held row, or the scan's sample."""
+        return self._sample
 
     def range_drift(self) -> pl.DataFrame:
         """Column drift of the selected rows against the reference (cached per selection)."""
@@ -417,9 +459,16 @@ class ExplorerData:
         return memo[ck]
 
     def _timeline_of(self, key: Key, drift: pl.DataFrame | None) -> pl.DataFrame:
-        """The one timeline of the groups ``key`` over every window (from their rows here)."""
-        return one_timeline(self.requests.lazy().filter(self.key_expr(key)), self.gpu, drift, self.every,
-                            confidence_threshold=self.confidence_threshold, host=self.host)
+        """The one timeline of the groups ``key`` from the per-window stats and business counts."""
+        stats = self._full("stats", key).select("window_start", pl.col("requests").cast(pl.Int64), "error_rate",
+                                                "p99_ms")
+        if self._business is not None:
+            biz = self._full("business", key).select("window_start", "answered", "confident", "corrected_confident")
+            windows = stats.join(biz, on="window_start", how="left")
+        else:
+            windows = stats.with_columns(pl.lit(None, pl.Int64).alias(c)
+                                         for c in ("answered", "confident", "corrected_confident"))
+        return timeline_from_windows(windows, self.gpu, drift, self.every, host=self.host)
 
 
 def by_message(failures: pl.DataFrame) -> pl.DataFrame:

@@ -64,7 +64,7 @@ def explore(
         The period of the config's sources (ISO 8601; empty: all the data). A parquet request
         source larger than ``[report] max_rows`` is read for this period only (filters pushed
         into the scan); a period still above the limit is explored at scale: its rows are
-        never held (see :class:`~obskit.explorer.scaled.ScaledExplorerData`).
+        never held (see :class:`~obskit.explorer.data.ExplorerData`).
     live
         Follow the present: a :class:`~obskit.explorer.live.LiveExplorer` of the config's
         request logs over the ``last`` minutes, refreshed every ``interval`` seconds from the
