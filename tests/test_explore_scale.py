@@ -17,6 +17,7 @@ import pytest
 from benchmarks.bench_explore import synthetic_reference, synthetic_requests
 from obskit.explorer import Explorer
 from obskit.explorer.data import ExplorerData
+from obskit.explorer.explain import OUTCOMES, explain_range
 from obskit.scale.sketches import DEFAULT_ALPHA
 
 SELECTIONS = (
@@ -108,6 +109,9 @@ def test_scaled_layer_answers_as_in_memory(tmp_path: Path, reference: pl.DataFra
         assert ours_tl.drop("p99_ms").equals(exact_tl.drop("p99_ms")), selection
         # The whole sample is every row here, so drift is the same test on the same rows.
         assert big.sample_note == "" and big.range_drift().equals(mem.range_drift())
+        # "where is it?": the range's rows read from the scan give the held rows' answer
+        for outcome in OUTCOMES:
+            assert explain_range(big, outcome).equals(explain_range(mem, outcome)), (outcome, selection)
 
 
 def test_a_sample_feeds_drift_when_the_scan_is_larger(tmp_path: Path, reference: pl.DataFrame) -> None:

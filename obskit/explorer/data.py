@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from obskit.alerts.explain import EXPLAIN_ROWS, window_rows
 from obskit.analyze.business import BUSINESS_COUNTS, business_metrics, business_rates
 from obskit.analyze.drift import column_drift, drift_over_time, drift_score
 from obskit.analyze.gpu import gpu_stats, memory_pressure
@@ -372,6 +373,27 @@ class ExplorerData:
             part = self.requests.slice(int(lo), int(hi - lo))
         key = self.selection
         return part if key == self.all else part.filter(self.key_expr(key))
+
+    def full_rows_between(self, start: datetime, end: datetime, limit: int = EXPLAIN_ROWS) -> pl.DataFrame:
+        """Every column of the selection's requests from ``start`` to ``end``, for explanations.
+
+        Held rows: :meth:`rows_between`. A scan: the rows are read from it, the period's
+        filter pushed into the scan, every k-th beyond ``limit`` (shares kept), as a report
+        at scale explains an alert (:func:`obskit.alerts.explain.window_rows`); the last 8
+        spans are cached.
+        """
+        if self.requests is not None:
+            return self.rows_between(start, end)
+        memo: dict[tuple[Key, datetime, datetime], pl.DataFrame] = self.__dict__.setdefault("_spans", {})
+        ck = (self.selection, start, end)
+        if ck not in memo:
+            key = self.selection
+            scan = self._lf if key == self.all else self._lf.filter(self.key_expr(key))
+            with self.busy("reading the range's requests"):
+                memo[ck] = window_rows(scan, start, end, limit)
+            if len(memo) > 8:
+                memo.pop(next(iter(memo)))
+        return memo[ck]
 
     def corrected_rows(self) -> pl.DataFrame:
         """Corrected requests of the range and selection (the flywheel's candidates)."""

@@ -2,7 +2,8 @@
 
 The explorer's answer to "where is it?" for any range the user brushes: the same ranking
 as an alert's hints (:func:`obskit.alerts.explain.explain_rows`), over the requests of the
-range and selection against the three hours before it (both slices of the sorted rows).
+range and selection against the three hours before it (slices of the held rows, or read from
+the scan at scale).
 
 Examples
 --------
@@ -43,13 +44,13 @@ def explain_range(data: Any, outcome: str = "failures", *, top: int = 3) -> pl.D
     """The segments that explain ``outcome`` in ``data``'s selected range (one ``where`` line each).
 
     ``outcome`` is ``"failures"`` or ``"slow requests"``. One row saying no single segment
-    explains it when none does; one row saying why when the data layer keeps no rows.
+    explains it when none does. Over a lazy scan the range's rows are read from the scan
+    (every k-th beyond 2M, as an alert at scale is explained).
     """
-    if not isinstance(getattr(data, "requests", None), pl.DataFrame):
-        return pl.DataFrame({"where": ["the rows of this range are not kept at this volume"]})
-    numeric = [f for f in getattr(data, "features", []) if f in data.requests.columns]
-    before = data.rows_between(data.start - BEFORE, data.start)
-    ex = explain_rows(data.rows(), before, outcome, numeric=numeric, top=top)
+    during = data.full_rows_between(data.start, data.end)
+    before = data.full_rows_between(data.start - BEFORE, data.start)
+    numeric = [f for f in getattr(data, "features", []) if f in during.columns]
+    ex = explain_rows(during, before, outcome, numeric=numeric, top=top)
     if not ex.hints:
         return pl.DataFrame({"where": [ex.explained]})
     return pl.DataFrame([{k: h[k] for k in ("text", "support", "effect", "effect_low", "effect_high")}
