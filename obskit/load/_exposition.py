@@ -350,32 +350,33 @@ def _split_blocks(blocks: pl.Series) -> tuple[pl.DataFrame, dict[str, str]]:
     """Label blocks (validated, distinct) -> wide frame ``block, l:<name>...`` + duplicates.
 
     Blocks without a backslash are split on ``",`` (a value cannot hold an unescaped quote);
-    blocks with escapes go through the careful Python parser.
+    blocks with escapes go through the careful Python parser. Pairs are keyed by the block's
+    position (an integer) until the wide frame is built.
     """
-    plain = blocks.filter(~blocks.str.contains("\\", literal=True))
-    escaped = blocks.filter(blocks.str.contains("\\", literal=True))
+    frame = pl.DataFrame({"block": blocks}).with_row_index("bid")
+    has_escape = pl.col("block").str.contains("\\", literal=True)
     pairs = (
-        pl.DataFrame({"block": plain})
-        .with_columns(kv=pl.col("block").str.split('",'))
+        frame.filter(~has_escape)
+        .select("bid", pl.col("block").str.split('",').alias("kv"))
         .explode("kv")
         .filter(pl.col("kv").str.len_bytes() > 0)
+        .with_columns(pl.col("kv").str.find('="', literal=True).alias("at"))  # a label name holds no '='
+        .select("bid", pl.col("kv").str.slice(0, pl.col("at")).alias("k"),
+                pl.col("kv").str.slice(pl.col("at") + 2).str.strip_suffix('"').alias("v"))
     )
-    kv = pl.col("kv").str.split_exact('="', 1)  # a label name holds no '=': the first '="' ends it
-    pairs = pairs.select("block", kv.struct.field("field_0").alias("k"),
-                         kv.struct.field("field_1").str.strip_suffix('"').alias("v"))
-    if escaped.len():
-        rows: list[tuple[str, str, str]] = []
-        for b in escaped.to_list():
+    escaped = frame.filter(has_escape)
+    if escaped.height:
+        rows: list[tuple[int, str, str]] = []
+        for bid, b in escaped.iter_rows():
             labels, _, _ = _label_block("{" + b + "}", 0)
-            rows.extend((b, k, v) for k, v in labels)
-        pairs = pl.concat(
-            [pairs, pl.DataFrame(rows, schema=pairs.schema, orient="row")]
-        )
+            rows.extend((bid, k, v) for k, v in labels)
+        pairs = pl.concat([pairs, pl.DataFrame(rows, schema=pairs.schema, orient="row")])
 
     def wide(pairs: pl.DataFrame) -> pl.DataFrame:
-        """One column per label, named l:<label>; the index is renamed first, as a label may be called "block"."""
-        out = pairs.rename({"block": ":block"}).pivot(on="k", index=":block", values="v")
-        return out.rename({c: "block" if c == ":block" else LABEL_PREFIX + c for c in out.columns})
+        """One column per label, named l:<label>, and the block (a label may itself be called "block")."""
+        out = pairs.pivot(on="k", index="bid", values="v")
+        named = out.rename({c: LABEL_PREFIX + c for c in out.columns if c != "bid"})
+        return named.select(blocks.gather(named.get_column("bid")).alias("block"), pl.exclude("bid"))
 
     if not bool((pairs.get_column("k") == "__name__").any()):
         try:  # the common case: no block repeats a label, and pivot says so by not failing
@@ -383,17 +384,17 @@ def _split_blocks(blocks: pl.Series) -> tuple[pl.DataFrame, dict[str, str]]:
         except pl.exceptions.ComputeError:
             pass
     dups: dict[str, str] = {}
-    is_dup = pl.struct("block", "k").is_duplicated()
-    flagged = pairs.filter(is_dup | (pl.col("k") == "__name__")).select("block", "k")
-    for block, name in flagged.iter_rows():
+    is_dup = pl.struct("bid", "k").is_duplicated()
+    flagged = pairs.filter(is_dup | (pl.col("k") == "__name__")).select("bid", "k")
+    for bid, name in flagged.iter_rows():
         dups.setdefault(
-            block,
+            blocks[bid],
             "metric name given both before and inside the label set"
             if name == "__name__"
             else f"duplicate label name {name!r}",
         )
     if dups:
-        pairs = pairs.filter(~pl.col("block").is_in(_strings(list(dups))))
+        pairs = pairs.filter(~pl.col("bid").is_in(flagged.get_column("bid").implode()))
     if pairs.height == 0:
         return pl.DataFrame({"block": pl.Series([], dtype=pl.String)}), dups
     return wide(pairs), dups
