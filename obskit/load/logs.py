@@ -66,6 +66,8 @@ def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl
         factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}[unit]
         return (c.cast(pl.Float64, strict=False) * factor).round(0).cast(pl.Int64, strict=False).cast(TIMESTAMP)
     if isinstance(dtype, pl.Datetime):
+        if dtype == TIMESTAMP:  # already canonical (staged parquet): left as it is, so a filter on the
+            return c            # time reaches the parquet reader and skips the row groups outside it
         if dtype.time_zone is None:
             return c.dt.replace_time_zone(timezone).dt.convert_time_zone("UTC").cast(TIMESTAMP)
         return c.dt.convert_time_zone("UTC").cast(TIMESTAMP)
