@@ -31,7 +31,7 @@ __all__ = ["by_window", "drift_by_window"]
 
 
 def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp: str = "timestamp",
-              batch_rows: int = 1_000_000) -> Iterator[tuple[datetime, pl.DataFrame]]:
+              batch_rows: int = 250_000) -> Iterator[tuple[datetime, pl.DataFrame]]:
     """Each ``every`` window (epoch-aligned, as ``dt.truncate``) with its rows of ``timestamp`` and ``columns``.
 
     Windows come in time order; rows within a window in the scan's order. Rows without a
