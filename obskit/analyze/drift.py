@@ -801,12 +801,17 @@ def drift_over_time(
     except pl.exceptions.PolarsError as err:
         reason = str(err).strip().splitlines()[0]
         raise AnalysisError(f"invalid window {every!r}: {reason}", column=timestamp) from None
-    windowed = windowed.filter(pl.col("__window").is_not_null())
+    if windowed.get_column("__window").null_count():
+        windowed = windowed.filter(pl.col("__window").is_not_null())
     parallel = reference.height >= _PARALLEL_ROWS
     ref_samples = _reference_samples(reference, resolved, parallel)
     effect = _min_effect(min_effect)
     frames: list[pl.DataFrame] = []
-    parts = windowed.partition_by("__window", as_dict=True, maintain_order=True)
+    windows = windowed.get_column("__window")
+    if windowed.height and windows.min() == windows.max():  # one window (a scan tested one at a time): no copy
+        parts = {(windows[0],): windowed}
+    else:
+        parts = windowed.partition_by("__window", as_dict=True, maintain_order=True)
     for (start,), part in sorted(parts.items(), key=lambda kv: kv[0][0]):
         rows = _drift_rows(
             list(ref_samples),
