@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from obskit.alerts import AlertRun
     from obskit.load.registry import SourceConfig
     from obskit.panels import PanelData
+    from obskit.scale.rollup import Rollup
 
 __all__ = ["Session", "atomic_write_text"]
 
@@ -60,6 +61,7 @@ class Session:
     quarantine: Quarantine = field(default_factory=Quarantine)
     _cache: dict[str, pl.DataFrame | None] = field(default_factory=dict, repr=False)
     _runs: dict[str, AlertRun | None] = field(default_factory=dict, repr=False)
+    _states: dict[str, Rollup | None] = field(default_factory=dict, repr=False)
     _signals: dict[str, pl.DataFrame] | None = field(default=None, repr=False)
     _panels: list[PanelData] | None = field(default=None, repr=False)
     #: Set by a report at scale (:mod:`obskit.report.scale`): the request rows are never loaded.
@@ -327,14 +329,17 @@ class Session:
             )
             if self.requests is None and self.scale is not None:
                 # rows never loaded: the signals counts determine, streamed from the files
+                from obskit.alerts.count_state import count_state_of
                 from obskit.alerts.scale_inputs import scale_signal_frames
 
                 scan = self.request_scan()
                 assert scan is not None
+                period = self.window_state()
                 self._signals.update(scale_signal_frames(
                     scan, start=self.start, end=self.end, slo_ms=self.config.slo.latency_ms,
                     confidence_threshold=self.config.business.confidence_threshold, reference=self.reference,
-                    features=self.config.features.all, drift_every=self._drift_every()))
+                    features=self.config.features.all, drift_every=self._drift_every(),
+                    state=None if period is None else count_state_of(period)))
             if any(r.signal == "panel" for r in self.config.alerts):
                 self._signals["panel"] = self.panel_signal()
         return self._signals
@@ -364,6 +369,23 @@ class Session:
 
             scan = attach_feedback(scan, corrections)
         return scan
+
+    def window_state(self) -> Rollup | None:
+        """The period's requests as one-minute window state per model version, cached (None without requests).
+
+        One pass over the rows held, or at scale over the scan (corrections joined): exact
+        counts (requests, errors, successful and slow ones, within the SLO, the business
+        counts), latency sketches and error messages. The report's sections and the alerts'
+        count signals at scale read it (coarsened), instead of each reading the rows again.
+        """
+        if "period" not in self._states:
+            from obskit.scale.rollup import build_rollup
+
+            rows: pl.DataFrame | pl.LazyFrame | None = self.request_scan() if self.scale is not None else self.requests
+            self._states["period"] = None if rows is None else build_rollup(
+                rows, slo_ms=self.config.slo.latency_ms,
+                confidence_threshold=self.config.business.confidence_threshold, every="1m")
+        return self._states["period"]
 
     def panel_signal(self) -> pl.DataFrame:
         """Every ``[[panels]]`` series as one signal frame: ``timestamp``, ``panel``, ``series``, ``value``."""

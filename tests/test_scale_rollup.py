@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from obskit.analyze.serving import window_stats
 from obskit.errors import AnalysisError, SourceError
@@ -128,3 +129,54 @@ def test_rollups_of_different_windows_combine(day: pl.DataFrame) -> None:
     b = build_rollup(day.filter(pl.col("timestamp").dt.hour() >= 6))
     total = combine([a, b])
     assert total.state.every_s == 600 and total.requests == day.height
+
+
+def _with_corrections(frame: pl.DataFrame) -> pl.DataFrame:
+    """Some requests corrected (every 7th), so the correction counts have something to count."""
+    fixed = pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("cat")).otherwise(None)
+    return frame.with_columns(fixed.alias("corrected_label"))
+
+
+@pytest.mark.parametrize("corrected", [False, True])
+@pytest.mark.parametrize("every,by", [("5m", ()), ("1h", ("model_version",)), ("15m", ("model_version",))])
+def test_the_state_answers_business_and_slo_as_the_rows_do(day: pl.DataFrame, other_day: pl.DataFrame,
+                                                           corrected: bool, every: str, by: tuple[str, ...]) -> None:
+    from obskit.analyze.business import business_metrics
+    from obskit.analyze.slo import availability_slo, latency_slo
+
+    for frame in (day, other_day):
+        rows = _with_corrections(frame) if corrected else frame.drop("corrected_label", strict=False)
+        r = build_rollup(rows, slo_ms=180.0, confidence_threshold=0.7, every="1m").coarsen(every, by=by)
+        assert_frame_equal(r.business(), business_metrics(rows, every, confidence_threshold=0.7, by=by))
+        assert_frame_equal(r.slo("latency", 0.95), latency_slo(rows, 180.0, 0.95, every=every, by=by))
+        assert_frame_equal(r.slo("availability", 0.999), availability_slo(rows, 0.999, every=every, by=by))
+
+
+def test_without_confidence_the_state_has_no_business(day: pl.DataFrame) -> None:
+    r = build_rollup(day.drop("confidence"), slo_ms=180.0)
+    with pytest.raises(AnalysisError, match="confidence"):
+        r.business()
+    with pytest.raises(AnalysisError, match="latency SLO"):
+        build_rollup(day).slo("latency", 0.99)
+
+
+@pytest.mark.parametrize("corrected", [False, True])
+def test_a_minute_state_holds_the_alerts_count_state(day: pl.DataFrame, other_day: pl.DataFrame,
+                                                     corrected: bool) -> None:
+    """The alerts at scale read the report's one-minute state instead of their own passes: the same counts."""
+    from obskit.alerts.count_state import count_signal_frames, count_state, count_state_of
+
+    for frame in (day, other_day):
+        rows = _with_corrections(frame) if corrected else frame.drop("corrected_label", strict=False)
+        own = count_state(rows.lazy(), slo_ms=150.0, confidence_threshold=0.8)
+        got = count_state_of(build_rollup(rows, slo_ms=150.0, confidence_threshold=0.8, every="1m"))
+        assert got is not None
+        assert_frame_equal(got.minutes, own.minutes.sort("_m", "model_version"))
+        assert got.corrections == own.corrections == corrected
+        assert own.business is not None and got.business is not None
+        assert_frame_equal(got.business, own.business, check_column_order=False)
+        a, b = count_signal_frames(got, slo_ms=150.0), count_signal_frames(own, slo_ms=150.0)
+        assert a.keys() == b.keys()
+        for name in a:
+            assert_frame_equal(a[name], b[name], check_column_order=False, check_dtypes=False)
+    assert count_state_of(build_rollup(day, every="5m")) is None  # not one-minute windows

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -47,7 +48,11 @@ from obskit.alerts.inputs import zero_filled
 from obskit.alerts.segment_signals import version_error_ratio_counts
 from obskit.scale.streaming import WindowState, frame_window_state
 
-__all__ = ["CountState", "count_signal_frames", "count_state", "minute_counts", "per_version_counts"]
+if TYPE_CHECKING:
+    from obskit.scale.rollup import Rollup
+
+__all__ = ["CountState", "count_signal_frames", "count_state", "count_state_of", "minute_counts",
+           "per_version_counts"]
 
 _QUANTILES = (0.5, 0.9, 0.95, 0.99)
 _MINUTE_COUNTS = ("requests", "errors", "ok", "slow")
@@ -170,6 +175,31 @@ def count_state(lf: pl.LazyFrame, *, slo_ms: float | None = None, confidence_thr
         business = business_metrics(timed, every="1h", confidence_threshold=confidence_threshold)
     return CountState(minute_counts(timed, slo_ms=slo_ms), frame_window_state(timed, every="1m", by=()),
                       business, "corrected_label" in names)
+
+
+def count_state_of(period: Rollup) -> CountState | None:
+    """The :class:`CountState` a one-minute :class:`~obskit.scale.rollup.Rollup` of the rows holds, or None.
+
+    The report's window state (:meth:`obskit.session.Session.window_state`) counts what
+    :func:`count_state` would count in its own passes (per minute and version: requests,
+    errors, successful and slow successful requests; one-minute latency sketches; hourly
+    business counts), so the alerts at scale read it instead of reading the rows again.
+    None when its windows are not one minute.
+    """
+    st = period.state
+    if st.every_s != 60:
+        return None
+    version = (pl.col("model_version").cast(pl.String).fill_null("") if "model_version" in st.by
+               else pl.lit("")).alias("model_version")
+    slow = pl.col("slow") if "slow" in st.present else pl.lit(0, pl.Int64)
+    minutes = (st.counts.frame.filter(pl.col("window_start").is_not_null())
+               .select(pl.col("window_start").dt.epoch("us").alias("_m"), version, "requests", "errors", "ok",
+                       slow.alias("slow"))
+               .group_by("_m", "model_version").agg(pl.col(c).sum() for c in _MINUTE_COUNTS)
+               .sort("_m", "model_version").cast(_MINUTES_SCHEMA))  # type: ignore[arg-type]
+    fleet = period.coarsen("1m", by=()).state
+    business = period.coarsen("1h", by=()).business() if "answered" in st.present else None
+    return CountState(minutes, fleet, business, "corrected" in st.present)
 
 
 def count_signal_frames(state: CountState, *, start: datetime | None = None, end: datetime | None = None,

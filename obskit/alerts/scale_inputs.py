@@ -48,7 +48,7 @@ import numpy as np
 import polars as pl
 
 from obskit.alerts.baselines import MIN_US, minute_grid_between
-from obskit.alerts.count_state import count_signal_frames, count_state, minute_counts
+from obskit.alerts.count_state import CountState, count_signal_frames, count_state, minute_counts
 from obskit.alerts.inputs import row_signal_frames, testable
 from obskit.alerts.model_signals import label_arrival_counts
 from obskit.alerts.row_tails import tail_rows
@@ -60,7 +60,7 @@ __all__ = ["scale_signal_frames"]
 def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end: datetime | None = None,
                         slo_ms: float | None = None, confidence_threshold: float = 0.8,
                         reference: pl.DataFrame | None = None, features: Sequence[str] = (),
-                        drift_every: str | None = None) -> dict[str, pl.DataFrame]:
+                        drift_every: str | None = None, state: CountState | None = None) -> dict[str, pl.DataFrame]:
     """The signal frames of a lazy canonical ``requests`` scan that need no full rows (see the module doc).
 
     Memory grows with minutes x versions x occupied sketch buckets and with the kept rows
@@ -68,7 +68,8 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     becomes a :class:`~obskit.alerts.count_state.CountState`, the one state ``obskit watch``
     also keeps, and the kept rows; the frames come from them.
     """
-    state = count_state(lf, slo_ms=slo_ms, confidence_threshold=confidence_threshold)
+    if state is None:  # the caller's window state holds it when it has one (one pass over the rows)
+        state = count_state(lf, slo_ms=slo_ms, confidence_threshold=confidence_threshold)
     if state.empty:
         return {}
     m = state.minutes.get_column("_m").to_numpy()

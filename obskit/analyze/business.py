@@ -41,6 +41,7 @@ __all__ = [
     "BUSINESS_COUNTS",
     "HISTORICAL_CONFIDENT_RATE",
     "Calibration",
+    "business_from_counts",
     "business_metrics",
     "business_rates",
     "classification_metrics",
@@ -141,11 +142,29 @@ def business_metrics(
                 (pl.col("_fix") & pl.col("_conf")).sum().cast(pl.Int64) if has_fix else pl.lit(None, dtype=pl.Int64)
             ).alias("corrected_confident"),
         )
-        .with_columns(business_rates())
-        .sort(["window_start", *by])
         .collect(engine="streaming")
     )
-    return out.select(
+    return business_from_counts(out, by=by)
+
+
+def business_from_counts(counts: pl.DataFrame, *, by: Sequence[str] = ()) -> pl.DataFrame:
+    """The frame of :func:`business_metrics` from its counts per window (:data:`BUSINESS_COUNTS`).
+
+    The one place the business rates and the frame's order are decided: the rows' own counts
+    and a window state's (:meth:`obskit.scale.rollup.Rollup.business`) finish here alike.
+    Correction counts are null when no feedback was attached.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> c = pl.DataFrame({"window_start": [datetime(2026, 1, 1, tzinfo=UTC)], "attempts": [5], "answered": [4],
+    ...                   "confident": [2], "corrections": [None], "corrected_confident": [None]})
+    >>> business_from_counts(c).select("confident_rate", "correction_rate").row(0)
+    (0.5, None)
+    """
+    out = counts.with_columns(pl.col(c).cast(pl.Int64) for c in BUSINESS_COUNTS).with_columns(business_rates())
+    return out.sort(["window_start", *by]).select(
         "window_start",
         *by,
         "attempts",

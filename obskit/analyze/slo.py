@@ -48,6 +48,7 @@ __all__ = [
     "error_budget",
     "latency_slo",
     "period_budgets",
+    "slo_from_counts",
 ]
 
 
@@ -81,10 +82,34 @@ def _ratio_slo(
 ) -> pl.DataFrame:
     if not 0 < objective < 1:
         raise AnalysisError(f"objective must be in (0, 1), got {objective}")
-    out = (
+    counts = (
         lf.select(window_expr(every), *by, good.fill_null(False).alias("_good"))
         .group_by(["window_start", *by])
         .agg(pl.len().cast(pl.Int64).alias("total"), pl.col("_good").sum().cast(pl.Int64).alias("good"))
+        .collect(engine="streaming")
+    )
+    return slo_from_counts(counts, sli=sli, objective=objective, by=by)
+
+
+def slo_from_counts(counts: pl.DataFrame, *, sli: str, objective: float, by: Sequence[str] = ()) -> pl.DataFrame:
+    """An SLO frame (see the module docstring) from ``total`` and ``good`` requests per window.
+
+    The one place compliance and burn rate are decided: :func:`latency_slo` and
+    :func:`availability_slo` count rows into it, a report reads a window state's counts
+    (requests within the SLO, successful requests) into it.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, UTC
+    >>> c = pl.DataFrame({"window_start": [datetime(2026, 1, 1, tzinfo=UTC)], "total": [200], "good": [197]})
+    >>> slo_from_counts(c, sli="availability", objective=0.99).select("met", pl.col("burn_rate").round(6)).row(0)
+    (False, 1.5)
+    """
+    if not 0 < objective < 1:
+        raise AnalysisError(f"objective must be in (0, 1), got {objective}")
+    out = (
+        counts.with_columns(pl.col("total").cast(pl.Int64), pl.col("good").cast(pl.Int64))
         .with_columns((pl.col("total") - pl.col("good")).alias("bad"))
         .with_columns(
             pl.lit(sli).alias("sli"),
@@ -96,7 +121,6 @@ def _ratio_slo(
             ((1.0 - pl.col("good_share")) / (1.0 - objective)).alias("burn_rate"),
         )
         .sort(["window_start", *by])
-        .collect(engine="streaming")
     )
     return out.select(
         "window_start", *by, "sli", "total", "good", "bad", "good_share", "objective", "met", "burn_rate"

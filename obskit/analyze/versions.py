@@ -20,9 +20,11 @@ import polars as pl
 from obskit.analyze._frames import every_us, require, runs, window_expr
 
 __all__ = [
+    "busiest_counted",
     "busiest_versions",
     "rollout_episodes",
     "version_latency_ratio",
+    "version_shares",
     "version_spans",
     "version_traffic",
 ]
@@ -39,13 +41,21 @@ def busiest_versions(requests: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     >>> busiest_versions(pl.DataFrame({"model_version": ["a", "b", "b"]})).rows()
     [('b', 2), ('a', 1)]
     """
-    return (
-        requests.lazy()
-        .group_by("model_version")
-        .agg(pl.len().cast(pl.Int64).alias("requests"))
-        .sort(["requests", "model_version"], descending=[True, False])
-        .collect(engine="streaming")
-    )
+    return busiest_counted(requests.lazy().group_by(_V).agg(pl.len().cast(pl.Int64).alias("requests"))
+                           .collect(engine="streaming"))
+
+
+def busiest_counted(counts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`busiest_versions` from requests already counted (``model_version``, ``requests``; any other keys).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> busiest_counted(pl.DataFrame({"model_version": ["a", "b", "a"], "requests": [1, 3, 1]})).rows()
+    [('b', 3), ('a', 2)]
+    """
+    return (counts.group_by(_V).agg(pl.col("requests").sum().cast(pl.Int64))
+            .sort(["requests", _V], descending=[True, False]))
 
 
 def version_traffic(requests: pl.DataFrame | pl.LazyFrame, every: str = "5m") -> pl.DataFrame:
@@ -67,14 +77,24 @@ def version_traffic(requests: pl.DataFrame | pl.LazyFrame, every: str = "5m") ->
     """
     lf = requests.lazy()
     require(lf, ["timestamp", _V], "version_traffic")
-    return (
-        lf.select(window_expr(every), _V)
-        .group_by("window_start", _V)
-        .agg(pl.len().cast(pl.Int64).alias("requests"))
-        .with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
-        .sort("window_start", _V)
-        .collect(engine="streaming")
-    )
+    counts = (lf.select(window_expr(every), _V).group_by("window_start", _V)
+              .agg(pl.len().cast(pl.Int64).alias("requests")).collect(engine="streaming"))
+    return version_shares(counts)
+
+
+def version_shares(counts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`version_traffic` from requests already counted per ``window_start`` and ``model_version``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> c = pl.DataFrame({"window_start": [1, 1], "model_version": ["a", "b"], "requests": [3, 1]})
+    >>> version_shares(c)["share"].to_list()
+    [0.75, 0.25]
+    """
+    return (counts.select("window_start", _V, pl.col("requests").cast(pl.Int64))
+            .with_columns((pl.col("requests") / pl.col("requests").sum().over("window_start")).alias("share"))
+            .sort("window_start", _V))
 
 
 def version_latency_ratio(

@@ -19,7 +19,7 @@ import polars as pl
 
 from obskit import charts
 from obskit.errors import AnalysisError
-from obskit.report import scale
+from obskit.report import scale, state
 from obskit.report.budgets import show_budgets
 from obskit.report.section import ReportContext, Section
 
@@ -52,14 +52,15 @@ def _no_requests(rep: ReportContext) -> str:
     return "no request matches this period, model and version"
 
 
-def period_rows(rep: ReportContext) -> pl.DataFrame | pl.LazyFrame | None:
+def period_rows(rep: ReportContext, *, feedback: bool = True) -> pl.DataFrame | pl.LazyFrame | None:
     """The period's requests for a section to aggregate: in memory, or at scale the lazy scan of the files.
 
-    Every section below runs the same analysis on either (one streaming pass at scale, the
-    corrections joined as the rows stream), so its figures are the rows' own at any size.
+    A section that needs rows beyond the window state (:mod:`obskit.report.state`) runs the
+    same analysis on either (one streaming pass at scale, the corrections joined as the rows
+    stream unless ``feedback`` is False), so its figures are the rows' own at any size.
     """
     if rep.scale is not None:
-        return rep.session.request_scan() if window_stats(rep) is not None else None
+        return rep.session.request_scan(feedback=feedback) if window_stats(rep) is not None else None
     return rep.requests
 
 
@@ -174,11 +175,11 @@ def _partial_note(shown: pl.DataFrame, window: str) -> str:
 
 def latency(rep: ReportContext) -> Section:
     """Exact latency percentiles per window, SLO compliance and the error budget left."""
-    from obskit.analyze.slo import availability_slo, latency_slo, period_budgets
+    from obskit.analyze.slo import period_budgets
 
     sec = Section("Latency and SLOs")
-    stats, requests = window_stats(rep), period_rows(rep)
-    if stats is None or requests is None:
+    stats = window_stats(rep)
+    if stats is None:
         return rep.record(sec.skip(_no_requests(rep)))
     slo = rep.config.slo
     title = "Latency percentiles (exact, from request logs)"
@@ -186,8 +187,8 @@ def latency(rep: ReportContext) -> Section:
         sec.note(scale.bound_note(rep))
         title = f"Latency percentiles (sketch, within {scale.rollup(rep).state.latency.alpha:.1%})"
     sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms, title=title))
-    lat = latency_slo(requests, slo.latency_ms, slo.latency_quantile, every=rep.window)
-    avail = availability_slo(requests, slo.availability, every=rep.window)
+    counts = state.window_counts(rep)  # exact counts per window at every size
+    lat, avail = counts.slo("latency", slo.latency_quantile), counts.slo("availability", slo.availability)
     return rep.record(show_budgets(sec, period_budgets(lat, avail)))
 
 
@@ -196,7 +197,7 @@ def errors(rep: ReportContext) -> Section:
     from obskit.analyze.errors import top_errors
 
     sec = Section("Errors")
-    stats, requests = window_stats(rep), period_rows(rep)
+    stats, requests = window_stats(rep), period_rows(rep, feedback=False)
     if stats is None or requests is None:
         return rep.record(sec.skip(_no_requests(rep)))
     sec.chart(charts.error_rate_chart(stats, threshold=0.01))
@@ -224,7 +225,7 @@ def gpu(rep: ReportContext) -> Section:
     sec.table(pressure, caption="Memory-pressure episodes (>= 90% for >= 2 min)", name="pressure")
     if pressure.height:
         sec.warn(f"{pressure.height} memory-pressure episode(s)")
-    requests = period_rows(rep)  # counted per window: the lazy scan at scale
+    requests = period_rows(rep, feedback=False)  # counted per window: the lazy scan at scale
     if requests is not None:
         try:
             sec.note(replicas_needed(requests, frame).explanation)
@@ -301,24 +302,20 @@ def business(rep: ReportContext) -> Section:
     chart follows the report window like every other chart, so a 15-minute capture is
     15 points, not one.
     """
-    from obskit.analyze.business import business_metrics
-
     sec = Section("Business signals")
-    requests = period_rows(rep)
-    if requests is None:
+    if window_stats(rep) is None:
         return rep.record(sec.skip(_no_requests(rep)))
-    names = requests.collect_schema().names()
-    if "confidence" not in names:
+    counts = state.window_counts(rep)
+    present = counts.state.present
+    if "answered" not in present:
         return rep.record(sec.note("No business signals: the requests have no confidence column.", kind="warning")
                           .skip("no confidence column"))
-    period = requests
-    biz: pl.DataFrame = rep.cached("business", lambda: business_metrics(
-        period, every=rep.window, confidence_threshold=rep.config.business.confidence_threshold))
+    biz: pl.DataFrame = rep.cached("business", counts.business)  # exact counts of the window state
     sec.keep(business=biz)
     sec.chart(charts.lines_chart(biz, ["confident_rate"], title="Confident predictions", y_format="%"))
     totals = biz.select(pl.col("confident").sum(), pl.col("answered").sum())
     rep.figures["confident_rate"] = totals["confident"][0] / max(totals["answered"][0], 1)
-    if "corrected_label" in names:
+    if "corrected" in present:
         sec.chart(charts.lines_chart(biz, ["correction_rate"], title="Correction rate", y_format="%",
                                      thresholds={"alarm": rep.config.business.correction_rate_max}))
         fixed = biz["corrected_confident"].sum()
@@ -333,7 +330,7 @@ def business(rep: ReportContext) -> Section:
 def versions(rep: ReportContext) -> Section:
     """Which versions served when and, with two or more, how the busiest two compare."""
     from obskit.analyze.canary import canary_comparison
-    from obskit.analyze.versions import busiest_versions, version_traffic
+    from obskit.analyze.versions import busiest_counted, version_shares
 
     sec = Section("Versions")
     requests = period_rows(rep)
@@ -341,9 +338,10 @@ def versions(rep: ReportContext) -> Section:
         return rep.record(sec.skip(_no_requests(rep)))
     if "model_version" not in requests.collect_schema().names():
         return rep.record(sec.skip("the requests have no model_version column"))
-    sec.chart(charts.lines_chart(version_traffic(requests, every=rep.window), ["share"], color_by="model_version",
+    counts = state.version_counts(rep)  # requests per window and version, from the window state
+    sec.chart(charts.lines_chart(version_shares(counts), ["share"], color_by="model_version",
                                  title="Traffic share per version", y_format="%"))
-    busiest = busiest_versions(requests)
+    busiest = busiest_counted(counts)
     sec.keep(versions=busiest)
     if busiest.height < 2:
         return rep.record(sec.note("One version served this period: nothing to compare."))
@@ -366,18 +364,15 @@ _TIMELINE = {"rps": "req/s", "error_rate": "error rate", "p99_ms": "p99 ms", "gp
 
 def timeline(rep: ReportContext) -> Section:
     """The main signals of every section on one time axis (panels for the signals that exist)."""
-    from obskit.analyze.timeline import one_timeline
+    from obskit.analyze.timeline import timeline_from_windows
 
     sec = Section("One timeline")
-    requests = period_rows(rep)
-    if requests is None:
+    stats = window_stats(rep)  # exact p99 with the rows held; at scale the sketch's, within its bound
+    if stats is None:
         return rep.record(sec.skip(_no_requests(rep)))
-    sketched = None
-    if rep.scale is not None:  # the exact p99 would hold every latency: the sketch's, within its bound
-        sketched = window_stats(rep)
+    if rep.scale is not None:
         sec.note(scale.bound_note(rep))
-    tl = one_timeline(requests, gpu=rep.gpu, every=rep.window, host=rep.host, latency=sketched,
-                      confidence_threshold=rep.config.business.confidence_threshold)
+    tl = timeline_from_windows(state.timeline_windows(rep, stats), gpu=rep.gpu, every=rep.window, host=rep.host)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
     tl, markers, found = _anomaly_markers(tl, panels)
     if found:

@@ -119,21 +119,10 @@ def rows(rep: Run) -> pl.DataFrame | None:
 
 
 def rollup(rep: Run) -> Rollup:
-    """The period's rollup, built once per run (one streaming pass over the files)."""
-    from obskit.scale.rollup import ROLLUP_EVERY, build_rollup
-    from obskit.timeutil import polars_every
+    """The period's rollup (:func:`obskit.report.state.rollup`: one streaming pass, the same at every size)."""
+    from obskit.report.state import rollup as period_rollup
 
-    assert rep.scale is not None
-    s = rep.session
-    every = ROLLUP_EVERY if int(polars_every(rep.window)[:-1]) % 300 == 0 else rep.window
-
-    def build() -> Rollup:
-        lf = canonical_scan(rep.scale, start=s.start, end=s.end, model=s.model, version=s.version)
-        return build_rollup(lf, slo_ms=rep.config.slo.latency_ms,
-                            confidence_threshold=rep.config.business.confidence_threshold, every=every)
-
-    built: Rollup = rep.cached("scale_rollup", build)
-    return built
+    return period_rollup(rep)
 
 
 def window_stats(rep: Run) -> pl.DataFrame | None:

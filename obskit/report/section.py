@@ -356,22 +356,17 @@ class ReportContext:
         folder, without requests, or when the report keeps only one model version (a
         partial day would undercount the month).
         """
-        from obskit.scale.rollup import ROLLUP_DIR, build_rollup
+        from obskit.report.state import rollup
+        from obskit.scale.rollup import ROLLUP_DIR, ROLLUP_EVERY
 
         if not self.output_dir or self.session.version:
             return None
-        if self.scale is not None:
-            from obskit.report.scale import rollup as scale_rollup
-
-            at_scale = scale_rollup(self)
-            return at_scale.save(Path(self.output_dir) / ROLLUP_DIR) if at_scale.requests else None
-        requests = self.requests
-        if requests is None:
+        if self.scale is None and self.requests is None:
             return None
-        cfg = self.config
-        rollup = build_rollup(requests, slo_ms=cfg.slo.latency_ms,
-                              confidence_threshold=cfg.business.confidence_threshold)
-        return rollup.save(Path(self.output_dir) / ROLLUP_DIR)
+        period = rollup(self)  # the one the sections read
+        if period.state.every_s < 300 and 300 % period.state.every_s == 0:
+            period = period.coarsen(ROLLUP_EVERY)  # saved at 5 minutes, as every other day's
+        return period.save(Path(self.output_dir) / ROLLUP_DIR) if period.requests else None
 
 
 def open_report(config: str = "", *, start: str = "", end: str = "", model: str = "", version: str = "",

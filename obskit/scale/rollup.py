@@ -186,6 +186,38 @@ class Rollup:
         messages = regroup(self.messages.select(*keys, "error", "count"), ("error",), [pl.col("count").sum()])
         return replace(self, state=state, messages=messages.select(*keys, "error", "count"))
 
+    def business(self) -> pl.DataFrame:
+        """:func:`~obskit.analyze.business.business_metrics` of the rollup's rows, per window and group.
+
+        Exact (counts); coarsen first for other windows or groups. Raises
+        :class:`~obskit.errors.AnalysisError` when the rows had no ``confidence`` column.
+        """
+        from obskit.analyze.business import business_from_counts
+
+        present = self.state.present
+        if "answered" not in present:
+            raise AnalysisError("the requests have no confidence column")
+        keys = ["window_start", *self.state.by]
+        fixes = "corrections" in present
+        counts = self.state.counts.frame.select(
+            *keys, pl.col("requests").alias("attempts"), "answered", pl.col("confident_answered").alias("confident"),
+            *[(pl.col(c) if fixes else pl.lit(None, pl.Int64)).alias(c)
+              for c in ("corrections", "corrected_confident")])
+        return business_from_counts(counts, by=self.state.by)
+
+    def slo(self, sli: str, objective: float) -> pl.DataFrame:
+        """:func:`~obskit.analyze.slo.latency_slo` (``sli="latency"``, the rollup's ``slo_ms``) or
+        :func:`~obskit.analyze.slo.availability_slo` (``"availability"``) per window and group: exact counts.
+        """
+        from obskit.analyze.slo import slo_from_counts
+
+        if sli == "latency" and "within_slo" not in self.state.present:
+            raise AnalysisError("the rollup counted no latency SLO")
+        good = pl.col("within_slo") if sli == "latency" else pl.col("requests") - pl.col("errors")
+        keys = ["window_start", *self.state.by]
+        counts = self.state.counts.frame.select(*keys, pl.col("requests").alias("total"), good.alias("good"))
+        return slo_from_counts(counts, sli=sli, objective=objective, by=self.state.by)
+
     def table(self, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> pl.DataFrame:
         """Window stats (as :func:`~obskit.analyze.serving.window_stats`) plus ``within_slo``.
 

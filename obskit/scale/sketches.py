@@ -610,9 +610,10 @@ class RateCounts:
         keys = parts[0].keys
         if any(p.keys != keys for p in parts):
             raise AnalysisError("cannot merge counts with different keys")
-        counters = parts[0].counters
+        counters = list(dict.fromkeys(c for p in parts for c in p.counters))  # a counter one part lacks counts 0 there
         frame = (
-            _concat(p.frame.select(*keys, *counters) for p in parts)
+            _concat(p.frame.with_columns(pl.lit(0, pl.Int64).alias(c) for c in counters if c not in p.frame.columns)
+                    .select(*keys, *counters) for p in parts)
             .group_by(list(keys))
             .agg(pl.col(c).sum().cast(pl.Int64) for c in counters)
             .sort(list(keys), nulls_last=True)

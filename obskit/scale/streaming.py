@@ -107,6 +107,7 @@ from obskit.scale.sketches import (
 from obskit.timeutil import polars_every
 
 __all__ = [
+    "BUSINESS_COUNTERS",
     "DRIFT_SCHEMA",
     "DriftPlan",
     "DriftSpec",
@@ -180,6 +181,14 @@ def _scan(files: Sequence[str], column_map: Mapping[str, str] | None) -> pl.Lazy
 
 
 _COUNTERS = ("requests", "errors", "confident", "corrected", "within_slo")
+#: The business counts (:data:`obskit.analyze.business.BUSINESS_COUNTS`, ``attempts`` being
+#: ``requests``) under the state's names: successful requests with a confidence, the confident
+#: ones among them, and the corrections of both. ``confident``/``corrected`` above count every row.
+BUSINESS_COUNTERS = {"answered": "answered", "confident": "confident_answered", "corrections": "corrections",
+                     "corrected_confident": "corrected_confident"}
+#: Successful requests, and those slower than the SLO (what the alert signals on counts read).
+_OK_COUNTERS = ("ok", "slow")
+_ALL_COUNTERS = (*_COUNTERS, *BUSINESS_COUNTERS.values(), *_OK_COUNTERS)
 
 
 @dataclass(frozen=True)
@@ -187,7 +196,9 @@ class WindowState:
     """Mergeable partial state of :func:`stream_window_stats`.
 
     ``counts`` holds exact ``requests``, ``errors``, ``confident`` and ``corrected`` per
-    (``window_start``, ``by``...); ``latency`` one latency sketch per group. ``present``
+    (``window_start``, ``by``...), the SLO count ``within_slo`` and the business counts
+    (:data:`BUSINESS_COUNTERS`), the successful requests ``ok`` and, of them, those slower than
+    the SLO (``slow``); ``latency`` one latency sketch per group. ``present``
     names the optional counters whose column existed in at least one merged partition.
     """
 
@@ -294,21 +305,32 @@ def frame_window_state(
     if absent:
         raise AnalysisError(f"grouping columns not in the files: {sorted(absent)}")
     is_err = pl.col("status").cast(pl.String) == "error" if "status" in names else pl.col("status_code") >= 400
-    present = set()
-    confident = pl.lit(0, pl.Int64)
-    corrected = pl.lit(0, pl.Int64)
-    within = pl.lit(0, pl.Int64)
+    present: set[str] = set()
+    zero = pl.lit(0, pl.Int64)
+    confident = corrected = within = zero
+    answered = sure = fixes = fixed_sure = zero
+    ok = (pl.col("status").cast(pl.String) == "ok" if "status" in names else pl.col("status_code") < 400)
     if "confidence" in names:
         confident = (pl.col("confidence") >= confidence_threshold).fill_null(False).cast(pl.Int64)
-        present.add("confident")
+        has = ok & pl.col("confidence").is_not_null()
+        answered = has.cast(pl.Int64)
+        sure = (has & (pl.col("confidence") >= confidence_threshold)).cast(pl.Int64)
+        present.update(("confident", "answered", "confident_answered"))
+        if "corrected_label" in names:
+            fix = pl.col("corrected_label").is_not_null()
+            fixes = (has & fix).cast(pl.Int64)
+            fixed_sure = (has & fix & (pl.col("confidence") >= confidence_threshold)).cast(pl.Int64)
+            present.update(("corrections", "corrected_confident"))
     if "corrected_label" in names:
         corrected = pl.col("corrected_label").is_not_null().cast(pl.Int64)
         present.add("corrected")
     lat = pl.col("latency_ms").cast(pl.Float64)
     lat = pl.when(lat.is_finite()).then(lat).otherwise(None).alias("__lat")
+    slow = zero
     if slo_ms is not None:
         within = (pl.col("__lat") <= slo_ms).fill_null(False).cast(pl.Int64)
-        present.add("within_slo")
+        slow = (ok & (pl.col("latency_ms").cast(pl.Float64) > slo_ms)).fill_null(False).cast(pl.Int64)
+        present.update(("within_slo", "slow"))
     keys = ["window_start", *by]
     sign, bucket = SketchTable.bucket_exprs(pl.col("__lat"), alpha, min_value)
     fine = (
@@ -318,18 +340,24 @@ def frame_window_state(
             is_err.fill_null(False).cast(pl.Int64).alias("errors"),
             confident.alias("confident"),
             corrected.alias("corrected"),
+            answered.alias("answered"),
+            sure.alias("confident_answered"),
+            fixes.alias("corrections"),
+            fixed_sure.alias("corrected_confident"),
+            ok.fill_null(False).cast(pl.Int64).alias("ok"),
+            slow.alias("slow"),
             lat,
         )
         .with_columns(within.alias("within_slo"))
         .group_by([*keys, sign, bucket])
         .agg(
             pl.len().cast(pl.Int64).alias("requests"),
-            *[pl.col(c).sum() for c in _COUNTERS[1:]],
+            *[pl.col(c).sum() for c in _ALL_COUNTERS[1:]],
             *SketchTable.summary_aggs(pl.col("__lat")),
         )
         .collect(engine="streaming")
     )
-    counts = fine.group_by(keys).agg(pl.col(c).sum().cast(pl.Int64) for c in _COUNTERS)
+    counts = fine.group_by(keys).agg(pl.col(c).sum().cast(pl.Int64) for c in _ALL_COUNTERS)
     summary = fine.group_by(keys).agg(
         pl.col("count").sum(), pl.col("sum").sum(), pl.col("min").min(), pl.col("max").max()
     )
