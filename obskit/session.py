@@ -339,7 +339,8 @@ class Session:
                     scan, start=self.start, end=self.end, slo_ms=self.config.slo.latency_ms,
                     confidence_threshold=self.config.business.confidence_threshold, reference=self.reference,
                     features=self.config.features.all, drift_every=self._drift_every(),
-                    state=None if period is None else count_state_of(period)))
+                    state=None if period is None else count_state_of(period),
+                    plain=self.request_scan(feedback=False)))
             if any(r.signal == "panel" for r in self.config.alerts):
                 self._signals["panel"] = self.panel_signal()
         return self._signals
@@ -363,7 +364,7 @@ class Session:
         from obskit.load.request_source import canonical_scan
 
         scan = canonical_scan(self.scale, start=self.start, end=self.end, model=self.model, version=self.version)
-        corrections = self.frame("feedback") if feedback and self.config.sources_for("feedback") else None
+        corrections = self._corrections() if feedback else None
         if corrections is not None and "request_id" in scan.collect_schema().names():
             from obskit.load.logs import attach_feedback
 
@@ -386,6 +387,10 @@ class Session:
                 rows, slo_ms=self.config.slo.latency_ms,
                 confidence_threshold=self.config.business.confidence_threshold, every="1m")
         return self._states["period"]
+
+    def _corrections(self) -> pl.DataFrame | None:
+        """The loaded corrections (``feedback``), or None when none is configured or it failed to load."""
+        return self.frame("feedback") if self.config.sources_for("feedback") else None
 
     def panel_signal(self) -> pl.DataFrame:
         """Every ``[[panels]]`` series as one signal frame: ``timestamp``, ``panel``, ``series``, ``value``."""
@@ -424,10 +429,12 @@ class Session:
                     start = self.scale_span[0].replace(second=0, microsecond=0)
                     end = self.scale_span[1].replace(second=0, microsecond=0) + minute
                 run = evaluate(self.config.alerts, self.signal_frames(), start=start, end=end)
-                rows = self.request_scan() if self.scale is not None else self.requests
+                # at scale each episode reads its window's rows, the corrections joined to those alone
+                rows = self.request_scan(feedback=False) if self.scale is not None else self.requests
                 self._runs["_alerts"] = explain_run(
                     run, rows, reference=self.reference, gpu=self.gpu, numeric=self.config.features.numeric,
-                    slo_ms=self.config.slo.latency_ms, confidence_threshold=self.config.business.confidence_threshold)
+                    slo_ms=self.config.slo.latency_ms, confidence_threshold=self.config.business.confidence_threshold,
+                    feedback=self._corrections() if self.scale is not None else None)
         return self._runs["_alerts"]
 
     def evaluated_alerts(self) -> AlertRun | None:

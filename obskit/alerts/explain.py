@@ -113,18 +113,26 @@ def subject_text(subject: Mapping[str, str]) -> str:
 EXPLAIN_ROWS = 2_000_000
 
 
-def window_rows(scan: pl.LazyFrame, lo: datetime, hi: datetime, limit: int = EXPLAIN_ROWS) -> pl.DataFrame:
+def window_rows(scan: pl.LazyFrame, lo: datetime, hi: datetime, limit: int = EXPLAIN_ROWS,
+                feedback: pl.DataFrame | None = None) -> pl.DataFrame:
     """The rows of ``scan`` in ``[lo, hi)``, streamed; beyond ``limit``, every k-th row (shares kept).
 
     A report at scale explains each fired episode this way: its subject and segment hints
     need the rows of the episode and of the three hours before it, never the day's.
+    ``feedback`` (corrections) is joined to the rows read, not to the scan: the join then
+    touches the window's rows only.
     """
     span = scan.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
     n = int(span.select(pl.len()).collect(engine="streaming").item())
     step = max(1, -(-n // limit))
     if step > 1:
         span = span.with_row_index("__i").filter(pl.col("__i") % step == 0).drop("__i")
-    return span.collect(engine="streaming")
+    rows = span.collect(engine="streaming")
+    if feedback is not None and "request_id" in rows.columns:
+        from obskit.load.logs import attach_feedback
+
+        rows = attach_feedback(rows, feedback)
+    return rows
 
 
 def _slice(requests: pl.DataFrame, lo: datetime, hi: datetime) -> pl.DataFrame:
@@ -275,7 +283,8 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
                     requests: pl.DataFrame | pl.LazyFrame | None, *, reference: pl.DataFrame | None = None,
                     gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (),
                     dimensions: Sequence[str | Binned] | None = None, slo_ms: float | None = None,
-                    confidence_threshold: float = 0.8, top: int = 3) -> Explanation:
+                    confidence_threshold: float = 0.8, top: int = 3,
+                    feedback: pl.DataFrame | None = None) -> Explanation:
     """The subject and hints of one episode of ``rule`` (series ``labels``) from ``pending_at`` to ``end``.
 
     ``dimensions`` default to :func:`~obskit.analyze.segments.auto_dimensions` of the requests
@@ -288,7 +297,7 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
         subject.update({k: v for k, v in _gpu_subject(rule, labels, gpu, lo, hi).items() if k not in subject})
         return Explanation(subject, [], "a GPU signal: no request segments to split")
     if isinstance(requests, pl.LazyFrame):  # at scale: only the rows of the episode and the hours before it
-        requests = window_rows(requests, lo - BASELINE, hi)
+        requests = window_rows(requests, lo - BASELINE, hi, feedback=feedback)
     if requests is None or requests.height == 0 or "timestamp" not in requests.columns:
         return Explanation(subject, [], "no request rows to split (none, or not loaded at this volume)")
     during_all, before_all = _slice(requests, lo, hi), _slice(requests, lo - BASELINE, lo)
@@ -414,13 +423,13 @@ def _augment(summary: str, subject: Mapping[str, str]) -> str:
 
 def explain_run(run: AlertRun, requests: pl.DataFrame | pl.LazyFrame | None, *, reference: pl.DataFrame | None = None,
                 gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (), slo_ms: float | None = None,
-                confidence_threshold: float = 0.8, top: int = 3) -> AlertRun:
+                confidence_threshold: float = 0.8, top: int = 3, feedback: pl.DataFrame | None = None) -> AlertRun:
     """``run`` with every fired episode's ``subject``, ``hints`` and ``explained`` filled in.
 
     ``subject`` and ``hints`` are JSON text (an object, a list); the summary names the
     subject when its template did not. Pending-only episodes keep their labels as subject.
     ``requests`` may be a lazy scan (a report at scale): each episode then reads only its
-    own window's rows (:func:`window_rows`).
+    own window's rows (:func:`window_rows`), ``feedback`` joined to them.
     """
     rules = {r.name: r for r in run.rules}
     end = run.timeline["t"].max() if run.timeline.height else None
@@ -436,7 +445,8 @@ def explain_run(run: AlertRun, requests: pl.DataFrame | pl.LazyFrame | None, *, 
             continue
         stop = row["resolved_at"] or (end if isinstance(end, datetime) else row["firing_at"])
         ex = explain_episode(rule, labels, row["pending_at"], stop, requests, reference=reference, gpu=gpu,
-                             numeric=numeric, slo_ms=slo_ms, confidence_threshold=confidence_threshold, top=top)
+                             numeric=numeric, slo_ms=slo_ms, confidence_threshold=confidence_threshold, top=top,
+                             feedback=feedback)
         subjects.append(json.dumps(ex.subject, ensure_ascii=False))
         hints.append(json.dumps(ex.hints, ensure_ascii=False))
         explained.append(ex.explained)

@@ -86,13 +86,16 @@ _LATENCY = [_Keep(_OK & pl.col("latency_ms").cast(pl.Float64).is_finite(), ("_g1
 
 
 def _keep(frame: pl.DataFrame, questions: Sequence[_Keep]) -> pl.DataFrame:
-    """The rows of ``frame`` among the last ``k`` of some question's group (``frame`` sorted by ``_t``)."""
-    marks = [(q.cond.fill_null(False).cast(pl.Int32).cum_sum(reverse=True).over(list(q.by)) <= q.k)
-             & q.cond.fill_null(False) for q in questions]
-    hit = marks[0]
-    for m in marks[1:]:
-        hit = hit | m
-    return frame.filter(hit)
+    """The rows of ``frame`` among the last ``k`` of some question's group (``frame`` sorted by ``_t``, row ids ``_i``).
+
+    Each question's matching rows keep their last ``k`` per group (``group_by().tail``, in the
+    frame's order); a row any question keeps is kept once.
+    """
+    lf = frame.lazy()
+    picked = [lf.filter(q.cond.fill_null(False)).select("_i", *q.by).group_by(list(q.by), maintain_order=True)
+              .tail(q.k).select("_i") for q in questions]
+    ids = pl.concat(picked).unique().collect()
+    return frame.filter(pl.col("_i").is_in(ids.get_column("_i").implode()))
 
 
 @dataclass

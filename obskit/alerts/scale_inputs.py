@@ -60,14 +60,19 @@ __all__ = ["scale_signal_frames"]
 def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end: datetime | None = None,
                         slo_ms: float | None = None, confidence_threshold: float = 0.8,
                         reference: pl.DataFrame | None = None, features: Sequence[str] = (),
-                        drift_every: str | None = None, state: CountState | None = None) -> dict[str, pl.DataFrame]:
+                        drift_every: str | None = None, state: CountState | None = None,
+                        plain: pl.LazyFrame | None = None) -> dict[str, pl.DataFrame]:
     """The signal frames of a lazy canonical ``requests`` scan that need no full rows (see the module doc).
 
     Memory grows with minutes x versions x occupied sketch buckets and with the kept rows
     (:func:`~obskit.alerts.row_tails.tail_rows`), never with the period's rows: the scan
     becomes a :class:`~obskit.alerts.count_state.CountState`, the one state ``obskit watch``
     also keeps, and the kept rows; the frames come from them.
+
+    ``state``: that count state when the caller holds it already (one pass fewer); ``plain``:
+    the same rows without the corrections joined, for the passes that read no correction.
     """
+    rows = lf if plain is None else plain
     if state is None:  # the caller's window state holds it when it has one (one pass over the rows)
         state = count_state(lf, slo_ms=slo_ms, confidence_threshold=confidence_threshold)
     if state.empty:
@@ -77,23 +82,23 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     # the baselines count minutes from the grid's first boundary, exactly as from rows; a period
     # that starts off the clock minute needs its own pass
     offset = int(grid[0]) % MIN_US
-    off_minute = minute_counts(lf, slo_ms=slo_ms, offset_us=offset) if offset else None
+    off_minute = minute_counts(rows, slo_ms=slo_ms, offset_us=offset) if offset else None
     frames = count_signal_frames(state, start=start, end=end, slo_ms=slo_ms, off_minute=off_minute)
-    tails = tail_rows(lf, first_us=int(grid[0]), features=features)
+    tails = tail_rows(rows, first_us=int(grid[0]), features=features)
     first = start or _utc(int(m.min()))
     last = end or _utc(int(m.max()))
     frames.update(row_signal_frames(tails.rows, reference=reference, features=features, start=first, end=last,
                                     latency=tails.latency))
     if "corrected_at" in lf.collect_schema().names():
         frames["label_arrival"] = _label_arrival(lf, grid)
-    frames["versions"] = version_latency_tail_scan(lf, every="5m")
+    frames["versions"] = version_latency_tail_scan(rows, every="5m")
     # a feature with any value is among the kept rows: testable there means testable on every row
     cols = [c for c in features if reference is not None and testable(tails.rows, reference, c)] if (
         drift_every is not None) else []
     if drift_every is not None and reference is not None and cols:
         from obskit.scale.windows import drift_by_window
 
-        ok = lf.filter(pl.col("status").cast(pl.String) == "ok")
+        ok = rows.filter(pl.col("status").cast(pl.String) == "ok")
         frames["drift_over_time"] = drift_by_window(reference, ok, every=drift_every, columns=cols)
     return frames
 

@@ -242,8 +242,14 @@ def _canonical_columns(lf: pl.LazyFrame, src: ScaleSource, model: str) -> pl.Laz
         fixes.append(pl.col("confidence").cast(pl.Float64, strict=False))
     if "model" not in schema:  # as the loader does: rows that name no model are the project's
         fixes.append(pl.lit(model or None, pl.String).alias("model"))
-    out = lf.with_columns(pl.col("timestamp").is_null().alias(_NO_TS)).with_columns(fixes)
-    return out if not src.checked else out.drop(_NO_TS)
+    if src.checked:  # staged files are canonical already: a column of its canonical type is left as it is
+        from obskit.schemas import REQUESTS
+
+        canonical = {c.name: c.dtype for c in REQUESTS.columns}
+        fixes = [f for f in fixes if schema.get(f.meta.output_name()) != canonical.get(f.meta.output_name())
+                 or (f.meta.output_name() == "latency_ms" and LATENCY_FACTORS[src.latency_unit] != 1.0)]
+        return lf.with_columns(fixes) if fixes else lf
+    return lf.with_columns(pl.col("timestamp").is_null().alias(_NO_TS)).with_columns(fixes)
 
 
 def _checks(lf: pl.LazyFrame) -> list[tuple[pl.Expr, str]]:
