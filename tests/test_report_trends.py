@@ -96,6 +96,13 @@ def test_daily_figures_equal_the_rows(month: tuple[trends.TrendsContext, pl.Data
     assert (exact["n"] == exact["requests"]).all() and (exact["e"] == exact["errors"]).all()
     assert (exact["w"] == exact["within_slo"]).all()
     assert ((exact["p95_ms"] - exact["p95"]).abs() <= tr.alpha * exact["p95"] * (1 + 1e-9)).all()
+    # the confident and correction rates mean what the health page means by them
+    from obskit.analyze.business import business_metrics
+
+    health = business_metrics(rows, "1d").rename({"window_start": "day"}).join(days, on="day", suffix="_t")
+    assert health.height == DAYS
+    assert (health["confident_rate"] == health["confident_rate_t"]).all()
+    assert health["correction_rate"].equals(health["correction_rate_t"], check_names=False)
 
 
 def test_sections_and_status_of_a_steady_month(month: tuple[trends.TrendsContext, pl.DataFrame]) -> None:

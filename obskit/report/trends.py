@@ -5,9 +5,10 @@ into ``<reports>/<day>/rollup``. The trends report reads the rollups of the peri
 the last 30 days), keeps the newest where two cover the same window, merges them exactly and
 shows one row per day: no request log is read again, so a month costs a few seconds.
 
-Counts (requests, errors, requests within the latency SLO, confident and corrected) are
-exact; percentiles come from the merged latency sketches and are within the sketches'
-relative bound (0.5 % by default) of the exact value — each page says which.
+Counts (requests, errors, requests within the latency SLO, and the business counts behind
+the confident and correction rates, defined as on the health page) are exact; percentiles
+come from the merged latency sketches and are within the sketches' relative bound (0.5 % by
+default) of the exact value — each page says which.
 
 A day is judged against the median of the days before it (up to :data:`BASELINE_DAYS`):
 :func:`regressions` flags a slower tail, more errors, a traffic drop or surge, fewer
@@ -90,11 +91,15 @@ class TrendsContext:
         if by_version:
             return self.rollup.coarsen("1d").table()
         if self._daily is None:
-            table = self.rollup.slo_of(self.rollup.coarsen("1d", by=()).table(), every="1d")
-            self._daily = table.rename({"window_start": "day"}).with_columns(
-                (pl.col("confident") / pl.col("requests")).alias("confident_rate"),
-                (pl.col("corrected") / pl.col("confident")).alias("correction_rate"),
-            )
+            daily = self.rollup.coarsen("1d", by=())
+            table = self.rollup.slo_of(daily.table(), every="1d")
+            # the health report's definitions (confident among answered requests; corrections of
+            # confident ones), from the business counts; a day saved before they were counted has none
+            rates = (daily.business().select("window_start", "confident_rate", "correction_rate")
+                     if "answered" in daily.state.present else
+                     pl.DataFrame(schema={"window_start": table.schema["window_start"],
+                                          "confident_rate": pl.Float64, "correction_rate": pl.Float64}))
+            self._daily = table.join(rates, on="window_start", how="left").rename({"window_start": "day"})
         return self._daily
 
     def record(self, section: Section) -> Section:
@@ -348,9 +353,10 @@ def business(tr: TrendsContext) -> Section:
     days = tr.days()
     if days is None:
         return tr.record(s.skip(_no_days(tr)))
-    if days["confident"].null_count() == days.height:
-        return tr.record(s.skip("the request logs have no confidence column"))
-    cols = ["confident_rate"] + (["correction_rate"] if days["corrected"].null_count() < days.height else [])
+    if days["confident_rate"].null_count() == days.height:
+        return tr.record(s.skip("the request logs have no confidence column (or the days' rollups predate "
+                                "business counts)"))
+    cols = ["confident_rate"] + (["correction_rate"] if days["correction_rate"].null_count() < days.height else [])
     s.chart(charts.lines_chart(days.rename({"day": "window_start"}), cols, y_format="%",
                                title="Confident predictions and corrections per day"))
     return tr.record(s.keep(daily=days))
