@@ -1,6 +1,6 @@
 """Benchmark: where a health report's time and memory go, section by section, in one process.
 
-``python -m benchmarks.bench_sections --config DAY/obskit.toml`` opens the report
+``python -m benchmarks.sections --config DAY/obskit.toml`` opens the report
 (:func:`obskit.report.section.open_report`: at scale this stages a large JSONL/CSV source on
 its first run, checks the rows and builds the period's window state) and runs each section
 of the health notebook in order, printing the wall time of each and the process's peak RSS
