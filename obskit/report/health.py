@@ -185,7 +185,7 @@ def latency(rep: ReportContext) -> Section:
     title = "Latency percentiles (exact, from request logs)"
     if rep.scale is not None:
         sec.note(scale.bound_note(rep))
-        title = f"Latency percentiles (sketch, within {scale.rollup(rep).state.latency.alpha:.1%})"
+        title = f"Latency percentiles (sketch, within {state.rollup(rep).state.latency.alpha:.1%})"
     sec.chart(charts.latency_chart(stats, slo_ms=slo.latency_ms, title=title))
     counts = state.window_counts(rep)  # exact counts per window at every size
     lat, avail = counts.slo("latency", slo.latency_quantile), counts.slo("availability", slo.availability)

@@ -32,16 +32,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from obskit.load.request_source import canonical_scan
+from obskit.report.state import rollup
 
 if TYPE_CHECKING:
     from obskit.report.run import Run, Shown
-    from obskit.scale.rollup import Rollup
 
 __all__ = [
     "bound_note",
     "figures",
     "note_sample",
-    "rollup",
     "rows",
     "sample",
     "sample_note",
@@ -116,13 +115,6 @@ def rows(rep: Run) -> pl.DataFrame | None:
 
 
 # --------------------------------------------------------------------------- report inputs
-
-
-def rollup(rep: Run) -> Rollup:
-    """The period's rollup (:func:`obskit.report.state.rollup`: one streaming pass, the same at every size)."""
-    from obskit.report.state import rollup as period_rollup
-
-    return period_rollup(rep)
 
 
 def window_stats(rep: Run) -> pl.DataFrame | None:

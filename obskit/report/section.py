@@ -425,7 +425,7 @@ def open_report(config: str = "", *, start: str = "", end: str = "", model: str 
 def _open_at_scale(rep: ReportContext) -> bool:
     """Switch the run to the scale path when the request source is too large to load (:mod:`obskit.report.scale`)."""
     from obskit.load import request_source
-    from obskit.report import scale
+    from obskit.report import scale, state
     from obskit.timeutil import report_window
 
     source = request_source.scale_source(rep.config)
@@ -443,6 +443,6 @@ def _open_at_scale(rep: ReportContext) -> bool:
         session.scale_span = span
         lo, hi = session.data_span() or span
         rep.window = report_window(hi - lo, rep.window if rep.window_set else "", default=rep.window)
-    scale.rollup(rep)  # one streaming pass, at the final window
+    state.rollup(rep)  # one streaming pass, at the final window
     rep.figures.update(scale.figures(rep))
     return True

@@ -70,7 +70,7 @@ def _check_unit_at_scale(rep: Run) -> None:
     """At scale the rows are never loaded: the latency unit is checked on the sketch's median (once)."""
     from obskit.load.logs import median_unit_warning
     from obskit.problems import Problem
-    from obskit.report.scale import rollup
+    from obskit.report.state import rollup
 
     sources = rep.config.sources_for("requests")
     if len(sources) != 1:
@@ -103,7 +103,7 @@ def run_status(rep: Run) -> RunStatus:
         flags.append("no_data")
         reasons.append("no section had data to show")
     if rep.scale is not None:
-        from obskit.report.scale import rollup
+        from obskit.report.state import rollup
 
         figures = rep.figures
         if not figures.get("requests"):
