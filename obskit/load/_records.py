@@ -98,6 +98,39 @@ def _needs_slow_path(source: Path | bytes) -> bool:
     return lines is None or _deep(lines) or _repeats_a_key(lines)
 
 
+def _line_scan(source: Path | bytes) -> pl.LazyFrame:
+    """The lines of a JSONL document as one lazy String column ``l`` (blank lines are null or blank)."""
+    return pl.scan_csv(source, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String})
+
+
+_NONBLANK = pl.col("l").is_not_null() & (pl.col("l").str.strip_chars().str.len_bytes() > 0)
+
+
+def _nonblank_lines(source: Path | bytes) -> pl.Series | None:
+    """The non-blank lines of a JSONL document (None: a NUL byte or bad UTF-8)."""
+    try:
+        return _line_scan(source).filter(_NONBLANK).collect()["l"]
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+
+
+def _token_counts(source: Path | bytes, rows: int) -> pl.DataFrame | bool | None:
+    """Per non-blank line, the key tokens (``":``) and ``null`` words it holds, read lazily.
+
+    The lines are never held as a column: polars reads and counts them in one streaming
+    query (0.53 s for 1M lines against 0.95 s for reading them, then counting). None: a NUL
+    byte or bad UTF-8 (the slow path reports it); True: the lines do not pair with ``rows``.
+    """
+    tokens = [pl.col("l").str.count_matches('":').alias("keys"), pl.col("l").str.count_matches("null").alias("nulls")]
+    try:
+        counts = _line_scan(source).select(tokens).collect()
+        if counts.height != rows:  # blank lines: polars' JSON reader skips them
+            counts = _line_scan(source).filter(_NONBLANK).select(tokens).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    return counts if counts.height == rows else True
+
+
 _KEY = r'"(?:[^"\\]|\\.)*"\s*:'  # a key token; a string value holding '":' only makes a false suspect
 _KEY_RE = re.compile(_KEY)
 
@@ -215,23 +248,23 @@ def _flat_jsonl(source: Path | bytes, head: bytes, columns: Mapping[str, str],
         frame = pl.read_ndjson(source if isinstance(source, Path) else io.BytesIO(source), schema=schema)
     except (pl.exceptions.PolarsError, OSError):
         return None
-    lines = _lines(source)
-    if lines is None:
+    counts = _token_counts(source, frame.height)
+    if counts is None:
         return False
-    if lines.len() != frame.height:  # blank lines: polars skips them
-        lines = lines.filter(lines.is_not_null() & (lines.str.strip_chars().str.len_bytes() > 0))
-        if lines.len() != frame.height:
-            return None
+    if isinstance(counts, bool):
+        return None
     # no depth check: with the schema given polars types nothing nested, and a nested value
     # lists more key tokens than fields, so its line is parsed exactly below
-    counts = pl.DataFrame({"l": lines}).select(  # one select: polars counts both on its threads
-        pl.col("l").str.count_matches('":', literal=True).alias("keys"),
-        pl.col("l").str.count_matches("null", literal=True).alias("nulls"))  # over-counting only adds suspects
     kept = frame.select(pl.sum_horizontal(pl.all().is_not_null().cast(pl.UInt32))).to_series()
     # (more keys than the schema has fields: a field the head never had, even a null one)
     suspect = (counts["keys"] != kept + counts["nulls"]) | (counts["keys"] > len(schema))
+    if not suspect.any():
+        return frame
+    texts = _nonblank_lines(source)
+    if texts is None or texts.len() != frame.height:
+        return None
     known = set(schema)
-    for text in lines.filter(suspect).to_list():
+    for text in texts.filter(suspect).to_list():
         try:
             record = json.loads(text, object_pairs_hook=_no_duplicates)
         except _DuplicateKey:
