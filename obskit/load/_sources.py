@@ -24,6 +24,29 @@ __all__ = ["Input", "SourceLike", "decompressed_bytes", "local_files", "open_bin
 SourceLike: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | Sequence[str | os.PathLike[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gzip_codec() -> tuple[Any, Any, tuple[type[Exception], ...]]:
+    """The fastest gzip implementation installed: ``(zlib-like module, open, its errors)``.
+
+    ``isal`` (Intel's ISA-L, a dependency) inflates 2.5x faster than ``zlib`` (1M request lines:
+    0.40 s against 1.05 s); the standard library stays the fallback where it has no wheel.
+    """
+    import gzip
+    import zlib
+
+    try:
+        from isal import igzip, isal_zlib
+    except ImportError:  # pragma: no cover - isal is a dependency; some platforms lack a wheel
+        return zlib, gzip.open, (zlib.error,)
+    isal_error: Any = isal_zlib.error  # (typed as an instance in isal's stubs; it is the class)
+    return isal_zlib, igzip.open, (zlib.error, isal_error)
+
+
+def gzip_open(path: str | Path, mode: str = "rb") -> IO[bytes]:
+    """``path`` (gzip) opened for reading decompressed bytes, by the fastest implementation installed."""
+    stream: IO[bytes] = _gzip_codec()[1](path, mode)
+    return stream
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
@@ -171,9 +194,8 @@ def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
     (True, True, True)
     """
     if raw.startswith(GZIP_MAGIC):
-        import zlib
-
-        return _members(raw, name, "gzip", lambda: zlib.decompressobj(wbits=31), zlib.error,
+        inflate, _, errors = _gzip_codec()
+        return _members(raw, name, "gzip", lambda: inflate.decompressobj(wbits=31), errors,
                         "the file ends inside the compressed stream")
     if raw.startswith(ZSTD_MAGIC):
         import zstandard
@@ -193,8 +215,8 @@ def _bomb(produced: int, stored: int, name: str, codec: str) -> None:
                           "(a decompression bomb?): refused", path=name)
 
 
-def _members(raw: bytes, name: str, codec: str, new: Callable[[], Any], error: type[Exception],
-             truncated: str) -> tuple[bytes, str]:
+def _members(raw: bytes, name: str, codec: str, new: Callable[[], Any],
+             error: type[Exception] | tuple[type[Exception], ...], truncated: str) -> tuple[bytes, str]:
     """Decompress member after member (``cat a.gz b.gz`` is valid); stop at a truncated one.
 
     gzip is inflated in chunks and zstd frames declare their size: either way a stream that

@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -55,7 +54,7 @@ from obskit.errors import ObskitError, SourceError
 from obskit.limits import decompressed_allowance
 from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
 from obskit.load._records import format_of
-from obskit.load._sources import Input, resolve
+from obskit.load._sources import Input, gzip_open, resolve
 from obskit.load.registry import KINDS, LoadContext, SourceConfig
 
 __all__ = ["FORMAT", "Staged", "stage_requests"]
@@ -169,7 +168,7 @@ def _parts(path: str, lines_per_part: int) -> Iterator[tuple[bytes, int]]:
     allowance = decompressed_allowance(stored)
     seen = first = pending_lines = 0
     pending: list[bytes] = []
-    opener = gzip.open if path.endswith(".gz") else open
+    opener: Any = gzip_open if path.endswith(".gz") else open
     with opener(path, "rb") as fh:
         while block := fh.read(_BLOCK_BYTES):
             seen += len(block)
