@@ -103,6 +103,11 @@ def test_a_request_id_repeated_across_staged_files_is_rejected_as_in_memory(logs
     reasons = [sorted(r.session.quarantine.frame()["reason"].to_list()) for r in (big, small)]
     assert reasons[0] == reasons[1] and "request_id: duplicate (kept its first occurrence)" in reasons[0]
     assert big.figures["errors"] == small.figures["errors"]
+    # named by the input file and its line at both sizes, not by a staged part
+    where = [r.session.quarantine.frame().filter(pl.col("reason").str.starts_with("request_id: duplicate"))
+             .select(pl.col("source").map_elements(lambda s: Path(s).name, return_dtype=pl.String), "line").rows()
+             for r in (big, small)]
+    assert where[0] == where[1] == [("requests-23.jsonl.gz", len(late) + 1)]
 
 
 def test_the_explorer_reads_a_staged_day_at_scale(logs: Path, samples_dir: Path, tmp_path: Path) -> None:

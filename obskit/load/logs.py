@@ -50,11 +50,13 @@ from obskit.progress import enabled as progress_enabled
 from obskit.progress import progress
 from obskit.schemas import REQUESTS, STATUS, TIMESTAMP
 
-__all__ = ["LATENCY_FACTORS", "attach_feedback", "latency_unit_warning", "load_feedback", "load_reference",
-           "load_requests", "median_unit_warning", "scan_requests"]
+__all__ = ["LATENCY_FACTORS", "LINE_COLUMN", "attach_feedback", "latency_unit_warning", "load_feedback",
+           "load_reference", "load_requests", "median_unit_warning", "scan_requests"]
 
 _Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 _SOURCE = "__obskit_source"
+#: The column :func:`load_requests` keeps each row's line in with ``keep_lines=True``.
+LINE_COLUMN = _LINE
 _SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".gz", ".zst")
 _TEXT_OK = {"ok", "success", "succeeded", "true", "200"}
 _TEXT_ERR = {"error", "err", "fail", "failed", "failure", "false", "exception", "timeout"}
@@ -487,6 +489,7 @@ def load_requests(
     show_progress: bool | None = None,
     latency_unit: str = "ms",
     class_names: Sequence[str] | None = None,
+    keep_lines: bool = False,
 ) -> pl.DataFrame:
     """Load request logs into the canonical ``requests`` frame.
 
@@ -519,6 +522,9 @@ def load_requests(
     show_progress
         A progress bar over files and a closing "read N files, rows, rejected" line on stderr;
         default: only in an interactive terminal (see :mod:`obskit.progress`).
+    keep_lines
+        Keep each row's 1-based line in its file as a last column, :data:`LINE_COLUMN`
+        (staging keeps it, so a row rejected later, across files, is named by file and line).
 
     Returns
     -------
@@ -548,6 +554,9 @@ def load_requests(
             failures.append(exc)  # one bad file of many: reported, the others still load
             stats.skipped.append((inp.name, f"{exc.reason} (file skipped)"))
             continue
+        if remap is not None and keep_lines:  # every row's true line now, not only a rejected row's
+            exact = pl.Series(_LINE, remap(), dtype=pl.Int64)
+            raw, remap = (raw.with_columns(exact), None) if exact.len() == raw.height else (raw, remap)
         if remap is not None:
             remaps[inp.name] = remap
         frame = _canonical(
@@ -565,7 +574,8 @@ def load_requests(
         df = df.with_columns(pl.col("timestamp").set_sorted())
     else:
         df = df.sort("timestamp", maintain_order=True)
-    df = _reject_across_files(df, q, strict, remaps).drop(_LINE, _SOURCE)
+    df = _reject_across_files(df, q, strict, remaps)
+    df = df.drop(_SOURCE) if keep_lines else df.drop(_LINE, _SOURCE)
     canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
     df = df.select(canon + [c for c in df.columns if c not in canon])  # still in time order
     stats.rows += df.height

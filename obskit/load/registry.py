@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 
     from obskit.load._quarantine import Quarantine
 
-__all__ = ["KINDS", "LoadContext", "Option", "SourceConfig", "SourceKind", "kinds_for", "register"]
+__all__ = ["KEEP_LINES", "KINDS", "LoadContext", "Option", "SourceConfig", "SourceKind", "kinds_for", "register"]
+
+#: An option set by code, never by a config: a request source keeps each row's line in its file
+#: (:data:`obskit.load.logs.LINE_COLUMN`); staging sets it to name rows rejected later by line.
+KEEP_LINES = "__keep_lines"
 
 
 @dataclass(frozen=True)
@@ -263,7 +267,8 @@ def _load_requests(s: SourceConfig, ctx: LoadContext) -> pl.DataFrame:
                        timestamp_format=s.get("timestamp_format"), timezone=_tz(s, ctx),
                        status_convention=s.get("status_convention"), latency_unit=unit,
                        class_names=s.get("class_names"),
-                       defaults={"model": ctx.model} if ctx.model else None, quarantine=ctx.quarantine)
+                       defaults={"model": ctx.model} if ctx.model else None, quarantine=ctx.quarantine,
+                       keep_lines=bool(s.options.get(KEEP_LINES)))
     if "latency_ms" in df.columns:
         why = latency_unit_warning(df["latency_ms"], unit, key=f"sources.{s.name}.latency_unit")
         if why:

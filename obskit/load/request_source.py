@@ -57,6 +57,8 @@ class ScaleSource:
     bounds: tuple[datetime, datetime] | None = None
     #: Row numbers (over ``files`` in order) of the requests whose id occurred before: left out.
     duplicates: pl.Series | None = field(default=None, compare=False)
+    #: Staged sources: the input file of each of ``files`` (their rows' lines are staged beside them).
+    origins: tuple[str, ...] = ()
 
 
 def scale_source(config: Config, max_rows: int | None = None) -> ScaleSource | None:
@@ -167,7 +169,7 @@ def _staged(config: Config, src: SourceConfig, limit: int, folder: Path | None =
     if staged.rows <= limit:
         return None  # loaded in memory from the source itself, as without staging
     return with_log_checks(ScaleSource(staged.files, staged.rows, {}, "text", "iso8601", "UTC",
-                                       rejects=staged.rejects, checked=True))
+                                       rejects=staged.rejects, checked=True, origins=staged.origins))
 
 
 def keep_rejects(session: Any, src: ScaleSource) -> None:
@@ -291,10 +293,37 @@ def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
         reason = pl.when(reason.is_null() & pl.col(_ROW).is_in(dups.implode())).then(
             pl.lit(DUPLICATE_REASON)).otherwise(reason)
     got = (lf.with_columns(reason.alias(_REASON)).filter(pl.col(_REASON).is_not_null())
-           .select(pl.col(_FILE).alias("source"), pl.lit(None, pl.Int64).alias("line"),
-                   pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
+           .select(pl.col(_FILE).alias("source"), (pl.col(_ROW) if dups is not None else pl.lit(None, pl.Int64))
+                   .alias("line"), pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
            .collect(engine="streaming"))
+    got = _input_lines(got, src) if src.origins and dups is not None else got.with_columns(
+        pl.lit(None, pl.Int64).alias("line"))
     return got.cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
+
+
+def _input_lines(got: pl.DataFrame, src: ScaleSource) -> pl.DataFrame:
+    """Rejected rows of staged parts (``line`` holding their row over the files) named by input file and line.
+
+    Each part's rows have their line in the input file staged beside them
+    (:func:`obskit.scale.staging.lines_path`); a part staged before that has none: null.
+    """
+    from obskit.scale.staging import lines_path
+
+    rows = got["line"].to_numpy()
+    lines = pl.Series("line", [None] * got.height, dtype=pl.Int64)
+    start = 0
+    for part in src.files:
+        size = int(pl.scan_parquet(part).select(pl.len()).collect().item())
+        mine = (got["source"] == part).to_numpy()
+        side = lines_path(part)
+        if mine.any() and side.exists():
+            at = pl.Series(rows[mine] - start)
+            staged = pl.read_parquet(side)["line"]
+            if staged.len() == size:
+                lines = lines.scatter(mine.nonzero()[0], staged.gather(at))
+        start += size
+    origin = dict(zip(src.files, src.origins, strict=True))
+    return got.with_columns(lines, got["source"].replace_strict(origin, default=got["source"]).alias("source"))
 
 
 def load_period(src: ScaleSource, *, start: datetime | None = None, end: datetime | None = None,

@@ -55,9 +55,10 @@ from obskit.limits import decompressed_allowance
 from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
 from obskit.load._records import format_of
 from obskit.load._sources import Input, gzip_open, resolve
-from obskit.load.registry import KINDS, LoadContext, SourceConfig
+from obskit.load.logs import LINE_COLUMN
+from obskit.load.registry import KEEP_LINES, KINDS, LoadContext, SourceConfig
 
-__all__ = ["FORMAT", "Staged", "stage_requests"]
+__all__ = ["FORMAT", "Staged", "lines_path", "stage_requests"]
 
 #: Version of the staged layout; a change re-stages every file.
 FORMAT = 2
@@ -88,6 +89,8 @@ class Staged:
         The parquet files of the rejected rows (``source``, ``line``, ``reason``, ``raw``).
     converted
         Input files converted by this call (the others were already staged).
+    origins
+        The input file of each of ``files`` (its rows' lines are in :func:`lines_path` beside it).
     """
 
     files: tuple[str, ...]
@@ -95,6 +98,7 @@ class Staged:
     rejected: int
     rejects: tuple[str, ...]
     converted: int
+    origins: tuple[str, ...] = ()
 
     def rejected_rows(self) -> pl.DataFrame:
         """Every rejected row with its file, line and reason."""
@@ -128,6 +132,20 @@ def _write(frame: pl.DataFrame, dest: Path) -> None:
     tmp.replace(dest)  # never half-written
 
 
+def lines_path(part: str | Path) -> Path:
+    """The file beside a staged part holding each of its rows' line in the input file (``line``, in row order)."""
+    p = Path(part)
+    return p.with_name(p.name.removesuffix(".parquet") + ".lines.parquet")
+
+
+def _write_with_lines(frame: pl.DataFrame, dest: Path) -> None:
+    """The canonical rows to ``dest``, their input lines beside it (:func:`lines_path`), not among the columns."""
+    if LINE_COLUMN in frame.columns:
+        _write(frame.select(pl.col(LINE_COLUMN).alias("line")), lines_path(dest))
+        frame = frame.drop(LINE_COLUMN)
+    _write(frame, dest)
+
+
 def _paths(base: Path) -> tuple[Path, Path, Path]:
     """The staged rows, the rejected rows and the metadata (written last) of one input file."""
     return (base.with_name(base.name + ".parquet"), base.with_name(base.name + ".rejected.parquet"),
@@ -147,9 +165,9 @@ def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str
         _convert_in_parts(src, path, base, timezone, model)
         return
     q = Quarantine()
-    frame = KINDS["requests"].load(replace(src, options={**src.options, "path": Path(path)}),
+    frame = KINDS["requests"].load(replace(src, options={**src.options, "path": Path(path), KEEP_LINES: True}),
                                    LoadContext(q, timezone, model))
-    _write(frame, out)
+    _write_with_lines(frame, out)
     _write(q.frame(), bad)
     atomic_write_text(meta, json.dumps({"source": path, "rows": frame.height, "rejected": q.count}) + "\n")
 
@@ -264,7 +282,7 @@ def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, m
         buffer.name = Path(path).name
         try:
             frame = KINDS["requests"].load(
-                replace(src, options={**src.options, "path": buffer, "format": "jsonl"}),
+                replace(src, options={**src.options, "path": buffer, "format": "jsonl", KEEP_LINES: True}),
                 LoadContext(q, timezone, model))
         except ObskitError:
             # a part whose every record was rejected has no columns to check: its rows are in the
@@ -277,7 +295,7 @@ def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, m
             rejected.append(q.frame().with_columns(pl.lit(path).alias("source"), pl.col("line") + first))
         if frame.height:
             part = base.with_name(f"{base.name}.part{len(parts):05d}.parquet")
-            _write(frame, part)
+            _write_with_lines(frame.with_columns(pl.col(LINE_COLUMN) + first), part)
             parts.append(str(part))
             rows += frame.height
     parts = _unify(parts)
@@ -371,10 +389,11 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
         for path, base in todo:
             _convert(src, path, base, timezone, model)
     files: list[str] = []
+    origins: list[str] = []
     rejects: list[str] = []
     rows = rejected = 0
     converted = len(todo)
-    for _, base in plan:
+    for path, base in plan:
         out, bad, meta = _paths(base)
         info = _meta(meta)
         if info is None:
@@ -382,10 +401,9 @@ def stage_requests(src: SourceConfig, folder: str | Path, *, timezone: str = "UT
                               path=str(meta))
         rows += int(info["rows"])
         rejected += int(info["rejected"])
-        if info["parts"]:
-            files.extend(info["parts"])
-        elif info["rows"]:
-            files.append(str(out))
+        mine = info["parts"] or ([str(out)] if info["rows"] else [])
+        files.extend(mine)
+        origins.extend([path] * len(mine))
         if info["rejected"]:
             rejects.append(str(bad))
-    return Staged(tuple(files), rows, rejected, tuple(rejects), converted)
+    return Staged(tuple(files), rows, rejected, tuple(rejects), converted, tuple(origins))
