@@ -25,7 +25,7 @@ report: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check obskit tests benchmarks scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest --doctest-modules obskit tests --nbmake obskit/notebooks
+	$(BIN)/python -m pytest --doctest-modules obskit tests --nbmake obskit/notebooks --durations=30
 
 lint: $(STAMP)
 	$(BIN)/ruff check obskit tests benchmarks scripts
