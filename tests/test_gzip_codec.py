@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from obskit.errors import SourceError
-from obskit.load._sources import gzip_open, salvage
+from obskit.load._sources import GzipBlocks, salvage
 
 LINES = b"".join(b'{"i": %d}\n' % (i * 7919 % 10007) for i in range(30_000))
 
@@ -44,8 +44,17 @@ def test_corrupt_data_is_a_source_error(codec: str) -> None:
         salvage(bytes(blob), "x.gz")
 
 
-def test_gzip_open_reads_the_file(codec: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [64, 4096, 1 << 20])
+def test_blocks_read_every_member_and_keep_what_a_cut_stream_held(codec: str, size: int, tmp_path: Path) -> None:
+    whole = gzip.compress(LINES[:5000]) + b"\0" * 8 + gzip.compress(LINES[5000:])  # padding between members
     path = tmp_path / "x.jsonl.gz"
-    path.write_bytes(gzip.compress(LINES))
-    with gzip_open(path) as fh:
-        assert fh.read() == LINES
+    path.write_bytes(whole)
+    with open(path, "rb") as fh:
+        blocks = GzipBlocks(fh, "x.gz", size)
+        assert b"".join(blocks) == LINES and blocks.truncated == ""
+    path.write_bytes(whole[:-3000])
+    with open(path, "rb") as fh:
+        blocks = GzipBlocks(fh, "x.gz", size)
+        data = b"".join(blocks)
+    assert blocks.truncated.startswith("truncated gzip") and 5000 < len(data) < len(LINES)
+    assert LINES.startswith(data)

@@ -220,3 +220,33 @@ def test_a_part_of_only_bad_lines_is_counted_not_fatal(logs: Path, tmp_path: Pat
     staged = stage_requests(src, tmp_path / "parts", model="resnet50")
     assert (staged.rows, staged.rejected, len(staged.files)) == (2000, 1000, 2)
     assert staged.rejected_rows()["line"].to_list() == list(range(1001, 2001))
+
+
+def test_a_large_gzip_cut_short_is_staged_up_to_the_cut_as_the_loader_reads_it(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSONL.gz still being written (or copied half) is staged in parts up to the cut: every complete line
+    kept, the line the cut falls in rejected with its line and the reason, the same as a whole-file load."""
+    import json
+
+    from obskit.load._quarantine import Quarantine
+    from obskit.load.logs import load_requests
+    from obskit.scale import staging
+
+    lines = b"".join(json.dumps({"timestamp": f"2026-11-22T10:{i // 60 % 60:02d}:{i % 60:02d}Z", "request_id": f"r{i}",
+                                 "model": "m", "model_version": "1", "latency_ms": 5.0 + i % 7,
+                                 "status_code": 200}).encode() + b"\n" for i in range(20_000))
+    blob = gzip.compress(lines)
+    path = tmp_path / "r.jsonl.gz"
+    path.write_bytes(blob[: len(blob) - 700])
+    monkeypatch.setattr(staging, "CHUNK_BYTES", 1000)  # this small file is cut into parts like a large one
+    monkeypatch.setattr(staging, "CHUNK_LINES", 3000)
+    staged = stage_requests(SourceConfig("requests", "requests", {"path": str(path)}), tmp_path / "staged", workers=1)
+    q = Quarantine()
+    whole = load_requests(path, quarantine=q)
+    assert staged.rows == whole.height and 15_000 < staged.rows < 20_000
+    got = staged.rejected_rows().select("line", "reason").rows()
+    want = q.frame().select("line", "reason").rows()
+    assert got == want and len(got) == 1 and got[0][0] == staged.rows + 1
+    assert got[0][1].startswith("truncated gzip data") and got[0][1].endswith("the records after this line are lost")
+    parts = pl.concat([pl.read_parquet(f) for f in staged.files])
+    assert sorted(parts["request_id"].to_list()) == sorted(whole["request_id"].to_list())

@@ -11,7 +11,7 @@ import glob as _glob
 import io
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
@@ -19,35 +19,29 @@ from typing import IO, Any, TypeAlias
 from obskit import limits
 from obskit.errors import SourceError
 
-__all__ = ["Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "raw_bytes", "resolve", "salvage"]
+__all__ = ["GzipBlocks", "Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "raw_bytes",
+           "resolve", "salvage"]
 
 SourceLike: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | Sequence[str | os.PathLike[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def _gzip_codec() -> tuple[Any, Any, tuple[type[Exception], ...]]:
-    """The fastest gzip implementation installed: ``(zlib-like module, open, its errors)``.
+def _gzip_codec() -> tuple[Any, tuple[type[Exception], ...]]:
+    """The fastest gzip inflater installed: ``(zlib-like module, its errors)``.
 
     ``isal`` (Intel's ISA-L, a dependency) inflates 2.5x faster than ``zlib`` (1M request lines:
     0.40 s against 1.05 s); the standard library stays the fallback where it has no wheel.
     """
-    import gzip
     import zlib
 
     try:
-        from isal import igzip, isal_zlib
+        from isal import isal_zlib
     except ImportError:  # pragma: no cover - isal is a dependency; some platforms lack a wheel
-        return zlib, gzip.open, (zlib.error,)
+        return zlib, (zlib.error,)
     isal_error: Any = isal_zlib.error  # (typed as an instance in isal's stubs; it is the class)
-    return isal_zlib, igzip.open, (zlib.error, isal_error)
-
-
-def gzip_open(path: str | Path, mode: str = "rb") -> IO[bytes]:
-    """``path`` (gzip) opened for reading decompressed bytes, by the fastest implementation installed."""
-    stream: IO[bytes] = _gzip_codec()[1](path, mode)
-    return stream
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+    return isal_zlib, (zlib.error, isal_error)
 
 
 @dataclass(frozen=True)
@@ -194,7 +188,7 @@ def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
     (True, True, True)
     """
     if raw.startswith(GZIP_MAGIC):
-        inflate, _, errors = _gzip_codec()
+        inflate, errors = _gzip_codec()
         return _members(raw, name, "gzip", lambda: inflate.decompressobj(wbits=31), errors,
                         "the file ends inside the compressed stream")
     if raw.startswith(ZSTD_MAGIC):
@@ -253,6 +247,55 @@ def _members(raw: bytes, name: str, codec: str, new: Callable[[], Any],
             return b"".join(out), f"truncated {codec} data: {truncated}"
         data = d.unused_data.lstrip(b"\0") if codec == "gzip" else d.unused_data
     return b"".join(out), ""
+
+
+class GzipBlocks:
+    """The decompressed content of a gzip file, block by block (at most ``size`` bytes each).
+
+    Every member is read (``cat a.gz b.gz`` is valid). A stream that ends early (a log still
+    being written, an interrupted copy) ends the blocks there and says why in
+    :attr:`truncated`: what came before is kept, as :func:`salvage` keeps it. Corrupt data
+    raises :class:`~obskit.errors.SourceError`.
+
+    >>> import gzip, io
+    >>> blob = gzip.compress(b"".join(b"%d\\n" % (i * 7919 % 10007) for i in range(20000)))
+    >>> blocks = GzipBlocks(io.BytesIO(blob[:-2000]), "x.gz", size=4096)
+    >>> data = b"".join(blocks)
+    >>> blocks.truncated.startswith("truncated gzip"), 0 < len(data) < 20000 * 6
+    (True, True)
+    """
+
+    truncated: str
+
+    def __init__(self, stream: IO[bytes], name: str, size: int = 16 << 20) -> None:
+        self._stream, self._name, self._size = stream, name, size
+        self.truncated = ""
+
+    def __iter__(self) -> Iterator[bytes]:
+        inflate, errors = _gzip_codec()
+        d: Any = None  # the member being inflated (None between members)
+        pending = b""
+        while True:
+            if not pending:
+                pending = self._stream.read(max(1, self._size // 8))  # compressed: a few times smaller
+                if not pending:
+                    if d is not None:
+                        self.truncated = "truncated gzip data: the file ends inside the compressed stream"
+                    return
+            if d is None:  # a member starts here (zeros padding the previous one are not data)
+                pending = pending.lstrip(b"\0")
+                if not pending:
+                    continue
+                d = inflate.decompressobj(wbits=31)
+            try:
+                piece = d.decompress(pending, self._size)
+            except errors as exc:
+                raise SourceError(f"corrupt gzip data: {exc}", path=self._name) from None
+            pending = d.unconsumed_tail
+            if d.eof:
+                pending, d = d.unused_data, None
+            if piece:
+                yield piece
 
 
 def _decompress(raw: bytes, name: str) -> bytes:

@@ -54,7 +54,7 @@ from obskit.errors import ObskitError, SourceError
 from obskit.limits import decompressed_allowance
 from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
 from obskit.load._records import format_of
-from obskit.load._sources import Input, gzip_open, resolve
+from obskit.load._sources import GzipBlocks, Input, resolve
 from obskit.load.logs import LINE_COLUMN
 from obskit.load.registry import KEEP_LINES, KINDS, LoadContext, SourceConfig
 
@@ -176,38 +176,59 @@ def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str
 _BLOCK_BYTES = 16 << 20
 
 
-def _parts(path: str, lines_per_part: int) -> Iterator[tuple[bytes, int]]:
+def _blocks(path: str, lost: list[tuple[int, str, bytes]]) -> Iterator[bytes]:
+    """The file's (decompressed) content in blocks; a gzip stream cut short ends early, noted in ``lost``."""
+    with open(path, "rb") as fh:
+        if path.endswith(".gz"):
+            blocks = GzipBlocks(fh, path, _BLOCK_BYTES)
+            yield from blocks
+            if blocks.truncated:
+                lost.append((0, blocks.truncated, b""))
+            return
+        while block := fh.read(_BLOCK_BYTES):
+            yield block
+
+
+def _parts(path: str, lines_per_part: int, lost: list[tuple[int, str, bytes]] | None = None
+           ) -> Iterator[tuple[bytes, int]]:
     """``(part, lines before it)``: the (gzip-compressed) JSONL file cut every ``lines_per_part`` lines.
 
     Read in large blocks (the line ends found by numpy, never a Python loop per line); the
-    last line gets its newline. A decompression bomb is refused.
+    last line gets its newline. A decompression bomb is refused. A gzip stream that ends
+    early keeps every complete line; the line it cut is not loaded but put in ``lost`` as
+    ``(line, reason, its start)``, so it is rejected with its line, as the loader does.
     """
     stored = os.stat(path).st_size
     allowance = decompressed_allowance(stored)
     seen = first = pending_lines = 0
     pending: list[bytes] = []
-    opener: Any = gzip_open if path.endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        while block := fh.read(_BLOCK_BYTES):
-            seen += len(block)
-            if seen > allowance:
-                raise SourceError(f"expands beyond {allowance:,} bytes from {stored:,} stored: refused", path=path)
-            n = block.count(b"\n")
-            start = used = 0
-            ends: np.ndarray | None = None
-            while pending_lines + n - used >= lines_per_part:
-                if ends is None:
-                    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-                used += lines_per_part - pending_lines
-                cut = int(ends[used - 1]) + 1
-                pending.append(block[start:cut])
-                yield b"".join(pending), first
-                first += lines_per_part
-                pending, pending_lines, start = [], 0, cut
-            if start < len(block):
-                pending.append(block[start:])
-            pending_lines += n - used
+    cut_short: list[tuple[int, str, bytes]] = []
+    for block in _blocks(path, cut_short):
+        seen += len(block)
+        if seen > allowance:
+            raise SourceError(f"expands beyond {allowance:,} bytes from {stored:,} stored: refused", path=path)
+        n = block.count(b"\n")
+        start = used = 0
+        ends: np.ndarray | None = None
+        while pending_lines + n - used >= lines_per_part:
+            if ends is None:
+                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            used += lines_per_part - pending_lines
+            cut = int(ends[used - 1]) + 1
+            pending.append(block[start:cut])
+            yield b"".join(pending), first
+            first += lines_per_part
+            pending, pending_lines, start = [], 0, cut
+        if start < len(block):
+            pending.append(block[start:])
+        pending_lines += n - used
     tail = b"".join(pending)
+    if cut_short:  # the stream ended inside a line: that line is lost, the complete ones are kept
+        end = tail.rfind(b"\n") + 1
+        if tail[end:].strip() and lost is not None:
+            lost.append((first + tail.count(b"\n", 0, end) + 1, f"{cut_short[0][1]}; the records after this line "
+                         "are lost", tail[end:end + 200]))
+        tail = tail[:end]
     if tail:
         yield tail if tail.endswith(b"\n") else tail + b"\n", first
 
@@ -276,7 +297,8 @@ def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, m
     parts: list[str] = []
     rows = 0
     rejected: list[pl.DataFrame] = []
-    for data, first in _ahead(_parts(path, CHUNK_LINES)):
+    lost: list[tuple[int, str, bytes]] = []
+    for data, first in _ahead(_parts(path, CHUNK_LINES, lost)):
         q = Quarantine()
         buffer = io.BytesIO(data)
         buffer.name = Path(path).name
@@ -298,6 +320,9 @@ def _convert_in_parts(src: SourceConfig, path: str, base: Path, timezone: str, m
             _write_with_lines(frame.with_columns(pl.col(LINE_COLUMN) + first), part)
             parts.append(str(part))
             rows += frame.height
+    for line, reason, start in lost:  # the line a truncated stream ends in
+        rejected.append(pl.DataFrame([(path, line, reason, start.decode("utf-8", "replace"))],
+                                     schema=QUARANTINE_SCHEMA, orient="row"))
     parts = _unify(parts)
     _write(pl.concat(rejected) if rejected else pl.DataFrame(schema=QUARANTINE_SCHEMA), bad)
     info = {"source": path, "rows": rows, "rejected": sum(r.height for r in rejected), "parts": parts}
