@@ -20,7 +20,7 @@ import polars as pl
 from obskit.errors import SourceError
 from obskit.limits import DEEPEST_JSON, loads_json, too_deep
 from obskit.load._quarantine import Quarantine, reject
-from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, raw_bytes, salvage
+from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, cut_reason, raw_bytes, salvage
 
 __all__ = ["LINE", "LineRemap", "format_of", "line_numbers", "read_one"]
 
@@ -69,11 +69,15 @@ def _shifts_lines(data: bytes) -> bool:
     return False
 
 
+def _line_scan(source: Path | bytes) -> pl.LazyFrame:
+    """The lines of a JSONL document as one lazy String column ``l`` (blank lines are null or blank)."""
+    return pl.scan_csv(source, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String})
+
+
 def _lines(source: Path | bytes) -> pl.Series | None:
     """The lines of a JSONL document as one String column, read by polars (None: a NUL byte or bad UTF-8)."""
-    src = source if isinstance(source, Path) else io.BytesIO(source)
     try:
-        return pl.read_csv(src, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String})["l"]
+        return _line_scan(source).collect()["l"]
     except (pl.exceptions.PolarsError, OSError):
         return None
 
@@ -96,11 +100,6 @@ def _needs_slow_path(source: Path | bytes) -> bool:
     """
     lines = _lines(source)
     return lines is None or _deep(lines) or _repeats_a_key(lines)
-
-
-def _line_scan(source: Path | bytes) -> pl.LazyFrame:
-    """The lines of a JSONL document as one lazy String column ``l`` (blank lines are null or blank)."""
-    return pl.scan_csv(source, has_header=False, separator="\x00", quote_char=None, schema={"l": pl.String})
 
 
 _NONBLANK = pl.col("l").is_not_null() & (pl.col("l").str.strip_chars().str.len_bytes() > 0)
@@ -456,7 +455,7 @@ def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
         cut = data.rfind(b"\n") + 1
         if data[cut:].strip():
             tail_line = data[:cut].count(b"\n") + 1  # the line the stream ends in
-            reject(q, strict, inp.name, tail_line, f"{truncated}; the records after this line are lost",
+            reject(q, strict, inp.name, tail_line, cut_reason(truncated),
                    data[cut:cut + 200].decode("utf-8", "replace"))
             lost = f"lines 1-{tail_line - 1} were loaded, everything after is lost"
         else:  # cut between records: nothing half-read, but the file is still incomplete

@@ -19,13 +19,19 @@ from typing import IO, Any, TypeAlias
 from obskit import limits
 from obskit.errors import SourceError
 
-__all__ = ["GzipBlocks", "Input", "SourceLike", "decompressed_bytes", "local_files", "open_binary", "raw_bytes",
-           "resolve", "salvage"]
+__all__ = ["GzipBlocks", "Input", "SourceLike", "cut_reason", "decompressed_bytes", "local_files", "open_binary",
+           "raw_bytes", "resolve", "salvage"]
 
 SourceLike: TypeAlias = str | os.PathLike[str] | IO[bytes] | IO[str] | Sequence[str | os.PathLike[str]]
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GZIP_ENDS = "the file ends inside the compressed stream"  # why a gzip stream cut short is incomplete
+
+
+def cut_reason(truncated: str) -> str:
+    """The reason the record a truncated stream ends in is rejected with (``truncated`` says why it ended)."""
+    return f"{truncated}; the records after this line are lost"
 
 
 def _gzip_codec() -> tuple[Any, tuple[type[Exception], ...]]:
@@ -190,7 +196,7 @@ def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
     if raw.startswith(GZIP_MAGIC):
         inflate, errors = _gzip_codec()
         return _members(raw, name, "gzip", lambda: inflate.decompressobj(wbits=31), errors,
-                        "the file ends inside the compressed stream")
+                        _GZIP_ENDS)
     if raw.startswith(ZSTD_MAGIC):
         import zstandard
 
@@ -280,7 +286,7 @@ class GzipBlocks:
                 pending = self._stream.read(max(1, self._size // 8))  # compressed: a few times smaller
                 if not pending:
                     if d is not None:
-                        self.truncated = "truncated gzip data: the file ends inside the compressed stream"
+                        self.truncated = f"truncated gzip data: {_GZIP_ENDS}"  # (as salvage says it)
                     return
             if d is None:  # a member starts here (zeros padding the previous one are not data)
                 pending = pending.lstrip(b"\0")

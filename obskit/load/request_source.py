@@ -293,23 +293,24 @@ def scan_rejects(src: ScaleSource, *, model: str = "") -> pl.DataFrame:
         reason = pl.when(reason.is_null() & pl.col(_ROW).is_in(dups.implode())).then(
             pl.lit(DUPLICATE_REASON)).otherwise(reason)
     got = (lf.with_columns(reason.alias(_REASON)).filter(pl.col(_REASON).is_not_null())
-           .select(pl.col(_FILE).alias("source"), (pl.col(_ROW) if dups is not None else pl.lit(None, pl.Int64))
-                   .alias("line"), pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"))
+           .select(pl.col(_FILE).alias("source"), pl.lit(None, pl.Int64).alias("line"),
+                   pl.col(_REASON).alias("reason"), pl.lit(None, pl.String).alias("raw"),
+                   *([pl.col(_ROW)] if dups is not None else []))
            .collect(engine="streaming"))
-    got = _input_lines(got, src) if src.origins and dups is not None else got.with_columns(
-        pl.lit(None, pl.Int64).alias("line"))
-    return got.cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
+    if src.origins and dups is not None:  # staged: the input file and line of each rejected row
+        got = _input_lines(got, src)
+    return got.select(QUARANTINE_SCHEMA.keys()).cast(dict(QUARANTINE_SCHEMA))  # type: ignore[arg-type]
 
 
 def _input_lines(got: pl.DataFrame, src: ScaleSource) -> pl.DataFrame:
-    """Rejected rows of staged parts (``line`` holding their row over the files) named by input file and line.
+    """Rejected rows of staged parts (their row over the files in ``_ROW``) named by input file and line.
 
     Each part's rows have their line in the input file staged beside them
     (:func:`obskit.scale.staging.lines_path`); a part staged before that has none: null.
     """
     from obskit.scale.staging import lines_path
 
-    rows = got["line"].to_numpy()
+    rows = got[_ROW].to_numpy()
     lines = pl.Series("line", [None] * got.height, dtype=pl.Int64)
     start = 0
     for part in src.files:

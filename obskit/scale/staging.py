@@ -54,7 +54,7 @@ from obskit.errors import ObskitError, SourceError
 from obskit.limits import decompressed_allowance
 from obskit.load._quarantine import QUARANTINE_SCHEMA, Quarantine
 from obskit.load._records import format_of
-from obskit.load._sources import GzipBlocks, Input, resolve
+from obskit.load._sources import GzipBlocks, Input, cut_reason, resolve
 from obskit.load.logs import LINE_COLUMN
 from obskit.load.registry import KEEP_LINES, KINDS, LoadContext, SourceConfig
 
@@ -176,14 +176,14 @@ def _convert(src: SourceConfig, path: str, base: Path, timezone: str, model: str
 _BLOCK_BYTES = 16 << 20
 
 
-def _blocks(path: str, lost: list[tuple[int, str, bytes]]) -> Iterator[bytes]:
-    """The file's (decompressed) content in blocks; a gzip stream cut short ends early, noted in ``lost``."""
+def _blocks(path: str, cut: list[str]) -> Iterator[bytes]:
+    """The file's (decompressed) content in blocks; a gzip stream that ends early stops, saying why in ``cut``."""
     with open(path, "rb") as fh:
         if path.endswith(".gz"):
             blocks = GzipBlocks(fh, path, _BLOCK_BYTES)
             yield from blocks
             if blocks.truncated:
-                lost.append((0, blocks.truncated, b""))
+                cut.append(blocks.truncated)
             return
         while block := fh.read(_BLOCK_BYTES):
             yield block
@@ -202,7 +202,7 @@ def _parts(path: str, lines_per_part: int, lost: list[tuple[int, str, bytes]] | 
     allowance = decompressed_allowance(stored)
     seen = first = pending_lines = 0
     pending: list[bytes] = []
-    cut_short: list[tuple[int, str, bytes]] = []
+    cut_short: list[str] = []
     for block in _blocks(path, cut_short):
         seen += len(block)
         if seen > allowance:
@@ -226,8 +226,7 @@ def _parts(path: str, lines_per_part: int, lost: list[tuple[int, str, bytes]] | 
     if cut_short:  # the stream ended inside a line: that line is lost, the complete ones are kept
         end = tail.rfind(b"\n") + 1
         if tail[end:].strip() and lost is not None:
-            lost.append((first + tail.count(b"\n", 0, end) + 1, f"{cut_short[0][1]}; the records after this line "
-                         "are lost", tail[end:end + 200]))
+            lost.append((first + tail.count(b"\n", 0, end) + 1, cut_reason(cut_short[0]), tail[end:end + 200]))
         tail = tail[:end]
     if tail:
         yield tail if tail.endswith(b"\n") else tail + b"\n", first
