@@ -180,19 +180,57 @@ def feature_drift(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
 
     def compute() -> pl.DataFrame:
         result = column_drift(reference, _ok(rep), columns=cols)
-        scan = ok_scan(rep)
-        if scan is None:
+        if ok_scan(rep) is None:
             return result
-        from obskit.errors import AnalysisError
-        from obskit.scale.streaming import DRIFT_SCHEMA, stream_drift
-
-        try:
-            streamed = stream_drift(reference, scan, columns=cols)
-        except AnalysisError:  # a test that needs every value: the sample's figures, said on the page
-            streamed = pl.DataFrame(schema=DRIFT_SCHEMA)
-        return with_streamed_statistics(result, streamed)
+        return with_streamed_statistics(result, _scale_pass(rep, cols)[1])
 
     out: pl.DataFrame = rep.cached("column_drift", compute)
+    return out
+
+
+def _scale_pass(rep: ReportContext, cols: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """At scale, one pass over the period's successful requests: the tests per drift window, and the period's.
+
+    The pass hands each drift window's rows to the tests over time and folds every row into
+    the period's streamed drift state on the way (:func:`~obskit.scale.streaming.add_rows`):
+    one read for both. The period's tests come back empty when one needs every value (the
+    sample's figures then stand, and the page says so); the tests over time never depend on
+    them. A second pass runs only for a test on Evidently's Sturges bins.
+    """
+    from obskit.analyze.stattests import DriftOptions
+    from obskit.errors import AnalysisError
+    from obskit.scale.streaming import DRIFT_SCHEMA, add_rows, drift_spec, drift_state, finish_drift, second_pass_spec
+    from obskit.scale.windows import drift_by_window
+
+    reference, ok = rep.reference, ok_scan(rep)
+    assert reference is not None and ok is not None
+
+    def compute() -> tuple[pl.DataFrame, pl.DataFrame]:
+        failed: list[AnalysisError] = []
+        try:
+            plan = drift_spec(reference, ok, options=DriftOptions.of(None, columns=cols))
+            state = plan.spec.empty_state()
+        except AnalysisError as err:
+            failed.append(err)
+
+        def fold(batch: pl.DataFrame) -> None:
+            if not failed:
+                try:
+                    add_rows(state, plan.spec, batch)
+                except AnalysisError as err:  # the period's tests are given up; the pass goes on
+                    failed.append(err)
+
+        over = drift_by_window(reference, ok, every=rep.drift_window, columns=cols, n_boot=50, each_batch=fold)
+        streamed = pl.DataFrame(schema=DRIFT_SCHEMA)
+        if not failed:
+            try:
+                spec2 = second_pass_spec(plan, state)
+                streamed = finish_drift(plan, state, drift_state(ok, spec2) if spec2 is not None else None)
+            except AnalysisError:  # a test that needs every value: the sample's figures, said on the page
+                pass
+        return over, streamed
+
+    out: tuple[pl.DataFrame, pl.DataFrame] = rep.cached("scale_drift_pass", compute)
     return out
 
 
@@ -349,13 +387,10 @@ def drift_over_window(rep: ReportContext, cols: list[str]) -> pl.DataFrame:
     assert reference is not None
 
     def compute() -> pl.DataFrame:
-        ok = ok_scan(rep)
-        if ok is None:
+        if ok_scan(rep) is None:
             return drift_over_time(reference, _ok(rep), every=rep.drift_window, columns=cols, method="kl_div",
                                    n_boot=50)
-        from obskit.scale.windows import drift_by_window  # at scale: every row, one window at a time
-
-        return drift_by_window(reference, ok, every=rep.drift_window, columns=cols, n_boot=50)
+        return _scale_pass(rep, cols)[0]  # at scale: every row, one window at a time
 
     out: pl.DataFrame = rep.cached("drift_over_window", compute)
     return out

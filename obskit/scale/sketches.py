@@ -768,24 +768,26 @@ class NumericHistogram:
     def add(self, values: FloatArray) -> NumericHistogram:
         """Add values in place (NaN and +-inf are dropped, as the in-memory drift does)."""
         x = np.asarray(values, dtype=np.float64)
-        x = x[np.isfinite(x)]
+        x = np.sort(x[np.isfinite(x)])  # sorted once: bins, extremes and distinct values are then cut points
         if x.size == 0:
             return self
-        idx = np.searchsorted(self.edges, x, side="right")
-        m = self.counts.size
-        self.counts += np.bincount(idx, minlength=m)
-        self.sums += np.bincount(idx, weights=x, minlength=m)
+        # bin i holds edges[i-1] <= x < edges[i]: its values are x[cut[i]:cut[i+1]]
+        cut = np.concatenate(([0], np.searchsorted(x, self.edges, side="left"), [x.size]))
+        counts = np.diff(cut)
+        self.counts += counts
+        full = counts > 0
+        self.sums[full] += np.add.reduceat(x, cut[:-1][full])
         self.n += int(x.size)
-        self.at_max += int(np.count_nonzero(x == self.edges[-1]))
-        self.min = min(self.min, float(x.min()))
-        self.max = max(self.max, float(x.max()))
+        self.at_max += int(np.searchsorted(x, self.edges[-1], side="right") - cut[-2])
+        self.min = min(self.min, float(x[0]))
+        self.max = max(self.max, float(x[-1]))
         if self.track_values and not self.values_overflow:
-            v, c = np.unique(x, return_counts=True)
-            self._merge_values(v, c.astype(np.int64))
+            first = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+            self._merge_values(x[first], np.diff(np.append(first, x.size)).astype(np.int64))
         return self
 
     def _merge_values(self, v: FloatArray, c: IntArray) -> None:
-        keys = np.union1d(self.values, v)
+        keys = v if v.size > self.max_values else np.union1d(self.values, v)
         if keys.size > self.max_values:
             self.values_overflow = True
             self.values, self.value_counts = np.zeros(0), np.zeros(0, dtype=np.int64)

@@ -113,6 +113,7 @@ __all__ = [
     "DriftSpec",
     "DriftState",
     "WindowState",
+    "add_rows",
     "drift_spec",
     "drift_state",
     "finish_drift",
@@ -610,17 +611,27 @@ def drift_state(source: SourceSpec | pl.LazyFrame, spec: DriftSpec) -> DriftStat
     else:
         batches = _batches(parquet_files(source), wanted, spec.batch_rows)
     for frame in batches:
-        for c in spec.columns:
-            if c.source not in frame.columns:
-                continue
-            s = frame.get_column(c.source)
-            acc = state.columns[c.name]
-            if isinstance(acc, (NumericHistogram, FixedHistogram)):
-                if not (s.dtype.is_numeric() or s.dtype == pl.Boolean):
-                    raise AnalysisError(f"numeric drift needs numeric values, got dtype {s.dtype}", column=c.name)
-                acc.add(s.cast(pl.Float64).fill_null(np.nan).to_numpy())
-            else:
-                acc.add(s)
+        add_rows(state, spec, frame)
+    return state
+
+
+def add_rows(state: DriftState, spec: DriftSpec, frame: pl.DataFrame) -> DriftState:
+    """Fold ``frame``'s rows into ``state`` in place (columns ``frame`` lacks are skipped); returns ``state``.
+
+    The step :func:`drift_state` repeats per batch, for a caller that reads the rows in a pass
+    of its own (e.g. the drift over time of a report at scale, whose pass then builds both).
+    """
+    for c in spec.columns:
+        if c.source not in frame.columns:
+            continue
+        s = frame.get_column(c.source)
+        acc = state.columns[c.name]
+        if isinstance(acc, (NumericHistogram, FixedHistogram)):
+            if not (s.dtype.is_numeric() or s.dtype == pl.Boolean):
+                raise AnalysisError(f"numeric drift needs numeric values, got dtype {s.dtype}", column=c.name)
+            acc.add(s.cast(pl.Float64).fill_null(np.nan).to_numpy())
+        else:
+            acc.add(s)
     return state
 
 

@@ -1,10 +1,12 @@
-"""One time window of a large scan at a time: rows spilled to disk by window in one pass, then read back.
+"""One time window of a large scan at a time: rows kept by window in one pass, then handed out in order.
 
 Some analyses need every row of a window together (a drift test per hour, with its
-bootstrap). :func:`by_window` reads a lazy scan once, a batch at a time, writes each
-batch's rows under their window in a temporary folder, then yields each window's rows in
-the scan's order. Memory holds one batch, then one window, never the period: a day of
-100M requests tested per hour holds about an hour's rows of the columns asked for.
+bootstrap). :func:`by_window` reads a lazy scan once, a batch at a time, keeps each
+batch's rows under their window, then yields each window's rows in the scan's order. Up to
+:data:`HELD_BYTES` of rows stay in memory; beyond, whole windows go to a temporary folder
+and come back when their turn comes. Memory is that bound plus one window, never the
+period: a day of 100M requests tested per hour holds about an hour's rows of the columns
+asked for beyond it.
 
 Examples
 --------
@@ -27,44 +29,72 @@ import polars as pl
 
 from obskit.analyze._frames import every_us
 
-__all__ = ["by_window", "drift_by_window"]
+__all__ = ["HELD_BYTES", "by_window", "drift_by_window"]
+
+
+#: Rows held in memory by :func:`by_window` before the largest window is spilled to disk (bytes).
+HELD_BYTES = 512 << 20
 
 
 def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp: str = "timestamp",
-              batch_rows: int = 250_000) -> Iterator[tuple[datetime, pl.DataFrame]]:
+              batch_rows: int = 250_000, each_batch: Callable[[pl.DataFrame], None] | None = None,
+              held_bytes: int = HELD_BYTES) -> Iterator[tuple[datetime, pl.DataFrame]]:
     """Each ``every`` window (epoch-aligned, as ``dt.truncate``) with its rows of ``timestamp`` and ``columns``.
 
     Windows come in time order; rows within a window in the scan's order. Rows without a
-    timestamp belong to no window.
+    timestamp belong to no window. ``each_batch`` sees every batch read (the rows without a
+    timestamp too), so a caller can fold the whole scan into a state in the same pass.
+
+    The rows are held in memory up to ``held_bytes``; beyond, the window holding the most is
+    written to disk (Arrow IPC, read back as written) and read back when its turn comes.
     """
     step = every_us(every)
     wanted = list(dict.fromkeys([timestamp, *columns]))
     window = (pl.col(timestamp).dt.epoch("us") // step * step).alias("__w")
     with tempfile.TemporaryDirectory(prefix="obskit-windows-") as tmp:
-        root = Path(tmp)
-        seen: set[int] = set()
+        held: dict[int, list[pl.DataFrame]] = {}
+        sizes: dict[int, int] = {}
+        spilled: dict[int, list[Path]] = {}
+
+        def spill(key: int) -> None:
+            path = Path(tmp) / f"{key}-{len(spilled.get(key, ())):06d}.arrow"
+            pl.concat(held.pop(key), rechunk=False).write_ipc(path, compression="uncompressed")
+            sizes.pop(key)
+            spilled.setdefault(key, []).append(path)
+
         batches = lf.select(wanted).collect_batches(chunk_size=batch_rows, engine="streaming")
-        for k, batch in enumerate(batches):
-            parts = batch.with_columns(window).filter(pl.col("__w").is_not_null()).partition_by(
-                "__w", as_dict=True, maintain_order=True)
+        for batch in batches:
+            if each_batch is not None:
+                each_batch(batch)
+            keyed = batch.with_columns(window).filter(pl.col("__w").is_not_null())
+            if keyed.height == 0:
+                continue
+            w = keyed.get_column("__w")
+            first, last = w.min(), w.max()
+            parts = ({(first,): keyed} if first == last  # logs in time order: mostly one window per batch
+                     else keyed.partition_by("__w", as_dict=True, maintain_order=True))
             for (key,), part in parts.items():
-                folder = root / str(key)
-                folder.mkdir(exist_ok=True)
-                part.drop("__w").write_parquet(folder / f"{k:08d}.parquet", compression="lz4")
-                seen.add(int(key))
-        for key in sorted(seen):
-            files = sorted((root / str(key)).glob("*.parquet"))
-            yield datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=key), pl.read_parquet(files)
+                at = int(key)
+                held.setdefault(at, []).append(part.drop("__w"))
+                sizes[at] = sizes.get(at, 0) + int(held[at][-1].estimated_size())
+            while sum(sizes.values()) > held_bytes:
+                spill(max(sizes, key=sizes.__getitem__))
+        for at in sorted(held.keys() | spilled.keys()):
+            frames = [pl.read_ipc(path) for path in spilled.pop(at, [])] + held.pop(at, [])
+            sizes.pop(at, None)
+            yield datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at), pl.concat(frames)
 
 
 def drift_by_window(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, columns: Sequence[str],
                     method: str = "kl_div", n_boot: int = 20,
-                    test: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame:
+                    test: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+                    each_batch: Callable[[pl.DataFrame], None] | None = None) -> pl.DataFrame:
     """:func:`~obskit.analyze.drift.drift_over_time` of a lazy scan of any size, one window in memory at a time.
 
     ``drift_over_time`` tests each window on its own (the same seed for each), so testing
     the windows one at a time gives the frame the rows give, bit for bit. ``test`` replaces
-    the test of one window's rows (e.g. :func:`~obskit.analyze.drift.prediction_drift_over_time`).
+    the test of one window's rows (e.g. :func:`~obskit.analyze.drift.prediction_drift_over_time`);
+    ``each_batch`` sees every batch of the one pass (see :func:`by_window`).
 
     >>> import polars as pl
     >>> from datetime import datetime, timedelta, UTC
@@ -81,5 +111,5 @@ def drift_by_window(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, co
         return drift_over_time(reference, rows, every=every, columns=columns, method=method, n_boot=n_boot)
 
     run = test or default
-    parts = [run(rows) for _, rows in by_window(lf, every=every, columns=columns)]
+    parts = [run(rows) for _, rows in by_window(lf, every=every, columns=columns, each_batch=each_batch)]
     return pl.concat(parts) if parts else run(lf.select("timestamp", *columns).head(0).collect())
