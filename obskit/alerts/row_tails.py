@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from obskit.alerts.baselines import MIN_US
@@ -85,17 +86,47 @@ def _questions(names: set[str], features: Sequence[str], n: int, n_version: int)
 _LATENCY = [_Keep(_OK & pl.col("latency_ms").cast(pl.Float64).is_finite(), ("_g1",), LATENCY_ROWS)]
 
 
-def _keep(frame: pl.DataFrame, questions: Sequence[_Keep]) -> pl.DataFrame:
-    """The rows of ``frame`` among the last ``k`` of some question's group (``frame`` sorted by ``_t``, row ids ``_i``).
+def _group_key(by: Sequence[str], schema: pl.Schema) -> pl.Expr:
+    """One Int64 per distinct combination of the ``by`` columns (integers as they are, text by its category)."""
+    def code(name: str) -> pl.Expr:
+        if schema[name].is_integer():
+            return pl.col(name).cast(pl.Int64)
+        return pl.col(name).cast(pl.String).cast(pl.Categorical).to_physical().cast(pl.Int64)
 
-    Each question's matching rows keep their last ``k`` per group (``group_by().tail``, in the
-    frame's order); a row any question keeps is kept once.
+    key = code(by[0])
+    for name in by[1:]:  # the grid's interval numbers are small: a category code fits below 2**32
+        key = key * (1 << 32) + code(name)
+    return key
+
+
+def _keep(frame: pl.DataFrame, questions: Sequence[_Keep]) -> pl.DataFrame:
+    """The rows of ``frame`` among the last ``k`` of some question's group (``frame`` sorted by ``_t``).
+
+    Each question's matching rows keep their last ``k`` per group, in the frame's order; a
+    row any question keeps is kept once, and the kept rows stay in the frame's order. The
+    conditions are evaluated in one pass; the picking is index arithmetic.
     """
-    lf = frame.lazy()
-    picked = [lf.filter(q.cond.fill_null(False)).select("_i", *q.by).group_by(list(q.by), maintain_order=True)
-              .tail(q.k).select("_i") for q in questions]
-    ids = pl.concat(picked).unique().collect()
-    return frame.filter(pl.col("_i").is_in(ids.get_column("_i").implode()))
+    if frame.height == 0:
+        return frame
+    bys = list(dict.fromkeys(q.by for q in questions))
+    cols = [q.cond.fill_null(False).alias(f"_q{i}") for i, q in enumerate(questions)]
+    cols += [_group_key(by, frame.schema).alias(f"_b{i}") for i, by in enumerate(bys)]
+    keys = frame.select(cols)
+    kept = np.zeros(frame.height, dtype=bool)
+    for i, q in enumerate(questions):
+        rows = np.flatnonzero(keys.get_column(f"_q{i}").to_numpy())
+        if rows.size == 0:
+            continue
+        group = keys.get_column(f"_b{bys.index(q.by)}").to_numpy()[rows]
+        if np.any(group[1:] < group[:-1]):  # not contiguous: group them, the frame's order kept within each
+            order = np.argsort(group, kind="stable")
+            rows, group = rows[order], group[order]
+        last = np.flatnonzero(np.append(group[1:] != group[:-1], True))  # each group's last matching row
+        first = np.concatenate(([0], last[:-1] + 1))
+        start = np.maximum(first, last + 1 - q.k)
+        for a, b in zip(start.tolist(), last.tolist(), strict=True):
+            kept[rows[a:b + 1]] = True
+    return frame.filter(pl.Series(kept))
 
 
 def owned(frame: pl.DataFrame) -> pl.DataFrame:
