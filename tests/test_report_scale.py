@@ -363,8 +363,14 @@ def test_an_episode_at_scale_reads_only_its_window_sampled_beyond_the_limit() ->
     scan = pl.LazyFrame({"timestamp": [t0 + timedelta(minutes=i) for i in range(100)], "i": list(range(100))})
     assert window_rows(scan, t0 + timedelta(minutes=10), t0 + timedelta(minutes=20))["i"].to_list() == list(
         range(10, 20))
-    sampled = window_rows(scan, t0, t0 + timedelta(minutes=100), limit=30)
-    assert sampled["i"].to_list() == list(range(0, 100, 4))  # every 4th row: shares kept, at most 30 rows
+    # beyond the limit, a uniform sample of about the limit: shares kept, the scan's order, the same every time
+    many = pl.LazyFrame({"timestamp": [t0 + timedelta(seconds=i) for i in range(20_000)], "i": list(range(20_000)),
+                         "kind": ["a", "b", "b", "c", "c"] * 4_000})
+    sampled = window_rows(many, t0, t0 + timedelta(hours=6), limit=2_000)
+    assert 1_700 <= sampled.height <= 2_300 and sampled["i"].is_sorted()
+    shares = sampled["kind"].value_counts(normalize=True).sort("kind")["proportion"].to_list()
+    assert all(abs(got - want) < 0.05 for got, want in zip(shares, (0.2, 0.4, 0.4), strict=True))
+    assert sampled.equals(window_rows(many, t0, t0 + timedelta(hours=6), limit=2_000))
 
 
 def test_when_drift_started_reads_every_row_at_scale(both: tuple[ReportContext, ReportContext]) -> None:

@@ -111,23 +111,27 @@ def subject_text(subject: Mapping[str, str]) -> str:
 
 #: At scale, an episode is explained on at most this many of its (and the baseline's) rows.
 EXPLAIN_ROWS = 2_000_000
+#: Seed of the hash that samples an episode's rows beyond :data:`EXPLAIN_ROWS`.
+SAMPLE_SEED = 7
 
 
 def window_rows(scan: pl.LazyFrame, lo: datetime, hi: datetime, limit: int = EXPLAIN_ROWS,
                 feedback: pl.DataFrame | None = None) -> pl.DataFrame:
-    """The rows of ``scan`` in ``[lo, hi)``, streamed; beyond ``limit``, every k-th row (shares kept).
+    """The rows of ``scan`` in ``[lo, hi)``, streamed; beyond ``limit``, a uniform sample of about ``limit``.
 
     A report at scale explains each fired episode this way: its subject and segment hints
-    need the rows of the episode and of the three hours before it, never the day's.
-    ``feedback`` (corrections) is joined to the rows read, not to the scan: the join then
-    touches the window's rows only.
+    need the rows of the episode and of the three hours before it, never the day's. The
+    sample keeps the rows whose timestamp hashes to 0 modulo ``k`` (about one in ``k``,
+    whatever their order): a condition on the timestamp alone, so the reader decodes the
+    other columns of the kept rows only. ``feedback`` (corrections) is joined to the rows
+    read, not to the scan: the join then touches the window's rows only.
     """
-    span = scan.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
-    n = int(span.select(pl.len()).collect(engine="streaming").item())
+    inside = (pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi)
+    n = int(scan.filter(inside).select(pl.len()).collect(engine="streaming").item())
     step = max(1, -(-n // limit))
     if step > 1:
-        span = span.with_row_index("__i").filter(pl.col("__i") % step == 0).drop("__i")
-    rows = span.collect(engine="streaming")
+        inside = inside & (pl.col("timestamp").dt.epoch("us").hash(SAMPLE_SEED) % step == 0)
+    rows = scan.filter(inside).collect(engine="streaming")
     if feedback is not None and "request_id" in rows.columns:
         from obskit.load.logs import attach_feedback
 

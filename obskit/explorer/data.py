@@ -378,7 +378,7 @@ class ExplorerData:
         """Every column of the selection's requests from ``start`` to ``end``, for explanations.
 
         Held rows: :meth:`rows_between`. A scan: the rows are read from it, the period's
-        filter pushed into the scan, every k-th beyond ``limit`` (shares kept), as a report
+        filter pushed into the scan, a uniform sample beyond ``limit`` (shares kept), as a report
         at scale explains an alert (:func:`obskit.alerts.explain.window_rows`); the last 8
         spans are cached.
         """

@@ -45,7 +45,7 @@ def explain_range(data: Any, outcome: str = "failures", *, top: int = 3) -> pl.D
 
     ``outcome`` is ``"failures"`` or ``"slow requests"``. One row saying no single segment
     explains it when none does. Over a lazy scan the range's rows are read from the scan
-    (every k-th beyond 2M, as an alert at scale is explained).
+    (a uniform sample beyond 2M, as an alert at scale is explained).
     """
     during = data.full_rows_between(data.start, data.end)
     before = data.full_rows_between(data.start - BEFORE, data.start)
