@@ -329,7 +329,7 @@ class Session:
             )
             if self.requests is None and self.scale is not None:
                 # rows never loaded: the signals counts determine, streamed from the files
-                from obskit.alerts.count_state import count_state_of
+                from obskit.alerts.count_state import count_state_of, label_minutes
                 from obskit.alerts.scale_inputs import scale_signal_frames
 
                 scan = self.request_scan()
@@ -340,6 +340,7 @@ class Session:
                     confidence_threshold=self.config.business.confidence_threshold, reference=self.reference,
                     features=self.config.features.all, drift_every=self._drift_every(),
                     state=None if period is None else count_state_of(period),
+                    labels=None if period is None else label_minutes(period),
                     plain=self.request_scan(feedback=False)))
             if any(r.signal == "panel" for r in self.config.alerts):
                 self._signals["panel"] = self.panel_signal()

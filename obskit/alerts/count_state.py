@@ -51,7 +51,7 @@ from obskit.scale.streaming import WindowState, frame_window_state
 if TYPE_CHECKING:
     from obskit.scale.rollup import Rollup
 
-__all__ = ["CountState", "count_signal_frames", "count_state", "count_state_of", "minute_counts",
+__all__ = ["CountState", "count_signal_frames", "count_state", "count_state_of", "label_minutes", "minute_counts",
            "per_version_counts"]
 
 _QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -200,6 +200,24 @@ def count_state_of(period: Rollup) -> CountState | None:
     fleet = period.coarsen("1m", by=()).state
     business = period.coarsen("1h", by=()).business() if "answered" in st.present else None
     return CountState(minutes, fleet, business, "corrected" in st.present)
+
+
+def label_minutes(period: Rollup) -> pl.DataFrame | None:
+    """Per minute, the successful requests (``answers``) and those corrected quickly (``quick``), or None.
+
+    What :func:`obskit.alerts.model_signals.label_arrival_counts` reads, from a one-minute
+    :class:`~obskit.scale.rollup.Rollup` whose rows carried ``corrected_at`` (the counter
+    ``quick_corrections``, corrections within
+    :data:`~obskit.scale.streaming.QUICK_LABEL_MIN` minutes); None otherwise.
+    """
+    st = period.state
+    if st.every_s != 60 or "quick_corrections" not in st.present:
+        return None
+    return (st.counts.frame.filter(pl.col("window_start").is_not_null())
+            .group_by(pl.col("window_start").dt.epoch("us").alias("_m"))
+            .agg(pl.col("ok").sum().cast(pl.Float64).alias("answers"),
+                 pl.col("quick_corrections").sum().cast(pl.Float64).alias("quick"))
+            .sort("_m"))
 
 
 def count_signal_frames(state: CountState, *, start: datetime | None = None, end: datetime | None = None,

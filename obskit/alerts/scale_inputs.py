@@ -53,6 +53,7 @@ from obskit.alerts.inputs import row_signal_frames, testable
 from obskit.alerts.model_signals import label_arrival_counts
 from obskit.alerts.row_tails import tail_rows
 from obskit.alerts.version_sketch import version_latency_tail_scan
+from obskit.scale.streaming import QUICK_LABEL_MIN
 
 __all__ = ["scale_signal_frames"]
 
@@ -61,7 +62,8 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
                         slo_ms: float | None = None, confidence_threshold: float = 0.8,
                         reference: pl.DataFrame | None = None, features: Sequence[str] = (),
                         drift_every: str | None = None, state: CountState | None = None,
-                        plain: pl.LazyFrame | None = None) -> dict[str, pl.DataFrame]:
+                        plain: pl.LazyFrame | None = None, labels: pl.DataFrame | None = None
+                        ) -> dict[str, pl.DataFrame]:
     """The signal frames of a lazy canonical ``requests`` scan that need no full rows (see the module doc).
 
     Memory grows with minutes x versions x occupied sketch buckets and with the kept rows
@@ -70,7 +72,9 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     also keeps, and the kept rows; the frames come from them.
 
     ``state``: that count state when the caller holds it already (one pass fewer); ``plain``:
-    the same rows without the corrections joined, for the passes that read no correction.
+    the same rows without the corrections joined, for the passes that read no correction;
+    ``labels``: the answers and quick corrections per clock minute when the caller's window
+    state counted them (:func:`~obskit.alerts.count_state.label_minutes`: one pass fewer).
     """
     rows = lf if plain is None else plain
     if state is None:  # the caller's window state holds it when it has one (one pass over the rows)
@@ -90,7 +94,12 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     frames.update(row_signal_frames(tails.rows, reference=reference, features=features, start=first, end=last,
                                     latency=tails.latency))
     if "corrected_at" in lf.collect_schema().names():
-        frames["label_arrival"] = _label_arrival(lf, grid)
+        if labels is not None and not offset:  # the window state counted them on the same clock minutes
+            frames["label_arrival"] = label_arrival_counts(
+                grid[::5], labels["_m"].to_numpy(), labels["answers"].to_numpy(), labels["quick"].to_numpy(),
+                wait_min=QUICK_LABEL_MIN)
+        else:
+            frames["label_arrival"] = _label_arrival(lf, grid)
     frames["versions"] = version_latency_tail_scan(rows, every="5m")
     # a feature with any value is among the kept rows: testable there means testable on every row
     cols = [c for c in features if reference is not None and testable(tails.rows, reference, c)] if (
@@ -103,7 +112,7 @@ def scale_signal_frames(lf: pl.LazyFrame, *, start: datetime | None = None, end:
     return frames
 
 
-def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = 15) -> pl.DataFrame:
+def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = QUICK_LABEL_MIN) -> pl.DataFrame:
     """:func:`~obskit.alerts.model_signals.label_arrival` from answers and quick corrections per grid minute."""
     offset = int(grid[0]) % MIN_US
     t = pl.col("timestamp").dt.epoch("us")

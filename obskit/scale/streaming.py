@@ -109,6 +109,7 @@ from obskit.timeutil import polars_every
 __all__ = [
     "BUSINESS_COUNTERS",
     "DRIFT_SCHEMA",
+    "QUICK_LABEL_MIN",
     "DriftPlan",
     "DriftSpec",
     "DriftState",
@@ -187,9 +188,12 @@ _COUNTERS = ("requests", "errors", "confident", "corrected", "within_slo")
 #: ones among them, and the corrections of both. ``confident``/``corrected`` above count every row.
 BUSINESS_COUNTERS = {"answered": "answered", "confident": "confident_answered", "corrections": "corrections",
                      "corrected_confident": "corrected_confident"}
-#: Successful requests, and those slower than the SLO (what the alert signals on counts read).
-_OK_COUNTERS = ("ok", "slow")
+#: Successful requests, those slower than the SLO (what the alert signals on counts read), and
+#: those corrected within :data:`QUICK_LABEL_MIN` minutes of the request (label arrival).
+_OK_COUNTERS = ("ok", "slow", "quick_corrections")
 _ALL_COUNTERS = (*_COUNTERS, *BUSINESS_COUNTERS.values(), *_OK_COUNTERS)
+#: A correction is "quick" when it comes at most this many minutes after its request.
+QUICK_LABEL_MIN = 15
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,8 @@ class WindowState:
     ``counts`` holds exact ``requests``, ``errors``, ``confident`` and ``corrected`` per
     (``window_start``, ``by``...), the SLO count ``within_slo`` and the business counts
     (:data:`BUSINESS_COUNTERS`), the successful requests ``ok`` and, of them, those slower than
-    the SLO (``slow``); ``latency`` one latency sketch per group. ``present``
+    the SLO (``slow``) and those corrected within :data:`QUICK_LABEL_MIN` minutes
+    (``quick_corrections``, with a ``corrected_at`` column); ``latency`` one latency sketch per group. ``present``
     names the optional counters whose column existed in at least one merged partition.
     """
 
@@ -325,6 +330,11 @@ def frame_window_state(
     if "corrected_label" in names:
         corrected = pl.col("corrected_label").is_not_null().cast(pl.Int64)
         present.add("corrected")
+    quick = zero
+    if "corrected_at" in names:
+        lag = pl.col("corrected_at").dt.epoch("us") - pl.col("timestamp").dt.epoch("us")
+        quick = (ok & (lag <= QUICK_LABEL_MIN * 60_000_000)).fill_null(False).cast(pl.Int64)
+        present.add("quick_corrections")
     lat = pl.col("latency_ms").cast(pl.Float64)
     lat = pl.when(lat.is_finite()).then(lat).otherwise(None).alias("__lat")
     slow = zero
@@ -347,6 +357,7 @@ def frame_window_state(
             fixed_sure.alias("corrected_confident"),
             ok.fill_null(False).cast(pl.Int64).alias("ok"),
             slow.alias("slow"),
+            quick.alias("quick_corrections"),
             lat,
         )
         .with_columns(within.alias("within_slo"))
