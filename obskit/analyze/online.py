@@ -169,24 +169,32 @@ def any_probability(probabilities: Sequence[np.ndarray]) -> np.ndarray:
     Fisher's product rule assumes independence and, on correlated members, alarms several
     times too often.
 
+    A NaN probability means that test abstains on that row (it is warming up, or has nothing
+    to measure): ``k`` counts the tests that vote on each row, so a silent member makes the
+    others no stricter. A row no test votes on gets 1.
+
     Examples
     --------
     >>> any_probability([np.array([0.01, 0.5]), np.array([1.0, 0.2])]).round(4).tolist()
     [0.0199, 0.36]
     >>> any_probability([np.array([0.3])]).tolist()
     [0.3]
+    >>> any_probability([np.array([0.01, np.nan]), np.array([np.nan, np.nan])]).tolist()  # one voter, then none
+    [0.01, 1.0]
     """
     if not probabilities:
         raise InvalidArgument("any_probability needs at least one probability per row")
     arrays = [np.asarray(q, dtype=np.float64) for q in probabilities]
     if len({a.shape for a in arrays}) > 1:
         raise InvalidArgument("any_probability needs one probability per row from every test (same lengths)")
-    low = np.min(np.vstack(arrays), axis=0)
-    k = len(probabilities)
-    if k == 1:
-        return np.clip(low, 0.0, 1.0)
-    # 1 - (1 - p)^k without cancellation for tiny p
-    return np.clip(-np.expm1(k * np.log1p(-np.clip(low, 0.0, 1.0 - 1e-16))), 0.0, 1.0)
+    stack = np.vstack(arrays)
+    voting = ~np.isnan(stack)  # NaN: that test abstains on that row
+    k = voting.sum(axis=0)
+    low = np.min(np.where(voting, stack, 1.0), axis=0)
+    # 1 - (1 - p)^k without cancellation for tiny p; no voter: 1
+    with np.errstate(invalid="ignore"):
+        out = -np.expm1(k * np.log1p(-np.clip(low, 0.0, 1.0 - 1e-16)))
+    return np.clip(np.where(k > 0, out, 1.0), 0.0, 1.0)
 
 
 def refractory(score: np.ndarray, threshold: float, rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,9 @@ Methods (:data:`METHODS`): each member alone, or ``ensemble`` (default): all of 
 of which may raise the alarm, combined so the false-alarm rate stays the one asked for
 (:func:`obskit.analyze.online.any_probability`, ``1 - (1 - min p_i)^k`` over the ``k``
 members): a member that has nothing to say adds no false alarm, where the former bare
-minimum of the members' probabilities alarmed up to ``k`` times too often. Members that
-abstain (the discord member without a period) count as ``p = 1``.
+minimum of the members' probabilities alarmed up to ``k`` times too often. ``k`` counts
+the members that vote on each row: one still warming up, or abstaining (the discord member
+without a period), makes the others no stricter.
 
 Change points (CUSUM, PELT) live in :mod:`obskit.analyze.detect.changes`. The report's
 timeline, the explorer's timeline and ``anomaly = "..."`` alert rules all score through
@@ -198,7 +199,9 @@ def score(
     if x.size == 0:
         return Detection(np.zeros(0), np.zeros(0, dtype=bool), 1.0 - false_alarm_rate)
     stats, period = members(x, method)
-    p = any_probability([tail_probability(s, history=history) for s in stats.values()])
+    # a member votes on a row only where its statistic is finite (NaN: warming up or abstaining)
+    p = any_probability([np.where(np.isfinite(s), tail_probability(s, history=history), np.nan)
+                         for s in stats.values()])
     p[~np.isfinite(x)] = 1.0
     threshold = 1.0 - false_alarm_rate
     s, alarm = refractory(1.0 - p, threshold, refractory_rows)
