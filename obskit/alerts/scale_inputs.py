@@ -14,16 +14,16 @@ keep, with the functions the in-memory path uses, so the rules fire at the same 
   the same values as from every row.
 
 With a feedback source, the corrections are joined as the rows stream (they are few): the
-hourly correction counts and ``label_arrival`` (answers and quick corrections per minute)
-are exact too.
+hourly correction counts and ``label_arrival`` (answers and quick corrections per minute,
+counted by the caller's window state when it has one) are exact too.
 
 A version's latency against the others' (``versions``) comes from one latency sketch per
 minute and version (:mod:`obskit.alerts.version_sketch`): exact counts, quantiles within the
 sketch's bound.
 
 The hourly drift tests (``drift_over_time``) need every row of each hour together: with
-``drift_every`` (when a rule reads them), one more pass spills the successful requests'
-features to disk by hour and tests each hour alone (:func:`~obskit.scale.windows.drift_by_window`),
+``drift_every`` (when a rule reads them), one more pass keeps the successful requests'
+features by hour (in memory up to a bound, on disk beyond) and tests each hour alone (:func:`~obskit.scale.windows.drift_by_window`),
 the frame the rows give. No rule is left unevaluated at scale.
 
 Examples
