@@ -23,8 +23,8 @@ sketch's bound.
 
 The hourly drift tests (``drift_over_time``) need every row of each hour together: with
 ``drift_every`` (when a rule reads them), one more pass keeps the successful requests'
-features by hour (in memory up to a bound, on disk beyond) and tests each hour alone (:func:`~obskit.scale.windows.drift_by_window`),
-the frame the rows give. No rule is left unevaluated at scale.
+features by hour (in memory up to a bound, on disk beyond) and tests each hour alone
+(:func:`~obskit.scale.windows.drift_by_window`), the frame the rows give. No rule is left unevaluated at scale.
 
 Examples
 --------
