@@ -11,7 +11,7 @@ import glob as _glob
 import io
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
@@ -193,15 +193,17 @@ def salvage(raw: bytes, name: str) -> tuple[bytes, str]:
     >>> why.startswith("truncated gzip"), 0 < len(data) < len(lines), lines.startswith(data)
     (True, True, True)
     """
-    if raw.startswith(GZIP_MAGIC):
-        inflate, errors = _gzip_codec()
-        return _members(raw, name, "gzip", lambda: inflate.decompressobj(wbits=31), errors,
-                        _GZIP_ENDS)
+    if raw.startswith(GZIP_MAGIC):  # inflated in chunks: a bomb is refused before it is held
+        blocks = GzipBlocks(io.BytesIO(raw), name, _CHUNK)
+        out: list[bytes] = []
+        produced = 0
+        for piece in blocks:
+            out.append(piece)
+            produced += len(piece)
+            _bomb(produced, len(raw), name, "gzip")
+        return b"".join(out), blocks.truncated
     if raw.startswith(ZSTD_MAGIC):
-        import zstandard
-
-        return _members(raw, name, "zstd", lambda: zstandard.ZstdDecompressor().decompressobj(),
-                        zstandard.ZstdError, "the file ends inside a frame")
+        return _zstd_frames(raw, name)
     return raw, ""
 
 
@@ -215,43 +217,31 @@ def _bomb(produced: int, stored: int, name: str, codec: str) -> None:
                           "(a decompression bomb?): refused", path=name)
 
 
-def _members(raw: bytes, name: str, codec: str, new: Callable[[], Any],
-             error: type[Exception] | tuple[type[Exception], ...], truncated: str) -> tuple[bytes, str]:
-    """Decompress member after member (``cat a.gz b.gz`` is valid); stop at a truncated one.
+def _zstd_frames(raw: bytes, name: str) -> tuple[bytes, str]:
+    """Decompress frame after frame (concatenated frames are valid); stop at a truncated one.
 
-    gzip is inflated in chunks and zstd frames declare their size: either way a stream that
-    expands past :func:`obskit.limits.decompressed_allowance` is refused before it is held.
+    Frames declare their size: a stream that expands past
+    :func:`obskit.limits.decompressed_allowance` is refused before it is held.
     """
+    import zstandard
+
     out: list[bytes] = []
     produced, data = 0, raw
     while data:
-        d = new()
+        d = zstandard.ZstdDecompressor().decompressobj()
         try:
-            if codec == "gzip":
-                pending = data
-                while True:
-                    piece = d.decompress(pending, _CHUNK)
-                    out.append(piece)
-                    produced += len(piece)
-                    _bomb(produced, len(raw), name, codec)
-                    pending = d.unconsumed_tail
-                    if d.eof or not (pending or piece):
-                        break
-            else:
-                import zstandard
-
-                declared = zstandard.frame_content_size(data) if len(data) >= 18 else -1
-                if declared > 0:
-                    _bomb(produced + declared, len(raw), name, codec)
-                piece = d.decompress(data)
-                out.append(piece)
-                produced += len(piece)
-                _bomb(produced, len(raw), name, codec)
-        except error as exc:
-            raise SourceError(f"corrupt {codec} data: {exc}", path=name) from None
+            declared = zstandard.frame_content_size(data) if len(data) >= 18 else -1
+            if declared > 0:
+                _bomb(produced + declared, len(raw), name, "zstd")
+            piece = d.decompress(data)
+            out.append(piece)
+            produced += len(piece)
+            _bomb(produced, len(raw), name, "zstd")
+        except zstandard.ZstdError as exc:
+            raise SourceError(f"corrupt zstd data: {exc}", path=name) from None
         if not d.eof:
-            return b"".join(out), f"truncated {codec} data: {truncated}"
-        data = d.unused_data.lstrip(b"\0") if codec == "gzip" else d.unused_data
+            return b"".join(out), "truncated zstd data: the file ends inside a frame"
+        data = d.unused_data
     return b"".join(out), ""
 
 
