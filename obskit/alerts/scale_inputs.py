@@ -53,7 +53,7 @@ from obskit.alerts.inputs import row_signal_frames, testable
 from obskit.alerts.model_signals import label_arrival_counts
 from obskit.alerts.row_tails import tail_rows
 from obskit.alerts.version_sketch import version_latency_tail_scan
-from obskit.scale.streaming import QUICK_LABEL_MIN
+from obskit.scale.streaming import QUICK_LABEL_MIN, quick_correction
 
 __all__ = ["scale_signal_frames"]
 
@@ -116,11 +116,10 @@ def _label_arrival(lf: pl.LazyFrame, grid: np.ndarray, wait_min: int = QUICK_LAB
     """:func:`~obskit.alerts.model_signals.label_arrival` from answers and quick corrections per grid minute."""
     offset = int(grid[0]) % MIN_US
     t = pl.col("timestamp").dt.epoch("us")
-    lag = pl.col("corrected_at").dt.epoch("us") - t
     per_minute = (lf.filter(pl.col("timestamp").is_not_null() & (pl.col("status").cast(pl.String) == "ok"))
                   .group_by(((t - offset) // MIN_US * MIN_US + offset).alias("_m"))
                   .agg(pl.len().cast(pl.Float64).alias("answers"),
-                       (lag <= wait_min * 60_000_000).fill_null(False).sum().cast(pl.Float64).alias("quick"))
+                       quick_correction(wait_min).sum().cast(pl.Float64).alias("quick"))
                   .collect(engine="streaming"))
     return label_arrival_counts(grid[::5], per_minute["_m"].to_numpy(), per_minute["answers"].to_numpy(),
                                 per_minute["quick"].to_numpy(), wait_min=wait_min)

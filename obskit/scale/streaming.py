@@ -120,6 +120,7 @@ __all__ = [
     "finish_drift",
     "frame_window_state",
     "parquet_files",
+    "quick_correction",
     "second_pass_spec",
     "stream_drift",
     "stream_window_stats",
@@ -194,6 +195,12 @@ _OK_COUNTERS = ("ok", "slow", "quick_corrections")
 _ALL_COUNTERS = (*_COUNTERS, *BUSINESS_COUNTERS.values(), *_OK_COUNTERS)
 #: A correction is "quick" when it comes at most this many minutes after its request.
 QUICK_LABEL_MIN = 15
+
+
+def quick_correction(wait_min: int = QUICK_LABEL_MIN) -> pl.Expr:
+    """Whether a row's ``corrected_at`` is at most ``wait_min`` minutes after its ``timestamp`` (false when none)."""
+    lag = pl.col("corrected_at").dt.epoch("us") - pl.col("timestamp").dt.epoch("us")
+    return (lag <= wait_min * 60_000_000).fill_null(False)
 
 
 @dataclass(frozen=True)
@@ -332,8 +339,7 @@ def frame_window_state(
         present.add("corrected")
     quick = zero
     if "corrected_at" in names:
-        lag = pl.col("corrected_at").dt.epoch("us") - pl.col("timestamp").dt.epoch("us")
-        quick = (ok & (lag <= QUICK_LABEL_MIN * 60_000_000)).fill_null(False).cast(pl.Int64)
+        quick = (ok.fill_null(False) & quick_correction()).cast(pl.Int64)
         present.add("quick_corrections")
     lat = pl.col("latency_ms").cast(pl.Float64)
     lat = pl.when(lat.is_finite()).then(lat).otherwise(None).alias("__lat")
