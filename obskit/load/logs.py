@@ -111,7 +111,7 @@ def parse_timestamps(raw: pl.Series, fmt: str = "iso8601", timezone: str = "UTC"
         return general().alias(name)
     first = raw.drop_nulls().head(1).to_list()
     if not first:
-        return pl.Series(name, [None] * raw.len(), dtype=TIMESTAMP)
+        return pl.repeat(None, raw.len(), dtype=TIMESTAMP, eager=True).alias(name)
     sample = first[0]
     fixed = parse_fixed_iso(raw, naive=timezone == "UTC")
     if fixed is not None:
@@ -399,7 +399,7 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
     # which rows failed conversion, and why
     unparsed = pl.lit(out["timestamp"].is_null() & df["timestamp"].is_not_null())
     dst = (_dst_problems(df["timestamp"], timezone) if timestamp_format == "iso8601" and timezone != "UTC"
-           and df.schema["timestamp"] == pl.String else pl.Series([None] * df.height, dtype=pl.String))
+           and df.schema["timestamp"] == pl.String else pl.Series(dtype=pl.String))  # (empty: no check)
     values = value_checks(out.columns)  # the checks the scan at scale applies too
     present = 2 if "request_id" in out.columns else 1  # (timestamp and request id missing come first)
     checks: list[Check] = [
@@ -409,6 +409,8 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         *((pl.lit(not_numbers) == msg, msg) for msg in not_numbers.drop_nulls().unique(maintain_order=True)),
         *values[present:],
     ]
+    if not out.select(pl.any_horizontal([cond.fill_null(False) for cond, _ in checks]).any()).item():
+        return out  # every row passed: no reason to write (the usual case, one cheap pass)
     out = out.with_columns(reason_expr(checks, "__reason"))
     bad = out.filter(pl.col("__reason").is_not_null())
     if bad.height and remap is not None:

@@ -311,7 +311,7 @@ def _input_lines(got: pl.DataFrame, src: ScaleSource) -> pl.DataFrame:
     from obskit.scale.staging import lines_path
 
     rows = got[_ROW].to_numpy()
-    lines = pl.Series("line", [None] * got.height, dtype=pl.Int64)
+    lines = pl.repeat(None, got.height, dtype=pl.Int64, eager=True).alias("line")
     start = 0
     for part in src.files:
         size = int(pl.scan_parquet(part).select(pl.len()).collect().item())
