@@ -52,6 +52,22 @@ def test_a_window_spilled_in_parts_comes_back_whole_and_in_order() -> None:
     assert sum(r.height for r in got.values()) == frame.height
 
 
+def test_a_scan_in_time_order_is_read_one_window_at_a_time(tmp_path) -> None:
+    # six hours in time order in a parquet file of small row groups: each window is read by its own
+    # query and handed out before the next one is read (each_batch sees it just before), rows as the scan has them
+    frame = _frame(list(range(0, 6 * 60, 3)))
+    path = tmp_path / "rows.parquet"
+    frame.write_parquet(path, row_group_size=16)
+    read: list[int] = []
+    out = [(start, rows, sum(read)) for start, rows in
+           by_window(pl.scan_parquet(path), every="1h", columns=["x", "c"], batch_rows=7,
+                     each_batch=lambda b: read.append(b.height))]
+    assert [(w, rows.height) for w, rows, _ in out] == [(T0 + timedelta(hours=h), 20) for h in range(6)]
+    assert [r for _, _, r in out] == [20, 40, 60, 80, 100, 120]  # nothing of a later window read yet
+    assert pl.concat([rows for _, rows, _ in out]).equals(frame)
+    assert max(read) == 7
+
+
 @pytest.mark.parametrize("track", [True, False])
 def test_histogram_of_batches_equals_the_histogram_of_all(track: bool) -> None:
     rng = np.random.default_rng(5)

@@ -1,12 +1,13 @@
 """One time window of a large scan at a time: rows kept by window in one pass, then handed out in order.
 
 Some analyses need every row of a window together (a drift test per hour, with its
-bootstrap). :func:`by_window` reads a lazy scan once, a batch at a time, keeps each
-batch's rows under their window, then yields each window's rows in the scan's order. Up to
-:data:`HELD_BYTES` of rows stay in memory; beyond, whole windows go to a temporary folder
-and come back when their turn comes. Memory is that bound plus one window, never the
-period: a day of 100M requests tested per hour holds about an hour's rows of the columns
-asked for beyond it.
+bootstrap). :func:`by_window` yields each window's rows in the scan's order. A scan in
+time order (a request log, its staged parts) is read one window at a time, each window by
+its own query that the parquet statistics narrow to its row groups; memory is one window.
+Any other scan is read once, a batch at a time, each batch's rows kept under their window;
+up to :data:`HELD_BYTES` of rows stay in memory, beyond that whole windows go to a
+temporary folder and come back when their turn comes. Memory is that bound plus one
+window, never the period.
 
 Examples
 --------
@@ -28,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from obskit.analyze._frames import every_us
+from obskit.errors import AnalysisError
 
 __all__ = ["HELD_BYTES", "by_window", "drift_by_window"]
 
@@ -45,12 +47,20 @@ def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp
     timestamp belong to no window. ``each_batch`` sees every batch read (the rows without a
     timestamp too), so a caller can fold the whole scan into a state in the same pass.
 
-    The rows are held in memory up to ``held_bytes``; beyond, the window holding the most is
-    written to disk (Arrow IPC, read back as written) and read back when its turn comes.
+    A scan in time order (each window one block of rows, every row in a window, UTC
+    timestamps: checked by a cheap first pass over the timestamps) is read one window at a
+    time, each by its own query, which a parquet scan's statistics narrow to that window's
+    row groups: memory is one window. Any other scan is read once: its rows are held in
+    memory up to ``held_bytes``; beyond, the window holding the most is written to disk
+    (Arrow IPC, read back as written) and read back when its turn comes.
     """
     step = every_us(every)
     wanted = list(dict.fromkeys([timestamp, *columns]))
     window = (pl.col(timestamp).dt.epoch("us") // step * step).alias("__w")
+    blocks = _blocks_in_time_order(lf, window, timestamp)
+    if blocks is not None:  # one query per window, the scan's statistics skipping the rest
+        yield from _window_by_window(lf.select(wanted), blocks, step, timestamp, batch_rows, each_batch)
+        return
     with tempfile.TemporaryDirectory(prefix="obskit-windows-") as tmp:
         held: dict[int, list[pl.DataFrame]] = {}
         sizes: dict[int, int] = {}
@@ -83,6 +93,46 @@ def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp
             frames = [pl.read_ipc(path) for path in spilled.pop(at, [])] + held.pop(at, [])
             sizes.pop(at, None)
             yield datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at), pl.concat(frames)
+
+
+def _blocks_in_time_order(lf: pl.LazyFrame, window: pl.Expr, timestamp: str) -> list[tuple[int, int]] | None:
+    """``(window start in µs, rows)`` of each window when the scan lists them one after the other, else None.
+
+    One cheap pass over the timestamps: each window's rows, first and last row number. A
+    scan in time order (a log, staged parts of one) holds each window as one contiguous
+    block, with no row outside a window; then each window can be read on its own.
+    """
+    dtype = lf.collect_schema().get(timestamp)
+    if not (isinstance(dtype, pl.Datetime) and dtype.time_zone == "UTC"):
+        return None
+    found = (lf.select(window).with_row_index("__i").group_by("__w")
+             .agg(pl.len().alias("n"), pl.col("__i").min().alias("lo"), pl.col("__i").max().alias("hi"))
+             .sort("__w", nulls_last=True).collect(engine="streaming"))
+    if found.height == 0 or found["__w"].null_count():
+        return None
+    lo, hi, n = (found[c].cast(pl.Int64).to_numpy() for c in ("lo", "hi", "n"))
+    if lo[0] != 0 or (hi - lo + 1 != n).any() or (lo[1:] != hi[:-1] + 1).any():
+        return None
+    return [(int(w), int(k)) for w, k in zip(found["__w"], n, strict=True)]
+
+
+def _window_by_window(lf: pl.LazyFrame, blocks: list[tuple[int, int]], step: int, timestamp: str,
+                      batch_rows: int, each_batch: Callable[[pl.DataFrame], None] | None
+                      ) -> Iterator[tuple[datetime, pl.DataFrame]]:
+    """Each window read by its own query (a filter on the timestamp that parquet statistics prune)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for at, n in blocks:
+        start = epoch + timedelta(microseconds=at)
+        rows = lf.filter((pl.col(timestamp) >= start) & (pl.col(timestamp) < start + timedelta(microseconds=step))
+                         ).collect(engine="in-memory")
+        if rows.height != n:
+            when = f"{start:%Y-%m-%d %H:%M}"
+            raise AnalysisError(f"the request files changed while they were read (the window at {when} UTC had "
+                                f"{n:,} rows, now {rows.height:,}); run it again")
+        if each_batch is not None:
+            for offset in range(0, rows.height, batch_rows):
+                each_batch(rows.slice(offset, batch_rows))
+        yield start, rows
 
 
 def drift_by_window(reference: pl.DataFrame, lf: pl.LazyFrame, *, every: str, columns: Sequence[str],
