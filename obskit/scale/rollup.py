@@ -48,7 +48,7 @@ import polars as pl
 from obskit.analyze.serving import DEFAULT_QUANTILES
 from obskit.errors import AnalysisError, SourceError
 from obskit.scale.sketches import DEFAULT_ALPHA, DEFAULT_MIN_VALUE, RateCounts, SketchTable
-from obskit.scale.streaming import SourceSpec, WindowState, _scan, _window_state_query, parquet_files
+from obskit.scale.streaming import SourceSpec, WindowState, _scan, frame_window_state, parquet_files
 from obskit.timeutil import polars_every
 
 __all__ = ["FORMAT", "ROLLUP_DIR", "ROLLUP_EVERY", "Found", "Rollup", "build_rollup", "combine", "find_rollups"]
@@ -316,27 +316,22 @@ class Rollup:
             raise SourceError(f"unreadable rollup: {type(exc).__name__}: {exc}", path=str(path)) from None
 
 
-def _messages_query(lf: pl.LazyFrame, by: Sequence[str], every: str) -> pl.LazyFrame:
-    """Failed requests per window, ``by`` and error message (the messages as logged)."""
+def _messages(lf: pl.LazyFrame, by: Sequence[str], every: str) -> pl.DataFrame:
     names = set(lf.collect_schema().names())
     keys = ["window_start", *by]
     schema = {"window_start": pl.Datetime("us", "UTC"), **dict.fromkeys(by, pl.String()), "error": pl.String(),
               "count": pl.Int64()}
     if "error" not in names:
-        return pl.LazyFrame(schema=schema)
+        return pl.DataFrame(schema=schema)
     failed = pl.col("status").cast(pl.String) == "error" if "status" in names else pl.col("status_code") >= 400
-    return (
+    counts = (
         lf.filter(failed.fill_null(False))
         .select(pl.col("timestamp").dt.truncate(every).alias("window_start"), *by,
                 pl.col("error").cast(pl.String).fill_null("(no message)"))
         .group_by([*keys, "error"])
         .agg(pl.len().cast(pl.Int64).alias("count"))
+        .collect(engine="streaming")
     )
-
-
-def _top_messages(counts: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
-    """The counted messages, those beyond the :data:`MAX_MESSAGES` most frequent as one "other"."""
-    keys = ["window_start", *by]
     top = counts.group_by("error").agg(pl.col("count").sum()).sort(["count", "error"], descending=[True, False])
     if top.height > MAX_MESSAGES:
         kept = top.head(MAX_MESSAGES)["error"]
@@ -381,11 +376,11 @@ def build_rollup(
     by = tuple(b for b in by if b in names) if tuple(by) == ("model_version",) else tuple(by)
     cast = [pl.col(b).cast(pl.String) for b in by]
     lf = lf.with_columns(cast) if cast else lf
-    query, finish = _window_state_query(lf, every=every, by=by, alpha=alpha, min_value=min_value,
-                                        confidence_threshold=confidence_threshold, slo_ms=slo_ms)
-    # one collect for both: polars reads the scan once for the counts and for the messages
-    fine, messages = pl.collect_all([query, _messages_query(lf, by, polars_every(every))], engine="streaming")
-    return Rollup(finish(fine), _top_messages(messages, by), slo_ms, confidence_threshold)
+    state = frame_window_state(lf, every=every, by=by, alpha=alpha, min_value=min_value,
+                               confidence_threshold=confidence_threshold, slo_ms=slo_ms)
+    # a second streaming pass, on purpose: polars.collect_all of both queries reads the scan once but holds
+    # it whole to share it (the 100M day's rollup: 9.3 GB peak against 1.5 GB)
+    return Rollup(state, _messages(lf, by, polars_every(every)), slo_ms, confidence_threshold)
 
 
 def combine(rollups: Sequence[Rollup]) -> Rollup:

@@ -69,7 +69,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -307,20 +307,6 @@ def frame_window_state(
     Same columns as :func:`window_state`. With ``slo_ms``, the counter ``within_slo`` counts
     the requests whose latency is at most ``slo_ms`` (exact, unlike a sketch's estimate).
     """
-    query, finish = _window_state_query(frame, every=every, by=by, alpha=alpha, min_value=min_value,
-                                        confidence_threshold=confidence_threshold, slo_ms=slo_ms)
-    return finish(query.collect(engine="streaming"))
-
-
-def _window_state_query(
-    frame: pl.DataFrame | pl.LazyFrame, *, every: str, by: Sequence[str], alpha: float, min_value: float,
-    confidence_threshold: float, slo_ms: float | None,
-) -> tuple[pl.LazyFrame, Callable[[pl.DataFrame], WindowState]]:
-    """The query :func:`frame_window_state` collects, and what makes its result a state.
-
-    Apart, so a caller can collect it with other queries over the same scan in one
-    ``polars.collect_all`` (the scan read once for all of them).
-    """
     lf = frame.lazy()
     every_s = polars_every(every)
     names = set(lf.collect_schema().names())
@@ -364,7 +350,7 @@ def _window_state_query(
         present.update(("within_slo", "slow"))
     keys = ["window_start", *by]
     sign, bucket = SketchTable.bucket_exprs(pl.col("__lat"), alpha, min_value)
-    fine: pl.LazyFrame = (
+    fine = (
         lf.select(
             pl.col("timestamp").dt.truncate(every_s).alias("window_start"),
             *by,
@@ -387,18 +373,15 @@ def _window_state_query(
             *[pl.col(c).sum() for c in _ALL_COUNTERS[1:]],
             *SketchTable.summary_aggs(pl.col("__lat")),
         )
+        .collect(engine="streaming")
     )
-
-    def finish(fine: pl.DataFrame) -> WindowState:
-        counts = fine.group_by(keys).agg(pl.col(c).sum().cast(pl.Int64) for c in _ALL_COUNTERS)
-        summary = fine.group_by(keys).agg(
-            pl.col("count").sum(), pl.col("sum").sum(), pl.col("min").min(), pl.col("max").max()
-        )
-        buckets = fine.filter(pl.col("sign").is_not_null()).select(*keys, "sign", "bucket", "count")
-        table = SketchTable(tuple(keys), buckets, summary, alpha, min_value)
-        return WindowState(int(every_s[:-1]), tuple(by), RateCounts(tuple(keys), counts), table, frozenset(present))
-
-    return fine, finish
+    counts = fine.group_by(keys).agg(pl.col(c).sum().cast(pl.Int64) for c in _ALL_COUNTERS)
+    summary = fine.group_by(keys).agg(
+        pl.col("count").sum(), pl.col("sum").sum(), pl.col("min").min(), pl.col("max").max()
+    )
+    buckets = fine.filter(pl.col("sign").is_not_null()).select(*keys, "sign", "bucket", "count")
+    table = SketchTable(tuple(keys), buckets, summary, alpha, min_value)
+    return WindowState(int(every_s[:-1]), tuple(by), RateCounts(tuple(keys), counts), table, frozenset(present))
 
 
 def stream_window_stats(
