@@ -34,6 +34,8 @@ from obskit.errors import AnalysisError
 __all__ = ["HELD_BYTES", "by_window", "drift_by_window"]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 #: Rows held in memory by :func:`by_window` before the largest window is spilled to disk (bytes).
 HELD_BYTES = 512 << 20
 
@@ -92,7 +94,7 @@ def by_window(lf: pl.LazyFrame, *, every: str, columns: Sequence[str], timestamp
         for at in sorted(held.keys() | spilled.keys()):
             frames = [pl.read_ipc(path) for path in spilled.pop(at, [])] + held.pop(at, [])
             sizes.pop(at, None)
-            yield datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=at), pl.concat(frames)
+            yield _EPOCH + timedelta(microseconds=at), pl.concat(frames)
 
 
 def _blocks_in_time_order(lf: pl.LazyFrame, window: pl.Expr, timestamp: str) -> list[tuple[int, int]] | None:
@@ -120,9 +122,8 @@ def _window_by_window(lf: pl.LazyFrame, blocks: list[tuple[int, int]], step: int
                       batch_rows: int, each_batch: Callable[[pl.DataFrame], None] | None
                       ) -> Iterator[tuple[datetime, pl.DataFrame]]:
     """Each window read by its own query (a filter on the timestamp that parquet statistics prune)."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     for at, n in blocks:
-        start = epoch + timedelta(microseconds=at)
+        start = _EPOCH + timedelta(microseconds=at)
         rows = lf.filter((pl.col(timestamp) >= start) & (pl.col(timestamp) < start + timedelta(microseconds=step))
                          ).collect(engine="in-memory")
         if rows.height != n:
