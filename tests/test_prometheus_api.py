@@ -19,6 +19,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from obskit.errors import ParseError, RemoteError
 from obskit.load._quarantine import Quarantine
@@ -612,3 +614,36 @@ def test_a_live_server_feeds_the_reports_triton_breakdown(stub: Stub, tmp_path: 
     sent = [urllib.parse.parse_qs(r["body"]) for r in stub.requests if r["path"].endswith("/query_range")]
     assert sent and sent[0]["query"] == [LIVE_SERIES]
     assert rep.session.problems == []
+
+
+# ------------------------------------------------- the vectorised float samples equal the per-sample path
+
+_TIME = st.one_of(st.integers(1_500_000_000, 1_900_000_000),
+                  st.floats(1_500_000_000, 1_900_000_000),
+                  st.floats(1_500_000_000, 1_900_000_000).map(lambda t: round(t, 3)))
+_VALUE = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                   st.sampled_from(["NaN", "+Inf", "-Inf", "1e3", "0", "-0.5"]))
+
+
+@settings(max_examples=60, deadline=None)
+@example(series=[[(1_600_000_000, "1"), (1_600_000_000, "2"), (1_600_000_001.5, "3")],
+                 [(1_600_000_000.1, "4"), (1_600_000_000.7, "5")]])
+@given(series=st.lists(st.lists(st.tuples(_TIME, _VALUE), max_size=30), min_size=1, max_size=4))
+def test_float_samples_read_at_once_equal_the_per_sample_path(series: list[list[tuple[float, str]]]) -> None:
+    """Times twice in a series send it down the per-sample path; every other series is read at once."""
+    import obskit.load.prometheus_api as api
+
+    data = {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "m", "s": str(i)}, "values": [[t, v] for t, v in samples]}
+        for i, samples in enumerate(series)]}
+
+    def read() -> tuple[pl.DataFrame, int]:
+        q = Quarantine()
+        return api._frame_from_data(data, expr=None, source="x.json", strict=False, quarantine=q), q.stats.rejected
+
+    fast, fast_rejected = read()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(api, "_float_samples", lambda samples: None)
+        slow, slow_rejected = read()
+    assert fast_rejected == slow_rejected
+    assert fast.equals(slow, null_equal=True)

@@ -93,11 +93,12 @@ from decimal import Decimal
 from http.client import HTTPException
 from typing import IO, Any
 
+import numpy as np
 import polars as pl
 
 from obskit.errors import InvalidArgument, ParseError, RemoteError
 from obskit.limits import URL_DEADLINE_S, URL_MAX_BYTES, loads_json, read_body
-from obskit.load._plausible import implausible_us
+from obskit.load._plausible import PLAUSIBLE_US, implausible_us
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import decompressed_bytes, resolve
 from obskit.schemas import empty
@@ -204,6 +205,17 @@ class _Rows:
             self.has_strings = True
         self.strings.append(string)
 
+    def extend(self, ts: list[int], metric: str, values: list[float], series: int) -> None:
+        """Float samples of one series, appended at once (what :meth:`add` does per sample)."""
+        n = len(ts)
+        self.ts.extend(ts)
+        self.metric.extend([metric] * n)
+        self.value.extend(values)
+        self.series.extend([series] * n)
+        for column in self.bucket.values():
+            column.extend([None] * n)
+        self.strings.extend([None] * n)
+
     def frame(self) -> pl.DataFrame:
         if not self.ts:
             return empty("metrics")
@@ -243,6 +255,43 @@ def _series_name(labels: Mapping[str, Any], expr: str | None) -> str:
 
 
 _DUPLICATE = "duplicate timestamp: the same series twice at one time (first occurrence kept)"
+
+
+def _float_samples(samples: Any) -> tuple[list[int], list[float]] | None:
+    """A series' ``[timestamp, "value"]`` samples as epoch microseconds and floats, vectorised, or None.
+
+    Only the shape Prometheus writes is taken here: every sample a two-item list of a JSON
+    number (never a bool) and a string, every time plausible and none twice. The times are
+    converted as :func:`_ts_us` converts them (``round(t * 1e6)``, half to even), the values
+    by ``float`` as :func:`_parse_value` does. Anything else returns None, and the
+    per-sample path rejects the bad samples one by one, with their reasons.
+
+    Examples
+    --------
+    >>> _float_samples([[1732233600, "1.5"], [1732233615.5, "NaN"]])
+    ([1732233600000000, 1732233615500000], [1.5, nan])
+    >>> _float_samples([[1732233600, "1"], [1732233600, "2"]]) is None  # a time twice: the slow path says so
+    True
+    """
+    if type(samples) is not list or not samples or not all(type(s) is list and len(s) == 2 for s in samples):
+        return None
+    times, raw = zip(*samples, strict=True)
+    if not all(type(t) is float or type(t) is int for t in times) or not all(type(v) is str for v in raw):
+        return None
+    try:
+        values = list(map(float, raw))
+    except ValueError:
+        return None
+    try:
+        us = np.rint(np.asarray(times, dtype=np.float64) * 1_000_000.0)
+    except OverflowError:  # an integer beyond any float
+        return None
+    if not ((us >= PLAUSIBLE_US[0]) & (us < PLAUSIBLE_US[1])).all():  # NaN and infinities fail too
+        return None
+    out = us.astype(np.int64)
+    if np.unique(out).size != out.size:
+        return None
+    return out.tolist(), values
 
 
 def _add_histogram(rows: _Rows, sample: Any, name: str, series: int, seen: set[int]) -> None:
@@ -329,6 +378,10 @@ def _frame_from_data(
             else:
                 floats = item.get("values") or []
                 hists = item.get("histograms") or []
+            fast = _float_samples(floats)
+            if fast is not None:
+                rows.extend(fast[0], name, fast[1], series)
+                floats = []
             seen: set[int] = set()  # the scrape parser's rule: one sample per series and time
             for sample in floats:
                 try:
