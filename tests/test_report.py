@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -91,14 +92,20 @@ def test_hostile_parameters_never_execute_and_are_escaped(tmp_path: Path, sample
     assert "alert" not in " ".join(page.console)
 
 
-def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Path) -> None:
+def _copy_reports(report: Path, out: Path) -> Path:
+    """The module's sample-day report folder copied to ``out`` (a finished run, without running it again)."""
+    shutil.copytree(report.parent.parent, out, dirs_exist_ok=True)
+    return out / report.parent.name / report.name
+
+
+def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Path, report: Path) -> None:
     import nbformat
 
     from obskit.errors import ConfigError
     from obskit.report.notebooks import copy_notebook
 
-    good = run_report(samples_dir / "obskit.toml", out=tmp_path)
-    before = good.html.read_bytes()
+    good = _copy_reports(report, tmp_path)  # the last good report of that day
+    before = good.read_bytes()
     with pytest.raises(ConfigError, match="invalid duration"):  # a bad parameter never starts a kernel
         run_report(samples_dir / "obskit.toml", out=tmp_path, parameters={"window": "5 parsecs"})
     broken = copy_notebook("health_report", tmp_path / "nb" / "health_report.ipynb")
@@ -109,7 +116,7 @@ def test_failing_cell_keeps_the_last_good_report(tmp_path: Path, samples_dir: Pa
         run_report(samples_dir / "obskit.toml", notebook=str(broken), out=tmp_path)
     assert "RuntimeError: the data source went away" in str(exc.value)
     assert exc.value.cell is not None
-    assert good.html.read_bytes() == before
+    assert good.read_bytes() == before
     assert not list(tmp_path.glob(".obskit-run-*"))
 
 
@@ -203,12 +210,12 @@ def test_cli_exit_code_says_degraded(tmp_path: Path, samples_dir: Path) -> None:
     assert (tmp_path / "index.html").is_file()
 
 
-def test_a_new_day_updates_the_index_and_the_trends_report(tmp_path: Path, samples_dir: Path) -> None:
+def test_a_new_day_updates_the_index_and_the_trends_report(tmp_path: Path, samples_dir: Path, report: Path) -> None:
     from obskit.sample import generate
 
     generate(tmp_path / "day2", requests=20_000, seed=3, clean=True, day="2026-11-23", reference_rows=5_000)
     out = tmp_path / "reports"
-    run_report(samples_dir / "obskit.toml", out=out)
+    _copy_reports(report, out)  # the sample day's nightly run, as the module's report left it
     run_report(tmp_path / "day2" / "obskit.toml", out=out)
     index = (out / "index.html").read_text()
     assert 'href="2026-11-23/health.html"' in index and 'href="2026-11-22/health.html"' in index
