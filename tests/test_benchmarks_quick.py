@@ -20,7 +20,7 @@ def test_quick_benchmarks_agree_with_their_peers(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     rows = json.loads(out.read_text())["rows"]
     works = " ".join(row["work"] for row in rows)
-    for name in ("column_drift", "JSONL", "Triton-like scrape", "per 5 min by version", "health report",
+    for name in ("column_drift", "JSONL", "Triton-like scrape", "per 5 min by version", "nightly scale pipeline",
                  "explorer", "stream window stats", "obskit watch"):
         assert name in works, name
     assert all(row["agree"] for row in rows), [row for row in rows if not row["agree"]]
