@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obskit.errors import ConfigError, ParseError, SourceError
 from obskit.load._quarantine import Quarantine, RejectedRecordsWarning
@@ -374,3 +376,57 @@ def test_real_small_files(real_dir: Path) -> None:
 def test_real_folder_reports_the_bad_file(real_dir: Path) -> None:
     with pytest.raises(ParseError, match=r"query\.txt"):
         load_nvidia_smi(real_dir / "nvidia-smi")
+
+
+# ---------------------------------------- a block's columns converted at once equal its rows one by one
+
+_CELLS = {
+    "timestamp": st.one_of(st.sampled_from(["2024/03/31 01:59:30.500", "2024/03/31 02:30:00", "2024/10/27 02:30:00.1",
+                                            "2024/02/30 10:00:00", "1980/01/01 00:00:00", "[N/A]", "2024-01-15 10:00",
+                                            "2024/01/15 10:00:00.1234567"]),
+                           st.datetimes(datetime(2024, 1, 1), datetime(2024, 12, 31)).map(
+                               lambda d: d.strftime("%Y/%m/%d %H:%M:%S.%f")[:23])),
+    "index": st.one_of(st.integers(0, 7).map(str), st.sampled_from(["01", "0x1", "-1", "[N/A]", "", "4294967296"])),
+    "utilization.gpu [%]": st.one_of(st.integers(0, 100).map(lambda v: f"{v} %"),
+                                     st.sampled_from(["101 %", "55", "1e1 %", "-5 %", "[Not Supported]", "N/A",
+                                                      "nan %", "12.5 %", "7 MiB"])),
+    "memory.used [MiB]": st.one_of(st.integers(0, 90_000).map(lambda v: f"{v} MiB"),
+                                   st.sampled_from(["1 GiB", "[N/A]", "81000 MiB", "3.5 MiB"])),
+    "memory.total [MiB]": st.sampled_from(["81920 MiB", "81920 MiB", "80000 MiB", "[N/A]"]),
+    "power.draw [W]": st.one_of(st.floats(0, 700).map(lambda v: f"{v:.2f} W"), st.sampled_from(["[N/A]", "5000 W"])),
+    "name": st.sampled_from(["NVIDIA H100 80GB HBM3", "Tesla T4", "[N/A]", "A100, SXM4"]),
+}
+
+
+_ORDINARY = {
+    "timestamp": st.datetimes(datetime(2024, 1, 1), datetime(2024, 12, 31)).map(
+        lambda d: d.strftime("%Y/%m/%d %H:%M:%S.%f")[:23]),
+    "index": st.integers(0, 7).map(str),
+    "utilization.gpu [%]": st.one_of(st.integers(0, 100).map(lambda v: f"{v} %"), st.just("[N/A]")),
+    "memory.used [MiB]": st.integers(0, 90_000).map(lambda v: f"{v} MiB"),  # above the total: rejected
+    "memory.total [MiB]": st.just("81920 MiB"),
+    "power.draw [W]": st.floats(0, 700).map(lambda v: f"{v:.2f} W"),
+    "name": st.sampled_from(["NVIDIA H100 80GB HBM3", "Tesla T4"]),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.one_of(st.lists(st.fixed_dictionaries(_ORDINARY), min_size=1, max_size=12),
+                      st.lists(st.fixed_dictionaries(_CELLS), min_size=1, max_size=12)),
+       zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
+def test_a_block_read_at_once_equals_its_rows_one_by_one(rows: list[dict[str, str]], zone: str) -> None:
+    """Every row read row by row, then again with the columns converted at once: the same frame and rejects."""
+    import obskit.load.gpu as gpu
+
+    text = ", ".join(_CELLS) + "\n" + "".join(", ".join(r[k] for k in _CELLS) + "\n" for r in rows)
+
+    def read(bulk_rows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        q = Quarantine()
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(gpu, "BULK_ROWS", bulk_rows)
+            frame = load_nvidia_smi(io.BytesIO(text.encode()), timezone=zone, quarantine=q)
+        return frame, q.frame()
+
+    (bulk, bulk_rejects), (one, one_rejects) = read(1), read(10**9)
+    assert bulk.equals(one, null_equal=True)
+    assert bulk_rejects.equals(one_rejects)

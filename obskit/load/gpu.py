@@ -57,6 +57,7 @@ import polars as pl
 
 from obskit.errors import ConfigError, InvalidArgument, ParseError, SourceError
 from obskit.limits import GPU_RANGES, GPU_USED_TOLERANCE_MIB
+from obskit.load._csv_bulk import Column, convert_block
 from obskit.load._plausible import OUTLIER_REASON, far_from_bulk, implausible_us
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
 from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
@@ -236,6 +237,8 @@ _UNITS: dict[str, dict[str, float]] = {
     "c": {"C": 1.0, "°C": 1.0},
 }
 _RANGES = GPU_RANGES
+#: Rows of a CSV block from which its columns are converted at once (fewer: row by row).
+BULK_ROWS = 256
 _USED_TOLERANCE_MIB = GPU_USED_TOLERANCE_MIB
 
 
@@ -490,9 +493,9 @@ def _as_header(line: Line, current: _Header | None) -> _Header | None:
     """The line parsed as a CSV header, or None if it is a data row."""
     if current is not None and line[1] == current.line[1]:
         return _Header(current.names, current.units, line)
-    parts = [p.strip() for p in line[1].split(",")]
-    if not _FIELD_RE.match(parts[0]):
+    if not _FIELD_RE.match(line[1].split(",", 1)[0].strip()):
         return None  # data rows start with a timestamp, number, UUID or name
+    parts = [p.strip() for p in line[1].split(",")]
     matches = [_FIELD_RE.match(p) for p in parts]
     if not all(matches):
         return None
@@ -536,6 +539,7 @@ class _CsvBlock:
     broken: set[str] = field(default_factory=set)
     extra: dict[str, int] = field(default_factory=dict)
     convert: list[tuple[str, int, Callable[[str], object]]] = field(default_factory=list)
+    pending: list[Line] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         lower = [n.lower() for n in self.header.names]
@@ -580,6 +584,46 @@ class _CsvBlock:
         return _fast_number(t.kind, unit)
 
     def add(self, line: Line) -> None:
+        """Take a data row; rows are converted by :meth:`flush`."""
+        self.pending.append(line)
+
+    def flush(self) -> None:
+        """Convert the rows taken since the last flush: a column at a time when every row is
+        ordinary (:mod:`obskit.load._csv_bulk`), else row by row, rejecting the bad ones."""
+        pending, self.pending = self.pending, []
+        if len(pending) < BULK_ROWS:
+            for line in pending:
+                self._add_row(line)
+            return
+        memory = ("memory_used_mib", "memory_total_mib", _USED_TOLERANCE_MIB)
+        bulk, ordinary = convert_block([ln[1] for ln in pending], len(self.header.names), self._columns(),
+                                       self.zone, memory)
+        start = 0  # the first row of the current run of ordinary rows
+        for end in [*(i for i, ok in enumerate(ordinary) if not ok), len(pending)]:
+            if end > start:
+                for name, col in self.rows.items():
+                    col.extend(bulk[name][start:end] if name in bulk else [None] * (end - start))
+                self.lines.extend(ln[0] for ln in pending[start:end])
+            if end < len(pending):
+                self._add_row(pending[end])  # rejected with its reason, or read as the row path reads it
+            start = end + 1
+
+    def _columns(self) -> list[Column]:
+        out = []
+        for t in self.spec.targets:
+            idx = self.chosen.get(t.column)
+            if idx is None or t.column in self.broken:
+                continue
+            if t.kind in ("ts", "int", "str"):
+                out.append(Column(t.column, idx, t.kind))
+                continue
+            unit = self.header.units[idx]
+            out.append(Column(t.column, idx, "number", suffix=f" {unit}" if unit else None,
+                              factor=_UNITS[t.kind].get(unit, 1.0) if unit else 1.0, bounds=_RANGES.get(t.kind)))
+        out.extend(Column(name, idx, "str") for name, idx in self.extra.items())
+        return out
+
+    def _add_row(self, line: Line) -> None:
         width = len(self.header.names)
         free = self.chosen.get("process_name", self.chosen.get("name"))
         parts = _split_row(line[1], width, free)
@@ -642,6 +686,8 @@ def _csv_blocks(
         header = _as_header(line, current.header if current else None)
         if header is not None:
             _require_fields(header, spec, block.source)
+            if current is not None:
+                current.flush()  # its rows' rejects come before the next header's
             current = _CsvBlock(header, spec, zone, sink, block.source)
             out.append(current)
             continue
@@ -656,6 +702,8 @@ def _csv_blocks(
             current = _CsvBlock(_fields_header(fields, line), spec, zone, sink, block.source)
             out.append(current)
         current.add(line)
+    if current is not None:
+        current.flush()
     if not out:
         first = next((ln for ln in block.lines if ln[1].strip()), (1, ""))
         raise ParseError(
