@@ -54,10 +54,15 @@ class Column:
     bounds: tuple[float, float] | None = None
 
 
+def _where(raw: pl.Series, keep: pl.Series) -> pl.Series:
+    """``raw`` where ``keep``, else null."""
+    return raw.zip_with(keep, pl.repeat(None, raw.len(), dtype=pl.String, eager=True))
+
+
 def _without_nulls(raw: pl.Series) -> pl.Series:
     """The row path's empty values as null: '', N/A and anything in brackets ([N/A], [Not Supported])."""
     empty = (raw == "") | raw.is_in(["N/A", "n/a"]) | (raw.str.starts_with("[") & raw.str.ends_with("]"))
-    return raw.zip_with(~empty, pl.repeat(None, raw.len(), dtype=pl.String, eager=True))
+    return _where(raw, ~empty)
 
 
 def _ok(mask: pl.Series) -> pl.Series:
@@ -70,15 +75,14 @@ def _numbers(raw: pl.Series, col: Column) -> tuple[pl.Series, pl.Series]:
     if col.suffix:
         body = raw.zip_with(~raw.str.ends_with(col.suffix).fill_null(False), raw.str.strip_suffix(col.suffix))
     ok = _ok(body.str.contains(_NUMBER))
-    values = body.zip_with(ok, pl.repeat(None, body.len(), dtype=pl.String, eager=True)).cast(pl.Float64) * col.factor
+    values = _where(body, ok).cast(pl.Float64) * col.factor
     lo, hi = col.bounds if col.bounds is not None else (float("-inf"), float("inf"))
     return values, ok & _ok(values.is_finite() & (values >= lo) & (values <= hi))
 
 
 def _stamps(raw: pl.Series, zone: tzinfo) -> tuple[pl.Series, pl.Series]:
     shaped = _ok(raw.str.contains(_STAMP))
-    naive = raw.zip_with(shaped, pl.repeat(None, raw.len(), dtype=pl.String, eager=True)).str.strptime(
-        pl.Datetime("us"), "%Y/%m/%d %H:%M:%S%.f", strict=False)
+    naive = _where(raw, shaped).str.strptime(pl.Datetime("us"), "%Y/%m/%d %H:%M:%S%.f", strict=False)
     ok = shaped & (naive.is_not_null() | raw.is_null())  # not null: a date that exists (no February 30th)
     # the zone's offset per wall-clock minute, as the row path computes it (fold 0)
     minutes = naive.dt.truncate("1m")
@@ -110,7 +114,7 @@ def convert_block(texts: Sequence[str], width: int, columns: Sequence[Column], z
             values, ok = raw, pl.repeat(True, raw.len(), eager=True)
         elif col.kind == "int":
             ok = _ok(raw.str.contains(_INTEGER))
-            values = raw.zip_with(ok, pl.repeat(None, raw.len(), dtype=pl.String, eager=True)).cast(pl.Int64)
+            values = _where(raw, ok).cast(pl.Int64)
             ok = ok & _ok((values >= 0) & (values < 2**31))
         elif col.kind == "ts":
             values, ok = _stamps(raw, zone)

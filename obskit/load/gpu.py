@@ -609,17 +609,16 @@ class _CsvBlock:
             start = end + 1
 
     def _columns(self) -> list[Column]:
+        """The columns :meth:`_add_row` converts (those in ``convert``), described for :func:`convert_block`."""
+        kinds = {t.column: t.kind for t in self.spec.targets}
         out = []
-        for t in self.spec.targets:
-            idx = self.chosen.get(t.column)
-            if idx is None or t.column in self.broken:
-                continue
-            if t.kind in ("ts", "int", "str"):
-                out.append(Column(t.column, idx, t.kind))
-                continue
-            unit = self.header.units[idx]
-            out.append(Column(t.column, idx, "number", suffix=f" {unit}" if unit else None,
-                              factor=_UNITS[t.kind].get(unit, 1.0) if unit else 1.0, bounds=_RANGES.get(t.kind)))
+        for column, idx, _ in self.convert:
+            kind, unit = kinds[column], self.header.units[idx]
+            if kind in ("ts", "int", "str"):
+                out.append(Column(column, idx, kind))
+            else:
+                out.append(Column(column, idx, "number", suffix=_suffix(unit), factor=_factor(kind, unit),
+                                  bounds=_RANGES.get(kind)))
         out.extend(Column(name, idx, "str") for name, idx in self.extra.items())
         return out
 
@@ -654,10 +653,20 @@ class _CsvBlock:
         self.lines.append(line[0])
 
 
+def _factor(kind: str, unit: str | None) -> float:
+    """What a value in the header's ``unit`` is multiplied by to be in the column's unit."""
+    return _UNITS[kind].get(unit, 1.0) if unit else 1.0
+
+
+def _suffix(unit: str | None) -> str | None:
+    """How a value ends when it repeats the header's unit (``"42 %"``)."""
+    return f" {unit}" if unit else None
+
+
 def _fast_number(kind: str, unit: str | None, dash: bool = False) -> Callable[[str], float | None]:
     """A converter for one column: plain floats and ``<x> <header unit>`` skip the regex."""
-    factor = _UNITS[kind].get(unit, 1.0) if unit else 1.0
-    suffix = f" {unit}" if unit else None
+    factor = _factor(kind, unit)
+    suffix = _suffix(unit)
 
     def convert(text: str) -> float | None:
         body = text[: -len(suffix)] if suffix and text.endswith(suffix) else text
