@@ -416,14 +416,14 @@ _ORDINARY = {
        zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]))
 def test_a_block_read_at_once_equals_its_rows_one_by_one(rows: list[dict[str, str]], zone: str) -> None:
     """Every row read row by row, then again with the columns converted at once: the same frame and rejects."""
-    import obskit.load.gpu as gpu
+    import obskit.load.gpu._csv as gpu_csv
 
     text = ", ".join(_CELLS) + "\n" + "".join(", ".join(r[k] for k in _CELLS) + "\n" for r in rows)
 
     def read(bulk_rows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         q = Quarantine()
         with pytest.MonkeyPatch.context() as m:
-            m.setattr(gpu, "BULK_ROWS", bulk_rows)
+            m.setattr(gpu_csv, "BULK_ROWS", bulk_rows)
             frame = load_nvidia_smi(io.BytesIO(text.encode()), timezone=zone, quarantine=q)
         return frame, q.frame()
 
