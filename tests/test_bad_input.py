@@ -249,15 +249,33 @@ CSV_HEAD = b"ts,id,model,model_version,latency_ms,code\n"
     (b'2026-11-22T10:00:00Z,"a\nb",m,1,12.5,200\n2026-11-22T10:00:02Z,c,m,1,-3,200\n', 1, 1, 4,
      "latency_ms: negative"),
 ], ids=["short-row", "long-row", "non-utf8-row", "quoted-newline-line-numbers"])
+@pytest.mark.parametrize("sep", [b",", b";", b"\t", b"|"], ids=["comma", "semicolon", "tab", "pipe"])
 def test_csv_rows_load_or_are_rejected_never_both(body: bytes, rejected: int, loaded: int, line: int, reason: str,
-                                                  tmp_path: Path) -> None:
+                                                  sep: bytes, tmp_path: Path) -> None:
+    """The same quirks with each separator a log may use: it is read from the header."""
     path = tmp_path / "log.csv"
-    path.write_bytes(CSV_HEAD + body)
+    path.write_bytes((CSV_HEAD + body).replace(b",", sep))
     q = Quarantine()
     df = load_requests(path, columns=MAP, status_convention="http", quarantine=q)
     assert (df.height, q.count) == (loaded, rejected)
     row = q.frame().row(0, named=True)
     assert row["line"] == line and reason in row["reason"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
+def test_a_csv_log_with_another_separator_loads_like_the_comma_one(sep: str, tmp_path: Path) -> None:
+    """A spreadsheet export (``;``), a tab or ``|`` export: the same frame as with commas; a comma
+    inside a field of such a file is text, not a separator."""
+    rows = [f"2026-11-22T10:00:{i:02d}Z,r{i},m,1,{10 + i}.5,200,note {i}" for i in range(40)]
+    comma = tmp_path / "comma.csv"
+    comma.write_text(CSV_HEAD.decode().strip() + ",note\n" + "\n".join(rows) + "\n")
+    other = tmp_path / "other.csv"
+    other.write_text(comma.read_text().replace(",", sep).replace("note 3", "note 3, with a comma"))
+    a = load_requests(comma, columns=MAP, status_convention="http")
+    b = load_requests(other, columns=MAP, status_convention="http")
+    assert b.height == 40 and b.columns == a.columns
+    assert b.drop("note").equals(a.drop("note"))
+    assert b["note"][3] == "note 3, with a comma"
 
 
 @pytest.mark.parametrize("codec", ["gzip", "zstd"])

@@ -361,9 +361,32 @@ def _utf8_lines(data: bytes, name: str, strict: bool, q: Quarantine | None) -> s
 _CSV_FIELD_BYTES = 64 << 20
 
 
+#: Field separators a CSV log may use, the comma first (it wins a tie).
+CSV_SEPARATORS = (",", ";", "\t", "|")
+
+
+def csv_separator(header: str) -> str:
+    """The separator that splits a CSV header line into the most fields (a comma on a tie).
+
+    Spreadsheet exports in many locales use ``;``, database and shell exports tab or ``|``.
+
+    >>> csv_separator("timestamp;latency_ms;model"), csv_separator("ts,latency,model"), csv_separator("one")
+    (';', ',', ',')
+    >>> csv_separator('"a;b",c')  # quoted: one field holds the semicolon
+    ','
+    """
+    import csv
+
+    def fields(sep: str) -> int:
+        return len(next(csv.reader([header], delimiter=sep), []))
+
+    return max(CSV_SEPARATORS, key=fields)  # (max keeps the first of equals: the comma)
+
+
 def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.DataFrame:
     """A CSV log; every record either loads or is rejected with its line (quoted newlines included).
 
+    The separator is the header's (:func:`csv_separator`: comma, semicolon, tab or ``|``).
     The csv module checks every record (field count, encoding) and gives each one its first
     line; when all are well formed polars reads the file (types inferred from every row),
     otherwise the good records are typed the same way.
@@ -373,7 +396,8 @@ def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.
     csv.field_size_limit(_CSV_FIELD_BYTES)  # a long error message or stack trace is a field, not an error
     before = q.count if q is not None else 0
     text = _utf8_lines(data, name, strict, q)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    sep = csv_separator(text[: text.find("\n")] if "\n" in text else text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     header = next(reader, None)
     if header is None:
         return pl.DataFrame()
@@ -388,14 +412,14 @@ def _read_csv(data: bytes, name: str, strict: bool, q: Quarantine | None) -> pl.
         if not rec:
             continue
         if len(rec) != len(header):
-            reject(q, strict, name, first_line, f"expected {len(header)} fields, got {len(rec)}", ",".join(rec))
+            reject(q, strict, name, first_line, f"expected {len(header)} fields, got {len(rec)}", sep.join(rec))
             continue
         rows.append(rec)
         kept.append(first_line)
     clean = (q.count if q is not None else 0) == before
     if clean:
         try:
-            fast = pl.read_csv(io.BytesIO(data), infer_schema_length=None)
+            fast = pl.read_csv(io.BytesIO(data), infer_schema_length=None, separator=sep)
             if fast.height == len(kept):
                 return fast.with_columns(pl.Series(_LINE, kept, dtype=pl.Int64))
         except pl.exceptions.PolarsError:
