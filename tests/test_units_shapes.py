@@ -239,3 +239,42 @@ def test_feedback_columns_are_mapped(tmp_path: Path) -> None:
                       columns={"request_id": "rid", "corrected_label": "fixed", "corrected_at": "when"})
     assert "request_id, corrected_label, corrected_at = field" in KINDS["feedback"].describe()
     assert "columns (table)" in KINDS["reference"].describe()
+
+
+# ------------------------------------------------------------------ epoch timestamps without a unit
+
+_INSTANT = 1_773_100_800  # 2026-03-10T00:00:00Z
+_EPOCHS = {"s": _INSTANT, "ms": _INSTANT * 1000 + 123, "us": _INSTANT * 10**6 + 123_456,
+           "ns": _INSTANT * 10**9 + 123_456_000}
+
+
+def _epoch_log(unit: str, fmt: str, as_text: bool) -> bytes:
+    rows = []
+    for i in range(20):
+        t = _EPOCHS[unit] + i * {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[unit]
+        value: object = str(t) if as_text else t
+        rows.append({"time": value, "request_id": str(i), "model": "m", "model_version": "1",
+                     "latency_ms": 5.0, "status": 200})
+    if fmt == "jsonl":
+        return "\n".join(json.dumps(r) for r in rows).encode()
+    return ("time,request_id,model,model_version,latency_ms,status\n" + "".join(
+        f"{r['time']},{r['request_id']},m,1,5.0,200\n" for r in rows)).encode()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("as_text", [False, True], ids=["number", "digits-as-text"])
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_epoch_timestamps_load_without_naming_their_unit(unit: str, as_text: bool, fmt: str) -> None:
+    """Epoch seconds, ms, us or ns under the default format: each value's magnitude says its unit
+    (their 1990–2200 spans do not overlap), so no row is 'cannot parse' and the instants are exact."""
+    q = Quarantine()
+    df = load_requests(io.BytesIO(_epoch_log(unit, fmt, as_text)), format=fmt, columns={"timestamp": "time"},
+                       quarantine=q)
+    assert q.count == 0 and df.height == 20
+    first = df["timestamp"].min()
+    assert first is not None and first.isoformat().startswith("2026-03-10T00:00:00")
+    frac = {"s": 0, "ms": 123_000, "us": 123_456, "ns": 123_456}[unit]
+    assert first.microsecond == frac
+    named = load_requests(io.BytesIO(_epoch_log(unit, fmt, as_text)), format=fmt, columns={"timestamp": "time"},
+                          timestamp_format=unit)
+    assert named["timestamp"].equals(df["timestamp"])  # the unit named in the config agrees

@@ -62,12 +62,24 @@ _TEXT_OK = {"ok", "success", "succeeded", "true", "200"}
 _TEXT_ERR = {"error", "err", "fail", "failed", "failure", "false", "exception", "timeout"}
 
 
+def _epoch_any_unit(number: pl.Expr) -> pl.Expr:
+    """Epoch numbers whose unit nobody named, each read in the unit that makes it a date of
+    1990–2200: those spans do not overlap (seconds below 1e11, ms below 1e14, us below 1e17,
+    then ns), so ``1741600000``, ``1741600000123`` and ``1741600000123456789`` are one instant.
+    A number that fits no unit is read as seconds (and rejected as implausible later).
+    """
+    a = number.abs()
+    per_us = pl.when(a < 1e11).then(1e6).when(a < 1e14).then(1e3).when(a < 1e17).then(1.0).otherwise(1e-3)
+    return (number * per_us).round(0).cast(pl.Int64, strict=False).cast(TIMESTAMP)
+
+
 def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl.Expr:
     c = pl.col(col)
-    if fmt in ("s", "ms", "us", "ns") or dtype.is_numeric():
-        unit = fmt if fmt in ("s", "ms", "us", "ns") else "s"
-        factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}[unit]
+    if fmt in ("s", "ms", "us", "ns"):
+        factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}[fmt]
         return (c.cast(pl.Float64, strict=False) * factor).round(0).cast(pl.Int64, strict=False).cast(TIMESTAMP)
+    if dtype.is_numeric():  # epoch numbers under the default format: the unit is read from each value
+        return _epoch_any_unit(c.cast(pl.Float64, strict=False))
     if isinstance(dtype, pl.Datetime):
         if dtype == TIMESTAMP:  # already canonical (staged parquet): left as it is, so a filter on the
             return c            # time reaches the parquet reader and skips the row groups outside it
@@ -83,7 +95,9 @@ def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl
     local = pl.coalesce(naive, naive_nofrac).dt.replace_time_zone(
         timezone, ambiguous="null", non_existent="null"
     ).dt.convert_time_zone("UTC")
-    return pl.when(has_offset).then(pl.coalesce(aware, aware_nofrac)).otherwise(local).cast(TIMESTAMP)
+    iso = pl.when(has_offset).then(pl.coalesce(aware, aware_nofrac)).otherwise(local).cast(TIMESTAMP)
+    digits = s.str.contains(r"^\d{9,}(?:\.\d+)?$")  # an epoch number a JSON or CSV reader kept as text
+    return pl.when(digits).then(_epoch_any_unit(s.cast(pl.Float64, strict=False))).otherwise(iso)
 
 
 _ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -505,6 +519,8 @@ def load_requests(
         Mapping canonical name -> field name in the logs (e.g. ``{"timestamp": "ts"}``).
     timestamp_format
         ``"iso8601"`` or the unit of epoch numbers: ``"s"``, ``"ms"``, ``"us"``, ``"ns"``.
+        Under ``"iso8601"`` an epoch number (or a string of 9+ digits) is read in the unit
+        that makes it a date of 1990–2200 (the spans of the four units do not overlap).
     timezone
         Assumed timezone of timestamps written without an offset.
     status_convention
