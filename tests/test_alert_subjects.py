@@ -126,6 +126,22 @@ def test_error_ratio_per_version_reports_only_a_clear_excess() -> None:
     assert (fine["value"] == 1.0).all()
 
 
+def test_a_version_against_others_without_errors_gets_a_finite_lower_bound() -> None:
+    """The others had 0 errors in the window: the ratio counts them as one error among their requests
+    (a lower bound), never the version's rate over a floor of 1e-4 (which made "3442x")."""
+    t = [T0 + timedelta(seconds=i) for i in range(3600)]
+    canary = np.arange(3600) % 4 == 0  # a quarter of the traffic
+    late = np.arange(3600) >= 1800
+    err = canary & late & (np.arange(3600) % 20 == 0)  # the canary fails 1 in 5 after 30 min; stable never
+    frame = pl.DataFrame({"timestamp": t, "model_version": np.where(canary, "v2", "v1"),
+                          "status": np.where(err, "error", "ok")})
+    out = version_error_ratio(frame).filter(pl.col("model_version") == "v2").drop_nans()
+    worst = float(out["value"].max())  # type: ignore[arg-type]
+    # 15 minutes: 225 canary requests with 45 errors, 675 stable with none -> (45/225) / (1/675) = 135
+    assert worst == pytest.approx(135.0)
+    assert (out["value"] >= 3).any()  # still clear: the alert fires as before
+
+
 def test_classes_never_in_training_are_counted_per_version() -> None:
     rng = np.random.default_rng(5)
     frame = _versions_frame(rng, unseen=0.18)

@@ -16,7 +16,8 @@ same minutes (same load, same inputs), or with the training reference, and carry
 :func:`version_error_ratio`
     Every minute, per version: its error rate over the last ``minutes`` / the other
     versions' over the same minutes; reported only when clear (conditional binomial test of
-    the two counts, ``p < alpha``), else 1.
+    the two counts, ``p < alpha``), else 1. Other versions without an error count as one (a
+    lower bound of a ratio that has no finite value), as :func:`obskit.alerts.baselines.error_excess` does.
 :func:`version_classes`
     Every 5 minutes, per version that answered in the last 15 minutes, over its last ``n``
     answers (within the last 3 hours):
@@ -164,7 +165,9 @@ def version_error_ratio_counts(grid: np.ndarray, per_version: dict[str, tuple[np
         o_reqs, o_errs = n_all[idx] - n_all[lo] - reqs, e_all[idx] - e_all[lo] - errs
         with np.errstate(invalid="ignore", divide="ignore"):
             p_value = binom.sf(errs - 1, errs + o_errs, reqs / (reqs + o_reqs))
-            ratio = (errs / reqs) / np.maximum(o_errs / o_reqs, floor)
+            # others without an error count as one error (as error_excess does): a lower bound of the
+            # ratio, not the version's rate over the floor (0 of 314 read as 1e-4 made 3442x)
+            ratio = (errs / reqs) / np.maximum(np.maximum(o_errs, 1.0) / o_reqs, floor)
         known = (idx >= minutes) & (reqs >= min_requests) & (o_reqs >= min_requests)
         value = np.where(known, np.where((p_value < alpha) & (ratio > 1), ratio, 1.0), np.nan)
         parts.append(_frame(grid, value, model_version=v))
