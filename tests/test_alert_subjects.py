@@ -173,6 +173,44 @@ def test_an_episode_names_the_error_and_the_version() -> None:
     assert ex2.hints == [] and ex2.explained == NONE_EXPLAINS
 
 
+def test_a_refire_is_compared_with_the_traffic_before_its_incident() -> None:
+    """v8 is slow ten minutes in twenty from 03:00: the episode at 05:20 re-fires the incident.
+    Against the three hours just before it (half of them already slow) nothing splits; against
+    the hours before the incident began, v8 is named — as the incident's first episode was."""
+    rng = np.random.default_rng(1)
+    n = 6 * 3600  # one request a second
+    sec = np.arange(n)
+    v8 = rng.random(n) < 0.25
+    slow = v8 & (sec >= 3 * 3600) & (sec % 1200 < 600)
+    frame = pl.DataFrame({
+        "timestamp": [T0 + timedelta(seconds=int(i)) for i in sec], "model_version": np.where(v8, "v8", "v7"),
+        "latency_ms": np.where(slow, rng.lognormal(np.log(120), 0.2, n), rng.lognormal(np.log(25), 0.3, n)),
+        "status": ["ok"] * n, "region": np.array(["de", "fr"])[rng.integers(0, 2, n)],
+    }).with_columns(pl.col("status").cast(pl.Enum(["ok", "error"])))
+    rule = parse_rules([{"name": "p99", "signal": "slow_request_share", "comparison": ">", "threshold": 0.01,
+                         "window": "5m"}])[0]
+    at = T0 + timedelta(hours=5, minutes=20, seconds=30)
+    alone = explain_episode(rule, {}, at, at + timedelta(minutes=8), frame, slo_ms=80.0)
+    assert alone.explained == NONE_EXPLAINS  # what the page said before incidents were chained
+    ex = explain_episode(rule, {}, at, at + timedelta(minutes=8), frame, slo_ms=80.0, since=T0 + timedelta(hours=3))
+    assert ex.subject == {"model_version": "v8"} and ex.hints[0]["value"] == "v8"
+
+
+def test_episodes_of_one_series_chain_into_one_incident() -> None:
+    from obskit.alerts.explain import BASELINE, incident_starts
+
+    t = [T0 + timedelta(minutes=m) for m in (0, 12, 20, 600, 5)]
+    eps = pl.DataFrame({
+        "rule": ["p99", "p99", "p99", "p99", "errors"],
+        "labels": ['{"model_version": "v8"}'] * 3 + ['{"model_version": "v8"}', "{}"],
+        "pending_at": t, "firing_at": [x + timedelta(minutes=2) for x in t],
+        "resolved_at": [x + timedelta(minutes=6) for x in t[:3]] + [None, None]})
+    starts = incident_starts(eps)
+    assert starts[:3] == [t[0]] * 3  # re-fires within the baseline: one incident
+    assert starts[3] == t[3] and t[3] - t[2] > BASELINE  # hours later: a new one
+    assert starts[4] == t[4]  # another rule: its own
+
+
 @pytest.fixture(scope="module")
 def library_scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     from benchmarks.detection import run

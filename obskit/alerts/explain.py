@@ -13,7 +13,9 @@ requests and gives each episode:
     outcome behind the signal (the request failed; was slower than the 90th percentile of
     the three hours before; answered the class; carried the drifted value; lacked the
     feature...) during the episode, against the rest of the traffic and against the same
-    split before the episode. Each hint has its support, effect and 95 % interval and a
+    split before the episode's incident (:func:`incident_starts`: a rule that re-fires on
+    one series within three hours is one incident, so a re-fire is not compared with its
+    own first episodes). Each hint has its support, effect and 95 % interval and a
     line of text. When nothing splits but one model version took over the traffic just
     before the episode (a deploy), that version is the hint: the change came with it. An
     empty list with ``explained = "no single segment explains it"`` when
@@ -55,8 +57,8 @@ if TYPE_CHECKING:
     from obskit.alerts.engine import AlertRun
     from obskit.alerts.rules import Rule
 
-__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_rows", "explain_run", "subject_text",
-           "window_rows"]
+__all__ = ["SUBJECT_LABELS", "Explanation", "explain_episode", "explain_rows", "explain_run", "incident_starts",
+           "subject_text", "window_rows"]
 
 #: Series labels that name what an alert is about (others, such as ``quantile``, qualify the signal).
 SUBJECT_LABELS: tuple[str, ...] = ("model", "model_version", "feature", "class", "host", "gpu", "client", "region",
@@ -288,23 +290,28 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
                     gpu: pl.DataFrame | None = None, numeric: Sequence[str] = (),
                     dimensions: Sequence[str | Binned] | None = None, slo_ms: float | None = None,
                     confidence_threshold: float = 0.8, top: int = 3,
-                    feedback: pl.DataFrame | None = None) -> Explanation:
+                    feedback: pl.DataFrame | None = None, since: datetime | None = None) -> Explanation:
     """The subject and hints of one episode of ``rule`` (series ``labels``) from ``pending_at`` to ``end``.
 
     ``dimensions`` default to :func:`~obskit.analyze.segments.auto_dimensions` of the requests
     (``numeric`` features binned at the quartiles of the window before the episode).
+    ``since``: when the incident this episode belongs to began (the pending time of the first
+    of the rule's episodes on this series that follow each other within :data:`BASELINE`):
+    the normal window ends there, so a re-fire is compared with the traffic before the
+    incident, not with its own first episodes.
     """
     subject = {k: str(v) for k, v in labels.items() if k in SUBJECT_LABELS and v not in ("", None)}
     lo = pending_at - (rule.window or LOOKBACK)
     hi = min(end, pending_at + LONGEST) if end > pending_at else pending_at + timedelta(minutes=1)
+    normal = min(lo, since - (rule.window or LOOKBACK)) if since is not None else lo  # where "before" ends
     if rule.signal in _GPU_VALUE or rule.signal.startswith("gpu_"):
         subject.update({k: v for k, v in _gpu_subject(rule, labels, gpu, lo, hi).items() if k not in subject})
         return Explanation(subject, [], "a GPU signal: no request segments to split")
     if isinstance(requests, pl.LazyFrame):  # at scale: only the rows of the episode and the hours before it
-        requests = window_rows(requests, lo - BASELINE, hi, feedback=feedback)
+        requests = window_rows(requests, normal - BASELINE, hi, feedback=feedback)
     if requests is None or requests.height == 0 or "timestamp" not in requests.columns:
         return Explanation(subject, [], "no request rows to split (none, or not loaded at this volume)")
-    during_all, before_all = _slice(requests, lo, hi), _slice(requests, lo - BASELINE, lo)
+    during_all, before_all = _slice(requests, lo, hi), _slice(requests, normal - BASELINE, normal)
     scoped = {k: v for k, v in labels.items() if k in requests.columns and v not in ("", None)}
     if scoped:
         # a series of one version (or client...) is split within it, and compared with the rest
@@ -437,8 +444,9 @@ def explain_run(run: AlertRun, requests: pl.DataFrame | pl.LazyFrame | None, *, 
     """
     rules = {r.name: r for r in run.rules}
     end = run.timeline["t"].max() if run.timeline.height else None
+    began = incident_starts(run.episodes)
     subjects, hints, explained, summaries = [], [], [], []
-    for row in run.episodes.iter_rows(named=True):
+    for i, row in enumerate(run.episodes.iter_rows(named=True)):
         labels = json.loads(row["labels"])
         rule = rules.get(row["rule"])
         if rule is None or row["firing_at"] is None:
@@ -450,7 +458,7 @@ def explain_run(run: AlertRun, requests: pl.DataFrame | pl.LazyFrame | None, *, 
         stop = row["resolved_at"] or (end if isinstance(end, datetime) else row["firing_at"])
         ex = explain_episode(rule, labels, row["pending_at"], stop, requests, reference=reference, gpu=gpu,
                              numeric=numeric, slo_ms=slo_ms, confidence_threshold=confidence_threshold, top=top,
-                             feedback=feedback)
+                             feedback=feedback, since=began[i])
         subjects.append(json.dumps(ex.subject, ensure_ascii=False))
         hints.append(json.dumps(ex.hints, ensure_ascii=False))
         explained.append(ex.explained)
@@ -459,3 +467,33 @@ def explain_run(run: AlertRun, requests: pl.DataFrame | pl.LazyFrame | None, *, 
         pl.Series("subject", subjects, pl.String), pl.Series("hints", hints, pl.String),
         pl.Series("explained", explained, pl.String), pl.Series("summary", summaries, pl.String))
     return replace(run, episodes=episodes)
+
+
+def incident_starts(episodes: pl.DataFrame) -> list[datetime | None]:
+    """Per episode (in the frame's order): the pending time of the first episode of its incident.
+
+    Episodes of one rule on one series (``labels``) belong to one incident while each starts
+    within :data:`BASELINE` of the previous one's end (resolved, else firing, else pending time).
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> t = [datetime(2026, 3, 10, h, m, tzinfo=UTC) for h, m in ((14, 0), (14, 10), (14, 20), (19, 0))]
+    >>> eps = pl.DataFrame({"rule": ["p99"] * 4, "labels": ["{}"] * 4, "pending_at": t,
+    ...                     "firing_at": t, "resolved_at": [t[0] + timedelta(minutes=5), t[1] + timedelta(minutes=5),
+    ...                                                     t[2] + timedelta(minutes=5), None]})
+    >>> [s.strftime("%H:%M") for s in incident_starts(eps)]
+    ['14:00', '14:00', '14:00', '19:00']
+    """
+    out: list[datetime | None] = [None] * episodes.height
+    last: dict[tuple[str, str], tuple[datetime, datetime]] = {}  # series -> (incident start, latest end)
+    rows = list(enumerate(episodes.select("rule", "labels", "pending_at", "firing_at", "resolved_at").iter_rows()))
+    for i, (rule, labels, pending, firing, resolved) in sorted(
+            (r for r in rows if isinstance(r[1][2], datetime)), key=lambda r: r[1][2]):
+        key = (str(rule), str(labels))
+        ended = resolved or firing or pending
+        prev = last.get(key)
+        start = prev[0] if prev is not None and pending - prev[1] <= BASELINE else pending
+        out[i] = start
+        last[key] = (start, max(ended, prev[1]) if prev is not None and start == prev[0] else ended)
+    return out
