@@ -196,6 +196,30 @@ def test_a_refire_is_compared_with_the_traffic_before_its_incident() -> None:
     assert ex.subject == {"model_version": "v8"} and ex.hints[0]["value"] == "v8"
 
 
+@pytest.mark.parametrize(("signal", "named"), [("error_excess", True), ("version_error_ratio", False)])
+def test_a_version_series_is_explained_against_its_own_past_unless_it_compares_versions(signal: str,
+                                                                                       named: bool) -> None:
+    """Client acme fails from 03:00 on both versions. The version's error excess (vs its usual rate) is
+    acme's doing, as the fleet-wide alert says; a version-vs-versions ratio is not explained by
+    a client that fails on the others too."""
+    rng = np.random.default_rng(6)
+    n = 4 * 3600
+    sec = np.arange(n)
+    acme = rng.random(n) < 0.2
+    fail = (acme & (sec >= 3 * 3600) & (rng.random(n) < 0.3)) | (rng.random(n) < 0.001)
+    frame = pl.DataFrame({
+        "timestamp": [T0 + timedelta(seconds=int(i)) for i in sec],
+        "model_version": np.where(rng.random(n) < 0.5, "v1", "v2"), "latency_ms": rng.lognormal(3, 0.2, n),
+        "status": np.where(fail, "error", "ok"), "client": np.where(acme, "acme", np.where(sec % 2, "web", "ios")),
+    }).with_columns(pl.col("status").cast(pl.Enum(["ok", "error"])))
+    rule = parse_rules([{"name": "r", "signal": signal, "comparison": ">=", "threshold": 3}])[0]
+    at = T0 + timedelta(hours=3, minutes=5)
+    ex = explain_episode(rule, {"model_version": "v1"}, at, at + timedelta(minutes=30), frame)
+    assert (ex.subject.get("client") == "acme") is named
+    if not named:
+        assert ex.explained == NONE_EXPLAINS
+
+
 def test_episodes_of_one_series_chain_into_one_incident() -> None:
     from obskit.alerts.explain import BASELINE, incident_starts
 

@@ -16,7 +16,9 @@ requests and gives each episode:
     split before the episode's incident (:func:`incident_starts`: a rule that re-fires on
     one series within three hours is one incident, so a re-fire is not compared with its
     own first episodes). Each hint has its support, effect and 95 % interval and a
-    line of text. When nothing splits but one model version took over the traffic just
+    line of text. A series of one version (client...) is split within it, against its own
+    normal window; a signal that compares it with the other versions now
+    (``version_error_ratio``, ``version_latency_ratio``) against them. When nothing splits but one model version took over the traffic just
     before the episode (a deploy), that version is the hint: the change came with it. An
     empty list with ``explained = "no single segment explains it"`` when
     the change is spread over the traffic, and a reason when the signal has no request
@@ -84,6 +86,10 @@ BASELINE = timedelta(hours=3)
 #: At most this much of a long episode is split (its start is what explains it).
 LONGEST = timedelta(hours=2)
 _OK = pl.col("status").cast(pl.String) == "ok"
+#: Signals that compare one version with the others at the same time.
+_VERSUS_OTHERS = frozenset({"version_error_ratio", "version_latency_ratio"})
+#: A series needs this many requests in its normal window to be its own "before".
+_OWN_BEFORE_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -314,10 +320,16 @@ def explain_episode(rule: Rule, labels: Mapping[str, str], pending_at: datetime,
     during_all, before_all = _slice(requests, lo, hi), _slice(requests, normal - BASELINE, normal)
     scoped = {k: v for k, v in labels.items() if k in requests.columns and v not in ("", None)}
     if scoped:
-        # a series of one version (or client...) is split within it, and compared with the rest
-        # of the traffic at the same time: same load, and a new version has no "before"
+        # a series of one version (or client...) is split within it. A signal that compares it
+        # with the others now (a canary against stable) is explained against the rest of the
+        # traffic at the same time; any other against its own normal window, when it has one
+        # (a new version has no "before": then the others at the same time)
         inside = pl.all_horizontal([pl.col(k).cast(pl.String) == v for k, v in scoped.items()])
-        before_all = during_all.filter(~inside)
+        own_before = before_all.filter(inside)
+        if rule.signal in _VERSUS_OTHERS or own_before.height < _OWN_BEFORE_ROWS:
+            before_all = during_all.filter(~inside)
+        else:
+            before_all = own_before
         during_all = during_all.filter(inside)
     exclude = tuple(scoped)
     if rule.signal in _TRAFFIC:
