@@ -172,13 +172,22 @@ def _top_share(frame: pl.DataFrame, column: str, base: pl.DataFrame | None) -> s
 
 
 def _error_what(failed: pl.DataFrame) -> dict[str, str]:
-    """The message and code behind most of the failures (at least 30 % of them), when there is one."""
+    """The message and code behind the failures, when one stands out: at least 30 % of them and
+    twice the next (314 x 500 beside 315 x 503 names neither code).
+
+    >>> f = pl.DataFrame({"error": ["timeout"] * 6 + ["oom"] * 2, "status_code": [500, 503] * 4})
+    >>> _error_what(f)
+    {'error': 'timeout'}
+    """
     what: dict[str, str] = {}
     for column in ("error", "status_code"):
         if column not in failed.columns or failed.height == 0:
             continue
         counts = failed.get_column(column).cast(pl.String).drop_nulls().value_counts(sort=True, name="n")
-        if counts.height and int(counts["n"][0]) >= 0.3 * failed.height:
+        if not counts.height:
+            continue
+        top, runner_up = int(counts["n"][0]), int(counts["n"][1]) if counts.height > 1 else 0
+        if top >= 0.3 * failed.height and top >= 2 * runner_up:
             what[column] = scrub(str(counts[column][0]))[:200]  # it travels to webhooks: no credentials
     return what
 
