@@ -90,3 +90,11 @@ def test_mixed_lengths_each_get_their_layout() -> None:
     assert [v.isoformat() if v else None for v in got.to_list()] == [
         "2026-11-22T10:00:00+00:00", "2026-11-22T10:00:00.500000+00:00", "2026-11-22T09:00:00.123456+00:00",
         None, None]
+
+
+def test_a_decimal_comma_is_an_iso_fraction() -> None:
+    """ISO 8601 allows ``14:00:00,5`` for ``14:00:00.5`` (many European loggers write it)."""
+    values = ["2026-11-22T10:00:00,5Z", "2026-11-22 10:00:00,125+01:00", "2026-11-22T10:00:00.25Z"]
+    got = parse_timestamps(pl.Series("ts", values))
+    assert [v.isoformat() for v in got.to_list()] == [
+        "2026-11-22T10:00:00.500000+00:00", "2026-11-22T09:00:00.125000+00:00", "2026-11-22T10:00:00.250000+00:00"]

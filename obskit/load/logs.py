@@ -86,7 +86,8 @@ def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl
         if dtype.time_zone is None:
             return c.dt.replace_time_zone(timezone).dt.convert_time_zone("UTC").cast(TIMESTAMP)
         return c.dt.convert_time_zone("UTC").cast(TIMESTAMP)
-    s = c.cast(pl.String).str.strip_chars().str.replace(r"[zZ]$", "+00:00").str.replace(" ", "T")
+    s = (c.cast(pl.String).str.strip_chars().str.replace(r"[zZ]$", "+00:00").str.replace(" ", "T")
+         .str.replace(r"(T\d\d:\d\d:\d\d),(\d)", "${1}.${2}"))  # ISO 8601 allows a decimal comma
     has_offset = s.str.contains(r"[+-]\d\d:?\d\d$")
     aware = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC")
     aware_nofrac = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%z", strict=False, time_unit="us", time_zone="UTC")
