@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from obskit.alerts.defaults import default_rules
 from obskit.alerts.rules import Rule, parse_rules
 from obskit.errors import ConfigError, InvalidArgument
 from obskit.limits import SHORTEST_WINDOW
@@ -269,7 +270,8 @@ def load_config(path: str | Path) -> Config:
         slo=slo,
         business=business,
         report=report,
-        alerts=tuple(parse_rules(raw.get("alerts") or [], path=p)),
+        # no `alerts` key: the default rules, as `obskit init` writes them; `alerts = []`: none
+        alerts=tuple(parse_rules(raw["alerts"] or [], path=p)) if "alerts" in raw else tuple(default_rules()),
         panels=_panels(r, raw.get("panels")),
         promql=parse_promql(raw.get("promql"), fail=r.fail),
         raw=raw,

@@ -176,3 +176,19 @@ def test_the_lookup_order(tmp_path: Path, samples_dir: Path, monkeypatch: pytest
     (tmp_path / "obskit.toml").unlink()
     # notebooks opened in a source checkout still fall back to the sample day
     assert default_config() == (samples_dir / "obskit.toml").resolve()
+
+
+@pytest.mark.parametrize(("alerts", "expected"), [("", "defaults"), ("alerts = []\n", "none"), (RULES, "own")],
+                         ids=["no-key", "empty-list", "own-rules"])
+def test_a_config_without_alert_rules_is_watched_by_the_defaults(alerts: str, expected: str, tmp_path: Path) -> None:
+    """No `alerts` key: the default rules (a hand-written config is watched like a generated one);
+    `alerts = []`: none; rules of its own: exactly those."""
+    from obskit.alerts.defaults import default_rules
+
+    path = tmp_path / "obskit.toml"
+    head = alerts if expected == "none" else ""
+    tail = alerts if expected == "own" else ""
+    path.write_text(head + '[project]\nname = "hand-written"\n' + tail, encoding="utf-8")
+    names = [r.name for r in load_config(path).alerts]
+    want = {"defaults": [r.name for r in default_rules()], "none": [], "own": ["errors", "slow", "gpu-busy", "drift"]}
+    assert names == want[expected]

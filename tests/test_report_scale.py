@@ -341,7 +341,7 @@ def test_the_explorer_reads_a_period_of_a_large_source(day: tuple[Path, Path]) -
 def test_requests_only_at_scale_tells_what_was_checked(day: tuple[Path, Path], tmp_path: Path) -> None:
     folder = Path(str(day[0]).rsplit("/", 1)[0]) / "requests"
     cfg = tmp_path / "obskit.toml"
-    cfg.write_text(f'[project]\nname = "x"\nmodel = "resnet50"\n[sources.requests]\npath = "{folder}"\n'
+    cfg.write_text(f'alerts = []\n[project]\nname = "x"\nmodel = "resnet50"\n[sources.requests]\npath = "{folder}"\n'
                    'format = "parquet"\n[sources.requests.columns]\ntimestamp = "ts"\nstatus_code = "http_status"\n'
                    "[report]\nmax_rows = 1000\n")
     rep = open_report(str(cfg))

@@ -64,7 +64,7 @@ def test_every_row_rejected_is_no_data_with_the_count(day: Path, tmp_path: Path)
 
 def test_an_slo_breach_without_alert_rules_is_not_ok(day: Path, tmp_path: Path) -> None:
     def edit(text: str) -> str:
-        text = text.split("[[alerts]]")[0]  # no rules at all
+        text = "alerts = []\n" + text.split("[[alerts]]")[0]  # no rules at all (without the key: the defaults)
         return text.replace("latency_ms = 120", "latency_ms = 20")
 
     _rep, summary = _summary(_copy(day, tmp_path, edit), tmp_path)

@@ -18,11 +18,11 @@ requests and gives each episode:
     own first episodes). Each hint has its support, effect and 95 % interval and a
     line of text. A series of one version (client...) is split within it, against its own
     normal window; a signal that compares it with the other versions now
-    (``version_error_ratio``, ``version_latency_ratio``) against them. When nothing splits but one model version took over the traffic just
-    before the episode (a deploy), that version is the hint: the change came with it. An
-    empty list with ``explained = "no single segment explains it"`` when
-    the change is spread over the traffic, and a reason when the signal has no request
-    outcome to split (GPU gauges, panels).
+    (``version_error_ratio``, ``version_latency_ratio``) against them. When nothing splits
+    but one model version took over the traffic just before the episode (a deploy), that
+    version is the hint: the change came with it. An empty list with
+    ``explained = "no single segment explains it"`` when the change is spread over the
+    traffic, and a reason when the signal has no request outcome to split (GPU gauges, panels).
 
 The summary gets the subject appended when its template does not already name it, so the
 page, ``alerts.json`` and the webhook body all say it.
