@@ -166,3 +166,39 @@ def test_a_large_reference_raises_no_noise_warning(day: Path, tmp_path: Path) ->
     rep = open_report(str(day / "obskit.toml"), output_dir=str(tmp_path))
     sec = health.alerts(rep)
     assert not any("PSI noise" in n for n in sec.notes)
+
+
+# ----------------------------------------------------------------------------- the canary's verdict
+
+
+def _two_versions(tmp_path: Path, canary_errors: float) -> Path:
+    """v1 and v2 with the same latency; v2 fails ``canary_errors`` of its requests, v1 1 %."""
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    n = 20_000
+    v2 = rng.random(n) < 0.3
+    fail = rng.random(n) < np.where(v2, canary_errors, 0.01)
+    lines = [json.dumps({"timestamp": datetime.fromtimestamp(1_773_100_800 + i * 4, UTC).isoformat(),
+                         "request_id": f"r{i}", "model": "m", "model_version": "v2" if v2[i] else "v1",
+                         "latency_ms": round(float(rng.lognormal(3, 0.3)), 3), "status": 503 if fail[i] else 200})
+             for i in range(n)]
+    (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text('alerts = []\n[project]\nname = "c"\nmodel = "m"\n[sources.requests]\npath = "log.jsonl"\n'
+                   '[slo]\navailability = 0.95\nlatency_ms = 500\n')
+    return cfg
+
+
+@pytest.mark.parametrize(("canary_errors", "worse"), [(0.05, True), (0.01, False)], ids=["fails-more", "same"])
+def test_a_canary_that_fails_more_is_never_ok(canary_errors: float, worse: bool, tmp_path: Path) -> None:
+    """Same latency, 5 % errors against 1 %: the verdict says so and the section (so the page) warns."""
+    from obskit.report import canary
+    from obskit.report.status import run_status
+
+    rep = open_report(str(_two_versions(tmp_path, canary_errors)), notebook="canary_report",
+                      output_dir=str(tmp_path / "out"))
+    sec = canary.verdict(rep)
+    assert ("error rate higher" in rep.figures["canary_verdict"]) is worse
+    assert (sec.status == "warning") is worse
+    assert (run_status(rep).status == "warning") is worse

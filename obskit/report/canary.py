@@ -104,8 +104,9 @@ def verdict(rep: ReportContext) -> Section:
     cmp = canary_comparison(requests, base, new, confidence_threshold=rep.config.business.confidence_threshold)
     if cmp.bound:
         sec.note(cmp.bound)
-    sec.note(cmp.verdict, kind="warning" if cmp.slower else "info").table(cmp.table, name="comparison")
+    worse = cmp.slower or cmp.more_errors  # slower, or failing more often: either needs a look
+    sec.note(cmp.verdict, kind="warning" if worse else "info").table(cmp.table, name="comparison")
     rep.figures.update({"baseline": base, "canary": new, "canary_verdict": cmp.verdict})
-    if cmp.slower:
+    if worse:
         sec.warn(cmp.verdict)
     return rep.record(sec)
