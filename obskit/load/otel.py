@@ -42,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from obskit.errors import InvalidArgument
+from obskit.errors import InvalidArgument, SourceError
 from obskit.limits import loads_json
 from obskit.load._plausible import implausible_us
 from obskit.load._quarantine import Quarantine, reject, warn_unquarantined
@@ -210,7 +210,10 @@ def load_otlp_spans(
     q = quarantine if quarantine is not None else Quarantine()
     before = q.count
     rows: list[dict[str, Any]] = []
+    left_out = {"parent": 0, "kind": 0, "name": 0}  # spans the options leave out, by option
+    names_read: list[str] = []
     for inp in resolve(source, suffixes=(".json", ".jsonl", ".gz", ".zst")):
+        names_read.append(inp.name)
         data = decompressed_bytes(inp)
         q.stats.files.append(inp.name)
         q.stats.bytes += inp.size
@@ -237,10 +240,13 @@ def load_otlp_spans(
             for resource, spans in scopes:
                 for span in spans:
                     if root_only and span.get("parentSpanId"):
+                        left_out["parent"] += 1
                         continue
                     if not root_only and span.get("kind") not in (_SERVER, "SPAN_KIND_SERVER"):
+                        left_out["kind"] += 1
                         continue
                     if span_name is not None and span.get("name") != span_name:
+                        left_out["name"] += 1
                         continue
                     try:
                         rows.append(_row(span, resource, names))
@@ -250,7 +256,10 @@ def load_otlp_spans(
     if quarantine is None:
         warn_unquarantined(q.count - before, "load_otlp_spans")
     if not rows:
+        if any(left_out.values()):
+            raise SourceError(_none_kept(left_out, span_name), path=", ".join(names_read[:3]))
         return pl.DataFrame(schema=REQUESTS.polars_schema)
+    _stringify_mixed(rows)
     df = pl.DataFrame(rows, infer_schema_length=None, strict=False)
     df = df.with_columns(
         pl.col("timestamp").cast(pl.Int64).cast(TIMESTAMP),
@@ -267,6 +276,23 @@ def load_otlp_spans(
     q.stats.rejected += q.count - before
     canon = [c.name for c in REQUESTS.columns if c.name in df.columns]
     return df.select(canon + [c for c in df.columns if c not in canon]).sort("timestamp", maintain_order=True)
+
+
+def _none_kept(left_out: Mapping[str, int], span_name: str | None) -> str:
+    """Why no span became a request, and which option keeps them.
+
+    >>> _none_kept({"parent": 1000, "kind": 0, "name": 0}, None)[:60]
+    'no span kept: 1,000 have a parent span (root_only = true kee'
+    """
+    why = []
+    if left_out["parent"]:
+        why.append(f"{left_out['parent']:,} have a parent span (root_only = true keeps only root spans; a service "
+                   "behind a gateway has none: set root_only = false to keep every SERVER span)")
+    if left_out["kind"]:
+        why.append(f"{left_out['kind']:,} are not SERVER spans (root_only = false keeps SERVER spans only)")
+    if left_out["name"]:
+        why.append(f"{left_out['name']:,} are not named {span_name!r} (span_name)")
+    return "no span kept: " + "; ".join(why)
 
 
 def _stringify_mixed(rows: list[dict[str, Any]]) -> None:
