@@ -166,3 +166,29 @@ def test_unseen_categories_are_counted_over_every_row(baseline: Baseline) -> Non
     yy = len([i for i in range(n) if i % 11 == 0 and i % 7 != 0])
     assert row["rows_affected"] == zz + yy
     assert row["observed"] == f"'zz': {zz}, 'yy': {yy}"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_a_long_tail_as_long_as_the_references_is_no_finding(seed: int) -> None:
+    """A lognormal size: a normal day puts a row or two past the band, as the reference does; a day
+    where 0.5 % of the rows sit just past it, or one absurd value, is a finding."""
+    rng = np.random.default_rng(seed)
+    base = infer_baseline(pl.DataFrame({"file_kb": rng.lognormal(5.0, 0.4, 50_000)}))
+    assert (base.column("file_kb").beyond or 0) > 0  # the reference's own tail reaches past the band
+    calm = pl.DataFrame({"file_kb": rng.lognormal(5.0, 0.4, 20_000)})
+    assert check_quality(base, calm).is_empty()
+    _, hi = _band_of(base)
+    heavier = calm.with_columns(pl.when(pl.int_range(pl.len()) % 200 == 0).then(hi * 1.2)
+                                .otherwise(pl.col("file_kb")).alias("file_kb"))
+    found = check_quality(base, heavier)
+    assert found.select("check", "severity").rows() == [("range_check", "warning")]
+    absurd = calm.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(1e9).otherwise(pl.col("file_kb"))
+                               .alias("file_kb"))
+    assert check_quality(base, absurd).select("check").rows() == [("range_check",)]
+
+
+def _band_of(base: Baseline) -> tuple[float, float]:
+    col = base.column("file_kb")
+    assert col.low is not None and col.high is not None
+    span = col.high - col.low
+    return col.low - 0.25 * span, col.high + 0.25 * span

@@ -35,7 +35,13 @@ distribution drift, its ``baseline_drift_check``, is :mod:`obskit.analyze.drift`
     ``quantiles=(0, 1)`` gives the exact min/max), ``span = high - low`` and ``tol`` is
     ``range_tolerance`` (default 0.25), plus infinite values. The lower bound is raised to 0
     for a column with no negative reference value (sizes, counts, latencies). *Error* when more than
-    ``error_share`` (default 1 %) of the non-missing rows are out of range, else warning.
+    ``error_share`` (default 1 %) of the non-missing rows are out of range. Below that, a
+    *warning* only when the values out of range are more than the reference's own share
+    beyond the same band would give (one-sided binomial test at ``alpha``, the share counted
+    add-one): a long-tailed column that puts two rows of 20,000 past the band on a normal day,
+    as its reference does, is no finding. An infinite value, a negative one in a column never
+    negative in the reference, or one more than ``FAR_SPANS`` (3) spans past the quantiles is
+    always one.
 ``categorical_values_check``
     Columns with a category set (strings, categoricals, enums and booleans with at most
     ``max_categories`` distinct values in the reference, and integers with at most 10,
@@ -127,7 +133,9 @@ class ColumnBaseline:
     """What the reference says about one column (see :func:`infer_baseline`).
 
     ``low``/``high`` are the reference quantiles that bound the range check, ``min``/``max``
-    the exact extremes (for reading), ``categories`` the category set (strings) or None.
+    the exact extremes (for reading), ``categories`` the category set (strings) or None,
+    ``beyond`` how many of the reference's own finite values lie outside the range check's
+    band (None: a baseline written before it was counted).
     """
 
     name: str
@@ -143,6 +151,7 @@ class ColumnBaseline:
     low: float | None = None
     high: float | None = None
     categories: tuple[str, ...] | None = None
+    beyond: int | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +248,8 @@ def _opt_float(value: Any) -> float | None:
     return None if math.isnan(out) else out
 
 
-def _column_baseline(s: pl.Series, quantiles: tuple[float, float], max_categories: int) -> ColumnBaseline:
+def _column_baseline(s: pl.Series, quantiles: tuple[float, float], max_categories: int,
+                     tolerance: float = 0.25) -> ColumnBaseline:
     family = _family(s.dtype)
     n = s.len()
     missing = int(_missing_mask(s).sum())
@@ -266,7 +276,12 @@ def _column_baseline(s: pl.Series, quantiles: tuple[float, float], max_categorie
             kind = "text"
     elif family == "temporal":
         kind = "temporal"
+    beyond = None
+    if lo is not None and hi is not None:
+        band_lo, band_hi = _band(lo, hi, mn, tolerance)
+        beyond = int(((finite < band_lo) | (finite > band_hi)).sum())
     return ColumnBaseline(
+        beyond=beyond,
         name=s.name,
         dtype=str(s.dtype),
         family=family,
@@ -332,7 +347,8 @@ def infer_baseline(
     if reference.height == 0:
         raise AnalysisError("the reference frame is empty")
     return Baseline(
-        columns=tuple(_column_baseline(reference.get_column(n), quantiles, max_categories) for n in names),
+        columns=tuple(_column_baseline(reference.get_column(n), quantiles, max_categories, range_tolerance)
+                      for n in names),
         n_rows=reference.height,
         quantiles=(float(lo_q), float(hi_q)),
         range_tolerance=float(range_tolerance),
@@ -453,7 +469,7 @@ def check_quality(
         if present == 0:
             continue
         if "below" in f:
-            _range(add, col, f, present, error_share)
+            _range(add, col, f, present, error_share, alpha)
         if col.categories is not None:
             _categories(add, col, _unseen(lf, col, dtype), present, error_share)
     if extra_columns:
@@ -474,13 +490,21 @@ def check_quality(
     )
 
 
-def _range_bounds(col: ColumnBaseline, tolerance: float) -> tuple[float, float]:
-    assert col.low is not None and col.high is not None
-    span = col.high - col.low
-    lo, hi = col.low - tolerance * span, col.high + tolerance * span
-    if col.min is not None and col.min >= 0:
+#: Values this many quantile spans past the reference's quantiles are out of range however rare.
+FAR_SPANS = 3.0
+
+
+def _band(low: float, high: float, minimum: float | None, tolerance: float) -> tuple[float, float]:
+    span = high - low
+    lo, hi = low - tolerance * span, high + tolerance * span
+    if minimum is not None and minimum >= 0:
         lo = max(lo, 0.0)  # a column never negative in the reference stays non-negative
     return lo, hi
+
+
+def _range_bounds(col: ColumnBaseline, tolerance: float) -> tuple[float, float]:
+    assert col.low is not None and col.high is not None
+    return _band(col.low, col.high, col.min, tolerance)
 
 
 def _facts(baseline: Baseline, lf: pl.LazyFrame, schema: pl.Schema) -> tuple[int, dict[str, dict[str, Any]]]:
@@ -500,7 +524,10 @@ def _facts(baseline: Baseline, lf: pl.LazyFrame, schema: pl.Schema) -> tuple[int
             lo, hi = _range_bounds(col, baseline.range_tolerance)
             x = c.cast(pl.Float64)
             # (polars orders NaN above every number: a missing value is never out of range)
-            exprs += [((x < lo) & ~missing).sum().alias(f"{col.name}\0below"),
+            far_lo, far_hi = _band(col.low, col.high, col.min, FAR_SPANS)  # (negative: below 0 when never negative)
+            hard = x.is_infinite() | (x < far_lo) | (x > far_hi)
+            exprs += [(hard & ~missing).sum().alias(f"{col.name}\0hard"),
+                      ((x < lo) & ~missing).sum().alias(f"{col.name}\0below"),
                       ((x > hi) & ~missing).sum().alias(f"{col.name}\0above"),
                       x.filter(~missing).min().alias(f"{col.name}\0min"),
                       x.filter(~missing).max().alias(f"{col.name}\0max"),
@@ -510,7 +537,7 @@ def _facts(baseline: Baseline, lf: pl.LazyFrame, schema: pl.Schema) -> tuple[int
     for key, value in row.items():
         if key != "__n":
             name, what = key.split("\0")
-            facts.setdefault(name, {})[what] = int(value) if what in ("nulls", "missing", "below", "above") \
+            facts.setdefault(name, {})[what] = int(value) if what in ("nulls", "missing", "below", "above", "hard") \
                 else value
     return int(row["__n"]), facts
 
@@ -550,13 +577,23 @@ def _completeness(
         add(col.name, "nullability_check", "warning", "no missing values", f"{missing} missing", missing, share)
 
 
-def _range(add: Any, col: ColumnBaseline, f: Mapping[str, Any], present: int, error_share: float) -> None:
+def _range(add: Any, col: ColumnBaseline, f: Mapping[str, Any], present: int, error_share: float,
+           alpha: float) -> None:
     below, above = f["below"], f["above"]
     bad = below + above
     if bad == 0:
         return
     share = bad / present
     observed = f"{below} below, {above} above (min {_fmt(_opt_float(f['min']))}, max {_fmt(_opt_float(f['max']))})"
+    if col.beyond is not None:
+        ref_n = max(col.n - col.missing, 0)
+        observed += f"; the reference: {col.beyond:,} of {ref_n:,}"
+        if share <= error_share and not f.get("hard"):
+            # a long-tailed column puts a few values past any band: only more than the reference's
+            # own share (add-one, so a reference with none still allows a rare one) is a finding
+            p0 = (col.beyond + 1) / (ref_n + 1)
+            if float(stats.binomtest(bad, present, min(p0, 1.0), alternative="greater").pvalue) >= alpha:
+                return
     add(
         col.name,
         "range_check",
