@@ -202,3 +202,18 @@ def test_a_canary_that_fails_more_is_never_ok(canary_errors: float, worse: bool,
     assert ("error rate higher" in rep.figures["canary_verdict"]) is worse
     assert (sec.status == "warning") is worse
     assert (run_status(rep).status == "warning") is worse
+
+
+def test_when_it_started_never_contradicts_the_verdict(day: Path, tmp_path: Path) -> None:
+    """Every feature the verdict calls drifted is named in "When did it start?" (with a start, or
+    saying why it has none); "no feature drifted" only when the verdict agrees."""
+    rep = open_report(str(_copy(day, tmp_path)), notebook="drift_report", output_dir=str(tmp_path / "out"))
+    drift.verdict(rep)
+    sec = drift.over_time(rep)
+    inputs = drift.drift_inputs(rep)
+    assert not isinstance(inputs, str)
+    drifted = drift.verdict_of(rep, inputs[0]).drifted
+    text = " ".join(sec.notes)
+    for col in drifted:
+        assert f"{col}: drifting since" in text or f"{col}: drifted over the period" in text, (col, text)
+    assert ("No feature drifted" in text) == (not drifted and not rep.figures["drift_started"])

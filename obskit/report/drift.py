@@ -448,10 +448,17 @@ def over_time(rep: ReportContext) -> Section:
     frame = drift_over_window(rep, cols)  # every row of each window, at any size
     every = rep.drift_window
     started = drift_started(frame)
+    period = set(verdict_of(rep, cols).drifted)  # the page's one verdict: these notes never contradict it
     for col, when in started.items():
+        also = "" if col in period else (" The period as a whole shows no material drift of it (the verdict "
+                                         "above): a shift confined to part of the period.")
         sec.note(f"{col}: drifting since {when:%Y-%m-%d %H:%M} UTC (the start of its longest run of drifted "
-                 f"{every} windows).", kind="warning")
-    if not started:
+                 f"{every} windows).{also}", kind="warning")
+    for col in sorted(period - set(started)):
+        sec.note(f"{col}: drifted over the period (the verdict above), but no {MIN_DRIFT_RUN} {every} windows in a "
+                 "row pass the per-window test: the shift is too small to see in one window's rows, or spread "
+                 "thin over the period, so it has no start here.")
+    if not started and not period:
         sec.note(f"No feature drifted for {MIN_DRIFT_RUN} or more {every} windows in a row.")
     rep.figures["drift_started"] = {c: w.isoformat() for c, w in started.items()}
     sec.note(window_note(rep))
