@@ -288,6 +288,6 @@ def test_ok_means_the_rules_were_checked(project: Path) -> None:
     assert late.tick(T0 + timedelta(days=3)).status == "no_data"  # the log is older than the 26 h kept
     on_time = Watcher(cfg, WatchOptions(host=False, nvml=False, state_dir=project / "b"))
     assert on_time.tick(T0 + timedelta(minutes=5, seconds=1)).status == "ok"
-    (project / "bare.toml").write_text(CONFIG.split("[[alerts]]")[0])
+    (project / "bare.toml").write_text("alerts = []\n" + CONFIG.split("[[alerts]]")[0])  # (no key: the defaults)
     bare = Watcher(load_config(project / "bare.toml"), WatchOptions(host=False, nvml=False, state_dir=project / "c"))
     assert bare.tick(T0 + timedelta(minutes=5, seconds=1)).status == "no_rules"
