@@ -514,7 +514,10 @@ def incident_starts(episodes: pl.DataFrame) -> list[datetime | None]:
         key = (str(rule), str(labels))
         ended = resolved or firing or pending
         prev = last.get(key)
-        start = prev[0] if prev is not None and pending - prev[1] <= BASELINE else pending
+        if prev is not None and pending - prev[1] <= BASELINE:  # the same incident goes on
+            start, ended = prev[0], max(ended, prev[1])
+        else:
+            start = pending
         out[i] = start
-        last[key] = (start, max(ended, prev[1]) if prev is not None and start == prev[0] else ended)
+        last[key] = (start, ended)
     return out

@@ -256,6 +256,7 @@ def _column_baseline(s: pl.Series, quantiles: tuple[float, float], max_categorie
     present = s.filter(~_missing_mask(s)) if missing else s
     kind: ColumnKind = "other"
     lo = hi = mn = mx = None
+    beyond: int | None = None
     categories: tuple[str, ...] | None = None
     if family in ("integer", "float"):
         kind = "numeric"
@@ -265,6 +266,9 @@ def _column_baseline(s: pl.Series, quantiles: tuple[float, float], max_categorie
             mn, mx = _opt_float(finite.min()), _opt_float(finite.max())
             lo = _opt_float(finite.quantile(quantiles[0], "linear"))
             hi = _opt_float(finite.quantile(quantiles[1], "linear"))
+            if lo is not None and hi is not None:
+                band_lo, band_hi = _band(lo, hi, mn, tolerance)
+                beyond = int(((finite < band_lo) | (finite > band_hi)).sum())
         if family == "integer" and 0 < present.n_unique() <= INTEGER_CATEGORY_LIMIT:
             categories = tuple(sorted(present.unique().cast(pl.String).to_list()))
     elif family in ("string", "categorical", "boolean"):
@@ -276,10 +280,6 @@ def _column_baseline(s: pl.Series, quantiles: tuple[float, float], max_categorie
             kind = "text"
     elif family == "temporal":
         kind = "temporal"
-    beyond = None
-    if lo is not None and hi is not None:
-        band_lo, band_hi = _band(lo, hi, mn, tolerance)
-        beyond = int(((finite < band_lo) | (finite > band_hi)).sum())
     return ColumnBaseline(
         beyond=beyond,
         name=s.name,

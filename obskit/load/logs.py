@@ -70,14 +70,21 @@ def _epoch_any_unit(number: pl.Expr) -> pl.Expr:
     """
     a = number.abs()
     per_us = pl.when(a < 1e11).then(1e6).when(a < 1e14).then(1e3).when(a < 1e17).then(1.0).otherwise(1e-3)
+    return _epoch(number, per_us)
+
+
+#: Microseconds per unit of an epoch number.
+_US_PER = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}
+
+
+def _epoch(number: pl.Expr, per_us: float | pl.Expr) -> pl.Expr:
     return (number * per_us).round(0).cast(pl.Int64, strict=False).cast(TIMESTAMP)
 
 
 def _timestamp_expr(col: str, fmt: str, timezone: str, dtype: pl.DataType) -> pl.Expr:
     c = pl.col(col)
-    if fmt in ("s", "ms", "us", "ns"):
-        factor = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}[fmt]
-        return (c.cast(pl.Float64, strict=False) * factor).round(0).cast(pl.Int64, strict=False).cast(TIMESTAMP)
+    if fmt in _US_PER:
+        return _epoch(c.cast(pl.Float64, strict=False), _US_PER[fmt])
     if dtype.is_numeric():  # epoch numbers under the default format: the unit is read from each value
         return _epoch_any_unit(c.cast(pl.Float64, strict=False))
     if isinstance(dtype, pl.Datetime):
