@@ -238,13 +238,16 @@ def test_the_health_timeline_marks_anomalies_with_the_one_detector() -> None:
     from datetime import UTC, datetime, timedelta
 
     from obskit.analyze.detect import flag_anomalies
+    from obskit.analyze.timeline import timeline_anomalies
 
     t0 = datetime(2026, 11, 22, tzinfo=UTC)
     rps = [20.0 + (i % 12) * 0.5 for i in range(288)]
     rps[200] = 90.0
     tl = pl.DataFrame({"window_start": [t0 + timedelta(minutes=5 * i) for i in range(288)], "rps": rps,
                        "p99_ms": [50.0] * 288})
-    marked, markers, found = health._anomaly_markers(tl, {"rps": "requests/s", "p99_ms": "p99 ms"})
+    stats = tl.select("window_start", pl.lit(40.0).alias("p95_ms"))
+    marked, markers, found = health._anomaly_markers(tl, {"rps": "requests/s", "p99_ms": "p99 ms"}, stats)
     assert found == {"rps": ["16:40"]}  # row 200 = 16:40; a flat p99 has none
     assert markers == {"rps": "rps_anomaly", "p99_ms": "p99_ms_anomaly"}
-    assert marked.equals(flag_anomalies(tl, ["rps", "p99_ms"]))  # the same verdicts as the explorer's
+    assert marked.equals(timeline_anomalies(tl, ["rps", "p99_ms"], stats=stats))  # the explorer's verdicts
+    assert marked.equals(flag_anomalies(tl, ["rps", "p99_ms"]))  # (no requests column: the detector's alone)

@@ -17,15 +17,18 @@ Examples
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from obskit.analyze._frames import every_us, require, window_expr
 from obskit.analyze.serving import quantile_column
 from obskit.errors import AnalysisError
 
-__all__ = ["one_timeline", "timeline_from_windows"]
+__all__ = ["COUNT_EVIDENCE", "one_timeline", "timeline_anomalies", "timeline_from_windows"]
 
 
 def one_timeline(
@@ -234,3 +237,113 @@ def timeline_from_windows(
         )
         out = out.sort("window_start").join_asof(dd, on="window_start", strategy="backward")
     return out.sort("window_start")
+
+
+#: A count-based panel keeps a ring only where the window's count is this improbable under
+#: the rate of the windows before it (binomial, both tails): at a few dozen requests a
+#: window, one error after a run of zeros moves the rate a lot but is no anomaly.
+COUNT_EVIDENCE = 1e-3
+
+
+def timeline_anomalies(tl: pl.DataFrame, columns: Sequence[str], *, stats: pl.DataFrame | None = None,
+                       false_alarm_rate: float = 1e-4, refractory_rows: int = 100, history: int = 1500,
+                       suffix: str = "_anomaly") -> pl.DataFrame:
+    """Flag each panel's anomalous windows: the online detector, then the window's own evidence.
+
+    Every column is scored as :func:`obskit.analyze.detect.flag_anomalies` scores it (one
+    false alarm in ``1 / false_alarm_rate`` windows, null values never alarm). A value
+    computed from a window's requests also needs the requests to carry it, so with the
+    ``requests`` column present:
+
+    - ``error_rate`` keeps a window only where its error count is improbable (below
+      :data:`COUNT_EVIDENCE`, both tails) under the pooled rate of up to ``history``
+      windows before it;
+    - a latency quantile (``p99_ms``) over fewer requests than it needs for one to lie
+      beyond it (100 for p99) is the slowest request or two, and one slow request is no
+      anomaly: such a window is kept only where its ``p95_ms`` in ``stats`` (the window
+      stats the timeline was built from) is beyond the quantile's usual level, the median
+      of up to ``history`` windows before it, so that several of its requests are slow.
+
+    The refractory period (one flag per ``refractory_rows`` windows) applies after these
+    checks, so a window they drop never hides a real anomaly just after it.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``tl`` plus one boolean ``<column><suffix>`` per column.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> n = [60] * 300
+    >>> err = [0.0] * 300
+    >>> err[100::60] = [1 / 60] * 4  # an error now and then: the baseline
+    >>> err[250] = 1 / 60  # one error after a run of zeros: the detector's level jumps, the count is usual
+    >>> err[280] = 12 / 60  # twelve errors: an anomaly
+    >>> out = timeline_anomalies(pl.DataFrame({"requests": n, "error_rate": err}), ["error_rate"])
+    >>> out.with_row_index().filter("error_rate_anomaly")["index"].to_list()
+    [280]
+    """
+    from obskit.analyze.detect import flag_anomalies
+    from obskit.analyze.online import refractory
+
+    # every window past the detector's threshold, before the refractory period thins them
+    out = flag_anomalies(tl, list(columns), false_alarm_rate=false_alarm_rate, refractory_rows=0, suffix=suffix)
+    n = (tl.get_column("requests").cast(pl.Float64).fill_null(0.0).to_numpy() if "requests" in tl.columns
+         else None)
+    p95 = None
+    if stats is not None and "p95_ms" in stats.columns and "window_start" in tl.columns:
+        p95 = (tl.select("window_start").join(stats.select("window_start", pl.col("p95_ms").alias("_p95")),
+                                              on="window_start", how="left")
+               .get_column("_p95").cast(pl.Float64).fill_null(np.nan).to_numpy())
+    flags = []
+    for col in dict.fromkeys(columns):
+        flag = out.get_column(f"{col}{suffix}").to_numpy().copy()
+        if n is not None and flag.any():
+            flag &= _carried(tl, col, n, flag, history, p95)
+        flags.append(pl.Series(f"{col}{suffix}", refractory(flag.astype(np.float64), 0.5, refractory_rows)[1]))
+    return out.with_columns(flags) if flags else out
+
+
+def _carried(tl: pl.DataFrame, col: str, n: np.ndarray, flag: np.ndarray, history: int,
+             p95: np.ndarray | None) -> np.ndarray:
+    """Whether each flagged window's requests carry its value (see :func:`timeline_anomalies`)."""
+    from scipy.stats import binom
+
+    values = tl.get_column(col).cast(pl.Float64).fill_null(np.nan).to_numpy()
+    keep = np.zeros(n.size, dtype=bool)
+    if col == "error_rate":
+        k = np.rint(np.nan_to_num(values) * n)
+        seen_n = np.concatenate([[0.0], np.cumsum(n)])
+        seen_k = np.concatenate([[0.0], np.cumsum(k)])
+        for i in np.flatnonzero(flag).tolist():
+            lo = max(0, i - history)
+            rate = (seen_k[i] - seen_k[lo] + 0.5) / (seen_n[i] - seen_n[lo] + 1.0)  # (Jeffreys: never 0)
+            p = min(float(binom.sf(k[i] - 1, n[i], rate)), float(binom.cdf(k[i], n[i], rate)))
+            keep[i] = 2 * p < COUNT_EVIDENCE
+        return keep
+    q = _quantile_of(col)
+    if q is None:
+        return np.ones(n.size, dtype=bool)
+    enough = n >= np.ceil(1 / (1 - q) - 1e-9)
+    lower = p95 if q > 0.95 else None
+    for i in np.flatnonzero(flag).tolist():
+        if enough[i]:
+            keep[i] = True
+        elif lower is not None and i > 0:
+            past = values[max(0, i - history):i]
+            past = past[np.isfinite(past)]
+            keep[i] = bool(past.size and lower[i] > np.median(past))
+    return keep
+
+
+def _quantile_of(column: str) -> float | None:
+    """The quantile of a latency column named by :func:`quantile_column` (``p99.9_ms``: 0.999), else None.
+
+    >>> _quantile_of("p99_ms"), _quantile_of("p99.9_ms"), _quantile_of("rps")
+    (0.99, 0.999, None)
+    """
+    m = re.fullmatch(r"p(\d+(?:\.\d+)?)_ms", column)
+    if m is None or not 0 < float(m.group(1)) < 100:
+        return None
+    return round(float(m.group(1)) / 100, 9)

@@ -462,12 +462,12 @@ class ExplorerData:
         return cache[key]
 
     def timeline_anomalies(self, columns: Sequence[str]) -> pl.DataFrame:
-        """:meth:`timeline_full` plus ``<column>_anomaly`` flags (:func:`obskit.analyze.detect.flag_anomalies`).
+        """:meth:`timeline_full` plus ``<column>_anomaly`` flags (:func:`obskit.analyze.timeline.timeline_anomalies`).
 
         Scored over the whole period, so narrowing the range never changes which windows
         are anomalous; cached per selection and columns.
         """
-        from obskit.analyze.detect import flag_anomalies
+        from obskit.analyze.timeline import timeline_anomalies
 
         full = self.timeline_full()
         cols = tuple(c for c in columns if c in full.columns)
@@ -475,7 +475,7 @@ class ExplorerData:
         ck = (self.selection, cols)
         if ck not in memo:
             with self.busy("scoring the timeline's anomalies"):
-                memo[ck] = flag_anomalies(full, list(cols))
+                memo[ck] = timeline_anomalies(full, list(cols), stats=self._full("stats", self.selection))
             if len(memo) > 32:  # the oldest selection's goes first
                 memo.pop(next(iter(memo)))
         return memo[ck]

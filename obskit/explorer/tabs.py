@@ -235,9 +235,10 @@ _PANELS = {"rps": "requests/s", "error_rate": "error rate", "p99_ms": "p99 ms", 
 def tab_timeline(data: ExplorerData, o: TabOptions) -> TabResult:
     """The one timeline of the selection, each panel's anomalous windows ringed in red.
 
-    The anomalies are the report's (:func:`obskit.analyze.detect.flag_anomalies`, one false
-    alarm in 10,000 windows), scored over the selection's whole period so that narrowing the
-    range never changes which windows are anomalous.
+    The anomalies are the report's (:func:`obskit.analyze.timeline.timeline_anomalies`, one
+    false alarm in 10,000 windows, where the window's requests carry the value), scored over
+    the selection's whole period so that narrowing the range never changes which windows
+    are anomalous.
     """
     full = data.timeline_full()
     panels = {c: label for c, label in _PANELS.items()

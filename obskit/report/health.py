@@ -374,7 +374,7 @@ def timeline(rep: ReportContext) -> Section:
         sec.note(scale.bound_note(rep))
     tl = timeline_from_windows(state.timeline_windows(rep, stats), gpu=rep.gpu, every=rep.window, host=rep.host)
     panels = {c: label for c, label in _TIMELINE.items() if c in tl.columns and tl[c].null_count() < tl.height}
-    tl, markers, found = _anomaly_markers(tl, panels)
+    tl, markers, found = _anomaly_markers(tl, panels, stats)
     if found:
         listed = ", ".join(f"{_TIMELINE[c]} at {', '.join(t)}" for c, t in found.items())
         sec.note(f"Anomalies (online detector, red rings): {listed}.")
@@ -383,12 +383,13 @@ def timeline(rep: ReportContext) -> Section:
     return rep.record(sec)
 
 
-def _anomaly_markers(tl: pl.DataFrame, panels: Mapping[str, str]
+def _anomaly_markers(tl: pl.DataFrame, panels: Mapping[str, str], stats: pl.DataFrame
                      ) -> tuple[pl.DataFrame, dict[str, str], dict[str, list[str]]]:
-    """Mark each panel's anomalous windows with the online detector (1 false alarm in 10,000 windows)."""
-    from obskit.analyze.detect import flag_anomalies
+    """Mark each panel's anomalous windows: the online detector (1 false alarm in 10,000 windows),
+    where the window's requests carry the value (:func:`obskit.analyze.timeline.timeline_anomalies`)."""
+    from obskit.analyze.timeline import timeline_anomalies
 
-    tl = flag_anomalies(tl, list(panels), suffix="_anomaly")
+    tl = timeline_anomalies(tl, list(panels), stats=stats, suffix="_anomaly")
     markers = {col: f"{col}_anomaly" for col in panels}
     found = {col: [f"{t:%H:%M}" for t in tl.filter(pl.col(flag))["window_start"].to_list()]
              for col, flag in markers.items() if tl.get_column(flag).any()}
