@@ -75,6 +75,7 @@ from obskit.load._exposition import (
     decode,
     tokenize,
 )
+from obskit.load._plausible import PLAUSIBLE_US, YEARS_REASON, implausible_us
 from obskit.load._quarantine import Quarantine, warn_unquarantined
 from obskit.load._sources import Input, SourceLike, decompressed_bytes, resolve
 from obskit.load.families import dcgm_blank, lookup
@@ -220,7 +221,20 @@ def _settle(
     return len(rejected)
 
 
-_INT64_US = 2.0**63  # microseconds a Datetime("us") can hold, either side of 1970
+
+
+def _ts_reason(ts: float, fmt: str) -> str:
+    """Why a sample's written timestamp is rejected, with the unit it may have been written in.
+
+    >>> _ts_reason(1763805600, "text")
+    'timestamp 1763805600 ms is outside the years 1990–2200 (it reads as seconds: this format writes milliseconds)'
+    """
+    unit, mine, other, other_us = (("s", "seconds", "milliseconds", 1e3) if fmt == OPENMETRICS
+                                   else ("ms", "milliseconds", "seconds", 1e6))
+    why = f"timestamp {ts:.17g} {unit} is {YEARS_REASON}"
+    if implausible_us(ts * other_us) is None:
+        why += f" (it reads as {other}: this format writes {mine})"
+    return why
 
 
 def _parse(data: bytes | str, name: str, default_us: int | None, fmt: str) -> tuple[Exposition, list[Rejected]]:
@@ -255,14 +269,14 @@ def _parse(data: bytes | str, name: str, default_us: int | None, fmt: str) -> tu
 
     # ---- samples
     scale = 1e6 if fmt == OPENMETRICS else 1e3  # seconds vs milliseconds -> microseconds
-    # a timestamp written on the line must be a plausible time: one that overflows int64
-    # microseconds (9223372036854775807 ms) used to become null here and then silently the
-    # file's time via fill_null below
+    # a timestamp written on the line must be a plausible time (1990-2200, as every loader
+    # asks): one that overflows int64 microseconds used to become null and then silently the
+    # file's time via fill_null below, and seconds written where milliseconds belong read as 1970
     written_us = pl.col("ts") * scale
-    bad_ts = s.filter(pl.col("ts").is_not_null() & ~written_us.is_between(-_INT64_US, _INT64_US, closed="left"))
+    bad_ts = s.filter(pl.col("ts").is_not_null()
+                      & ~written_us.is_between(PLAUSIBLE_US[0], PLAUSIBLE_US[1], closed="left"))
     if bad_ts.height:
-        unit = "s" if fmt == OPENMETRICS else "ms"
-        tok.rejected.extend(Rejected(int(line), f"timestamp {ts:.17g} {unit} is out of range (not a time)", None)
+        tok.rejected.extend(Rejected(int(line), _ts_reason(ts, fmt), None)
                             for line, ts in bad_ts.select("line", "ts").iter_rows())
         tok.rejected.sort(key=lambda r: (r.line is None, r.line or 0))
         s = s.filter(~pl.col("line").is_in(bad_ts["line"].implode()))
