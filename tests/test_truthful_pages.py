@@ -217,3 +217,18 @@ def test_when_it_started_never_contradicts_the_verdict(day: Path, tmp_path: Path
     for col in drifted:
         assert f"{col}: drifting since" in text or f"{col}: drifted over the period" in text, (col, text)
     assert ("No feature drifted" in text) == (not drifted and not rep.figures["drift_started"])
+
+
+def test_a_slower_canary_makes_the_versions_section_a_warning_even_without_rules(tmp_path: Path) -> None:
+    """The Versions section's own comparison is a verdict: 'v1.5.0 is slower' is never beside an ok."""
+    out = tmp_path / "canary"
+    generate(out, requests=60_000, seed=12, reference_rows=2_000, scenario="canary-tail")
+    cfg = out / "obskit.toml"
+    text = cfg.read_text()
+    cut = text.find("[[alerts]]")
+    cfg.write_text("alerts = []\n" + (text[:cut] if cut >= 0 else text))  # (top level: before any table)
+    rep = open_report(str(cfg), output_dir=str(tmp_path / "out"))
+    sec = health.versions(rep)
+    verdicts = [n for n in sec.notes if " is slower" in n]  # type: ignore[attr-defined]
+    assert verdicts, sec.notes  # type: ignore[attr-defined]
+    assert sec.status == "warning" and "warning" in sec.flags and " is slower" in sec.reason

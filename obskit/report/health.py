@@ -354,6 +354,8 @@ def versions(rep: ReportContext) -> Section:
         if cmp.bound:
             sec.note(cmp.bound)
         sec.note(cmp.verdict).keep(comparison=cmp.table)
+        if cmp.slower or cmp.more_errors:  # as the canary report says it: a worse version needs a look
+            sec.warn(cmp.verdict)
     return rep.record(sec)
 
 
