@@ -252,6 +252,7 @@ def _notify(alerts_path: Path, *, slack: bool) -> None:
 
 def _alerts(args: argparse.Namespace) -> int:
     from obskit.alerts import prometheus_export
+    from obskit.alerts.signals import unbacktested
     from obskit.config import load_config
     from obskit.report.notebooks import find_config
     from obskit.session import atomic_write_text
@@ -259,6 +260,8 @@ def _alerts(args: argparse.Namespace) -> int:
     cfg = load_config(find_config(args.config))
     if args.alerts_command == "check":
         print(f"{len(cfg.alerts)} alert rule(s) OK in {cfg.path}: {', '.join(r.name for r in cfg.alerts)}")
+        for line in unbacktested(cfg.alerts):
+            print(f"obskit: {line}", file=sys.stderr)
         return EXIT_OK
     export = prometheus_export(list(cfg.alerts), group=args.group, interval=args.interval, mapping=cfg.promql)
     for skipped in export.skipped:

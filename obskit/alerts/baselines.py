@@ -48,7 +48,8 @@ from scipy.stats import binom, poisson
 from obskit.analyze.online import trailing
 
 __all__ = ["error_excess", "error_excess_counts", "fleet_cumsums", "latency_ratio", "minute_grid",
-           "minute_grid_between", "per_version_minutes", "traffic_ratio", "traffic_ratio_counts"]
+           "minute_grid_between", "per_version_minutes", "traffic_ratio", "traffic_ratio_counts",
+           "version_window_stats"]
 
 _UTC = pl.Datetime("us", "UTC")
 MIN_US = 60_000_000
@@ -83,6 +84,32 @@ def _frame(grid: np.ndarray, value: np.ndarray, **labels: str) -> pl.DataFrame:
                         "value": value})
     return out.with_columns(*[pl.lit(v).alias(k) for k, v in labels.items()]).select(
         "timestamp", *labels, "value") if labels else out
+
+
+def version_window_stats(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
+    """``window_stats``' counts per minute and model version: what ``by = ["model_version"]`` reads.
+
+    ``per_version``: requests and errors per minute ``[grid[i], grid[i+1])`` of each version
+    (:func:`per_version_minutes`). Every version has every minute of the grid: a minute
+    without its requests has 0 requests, 0 rps and no error rate (an outage is a value).
+
+    Examples
+    --------
+    >>> g = np.array([0, MIN_US, 2 * MIN_US])
+    >>> version_window_stats(g, {"v1": (np.array([4.0, 0.0]), np.array([1.0, 0.0]))}).select(
+    ...     "model_version", "requests", "errors", "error_rate").rows()
+    [('v1', 4, 1, 0.25), ('v1', 0, 0, None)]
+    """
+    size = max(grid.size - 1, 0)
+    starts = pl.Series(grid[:size]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    parts = [pl.DataFrame({"window_start": starts, "model_version": [version] * size,
+                           "requests": n.astype(np.int64), "errors": e.astype(np.int64)})
+             for version, (n, e) in sorted(per_version.items())]
+    out = pl.concat(parts) if parts else pl.DataFrame(
+        schema={"window_start": _UTC, "model_version": pl.String(), "requests": pl.Int64(), "errors": pl.Int64()})
+    return out.with_columns(
+        pl.when(pl.col("requests") > 0).then(pl.col("errors") / pl.col("requests")).alias("error_rate"),
+        (pl.col("requests") / 60.0).alias("rps"))
 
 
 def _per_minute(times_us: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -43,7 +43,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from obskit.alerts.baselines import MIN_US, error_excess_counts, minute_grid_between, traffic_ratio_counts
+from obskit.alerts.baselines import (
+    MIN_US,
+    error_excess_counts,
+    minute_grid_between,
+    traffic_ratio_counts,
+    version_window_stats,
+)
 from obskit.alerts.inputs import zero_filled
 from obskit.alerts.segment_signals import version_error_ratio_counts
 from obskit.scale.streaming import WindowState, frame_window_state
@@ -252,6 +258,10 @@ def count_signal_frames(state: CountState, *, start: datetime | None = None, end
         "error_excess": error_excess_counts(grid, per_version),
         "version_error_ratio": version_error_ratio_counts(grid, per_version),
     }
+    if (state.minutes.get_column("model_version") != "").any():  # (rules with by = ["model_version"])
+        full = grid if end is not None else np.append(grid, grid[-1] + MIN_US)
+        frames["window_stats_by_version"] = version_window_stats(
+            full, per_version_counts(minutes if off_minute is None else off_minute, full))
     if slo_ms is not None:
         frames["latency_slo"] = fleet.select("window_start", "ok", "slow",
                                              (pl.col("slow") / pl.col("ok")).alias("slow_share"))

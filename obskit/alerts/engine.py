@@ -218,6 +218,22 @@ def _skip(reason: str) -> AnalysisError:
     return AnalysisError(reason)
 
 
+def _by_frame(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """The frame a rule reads: its signal's, or the per-version counts for ``by = ["model_version"]``.
+
+    ``window_stats`` is the fleet's; a rule split by version on one of its counts (error
+    rate, burn rate, request rate) reads ``window_stats_by_version`` (requests, errors,
+    error rate and rps per minute and version). A latency quantile has no per-version
+    frame: such a rule is skipped and says which column it lacks.
+    """
+    frame = frames[sig.frame]
+    per_version = frames.get(f"{sig.frame}_by_version")
+    if ("model_version" in rule.by and per_version is not None and "model_version" not in frame.columns
+            and all(c in per_version.columns for c in (sig.column, sig.numerator, sig.denominator) if c)):
+        return per_version
+    return frame
+
+
 def _extract(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> tuple[list[_Series], str, bool]:
     """The rule's series (one per label set), the aggregation, and whether rows are stamped at window start."""
     labels = list(dict.fromkeys([*sig.labels, *rule.by]))
@@ -235,7 +251,7 @@ def _extract(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> tup
     else:
         if sig.frame not in frames or frames[sig.frame] is None:
             raise _skip(f"no {sig.frame!r} frame given (signal {rule.signal!r} reads {sig.frame}.{sig.column})")
-        frame = frames[sig.frame]
+        frame = _by_frame(rule, sig, frames)
         if isinstance(frame, pl.LazyFrame):
             frame = frame.collect()
         time_col, agg, where, rename = sig.time, sig.agg, sig.where, sig.rename

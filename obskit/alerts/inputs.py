@@ -63,6 +63,10 @@ def signal_frames(
         ws = window_stats(requests, every="1m", quantiles=(0.5, 0.9, 0.95, 0.99))
         grid = baselines.minute_grid(requests, start, end)
         frames["window_stats"] = zero_filled(ws, grid if end is None else grid[:-1])
+        if "model_version" in requests.columns:  # (rules with by = ["model_version"] on the counts)
+            full = grid if end is not None else np.append(grid, grid[-1] + baselines.MIN_US)
+            frames["window_stats_by_version"] = baselines.version_window_stats(
+                full, baselines.per_version_minutes(requests, full))
         frames["traffic_ratio"] = baselines.traffic_ratio(requests, start=start, end=end)
         frames["error_excess"] = baselines.error_excess(requests, start=start, end=end)
         frames["label_arrival"] = model_signals.label_arrival(requests, start=start, end=end)

@@ -64,11 +64,11 @@ passing a registry (a mapping name -> :class:`Signal`) to ``parse_rules`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["SIGNALS", "Signal", "known_signals", "with_signals"]
+__all__ = ["SIGNALS", "Signal", "known_signals", "served_labels", "unbacktested", "with_signals"]
 
 Agg = Literal["ratio", "mean", "max", "min", "last"]
 
@@ -202,6 +202,54 @@ _ALL: tuple[Signal, ...] = (
 
 #: The built-in registry: signal name -> :class:`Signal`.
 SIGNALS: Mapping[str, Signal] = {s.name: s for s in _ALL}
+
+
+#: The ``window_stats`` columns obskit also counts per model version (``window_stats_by_version``).
+_PER_VERSION = frozenset({"error_rate", "rps", "errors", "requests"})
+
+
+def served_labels(sig: Signal) -> tuple[str, ...] | None:
+    """The labels a rule may split ``sig`` by when obskit builds its frame from request logs.
+
+    ``window_stats`` counts (error rate, burn rate, request rate) are kept per model version
+    too; its latency quantiles, ``latency_slo`` and ``business`` are the whole fleet's. None:
+    the frame carries its source's own columns (GPU traces, host, Prometheus panels, drift),
+    so any of them may be a label.
+
+    >>> served_labels(SIGNALS["error_rate"]), served_labels(SIGNALS["latency_p99_ms"])
+    (('model_version',), ())
+    >>> served_labels(SIGNALS["gpu_utilization_pct"]) is None
+    True
+    """
+    if sig.frame == "window_stats":
+        counts = all(c in _PER_VERSION for c in (sig.column, sig.numerator, sig.denominator) if c)
+        return (*sig.labels, "model_version") if counts else sig.labels
+    if sig.frame in ("latency_slo", "business"):
+        return sig.labels
+    return None
+
+
+def unbacktested(rules: Iterable[Any]) -> list[str]:
+    """One line per rule whose ``by`` the frames obskit builds from request logs cannot split.
+
+    Such a rule still exports (Prometheus' series carry the label), but the report's backtest
+    skips it; ``obskit alerts check`` says so.
+
+    >>> from obskit.alerts.rules import parse_rules
+    >>> unbacktested(parse_rules([{"name": "p99", "signal": "latency_p99_ms", "comparison": ">",
+    ...                            "threshold": 100, "by": ["model_version"]}]))  # doctest: +ELLIPSIS
+    ["p99: by 'model_version' is not backtested: latency_p99_ms is computed for the whole fleet..."]
+    """
+    out = []
+    for rule in rules:
+        sig = SIGNALS.get(rule.signal)
+        served = None if sig is None else served_labels(sig)
+        extra = [b for b in rule.by if served is not None and b not in served]
+        if extra:
+            out.append(f"{rule.name}: by {', '.join(repr(b) for b in extra)} is not backtested: {rule.signal} is "
+                       "computed for the whole fleet from the request logs (error_rate, burn_rate and request_rate "
+                       "also per model_version); Prometheus evaluates the exported rule")
+    return out
 
 
 def known_signals(registry: Mapping[str, Signal] | None = None) -> str:

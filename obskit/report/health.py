@@ -98,6 +98,9 @@ def alerts(rep: ReportContext) -> Section:
         sec.note("No [[alerts]] rule in the config: nothing was checked.", kind="warning").skip("no alert rules")
     elif run.fired.height:
         sec.warn(f"{run.fired.height} alert(s) fired", flag="alerting")
+    unusable = [s["rule"] for s in run.skipped if "lacks column" in s["reason"]]
+    if unusable:  # (a rule the logs cannot split as its `by` asks: not checked, so never an ok)
+        sec.warn(f"{len(unusable)} rule(s) not evaluated on these logs: {', '.join(unusable)}", flag="warning")
     noisy = rule_noise(rep)
     for line in noisy:
         sec.note(line, kind="warning")
