@@ -275,3 +275,34 @@ def test_export_of_nothing_is_valid(tmp_path: Path) -> None:
     path.write_text(to_prometheus_rules([]))
     proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("per_minute", "fires"), [(10, False), (100, True)])
+def test_min_samples_holds_in_prometheus_as_in_the_backtest(tmp_path: Path, per_minute: int, fires: bool) -> None:
+    """The default high-error-rate rule (500 requests in 10m) on 10% errors: a quiet service
+    (10 requests a minute) never pages, in obskit's backtest or in Prometheus; a busy one does."""
+    from obskit.alerts import default_rules
+
+    promtool = require_binary("promtool")
+    rules = [r for r in default_rules() if r.name == "high-error-rate"]
+    minutes = 30
+    ws = pl.DataFrame({"window_start": [EPOCH + timedelta(minutes=m) for m in range(minutes)],
+                       "requests": [per_minute] * minutes, "errors": [per_minute // 10] * minutes}).with_columns(
+        pl.col("window_start").dt.cast_time_unit("us"), (pl.col("errors") / pl.col("requests")).alias("error_rate"),
+        (pl.col("requests") / 60).alias("rps"))
+    assert (evaluate(rules, {"window_stats": ws}).episodes.height > 0) is fires
+    text = to_prometheus_rules(rules, mapping=PromqlMapping.preset("triton"))
+    assert "and on() obskit:request_rate:10m * 600 >= 500" in text
+    (tmp_path / "rules.yml").write_text(text)
+    ok = " ".join(str((per_minute - per_minute // 10) * m) for m in range(minutes + 1))
+    bad = " ".join(str(per_minute // 10 * m) for m in range(minutes + 1))
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": 'nv_inference_request_success{model="m",version="1"}', "values": ok},
+                         {"series": 'nv_inference_request_failure{model="m",version="1"}', "values": bad}],
+        "promql_expr_test": [{"expr": 'count(ALERTS{alertname="high-error-rate", alertstate="firing"})',
+                              "eval_time": "25m", "exp_samples": [{"labels": "{}", "value": 1}] if fires else []}]}]}
+    (tmp_path / "test.yml").write_text(json.dumps(test))
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
