@@ -306,3 +306,24 @@ def test_min_samples_holds_in_prometheus_as_in_the_backtest(tmp_path: Path, per_
     proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_rules_own_interval_is_its_groups(tmp_path: Path) -> None:
+    """Prometheus evaluates a group at one interval: a rule with its own is exported in a group
+    of that interval (the file's interval keeps the recording rules and the other alerts)."""
+    import yaml
+
+    promtool = require_binary("promtool")
+    rules = parse_rules([
+        {"name": "fast", "signal": "error_rate", "comparison": ">", "threshold": 0.05, "window": "5m"},
+        {"name": "slow", "signal": "error_rate", "comparison": ">", "threshold": 0.05, "window": "5m",
+         "interval": "5m"}])
+    text = to_prometheus_rules(rules, mapping=PromqlMapping.preset("triton"))
+    groups = {g["name"]: g for g in yaml.safe_load(text)["groups"]}
+    assert groups["obskit"]["interval"] == "1m" and groups["obskit-every-5m"]["interval"] == "5m"
+    assert [r.get("alert") for r in groups["obskit"]["rules"] if "alert" in r] == ["fast"]
+    assert [r["alert"] for r in groups["obskit-every-5m"]["rules"]] == ["slow"]
+    (tmp_path / "rules.yml").write_text(text)
+    proc = subprocess.run([promtool, "check", "rules", str(tmp_path / "rules.yml")], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
