@@ -327,3 +327,30 @@ def test_a_rules_own_interval_is_its_groups(tmp_path: Path) -> None:
     proc = subprocess.run([promtool, "check", "rules", str(tmp_path / "rules.yml")], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_absent_by_a_label_fires_for_the_silent_series_in_prometheus_as_in_the_backtest(tmp_path: Path) -> None:
+    """Two GPUs; GPU-B stops reporting at minute 10. `absent = true, by = ["uuid"]` fires for
+    GPU-B at 00:15 in obskit and in Prometheus (a bare absent() would never fire: GPU-A remains)."""
+    promtool = require_binary("promtool")
+    rows = [{"timestamp": EPOCH + timedelta(seconds=s), "uuid": u, "utilization_pct": 50.0}
+            for s in range(0, 30 * 60, 15) for u in ("GPU-A", "GPU-B") if u == "GPU-A" or s < 600]
+    gpu = pl.DataFrame(rows).with_columns(pl.col("timestamp").dt.cast_time_unit("us"))
+    rules = parse_rules([{"name": "gpu-absent", "signal": "gpu_utilization_pct", "comparison": ">", "threshold": 0,
+                          "absent": True, "window": "5m", "interval": "1m", "by": ["uuid"]}])
+    run = evaluate(rules, {"gpu": gpu}, end=EPOCH + timedelta(minutes=29))
+    assert run.episodes.select("labels", "firing_at").rows() == [('{"uuid": "GPU-B"}', EPOCH + timedelta(minutes=15))]
+    (tmp_path / "rules.yml").write_text(to_prometheus_rules(rules, mapping=PromqlMapping.preset("triton")))
+    values = {u: " ".join("50" if u == "GPU-A" or s < 600 else "_" for s in range(0, 30 * 60, 15))
+              for u in ("GPU-A", "GPU-B")}
+    b = [{"labels": '{__name__="ALERTS", alertname="gpu-absent", alertstate="firing", gpu_uuid="GPU-B", '
+                    'severity="ticket"}', "value": 1}]
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "15s",
+        "input_series": [{"series": f'nv_gpu_utilization{{gpu_uuid="{u}"}}', "values": v} for u, v in values.items()],
+        "promql_expr_test": [{"expr": "ALERTS", "eval_time": f"{m}m", "exp_samples": b if m >= 15 else []}
+                             for m in (5, 14, 15, 29)]}]}
+    (tmp_path / "test.yml").write_text(json.dumps(test))
+    proc = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

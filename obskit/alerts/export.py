@@ -104,6 +104,25 @@ def _record_name(rule: Rule, prom_by: Sequence[str], window: str) -> str:
     return ":".join(parts)
 
 
+def _absent(selector: str, prom_by: Sequence[str], window: str) -> str:
+    """PromQL for "no data in the window": ``absent()`` for one series; per series, those seen
+    in the last hour (or two windows) that the recording rule no longer gives (it is computed
+    over the rule's window, so it stops when the window holds no sample).
+
+    ``absent()`` alone fires only when no series of the selector is left, so one GPU going
+    silent beside others would never page.
+
+    >>> _absent("rec", ["uuid"], "5m")
+    'group by (uuid) (max_over_time(rec[1h])) unless group by (uuid) (rec)'
+    """
+    if not prom_by:
+        return f"absent({selector})"
+    lookback = format_duration(max(timedelta(hours=1), 2 * parse_duration(window)))
+    by = ", ".join(prom_by)
+    return (f"group by ({by}) (max_over_time({selector}[{lookback}])) "
+            f"unless group by ({by}) ({selector})")
+
+
 def _min_samples(rule: Rule, sig: Signal, series: Sequence[str], window: str, promql: PromqlMapping,
                  records: dict[str, str]) -> str | None:
     """The PromQL that holds a rule to ``min_samples`` requests in its window, or None where it can't.
@@ -180,7 +199,8 @@ def prometheus_export(
         # the rule's match filter, as PromQL label matchers on the recorded series (every match
         # key is a series label, checked by parse_rules, and every series label is mapped above)
         selector = record + _matchers({sq.labels[k]: v for k, v in rule.match.items()})
-        cond = f"absent({selector})" if rule.absent else f"{selector} {rule.comparison} {_num(rule.threshold)}"
+        cond = (_absent(selector, prom_by, window) if rule.absent
+                else f"{selector} {rule.comparison} {_num(rule.threshold)}")
         if rule.min_samples and not rule.absent:
             guard = _min_samples(rule, sig, series, window, promql, records)
             if guard is None:
