@@ -668,7 +668,7 @@ HOSTILE: dict[str, tuple[str, str, str, int, int, str]] = {
         {"metric": {"__name__": "up", "job": {"a": 1}}, "values": [[_T, "1"]]},
         {"metric": {"__name__": "up", "job": "a"}, "values": [[_T, "1"]]}), 1, 1, "label 'job' is not a string"),
     "scrape-ts-int64-max": ("prometheus_text", ".prom", "up 1 1763805600000\nup{a=\"b\"} 1 9223372036854775807\n",
-                            1, 1, "out of range"),
+                            1, 1, "outside the years 1990–2200"),
     "gpu-utilization-150": ("nvidia_smi", ".csv", _smi(_SMI_OK, "2025/11/22 10:00:01.000, 0, 150 %, 1000 MiB, "
                                                       "8192 MiB, 60"), 1, 1, "outside the physical range"),
     "gpu-memory-negative": ("nvidia_smi", ".csv", _smi(_SMI_OK, "2025/11/22 10:00:01.000, 0, 50 %, -5 MiB, "
