@@ -281,3 +281,20 @@ def test_error_excess_is_sustained_not_a_blip_at_any_volume(burst_minutes: int, 
     errs[240:240 + burst_minutes] = 200.0  # 2 %
     value = error_excess_counts(grid, {"v1": (reqs, errs)})["value"].to_numpy()
     assert bool((value[240:] >= 3).any()) is fires
+
+
+def test_an_error_excess_ends_when_its_version_stops_serving() -> None:
+    """A canary failing 1 in 5 is an excess while it serves; once rolled back (no request for
+    5 minutes), its last hour of errors raises no new excess (it re-fired 28 minutes after its
+    last request, explained by 'no failures in the episode's requests')."""
+    from obskit.alerts.baselines import MIN_US, SERVING_MINUTES, error_excess_counts
+
+    minutes = 400
+    grid = np.arange(minutes + 1, dtype=np.int64) * MIN_US
+    stable = (np.full(minutes, 100.0), np.full(minutes, 0.5))
+    serving = (np.arange(minutes) >= 200) & (np.arange(minutes) < 300)
+    canary = (np.where(serving, 20.0, 0.0), np.where(serving, 4.0, 0.0))
+    ratio = error_excess_counts(grid, {"v1": stable, "v2": canary}).filter(pl.col("model_version") == "v2")
+    value = ratio.get_column("value").to_numpy()
+    assert np.nanmax(value[210:300]) >= 3  # an excess while it serves
+    assert np.all(np.isnan(value[300 + SERVING_MINUTES:]))  # none once it stopped

@@ -254,6 +254,8 @@ def fleet_cumsums(grid: np.ndarray, per_version: dict[str, tuple[np.ndarray, np.
 
 #: Beyond its two worst minutes, an error excess still errs at least this many times the usual rate.
 SUSTAINED_RATIO = 2.0
+#: A version without a request in this many minutes raises no error excess (it stopped serving).
+SERVING_MINUTES = 5
 _BURST_MINUTES = 2
 
 
@@ -312,7 +314,10 @@ def error_excess_counts(grid: np.ndarray, per_version: dict[str, tuple[np.ndarra
                 # one or two minutes is significant at high volume, and never an excess on its own)
                 rest = (errs - burst_e) / (rate * np.maximum(reqs - burst_n, 1.0))
                 clear = (p_value < alpha) & (ratio >= min_ratio) & (rest >= SUSTAINED_RATIO)
-            known = (idx >= w) & (base_n >= 1000) & (reqs > 0)
+            # a version must still serve: one that stopped (rolled back) keeps its last hour's errors
+            # in the longer windows, but no new request can fail more often than usual
+            serving = n_v[idx] - n_v[np.maximum(idx - SERVING_MINUTES, 0)] > 0
+            known = (idx >= w) & (base_n >= 1000) & (reqs > 0) & serving
             cand = np.where(known, np.where(clear, ratio, 1.0), np.nan)
             best = np.where(np.isnan(best) | (cand > best), cand, best)
         parts.append(_frame(grid, best, model_version=v))
