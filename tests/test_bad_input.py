@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from obskit.cli import main
-from obskit.errors import ConfigError, ObskitError
+from obskit.errors import ConfigError, ObskitError, SourceError
 from obskit.load._quarantine import Quarantine
 from obskit.load.logs import load_requests
 from obskit.load.prometheus_text import load_prometheus_text
@@ -292,16 +292,27 @@ def test_a_truncated_compressed_log_keeps_what_it_has_and_says_so(codec: str, tm
 
 
 def test_one_bad_file_in_a_glob_is_reported_and_the_others_load(tmp_path: Path) -> None:
+    import gzip
+
     (tmp_path / "a.jsonl").write_bytes(_jsonl([_row(i) for i in range(10)]))
-    (tmp_path / "b.jsonl").write_bytes(b"")
+    (tmp_path / "b.jsonl").write_bytes(b"")  # a quiet hour: read, nothing in it, nothing lost
     (tmp_path / "c.jsonl").write_bytes(_jsonl([_row(i) for i in range(10, 20)]))
+    (tmp_path / "d.jsonl").write_bytes(gzip.compress(_jsonl([_row(i) for i in range(20, 30)]))[:12])  # cut short
     cfg = tmp_path / "obskit.toml"
     cfg.write_text(f'[sources.requests]\npath = "{tmp_path}/*.jsonl"\n[sources.requests.columns]\n'
                    'timestamp = "ts"\nrequest_id = "id"\nstatus_code = "code"\n')
     rep = open_report(str(cfg))
     assert rep.requests is not None and rep.requests.height == 20
     (problem,) = rep.session.problems
-    assert "b.jsonl: file is empty (file skipped)" in problem.reason
+    assert "d.jsonl: " in problem.reason and "(file skipped)" in problem.reason
+    assert str(tmp_path / "b.jsonl") in rep.session.quarantine.stats.files  # read, counted, and no problem
+
+
+def test_a_glob_of_empty_files_is_still_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b"")
+    (tmp_path / "b.jsonl").write_bytes(b"\n")
+    with pytest.raises(SourceError, match="file is empty"):
+        load_requests(str(tmp_path / "*.jsonl"), columns=MAP)
 
 
 # ----------------------------------------------------------------------------- Prometheus semantics

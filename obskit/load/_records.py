@@ -22,11 +22,13 @@ from obskit.limits import DEEPEST_JSON, loads_json, too_deep
 from obskit.load._quarantine import Quarantine, reject
 from obskit.load._sources import GZIP_MAGIC, ZSTD_MAGIC, Input, cut_reason, raw_bytes, salvage
 
-__all__ = ["LINE", "LineRemap", "format_of", "line_numbers", "read_one"]
+__all__ = ["EMPTY_FILE", "LINE", "LineRemap", "format_of", "line_numbers", "read_one"]
 
 _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark some editors and exporters write first: not data
 _BLANK = re.compile(rb"(?:^|\n)[ \t]*(?:\n|$)")  # a blank or whitespace-only line shifts line numbers
 
+#: The reason a file without a record is refused alone (one of many adds nothing and loses nothing).
+EMPTY_FILE = "file is empty"
 #: Column holding each row's 1-based line number in its file.
 LINE = "__obskit_line"
 _LINE = LINE
@@ -484,13 +486,13 @@ def read_one(inp: Input, fmt: str, strict: bool, q: Quarantine | None,
             lost = f"lines 1-{tail_line - 1} were loaded, everything after is lost"
         else:  # cut between records: nothing half-read, but the file is still incomplete
             lost = "the records it holds were loaded"
-        if q is not None:  # always named on the report's problems, whichever codec and wherever the cut fell
-            q.stats.skipped.append((inp.name, f"{truncated} ({lost})"))
-        data = data[:cut]
+        if q is not None and data[:cut].strip():  # always named on the report's problems, whichever codec and
+            q.stats.skipped.append((inp.name, f"{truncated} ({lost})"))  # wherever the cut fell (nothing
+        data = data[:cut]  # left: the error below names it, once)
     if data.startswith(_BOM):
         data = data[len(_BOM):]  # no newline in it: line numbers are unchanged
     if not data or data.isspace():  # (no stripped copy of a large buffer)
-        raise SourceError(truncated or "file is empty", path=inp.name)
+        raise SourceError(truncated or EMPTY_FILE, path=inp.name)
     if fmt == "csv":
         return _read_csv(data, inp.name, strict, q), None
     flat = _flat_jsonl(data, data[:_HEAD_BYTES], columns or {}, timestamp_format)

@@ -39,8 +39,8 @@ from obskit.load._plausible import FAR_REQUEST_REASON, far_from_bulk
 from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
 from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
+from obskit.load._records import EMPTY_FILE, LineRemap
 from obskit.load._records import LINE as _LINE
-from obskit.load._records import LineRemap
 from obskit.load._records import format_of as _format_of
 from obskit.load._records import read_one as _read_one
 from obskit.load._sources import SourceLike, resolve
@@ -577,8 +577,11 @@ def load_requests(
         except SourceError as exc:
             if strict or len(inputs) == 1:
                 raise
-            failures.append(exc)  # one bad file of many: reported, the others still load
-            stats.skipped.append((inp.name, f"{exc.reason} (file skipped)"))
+            failures.append(exc)
+            if exc.reason == EMPTY_FILE:  # a quiet hour's file among others: read, nothing in it, nothing lost
+                stats.files.append(inp.name)
+                continue
+            stats.skipped.append((inp.name, f"{exc.reason} (file skipped)"))  # one bad file of many: reported
             continue
         if remap is not None and keep_lines:  # every row's true line now, not only a rejected row's
             exact = pl.Series(_LINE, remap(), dtype=pl.Int64)
