@@ -78,6 +78,27 @@ def test_an_episode_whose_start_left_the_window_is_not_announced_again(shift: st
     assert [r["state"] for r in due([again], sent)] == ["firing"]  # a new episode of the same series
 
 
+def test_an_episode_that_seems_to_start_earlier_or_overlaps_is_not_announced_again() -> None:
+    """Seen in a 10-minute replay: one feature-drift episode announced at 15:20 (pending 15:10),
+    then again at 15:25 (pending 15:15); one tail episode announced three times (19:14, 19:15,
+    19:22). One series has one episode at a time: an overlapping one is the same."""
+    def rec(pending: str, firing: str, resolved: str | None = None) -> dict[str, object]:
+        return {"rule": "r", "labels": {}, "state": "resolved" if resolved else "firing",
+                "pending_at": f"2026-01-01T{pending}:00Z", "firing_at": f"2026-01-01T{firing}:00Z",
+                "resolved_at": resolved and f"2026-01-01T{resolved}:00Z"}
+
+    sent = Sent()
+    assert [r["state"] for r in due([rec("15:10", "15:20")], sent)] == ["firing"]
+    assert due([rec("15:15", "15:25")], sent) == []
+    sent = Sent()
+    assert [r["state"] for r in due([rec("19:12", "19:14")], sent)] == ["firing"]
+    assert due([rec("19:13", "19:15")], sent) == []
+    out = due([rec("19:12", "19:14", "19:47")], sent)
+    assert [(r["state"], r["firing_at"]) for r in out] == [("resolved", "2026-01-01T19:14:00Z")]
+    assert due([rec("19:20", "19:22", "19:33")], sent) == []  # inside the announced, resolved episode
+    assert [r["state"] for r in due([rec("20:00", "20:02")], sent)] == ["firing"]  # after it: a new one
+
+
 def test_a_replayed_day_is_announced_as_the_report_finds_it_even_across_a_restart(tmp_path: Path) -> None:
     """The sample day written to a live log 30 minutes at a time, the watcher restarted at noon."""
     from obskit.alerts.notify import alert_records

@@ -5,8 +5,9 @@ shows up again and again. :func:`due` compares the episodes of the latest evalua
 (records of :func:`obskit.alerts.notify.alert_records`) with what was already sent
 (:class:`Sent`, saved in the checkpoint) and returns the records to send: an episode that
 fires and was not announced, and an announced one that has resolved. An episode is known
-by its rule, labels and firing time; one whose start has slid out of the kept window (so
-it seems to start later) is still the one announced while that one has not resolved.
+by its rule, labels and firing time; one whose start moved as the kept window slid (so it
+seems to start later, or earlier) is still the one announced when their spans overlap: one
+series has one episode at a time.
 
 Examples
 --------
@@ -50,19 +51,24 @@ class Sent:
     def find(self, rec: Mapping[str, Any]) -> list[str | None] | None:
         """The announced episode ``rec`` is, if any.
 
-        The same firing time, or else the announced episode of the same rule and labels that
-        fired before ``rec`` started and has not resolved (or resolved when ``rec`` did): its
-        beginning has left the rows or minutes the watcher keeps, so it now seems to start later.
+        The same firing time, or else the announced episode of the same rule and labels whose
+        span overlaps ``rec``'s (from its pending time to its resolution, open when unresolved):
+        one series has one episode at a time, so an overlapping one is the same episode seen
+        from a window that slid (its beginning left the rows or minutes the watcher keeps, or
+        its rolled signal changed with them), whether it now seems to start later or earlier.
         """
         start = rec.get("pending_at") or rec.get("firing_at")
+        end = rec.get("resolved_at")
         eps = self.episodes.get(_key(rec), [])
         for ep in eps:
             if ep[0] == rec.get("firing_at"):
                 return ep
         for ep in eps:
-            if ep[0] is None or start is None or _time(ep[0]) > _time(start):
+            if ep[0] is None:
                 continue
-            if ep[1] is None or ep[1] == rec.get("resolved_at"):  # still open, or the same end
+            begins_before_end = end is None or _time(ep[0]) <= _time(end)
+            ends_after_start = ep[1] is None or start is None or _time(start) <= _time(ep[1])
+            if begins_before_end and ends_after_start:
                 return ep
         return None
 
