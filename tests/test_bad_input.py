@@ -319,8 +319,9 @@ def test_a_glob_of_empty_files_is_still_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "reason", "kept"), [
     ("duplicate_series.prom", "duplicate series", 2),
-    ("histogram_not_cumulative.prom", "malformed histogram lat: bucket counts decrease", 2),
-    ("histogram_no_inf.prom", 'malformed histogram lat: no le="+Inf" bucket', 2),
+    # (a malformed histogram goes whole: its _sum and _count too, the gauge beside it stays)
+    ("histogram_not_cumulative.prom", "malformed histogram lat: bucket counts decrease", 1),
+    ("histogram_no_inf.prom", 'malformed histogram lat: no le="+Inf" bucket', 1),
 ])
 def test_prometheus_semantics_are_checked(name: str, reason: str, kept: int) -> None:
     q = Quarantine()

@@ -608,3 +608,11 @@ def test_a_label_called_block_is_a_label_like_any_other() -> None:
     samples = parse_exposition('m{block="x",a="1"} 2\nm{a="1",a="2"} 3\n', quarantine=q).samples
     assert samples.select("block", "a", "value").rows() == [("x", "1", 2.0)]
     assert q.frame()["reason"].to_list() == ["duplicate label name 'a' (column 9)"]
+
+
+def test_a_histogram_with_a_non_numeric_le_is_rejected_for_that_with_its_count_and_sum() -> None:
+    text = '# TYPE h histogram\nh_bucket{le="abc"} 1\nh_bucket{le="+Inf"} 2\nh_count 2\nh_sum 1\nup 1\n'
+    q = Quarantine()
+    exp = parse_exposition(text, quarantine=q)
+    assert exp.samples["metric"].to_list() == ["up"]  # no orphan _sum or _count of the rejected histogram
+    assert q.frame()["reason"].unique().to_list() == ["malformed histogram h: le 'abc' is not a number"]

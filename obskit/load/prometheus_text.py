@@ -356,21 +356,27 @@ def _check_semantics(samples: pl.DataFrame, metadata: pl.DataFrame) -> tuple[pl.
         if buckets.height:
             checks = (buckets.sort([*group, "_le"], nulls_last=True)
                       .group_by(group, maintain_order=True)
-                      .agg(pl.col("line"), (pl.col("value").diff() < 0).any().alias("_down"),
+                      .agg(pl.col("line"), pl.col("le").filter(pl.col("_le").is_null()).first().alias("_bad_le"),
+                           (pl.col("value").diff() < 0).any().alias("_down"),
                            (pl.col("_le") == float("inf")).any().alias("_inf"),
                            pl.col("value").filter(pl.col("_le") == float("inf")).first().alias("_inf_value")))
             counts = samples.filter(pl.col("metric").str.ends_with("_count") & pl.col("family").is_in(hist)).select(
                 *group, pl.col("value").alias("_count"), pl.col("line").alias("_count_line"))
-            checks = checks.join(counts, on=group, how="left", nulls_equal=True).filter(
-                pl.col("_down") | ~pl.col("_inf")
-                | (pl.col("_count").is_not_null() & (pl.col("_count") != pl.col("_inf_value"))))
+            sums = samples.filter(pl.col("metric").str.ends_with("_sum") & pl.col("family").is_in(hist)).select(
+                *group, pl.col("line").alias("_sum_line"))
+            checks = (checks.join(counts, on=group, how="left", nulls_equal=True)
+                      .join(sums, on=group, how="left", nulls_equal=True)
+                      .filter(pl.col("_bad_le").is_not_null() | pl.col("_down") | ~pl.col("_inf")
+                              | (pl.col("_count").is_not_null() & (pl.col("_count") != pl.col("_inf_value")))))
             for row in checks.iter_rows(named=True):  # the malformed groups only
-                why = ("bucket counts decrease as le grows (not cumulative)" if row["_down"]
+                why = (f"le {row['_bad_le']!r} is not a number" if row["_bad_le"] is not None
+                       else "bucket counts decrease as le grows (not cumulative)" if row["_down"]
                        else "no le=\"+Inf\" bucket" if not row["_inf"]
                        else f"_count {row['_count']:g} differs from the +Inf bucket {row['_inf_value']:g}"
                        if row["_count"] is not None and row["_count"] != row["_inf_value"] else "")
                 if why:
-                    for line in [*row["line"], *([row["_count_line"]] if row["_count_line"] is not None else [])]:
+                    # the whole histogram goes: its _count and _sum too (no orphan left of it)
+                    for line in [*row["line"], *(row[k] for k in ("_count_line", "_sum_line") if row[k] is not None)]:
                         bad_lines.setdefault(line, f"malformed histogram {row['family']}: {why}")
     if not bad_lines:
         return samples, []
