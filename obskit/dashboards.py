@@ -122,7 +122,7 @@ def dashboard_json(cfg: Config, *, title: str = "", window: str = "$__rate_inter
             continue
         expr = cfg.promql.render(signal, by=(), window=window, budget=budget)
         threshold = (cfg.slo.latency_ms if signal == f"latency_p{cfg.slo.latency_quantile * 100:g}_ms"
-                     else 1 - cfg.slo.availability if signal == "error_rate" else None)
+                     else round(1 - cfg.slo.availability, 12) if signal == "error_rate" else None)
         signals.append(_panel(label, expr, unit, threshold, ""))
     if signals:
         board = board.with_row(Row("Serving signals"))

@@ -95,9 +95,10 @@ def sample_note(rep: Run) -> str:
     src = rep.scale
     assert src is not None
     n = sample(rep).height
-    return (f"At scale: computed on a uniform sample of {n:,} of the period's {src.period_rows:,} requests (every "
-            f"{_step(rep):,}th row in time order); counts and rates elsewhere on "
-            "the page are exact.")
+    step = _step(rep)
+    every = "every row" if step == 1 else "every other row" if step == 2 else f"one row in {step:,}"
+    return (f"At scale: computed on a uniform sample of {n:,} of the period's {src.period_rows:,} requests ({every} "
+            "in time order); counts and rates elsewhere on the page are exact.")
 
 
 def note_sample(rep: Run, sec: Shown) -> None:
