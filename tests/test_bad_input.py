@@ -1108,3 +1108,15 @@ def test_a_field_null_in_the_head_keeps_the_type_of_its_later_values(tmp_path: P
     path.write_bytes(_jsonl(rows))
     df = load_requests(path, columns=MAP, status_convention="http", quarantine=Quarantine())
     assert df.schema["score"] == pl.Float64 and df["score"].drop_nulls().to_list() == [0.25]
+
+
+def test_epoch_nanoseconds_under_a_milliseconds_format_are_implausible_not_unparseable(tmp_path: Path) -> None:
+    rows = [{"ts": 1763805600123456789, "id": "a", "code": 200, "latency_ms": 1.0},
+            {"ts": 1763805600123, "id": "b", "code": 200, "latency_ms": 1.0}]
+    path = tmp_path / "ns.jsonl"
+    path.write_bytes(_jsonl(rows))
+    q = Quarantine()
+    df = load_requests(path, columns={"timestamp": "ts", "request_id": "id", "status_code": "code"},
+                       timestamp_format="ms", quarantine=q, defaults={"model": "m", "model_version": "v"})
+    assert df.height == 1
+    assert q.frame()["reason"].to_list() == ["timestamp: outside the years 1990–2200"]

@@ -35,7 +35,7 @@ import polars as pl
 from obskit.errors import InvalidArgument, SchemaError, SourceError, Violation
 from obskit.load._duplicates import DUPLICATE_REASON
 from obskit.load._iso import parse_fixed_iso
-from obskit.load._plausible import FAR_REQUEST_REASON, far_from_bulk
+from obskit.load._plausible import FAR_REQUEST_REASON, YEARS_REASON, far_from_bulk
 from obskit.load._plausible import OUTLIER_MARGIN as OUTLIER_MARGIN  # re-exported
 from obskit.load._plausible import PLAUSIBLE_YEARS as PLAUSIBLE_YEARS  # re-exported
 from obskit.load._quarantine import LoadStats, Quarantine, reject, warn_unquarantined
@@ -419,13 +419,20 @@ def _canonical(df: pl.DataFrame, *, name: str, columns: Mapping[str, str], times
         conv.append(_timestamp_expr("corrected_at", timestamp_format, timezone, df.schema["corrected_at"]))
     out = df.with_columns(conv)
     # which rows failed conversion, and why
-    unparsed = pl.lit(out["timestamp"].is_null() & df["timestamp"].is_not_null())
+    missed = out["timestamp"].is_null() & df["timestamp"].is_not_null()
+    unparsed = pl.lit(missed)
+    # an epoch number too large for any date (nanoseconds read as milliseconds) is implausible,
+    # as one that reads as 1970 or 5138 is, not unparseable
+    number = (df["timestamp"].cast(pl.Float64, strict=False) if df.schema["timestamp"].is_numeric()
+              or timestamp_format in _US_PER else None)
+    too_far = pl.lit(missed & number.is_finite().fill_null(False)) if number is not None else pl.lit(False)
     dst = (_dst_problems(df["timestamp"], timezone) if timestamp_format == "iso8601" and timezone != "UTC"
            and df.schema["timestamp"] == pl.String else pl.Series(dtype=pl.String))  # (empty: no check)
     values = value_checks(out.columns)  # the checks the scan at scale applies too
     present = 2 if "request_id" in out.columns else 1  # (timestamp and request id missing come first)
     checks: list[Check] = [
         *((pl.lit(dst) == msg, msg) for msg in dst.drop_nulls().unique(maintain_order=True)),
+        (too_far, f"timestamp: {YEARS_REASON}"),
         (unparsed, "timestamp: cannot parse"),
         *values[:present],
         *((pl.lit(not_numbers) == msg, msg) for msg in not_numbers.drop_nulls().unique(maintain_order=True)),
