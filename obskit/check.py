@@ -42,7 +42,7 @@ class SourceCheck:
     start: datetime | None = None
     end: datetime | None = None
     rejected: int = 0
-    reasons: list[tuple[str, int, list[int]]] = field(default_factory=list)
+    reasons: list[tuple[str, int, list[str]]] = field(default_factory=list)
     mapped: dict[str, str] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     preview: pl.DataFrame | None = None
@@ -92,7 +92,13 @@ def _check_one(cfg: Config, name: str) -> SourceCheck:
     out.warnings = [scrub(why) for _, why in q.stats.warnings]
     if q.count:
         rej = q.frame()
-        top = (rej.group_by("reason").agg(pl.len().alias("n"), pl.col("line").drop_nulls().sort().head(3))
+        # from several files, each line says its file ("b.jsonl:12"), in file then line order
+        where = (pl.format("{}:{}", pl.col("source").str.extract(r"([^/\\]+)$"), pl.col("line"))
+                 if rej.get_column("source").n_unique() > 1 else pl.col("line").cast(pl.String))
+        top = (rej.filter(pl.col("line").is_not_null()).sort("source", "line")
+               .group_by("reason", maintain_order=True).agg(where.head(3).alias("lines"))
+               .join(rej.group_by("reason").agg(pl.len().alias("n")), on="reason", how="right")
+               .select("reason", "n", pl.col("lines").fill_null(pl.lit([], pl.List(pl.String))))
                .sort(["n", "reason"], descending=[True, False]).head(3))
         out.reasons = [(r, n, list(lines)) for r, n, lines in top.iter_rows()]
     out.preview = df.select(out.columns[:8]).head(3)

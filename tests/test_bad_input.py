@@ -1120,3 +1120,15 @@ def test_epoch_nanoseconds_under_a_milliseconds_format_are_implausible_not_unpar
                        timestamp_format="ms", quarantine=q, defaults={"model": "m", "model_version": "v"})
     assert df.height == 1
     assert q.frame()["reason"].to_list() == ["timestamp: outside the years 1990–2200"]
+
+
+def test_check_names_the_file_of_each_rejected_line_in_a_glob(tmp_path: Path) -> None:
+    from obskit.check import check_sources, format_checks
+
+    (tmp_path / "a.jsonl").write_bytes(_jsonl([_row(i) for i in range(5)]) + b"not json\n")
+    (tmp_path / "b.jsonl").write_bytes(b"{broken\n" + _jsonl([_row(i) for i in range(5, 10)]))
+    cfg = tmp_path / "obskit.toml"
+    cfg.write_text(f'[sources.requests]\npath = "{tmp_path}/*.jsonl"\n[sources.requests.columns]\n'
+                   'timestamp = "ts"\nrequest_id = "id"\nstatus_code = "code"\n')
+    text = format_checks(check_sources(cfg), preview=False)
+    assert "a.jsonl:6" in text and "b.jsonl:1" in text, text
