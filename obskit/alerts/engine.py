@@ -55,7 +55,7 @@ import numpy as np
 import polars as pl
 
 from obskit.alerts.rules import COMPARATORS, Rule, format_duration
-from obskit.alerts.signals import SIGNALS, Signal
+from obskit.alerts.signals import SIGNALS, Signal, served_labels
 from obskit.alerts.templates import render
 from obskit.errors import AnalysisError
 from obskit.limits import check_windows
@@ -229,7 +229,7 @@ def _by_frame(rule: Rule, sig: Signal, frames: Mapping[str, pl.DataFrame]) -> pl
     frame = frames[sig.frame]
     per_version = frames.get(f"{sig.frame}_by_version")
     if ("model_version" in rule.by and per_version is not None and "model_version" not in frame.columns
-            and all(c in per_version.columns for c in (sig.column, sig.numerator, sig.denominator) if c)):
+            and "model_version" in (served_labels(sig) or ())):  # (one home: what the per-version frame holds)
         return per_version
     return frame
 
